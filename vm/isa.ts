@@ -1,0 +1,221 @@
+// eBPF instruction set: constants, the canonical instruction record, decode and encode.
+// Only this file knows the wire layout of an instruction (8 bytes, little endian):
+//   byte 0: opcode, byte 1: dst (low nibble) | src (high nibble), bytes 2-3: off (s16), bytes 4-7: imm (s32).
+// `lddw` occupies two slots; the second slot carries the upper 32 bits of the immediate.
+
+export const INSN_SIZE = 8;
+
+// Instruction classes.
+export const BPF_LD = 0x00;
+export const BPF_LDX = 0x01;
+export const BPF_ST = 0x02;
+export const BPF_STX = 0x03;
+export const BPF_ALU = 0x04;
+export const BPF_JMP = 0x05;
+export const BPF_JMP32 = 0x06;
+export const BPF_ALU64 = 0x07;
+
+// Load/store sizes.
+export const BPF_W = 0x00;
+export const BPF_H = 0x08;
+export const BPF_B = 0x10;
+export const BPF_DW = 0x18;
+
+// Load/store modes.
+export const BPF_IMM = 0x00;
+export const BPF_ABS = 0x20;
+export const BPF_IND = 0x40;
+export const BPF_MEM = 0x60;
+export const BPF_MEMSX = 0x80;
+export const BPF_ATOMIC = 0xc0;
+
+// ALU operations.
+export const BPF_ADD = 0x00;
+export const BPF_SUB = 0x10;
+export const BPF_MUL = 0x20;
+export const BPF_DIV = 0x30;
+export const BPF_OR = 0x40;
+export const BPF_AND = 0x50;
+export const BPF_LSH = 0x60;
+export const BPF_RSH = 0x70;
+export const BPF_NEG = 0x80;
+export const BPF_MOD = 0x90;
+export const BPF_XOR = 0xa0;
+export const BPF_MOV = 0xb0;
+export const BPF_ARSH = 0xc0;
+export const BPF_END = 0xd0;
+
+// Source operand.
+export const BPF_K = 0x00;
+export const BPF_X = 0x08;
+export const BPF_TO_LE = 0x00;
+export const BPF_TO_BE = 0x08;
+
+// Jump operations.
+export const BPF_JA = 0x00;
+export const BPF_JEQ = 0x10;
+export const BPF_JGT = 0x20;
+export const BPF_JGE = 0x30;
+export const BPF_JSET = 0x40;
+export const BPF_JNE = 0x50;
+export const BPF_JSGT = 0x60;
+export const BPF_JSGE = 0x70;
+export const BPF_CALL = 0x80;
+export const BPF_EXIT = 0x90;
+export const BPF_JLT = 0xa0;
+export const BPF_JLE = 0xb0;
+export const BPF_JSLT = 0xc0;
+export const BPF_JSLE = 0xd0;
+export const BPF_JCOND = 0xe0;
+
+// Atomic operations (carried in imm).
+export const BPF_FETCH = 0x01;
+export const BPF_XCHG = 0xe0 | BPF_FETCH;
+export const BPF_CMPXCHG = 0xf0 | BPF_FETCH;
+
+// Pseudo source registers.
+export const BPF_PSEUDO_MAP_FD = 1;
+export const BPF_PSEUDO_MAP_VALUE = 2;
+export const BPF_PSEUDO_BTF_ID = 3;
+export const BPF_PSEUDO_FUNC = 4;
+export const BPF_PSEUDO_MAP_IDX = 5;
+export const BPF_PSEUDO_MAP_IDX_VALUE = 6;
+export const BPF_PSEUDO_CALL = 1;
+export const BPF_PSEUDO_KFUNC_CALL = 2;
+
+export const MAX_BPF_REG = 11; // r0..r10
+export const BPF_REG_FP = 10;
+export const MAX_BPF_STACK = 512;
+export const MAX_CALL_FRAMES = 8;
+export const MAX_TAIL_CALL_CNT = 33;
+
+export const cls = (op: number): number => op & 0x07;
+export const size = (op: number): number => op & 0x18;
+export const mode = (op: number): number => op & 0xe0;
+export const aluOp = (op: number): number => op & 0xf0;
+export const srcBit = (op: number): number => op & 0x08;
+
+export function sizeBytes(sz: number): number {
+  return sz === BPF_W ? 4 : sz === BPF_H ? 2 : sz === BPF_B ? 1 : 8;
+}
+
+/** One decoded instruction. `imm` is the low 32 bits (signed); for `lddw` `imm64hi` holds the high half. */
+export interface Insn {
+  /** Instruction slot index (the kernel's `pc`). */
+  pc: number;
+  op: number;
+  dst: number;
+  src: number;
+  off: number;
+  imm: number;
+  /** Only for `lddw`: the second slot's imm (high 32 bits, signed). */
+  imm64hi?: number;
+  /** Second-slot fields of `lddw` that must be zero (kept to report them). */
+  next?: { op: number; dst: number; src: number; off: number };
+}
+
+export const LDDW = BPF_LD | BPF_IMM | BPF_DW; // 0x18
+
+export function isLddw(op: number): boolean {
+  return op === LDDW;
+}
+
+/** Reads slot `pc` of raw bytecode without validating it. */
+export function readSlot(code: Uint8Array, pc: number): Insn {
+  const o = pc * INSN_SIZE;
+  const dv = new DataView(code.buffer, code.byteOffset, code.byteLength);
+  const regs = code[o + 1]!;
+  return {
+    pc,
+    op: code[o]!,
+    dst: regs & 0x0f,
+    src: regs >> 4,
+    off: dv.getInt16(o + 2, true),
+    imm: dv.getInt32(o + 4, true),
+  };
+}
+
+/**
+ * Decodes raw bytecode into instruction records, one per instruction (an `lddw` is one record covering two
+ * slots). Structural problems are reported through `BpfDecodeError`; semantic validity is `validate`'s job.
+ */
+export function decode(code: Uint8Array): Insn[] {
+  if (code.byteLength % INSN_SIZE !== 0) {
+    throw new BpfDecodeError(
+      Math.floor(code.byteLength / INSN_SIZE),
+      `program length ${code.byteLength} is not a multiple of ${INSN_SIZE} bytes`,
+    );
+  }
+  const n = code.byteLength / INSN_SIZE;
+  const out: Insn[] = [];
+  for (let pc = 0; pc < n; pc++) {
+    const insn = readSlot(code, pc);
+    if (insn.op === LDDW) {
+      if (pc + 1 >= n) throw new BpfDecodeError(pc, 'invalid bpf_ld_imm64 insn: truncated (second slot missing)');
+      const hi = readSlot(code, pc + 1);
+      insn.imm64hi = hi.imm;
+      insn.next = { op: hi.op, dst: hi.dst, src: hi.src, off: hi.off };
+      pc++;
+    }
+    out.push(insn);
+  }
+  return out;
+}
+
+/** Encodes instruction records back to bytes. Records must be in slot order. */
+export function encode(insns: readonly Insn[]): Uint8Array {
+  let slots = 0;
+  for (const i of insns) slots += i.op === LDDW ? 2 : 1;
+  const out = new Uint8Array(slots * INSN_SIZE);
+  const dv = new DataView(out.buffer);
+  let s = 0;
+  for (const i of insns) {
+    writeSlot(dv, s, i.op, i.dst, i.src, i.off, i.imm);
+    s++;
+    if (i.op === LDDW) {
+      const nx = i.next ?? { op: 0, dst: 0, src: 0, off: 0 };
+      writeSlot(dv, s, nx.op, nx.dst, nx.src, nx.off, i.imm64hi ?? 0);
+      s++;
+    }
+  }
+  return out;
+}
+
+function writeSlot(dv: DataView, s: number, op: number, dst: number, src: number, off: number, imm: number): void {
+  const o = s * INSN_SIZE;
+  dv.setUint8(o, op & 0xff);
+  dv.setUint8(o + 1, ((src & 0x0f) << 4) | (dst & 0x0f));
+  dv.setInt16(o + 2, off, true);
+  dv.setInt32(o + 4, imm | 0, true);
+}
+
+/** Builds one instruction record (for tests and the assembler). */
+export function insn(op: number, dst = 0, src = 0, off = 0, imm = 0, imm64hi?: number): Insn {
+  const r: Insn = { pc: 0, op, dst, src, off, imm: imm | 0 };
+  if (op === LDDW) {
+    r.imm64hi = (imm64hi ?? 0) | 0;
+    r.next = { op: 0, dst: 0, src: 0, off: 0 };
+  }
+  return r;
+}
+
+/** Sets `pc` on each record from the slot widths, in place. */
+export function renumber(insns: Insn[]): Insn[] {
+  let pc = 0;
+  for (const i of insns) {
+    i.pc = pc;
+    pc += i.op === LDDW ? 2 : 1;
+  }
+  return insns;
+}
+
+/** Typed error for bytecode that cannot be decoded or is not a valid instruction. */
+export class BpfDecodeError extends Error {
+  override name = 'BpfDecodeError';
+  constructor(
+    readonly pc: number,
+    readonly detail: string,
+  ) {
+    super(`pc ${pc}: ${detail}`);
+  }
+}
