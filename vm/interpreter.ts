@@ -69,7 +69,8 @@ function mulhiU32(a: number, b: number): number {
   const t = a0 * b0;
   const m1 = a1 * b0 + (t >>> 16);
   const m2 = a0 * b1 + (m1 & 0xffff);
-  return (a1 * b1 + Math.floor(m1 / 65536) + Math.floor(m2 / 65536)) | 0;
+  // m1 and m2 are below 2^33, so the divisions by 2^16 stay below 2^17 and `| 0` truncates them exactly.
+  return (a1 * b1 + ((m1 / 65536) | 0) + ((m2 / 65536) | 0)) | 0;
 }
 
 function toU64(lo: number, hi: number): bigint {
@@ -113,9 +114,12 @@ export class Vm {
   private readonly frameProg: (BoundProgram | null)[] = new Array<BoundProgram | null>(MAX_CALL_FRAMES).fill(null);
   private readonly scratch = new Int32Array(2);
   private readonly codeRegion: Region;
+  /** The address space's region table (the same array, held here to save a lookup per access). */
+  private readonly regions: (Region | null)[];
 
   constructor(opts: VmOptions = {}) {
     this.space = opts.space ?? new AddressSpace();
+    this.regions = this.space.regions;
     this.helpers = opts.helpers ?? [];
     this.helperName = opts.helperName ?? ((id) => `helper#${id}`);
     this.budget = opts.budget ?? DEFAULT_BUDGET;
@@ -211,12 +215,26 @@ export class Vm {
    * zeroed first so runs are deterministic.
    */
   run(prog: BoundProgram, args: readonly bigint[] = []): RunResult {
+    this.lo.fill(0);
+    this.hi.fill(0);
+    for (let k = 0; k < args.length && k < 5; k++) this.setReg(k + 1, args[k]!);
+    return this.runPrepared(prog);
+  }
+
+  /**
+   * Runs a bound program with r1..r5 as the caller already set them in `lo`/`hi` (no BigInt conversions:
+   * the fast entry for benchmarks and the model's hot paths). r0 and r6..r9 start at 0.
+   */
+  runPrepared(prog: BoundProgram): RunResult {
     const L = this.lo;
     const H = this.hi;
-    L.fill(0);
-    H.fill(0);
-    for (let k = 0; k < args.length && k < 5; k++) this.setReg(k + 1, args[k]!);
-    for (const s of this.stacks) s.bytes.fill(0);
+    L[0] = 0;
+    H[0] = 0;
+    for (let k = 6; k < 10; k++) {
+      L[k] = 0;
+      H[k] = 0;
+    }
+    this.stacks[0]!.bytes.fill(0);
     L[BPF_REG_FP] = MAX_BPF_STACK;
     H[BPF_REG_FP] = this.stacks[0]!.hi;
     this.remaining = this.budget;
@@ -281,16 +299,19 @@ export class Vm {
   }
 
   private loadMem(pc: number, dst: number, base: number, off: number, size: number, signed: boolean): void {
-    const r = this.region(pc, 'load', base, off, size);
-    const a = this.scratch[0]!;
-    const L = this.lo;
-    const H = this.hi;
-    if (r.load !== null && r.load(a, size, this.scratch)) {
-      L[dst] = this.scratch[0]!;
-      H[dst] = this.scratch[1]!;
+    const a = (this.lo[base]! >>> 0) + off;
+    const r = this.regions[(this.hi[base]! >>> 0) - REGION_HI_BASE];
+    // Fast path: plain memory, in bounds. Hooks and faults take the slow path.
+    if (r === undefined || r === null || r.load !== null || a < 0 || a + size > r.bytes.length) {
+      this.loadSlow(pc, dst, base, off, size, signed);
       return;
     }
-    const dv = r.dv;
+    this.read(r.dv, a, dst, size, signed);
+  }
+
+  private read(dv: DataView, a: number, dst: number, size: number, signed: boolean): void {
+    const L = this.lo;
+    const H = this.hi;
     switch (size) {
       case 1:
         if (signed) {
@@ -324,11 +345,28 @@ export class Vm {
     }
   }
 
-  private storeMem(pc: number, base: number, off: number, size: number, lo: number, hi: number): void {
-    const r = this.region(pc, 'store', base, off, size);
+  private loadSlow(pc: number, dst: number, base: number, off: number, size: number, signed: boolean): void {
+    const r = this.region(pc, 'load', base, off, size);
     const a = this.scratch[0]!;
-    if (r.store !== null && r.store(a, size, lo, hi)) return;
-    const dv = r.dv;
+    if (r.load !== null && r.load(a, size, this.scratch)) {
+      this.lo[dst] = this.scratch[0]!;
+      this.hi[dst] = this.scratch[1]!;
+      return;
+    }
+    this.read(r.dv, a, dst, size, signed);
+  }
+
+  private storeMem(pc: number, base: number, off: number, size: number, lo: number, hi: number): void {
+    const a = (this.lo[base]! >>> 0) + off;
+    const r = this.regions[(this.hi[base]! >>> 0) - REGION_HI_BASE];
+    if (r === undefined || r === null || r.store !== null || !r.writable || a < 0 || a + size > r.bytes.length) {
+      this.storeSlow(pc, base, off, size, lo, hi);
+      return;
+    }
+    this.write(r.dv, a, size, lo, hi);
+  }
+
+  private write(dv: DataView, a: number, size: number, lo: number, hi: number): void {
     switch (size) {
       case 1:
         dv.setUint8(a, lo & 0xff);
@@ -343,6 +381,13 @@ export class Vm {
         dv.setInt32(a, lo, true);
         dv.setInt32(a + 4, hi, true);
     }
+  }
+
+  private storeSlow(pc: number, base: number, off: number, size: number, lo: number, hi: number): void {
+    const r = this.region(pc, 'store', base, off, size);
+    const a = this.scratch[0]!;
+    if (r.store !== null && r.store(a, size, lo, hi)) return;
+    this.write(r.dv, a, size, lo, hi);
   }
 
   private atomic(pc: number, exe: ExecutableProgram, i: number, dw: boolean): void {
@@ -494,6 +539,8 @@ export class Vm {
     this.frameRet[d] = pc + 1;
     this.frameProg[d] = prog;
     this.depth = d + 1;
+    // Each frame starts with a zeroed stack, so runs are deterministic whatever an earlier call left.
+    this.stacks[d + 1]!.bytes.fill(0);
     L[BPF_REG_FP] = MAX_BPF_STACK;
     H[BPF_REG_FP] = this.stacks[d + 1]!.hi;
     void target;

@@ -22,7 +22,8 @@ export function main(argv: string[]): number {
     if (e instanceof Error && e.name === 'BpfAsmError') throw new CliError(`${file}: ${e.message}`);
     throw e;
   }
-  if (r.values.output && !r.values.hex) writeFileSync(r.values.output, code);
+  const output = r.str('output');
+  if (output !== undefined && !r.bool('hex')) writeFileSync(output, code);
   else process.stdout.write(hex(code) + '\n');
   return 0;
 }

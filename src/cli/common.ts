@@ -40,18 +40,34 @@ export function reportError(err: unknown): number {
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
+/** Parsed command line: positionals plus typed accessors for the options. */
+export interface ParsedArgs {
+  positionals: string[];
+  str(name: string): string | undefined;
+  bool(name: string): boolean;
+  /** Every value given for a repeatable (`multiple: true`) string option. */
+  list(name: string): string[];
+}
+
 /** node:util parseArgs with bpfvm's conventions: unknown options and missing values are usage errors. */
-export function parse<T extends Options>(argv: string[], options: T, usage: string) {
+export function parse(argv: string[], options: Options, usage: string): ParsedArgs | null {
+  let r: { values: Record<string, unknown>; positionals: string[] };
   try {
-    const r = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
-    if (r.values.help) {
-      process.stdout.write(usage + '\n');
-      return null;
-    }
-    return r;
+    r = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
   } catch (e) {
     throw new UsageError(`${e instanceof Error ? e.message : String(e)}\n\n${usage}`);
   }
+  if (r.values['help'] === true) {
+    process.stdout.write(usage + '\n');
+    return null;
+  }
+  const values = r.values;
+  return {
+    positionals: r.positionals,
+    str: (n) => (typeof values[n] === 'string' ? (values[n] as string) : undefined),
+    bool: (n) => values[n] === true,
+    list: (n) => (Array.isArray(values[n]) ? (values[n] as string[]) : typeof values[n] === 'string' ? [values[n] as string] : []),
+  };
 }
 
 export function readBytes(path: string): Uint8Array {

@@ -17,18 +17,18 @@ export async function main(argv: string[]): Promise<number> {
   if (!file || r.positionals.length > 1) throw new UsageError(USAGE);
   const bytes = readBytes(file);
   if (!isElf(bytes)) {
-    if (r.values.program) throw new UsageError('--program applies to ELF objects only');
+    if (r.str('program')) throw new UsageError('--program applies to ELF objects only');
     const code = await readProgram(file);
     for (const insn of decode(code)) process.stdout.write(`${String(insn.pc).padStart(4)}: ${formatLine(insn).replace(/^\d+: /, '')}\n`);
     return 0;
   }
   const { loadCollection } = await import('../elf/index.js');
   const spec = loadCollection(bytes, { file });
-  const progs = r.values.program ? spec.programs.filter((p) => p.name === r.values.program) : spec.programs;
+  const progs = r.str('program') ? spec.programs.filter((p) => p.name === r.str('program')) : spec.programs;
   if (progs.length === 0) {
-    throw new CliError(`${file}: no program named "${r.values.program}" (programs: ${spec.programs.map((p) => p.name).join(', ') || 'none'})`);
+    throw new CliError(`${file}: no program named "${r.str('program')}" (programs: ${spec.programs.map((p) => p.name).join(', ') || 'none'})`);
   }
-  const withSource = !r.values['no-source'];
+  const withSource = !r.bool('no-source');
   let first = true;
   for (const p of progs) {
     if (!first) process.stdout.write('\n');

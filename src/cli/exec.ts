@@ -21,12 +21,13 @@ export async function main(argv: string[]): Promise<number> {
   if (!r) return 0;
   const [file] = r.positionals;
   if (!file || r.positionals.length > 1) throw new UsageError(USAGE);
-  if (r.values.mem !== undefined && r.values['mem-file'] !== undefined) throw new UsageError('give --mem or --mem-file, not both');
+  if (r.str('mem') !== undefined && r.str('mem-file') !== undefined) throw new UsageError('give --mem or --mem-file, not both');
   const code = await readProgram(file);
-  const memory = r.values['mem-file'] !== undefined ? readBytes(r.values['mem-file']) : parseHex(r.values.mem ?? '', '--mem');
+  const memFile = r.str('mem-file');
+  const memory = memFile !== undefined ? readBytes(memFile) : parseHex(r.str('mem') ?? '', '--mem');
   let budget: number | undefined;
-  if (r.values.budget !== undefined) {
-    budget = Number(r.values.budget);
+  if (r.str('budget') !== undefined) {
+    budget = Number(r.str('budget'));
     if (!Number.isInteger(budget) || budget <= 0) throw new UsageError('--budget takes a positive whole number');
   }
   const vm = new Vm({ budget });
@@ -35,7 +36,7 @@ export async function main(argv: string[]): Promise<number> {
   const t0 = process.hrtime.bigint();
   const res = vm.run(prog, [memory.length > 0 ? region.address(0) : 0n, BigInt(memory.length)]);
   const ns = Number(process.hrtime.bigint() - t0);
-  if (r.values.json) {
+  if (r.bool('json')) {
     process.stdout.write(JSON.stringify({ r0: res.r0.toString(), r0Hex: '0x' + res.r0.toString(16), insns: res.insns, durationNs: ns, memory: hex(region.bytes) }) + '\n');
   } else {
     process.stdout.write(`r0 = ${res.r0} (0x${res.r0.toString(16)})\ninstructions executed: ${res.insns}\nduration: ${(ns / 1000).toFixed(1)} us\n`);

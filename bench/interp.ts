@@ -1,0 +1,69 @@
+// The interpreter benchmarks: FNV-1a-64 over 1500 bytes, CRC-32, a branchy parser and a short verdict
+// program. Reports ns per instruction and instructions per second (median of batches).
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { assemble } from '../vm/asm.js';
+import { Vm } from '../vm/interpreter.js';
+import { measure, packageRoot, testBytes, testText } from './lib.js';
+
+export interface InterpCase {
+  name: string;
+  program: string;
+  input: Uint8Array;
+}
+
+export function interpCases(): InterpCase[] {
+  const verdictInput = new Uint8Array(64);
+  verdictInput.set([0x46, 0x50, 0x42, 0x31, 0x01, 0x00, 0x00, 0x20]);
+  return [
+    { name: 'fnv1a64-1500B', program: 'fnv1a64.s', input: testBytes(1500) },
+    { name: 'crc32-256B', program: 'crc32.s', input: testBytes(256) },
+    { name: 'parser-1500B', program: 'parser.s', input: testText(1500) },
+    { name: 'verdict-64B', program: 'verdict.s', input: verdictInput },
+  ];
+}
+
+export interface InterpResult {
+  name: string;
+  tier: 'interp';
+  r0: string;
+  insnsPerRun: number;
+  nsPerRun: number;
+  nsPerInsn: number;
+  insnsPerSec: number;
+}
+
+export function runInterpBench(opts: { quick?: boolean } = {}): InterpResult[] {
+  const root = packageRoot();
+  const out: InterpResult[] = [];
+  for (const c of interpCases()) {
+    const code = assemble(readFileSync(join(root, 'bench', 'programs', c.program), 'utf8'));
+    const vm = new Vm();
+    const prog = vm.load(code, undefined, c.name);
+    const mem = vm.space.map('input', 'memory', c.input.slice(), true);
+    const args = [mem.address(0), BigInt(c.input.length)];
+    const first = vm.run(prog, args);
+    const r1lo = vm.lo[1]!;
+    const r1hi = vm.hi[1]!;
+    const r2lo = vm.lo[2]!;
+    const t = measure(() => {
+      // runPrepared skips run()'s BigInt argument conversion.
+      vm.lo[1] = r1lo;
+      vm.hi[1] = r1hi;
+      vm.lo[2] = r2lo;
+      vm.hi[2] = 0;
+      vm.runPrepared(prog);
+    }, opts.quick ? { warmupMs: 50, batchMs: 20, batches: 5 } : {});
+    out.push({
+      name: c.name,
+      tier: 'interp',
+      r0: '0x' + first.r0.toString(16),
+      insnsPerRun: first.insns,
+      nsPerRun: t.medianNs,
+      nsPerInsn: t.medianNs / first.insns,
+      insnsPerSec: (first.insns / t.medianNs) * 1e9,
+    });
+  }
+  return out;
+}

@@ -1,0 +1,75 @@
+// Measurement helpers shared by the benchmarks: repeated batches, median of batch means, no timing in tests.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Root of the package (works from bench/ under tsx and from dist/bench/ after tsc). */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let k = 0; k < 5; k++) {
+    const p = join(dir, 'package.json');
+    if (existsSync(p) && (JSON.parse(readFileSync(p, 'utf8')) as { name?: string }).name === 'bpfvm') return dir;
+    dir = dirname(dir);
+  }
+  throw new Error('cannot find the bpfvm package root');
+}
+
+export interface Timing {
+  /** Median over batches of the mean time per call, in nanoseconds. */
+  medianNs: number;
+  minNs: number;
+  maxNs: number;
+  batches: number;
+  callsPerBatch: number;
+}
+
+/**
+ * Times `fn`: warms up for `warmupMs`, sizes a batch to take about `batchMs`, then runs `batches` batches
+ * and reports the median of the per-call means.
+ */
+export function measure(fn: () => void, opts: { warmupMs?: number; batchMs?: number; batches?: number } = {}): Timing {
+  const warmupMs = opts.warmupMs ?? 200;
+  const batchMs = opts.batchMs ?? 50;
+  const batches = opts.batches ?? 15;
+  let calls = 0;
+  const w0 = performance.now();
+  while (performance.now() - w0 < warmupMs) {
+    fn();
+    calls++;
+  }
+  const perCallMs = (performance.now() - w0) / Math.max(calls, 1);
+  const callsPerBatch = Math.max(1, Math.round(batchMs / Math.max(perCallMs, 1e-6)));
+  const means: number[] = [];
+  for (let b = 0; b < batches; b++) {
+    const t0 = process.hrtime.bigint();
+    for (let k = 0; k < callsPerBatch; k++) fn();
+    means.push(Number(process.hrtime.bigint() - t0) / callsPerBatch);
+  }
+  means.sort((a, b) => a - b);
+  return { medianNs: means[Math.floor(means.length / 2)]!, minNs: means[0]!, maxNs: means[means.length - 1]!, batches, callsPerBatch };
+}
+
+/** Deterministic pseudo-random bytes (xorshift32), so every run hashes the same buffer. */
+export function testBytes(n: number, seed = 0x12345678): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/** Printable text-like bytes for the parser benchmark (digits, letters, spaces, punctuation). */
+export function testText(n: number): Uint8Array {
+  const alphabet = 'The quick brown fox 0123456789 jumps over THE LAZY DOG, 42 times!\n\t';
+  const rnd = testBytes(n, 0x9e3779b9);
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = alphabet.charCodeAt(rnd[i]! % alphabet.length);
+  return out;
+}

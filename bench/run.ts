@@ -1,0 +1,27 @@
+// `npm run bench`: runs every benchmark and writes bench/results.json. Add --quick for a short smoke run.
+
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runInterpBench } from './interp.js';
+import { packageRoot } from './lib.js';
+import { runReprBench } from './repr.js';
+
+const quick = process.argv.includes('--quick');
+const results = {
+  date: new Date().toISOString(),
+  node: process.version,
+  cpus: (await import('node:os')).cpus()[0]?.model ?? 'unknown',
+  representation: runReprBench({ quick }),
+  interpreter: runInterpBench({ quick }),
+};
+
+for (const r of results.representation) console.log(`repr   ${r.representation.padEnd(40)} ${r.nsPerByte.toFixed(2)} ns/byte (FNV-1a-64 step)`);
+for (const r of results.interpreter) {
+  console.log(
+    `interp ${r.name.padEnd(16)} ${String(r.insnsPerRun).padStart(7)} insns/run  ${(r.nsPerRun / 1000).toFixed(1).padStart(8)} us/run  ` +
+      `${r.nsPerInsn.toFixed(2).padStart(6)} ns/insn  ${(r.insnsPerSec / 1e6).toFixed(1).padStart(6)} M insns/s`,
+  );
+}
+const out = join(packageRoot(), 'bench', 'results.json');
+writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
+console.log(`wrote ${out}`);
