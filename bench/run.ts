@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { runInterpBench } from './interp.js';
 import { packageRoot } from './lib.js';
 import { runReprBench } from './repr.js';
+import { runStartupBench } from './startup.js';
 
 const quick = process.argv.includes('--quick');
 const results = {
@@ -13,6 +14,7 @@ const results = {
   cpus: (await import('node:os')).cpus()[0]?.model ?? 'unknown',
   representation: runReprBench({ quick }),
   interpreter: runInterpBench({ quick }),
+  cliStartup: runStartupBench(quick ? 5 : 15),
 };
 
 for (const r of results.representation) console.log(`repr   ${r.representation.padEnd(40)} ${r.nsPerByte.toFixed(2)} ns/byte (FNV-1a-64 step)`);
@@ -22,6 +24,7 @@ for (const r of results.interpreter) {
       `${r.nsPerInsn.toFixed(2).padStart(6)} ns/insn  ${(r.insnsPerSec / 1e6).toFixed(1).padStart(6)} M insns/s`,
   );
 }
+if (results.cliStartup) console.log(`cli    bpfvm --version: median ${results.cliStartup.medianMs.toFixed(1)} ms (min ${results.cliStartup.minMs.toFixed(1)}, max ${results.cliStartup.maxMs.toFixed(1)})`);
 const out = join(packageRoot(), 'bench', 'results.json');
 writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
 console.log(`wrote ${out}`);
