@@ -51,6 +51,11 @@ export interface ProgramSpec {
   externs?: ExternSpec[];
   /** True for program types bpfvm knows by name but does not model (tracing, lsm, ...). */
   unsupported?: boolean;
+  /**
+   * Set when an unsupported-type program could not be fully prepared (e.g. a CO-RE relocation against a
+   * vmlinux type); the affected instructions are poisoned like libbpf does. Such a program cannot run.
+   */
+  loadError?: string;
 }
 
 export interface MapSpec {

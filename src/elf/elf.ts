@@ -65,6 +65,9 @@ export function readElf(input: Uint8Array): ElfFile {
   if (shnum === 0) throw new BpfLoadError('no section headers (extended section numbering is not supported)');
   b.check(shoff, shnum * SHDR_SIZE);
   if (shstrndx >= shnum) throw new BpfLoadError(`section name table index ${shstrndx} is out of range (${shnum} sections)`);
+  if (shoff < 64) throw new BpfLoadError(`section header table offset ${shoff} overlaps the ELF header`);
+  const shstrType = b.u32(shoff + shstrndx * SHDR_SIZE + 4);
+  if (shstrType !== SHT_STRTAB) throw new BpfLoadError(`section name table (section ${shstrndx}) has type ${shstrType}, not SHT_STRTAB`);
 
   let parsed: ReturnType<typeof elfy.parse>;
   try {

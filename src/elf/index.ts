@@ -12,6 +12,8 @@ import type { Btf, BtfDatasec } from '../btf/types.js';
 import type { CollectionSpec, ProgramSpec } from '../spec.js';
 import { SHF_EXECINSTR, SHT_PROGBITS, SHT_REL, readElf, type ElfFile } from './elf.js';
 import { collectMaps, resolveMapRefs } from './maps.js';
+import { progTypeForSection } from './sections.js';
+import { CORE_POISON_IMM } from '../btf/core.js';
 import { attachRelocs, findFunctions, isEntryFunction, linkProgram, type SectionCode } from './programs.js';
 import { readRels, readSymbols, type ElfSymbol } from './symbols.js';
 
@@ -67,13 +69,27 @@ function load(bytes: Uint8Array, opts: LoadOptions): CollectionSpec {
     sections.set(s.index, { section: s, code, funcs });
   }
 
+  const coreErrors = new Map<number, string>();
   if (btf?.ext && btf.ext.coreRelos.length > 0) {
     const target = opts.targetBtf ?? kernelBtf();
     withContext('apply CO-RE relocations', () => {
       for (const cs of btf.ext!.coreRelos) {
         const sc = [...sections.values()].find((x) => x.section.name === cs.section);
         if (!sc) throw new BpfLoadError(`CO-RE relocations for unknown section "${cs.section}"`);
-        for (const r of cs.records) applyCoreRelo(btf, target, r, { insns: sc.code, section: cs.section });
+        // Tracing-type programs (iterators, kprobes, ...) relocate against vmlinux types bpfvm does not
+        // have. Those programs are not runnable here anyway, so a failure there is recorded on the
+        // program (and the instruction poisoned, as libbpf does) instead of failing the whole object.
+        const pt = progTypeForSection(cs.section);
+        const tolerate = cs.section !== '.text' && pt !== undefined && pt.unsupported;
+        for (const r of cs.records) {
+          try {
+            applyCoreRelo(btf, target, r, { insns: sc.code, section: cs.section });
+          } catch (e) {
+            if (!tolerate || !(e instanceof BpfLoadError)) throw e;
+            if (!coreErrors.has(sc.section.index)) coreErrors.set(sc.section.index, e.message);
+            poisonCoreInsn(sc.code, r.insnOff);
+          }
+        }
       }
     });
   }
@@ -94,6 +110,8 @@ function load(bytes: Uint8Array, opts: LoadOptions): CollectionSpec {
     for (const f of sc.funcs) {
       if (!isEntryFunction(f)) continue;
       const spec = withContext(`load program "${f.name}"`, () => linkProgram(ctx, f), { section: sc.section.name });
+      const ce = coreErrors.get(sc.section.index);
+      if (ce !== undefined) spec.loadError = ce;
       if (f.sym) progBySym.set(`${f.sym.shndx}:${f.sym.value}`, programs.length);
       programs.push(spec);
     }
@@ -152,5 +170,19 @@ function fixupDatasecs(elf: ElfFile, syms: ElfSymbol[], btf: Btf): void {
       const sym = syms.find((x) => x.shndx === sec.index && x.name === vt.name);
       if (sym) v.offset = sym.value;
     }
+  }
+}
+
+/** libbpf's poisoning of an unresolvable CO-RE site: `call 0xbad2310` (both slots of an lddw). */
+function poisonCoreInsn(code: Uint8Array, slot: number): void {
+  const n = code[slot * 8] === 0x18 ? 2 : 1;
+  for (let i = 0; i < n; i++) {
+    const o = (slot + i) * 8;
+    if (o + 8 > code.length) return;
+    code[o] = 0x85;
+    code[o + 1] = 0;
+    code[o + 2] = 0;
+    code[o + 3] = 0;
+    new DataView(code.buffer, code.byteOffset + o, 8).setInt32(4, CORE_POISON_IMM, true);
   }
 }

@@ -252,6 +252,7 @@ function collectDataMaps(elf: ElfFile, btf: Btf | undefined, t: MapTable): void 
     const kind = dataSectionKind(s);
     if (!kind || s.size === 0 || !(s.flags & SHF_ALLOC)) continue;
     const ds = btf?.types.find((x) => x.kind === 'DATASEC' && x.name === s.name);
+    checkValueSize(s.name, s.size);
     const spec: MapSpec = {
       name: s.name,
       type: BPF_MAP_TYPE_ARRAY,
@@ -292,6 +293,7 @@ function collectKconfig(btf: Btf, syms: ElfSymbol[], t: MapTable): void {
   void syms;
   if (off === 0) return;
   const size = Math.ceil(off / 8) * 8;
+  checkValueSize('.kconfig', size);
   const mapIndex = t.maps.length;
   t.maps.push({
     name: '.kconfig', type: BPF_MAP_TYPE_ARRAY, typeName: 'array', keySize: 4, valueSize: size, maxEntries: 1,
@@ -306,6 +308,15 @@ function alignOf(btf: Btf, id: number): number {
   if (r.kind === 'INT' || r.kind === 'ENUM' || r.kind === 'ENUM64' || r.kind === 'FLOAT') return r.size;
   if (r.kind === 'PTR') return 8;
   return 8;
+}
+
+/**
+ * The kernel refuses array values larger than KMALLOC_MAX_SIZE (4 MiB with 4 KiB pages); checking here
+ * also keeps a corrupted .bss size from making us allocate gigabytes.
+ */
+const KMALLOC_MAX_SIZE = 1 << 22;
+function checkValueSize(name: string, size: number): void {
+  if (size > KMALLOC_MAX_SIZE) throw new BpfLoadError(`global data "${name}" is ${size} bytes, more than the kernel's ${KMALLOC_MAX_SIZE}-byte map value limit`);
 }
 
 // ---- helpers -----------------------------------------------------------------------------------------

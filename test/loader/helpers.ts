@@ -1,0 +1,42 @@
+// Shared helpers for the loader tests: fixture discovery and instruction walking.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const ROOT = join(import.meta.dirname, '..', '..');
+export const DATA = join(import.meta.dirname, 'data');
+
+/** Every committed fixture object (fixtures/v3, fixtures/v4) plus the loader's own test objects. */
+export function fixtureObjects(): { name: string; path: string; bytes: Uint8Array }[] {
+  const out: { name: string; path: string; bytes: Uint8Array }[] = [];
+  for (const dir of ['fixtures/v3', 'fixtures/v4']) {
+    const d = join(ROOT, dir);
+    if (!existsSync(d)) continue;
+    for (const f of readdirSync(d).filter((x) => x.endsWith('.o')).sort()) {
+      out.push({ name: `${dir}/${f}`, path: join(d, f), bytes: new Uint8Array(readFileSync(join(d, f))) });
+    }
+  }
+  return out;
+}
+
+export function dataObject(name: string): Uint8Array {
+  return new Uint8Array(readFileSync(join(DATA, name)));
+}
+
+export interface RawInsn { pc: number; op: number; dst: number; src: number; off: number; imm: number; hi: number }
+
+/** Walks bytecode slot by slot, treating lddw as one instruction of width 2. */
+export function insns(code: Uint8Array): RawInsn[] {
+  const dv = new DataView(code.buffer, code.byteOffset, code.byteLength);
+  const out: RawInsn[] = [];
+  for (let pc = 0; pc < code.length / 8; pc++) {
+    const o = pc * 8;
+    const op = code[o]!;
+    const i = { pc, op, dst: code[o + 1]! & 15, src: code[o + 1]! >> 4, off: dv.getInt16(o + 2, true), imm: dv.getInt32(o + 4, true), hi: 0 };
+    if (op === 0x18) {
+      i.hi = dv.getInt32(o + 12, true);
+      pc++;
+    }
+    out.push(i);
+  }
+  return out;
+}
