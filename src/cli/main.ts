@@ -13,6 +13,7 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   demo: { summary: 'run the bundled demo (a fixture object, disassembled and run)', load: () => import('./demo.js') },
+  inspect: { summary: 'list the programs, maps, license, BTF and annotations of an object', load: () => import('./inspect.js') },
   disasm: { summary: 'disassemble an object, raw bytecode or hex in the kernel\'s syntax', load: () => import('./disasm.js') },
   asm: { summary: 'assemble kernel-syntax text into raw bytecode', load: () => import('./asm.js') },
   exec: { summary: 'run a raw or assembled program on a memory buffer (r1 = buffer, r2 = length)', load: () => import('./exec.js') },

@@ -99,6 +99,31 @@ describe('bpfvm CLI', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/no program named "nope" \(programs: .*tc_len/);
   });
+  it('inspect lists programs, maps, BTF and annotations', () => {
+    const r = bpfvm(['inspect', join(root, 'fixtures', 'v3', 'sockmap_layout.o')]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/license "Dual MIT\/GPL"/);
+    expect(r.stdout).toMatch(/bpf_prog1\s+sk_skb\/stream_parser\s+sk_skb\s+sk_skb_stream_parser\s+14\n/);
+    expect(r.stdout).toMatch(/sock_map\s+sockmap\s+4\s+4\s+20\s+0x0/);
+    expect(r.stdout).toMatch(/^BTF: \d+ types \(.*STRUCT \d+.*\); func info \d+, line info \d+/m);
+  });
+  it('inspect --json gives the same facts as data', () => {
+    const r = bpfvm(['inspect', join(root, 'fixtures', 'v3', 'verifier_reject.o'), '--json']);
+    expect(r.status).toBe(0);
+    const j = JSON.parse(r.stdout) as { programs: { name: string; type: string; typeId: number; annotations: string[] }[]; maps: { name: string }[] };
+    const p = j.programs.find((x) => x.name === 'msg_stale_pkt_ptr')!;
+    expect(p.type).toBe('sk_msg');
+    expect(p.typeId).toBe(16);
+    expect(p.annotations).toContain('comment:test_expect_failure');
+  });
+  it('inspect of a file that is not an object is a typed loader error', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bpfvm-cli-'));
+    const f = join(dir, 'junk.o');
+    writeFileSync(f, 'not an elf file at all');
+    const r = bpfvm(['inspect', f]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^bpfvm: BpfLoadError: /);
+  });
   it('a missing file is a clear error', () => {
     const r = bpfvm(['disasm', '/nonexistent.o']);
     expect(r.status).toBe(1);
