@@ -574,6 +574,7 @@ export class Vm {
     let OFF = exe.off;
     let IMM = exe.imm;
     let TGT = exe.target;
+    let VAR = exe.variant;
     let pc = startPc;
     let remaining = this.remaining;
     this.prog = prog;
@@ -608,10 +609,10 @@ export class Vm {
           break;
         }
         case 0x37: // div / sdiv
-          this.div64(i, d, IMM[i]!, IMM[i]! >> 31, exe.variant[i] === V_SIGNED, false);
+          this.div64(i, d, IMM[i]!, IMM[i]! >> 31, VAR[i] === V_SIGNED, false);
           break;
         case 0x97: // mod / smod
-          this.div64(i, d, IMM[i]!, IMM[i]! >> 31, exe.variant[i] === V_SIGNED, true);
+          this.div64(i, d, IMM[i]!, IMM[i]! >> 31, VAR[i] === V_SIGNED, true);
           break;
         case 0x47: L[d] = L[d]! | IMM[i]!; H[d] = H[d]! | (IMM[i]! >> 31); break;
         case 0x57: L[d] = L[d]! & IMM[i]!; H[d] = H[d]! & (IMM[i]! >> 31); break;
@@ -644,14 +645,14 @@ export class Vm {
           L[d] = Math.imul(a, b);
           break;
         }
-        case 0x3f: this.div64(i, d, L[SRC[i]!]!, H[SRC[i]!]!, exe.variant[i] === V_SIGNED, false); break;
-        case 0x9f: this.div64(i, d, L[SRC[i]!]!, H[SRC[i]!]!, exe.variant[i] === V_SIGNED, true); break;
+        case 0x3f: this.div64(i, d, L[SRC[i]!]!, H[SRC[i]!]!, VAR[i] === V_SIGNED, false); break;
+        case 0x9f: this.div64(i, d, L[SRC[i]!]!, H[SRC[i]!]!, VAR[i] === V_SIGNED, true); break;
         case 0x4f: L[d] = L[d]! | L[SRC[i]!]!; H[d] = H[d]! | H[SRC[i]!]!; break;
         case 0x5f: L[d] = L[d]! & L[SRC[i]!]!; H[d] = H[d]! & H[SRC[i]!]!; break;
         case 0xaf: L[d] = L[d]! ^ L[SRC[i]!]!; H[d] = H[d]! ^ H[SRC[i]!]!; break;
         case 0xbf: {
           const s0 = SRC[i]!;
-          const v = exe.variant[i];
+          const v = VAR[i];
           if (v === 0) {
             L[d] = L[s0]!;
             H[d] = H[s0]!;
@@ -692,8 +693,8 @@ export class Vm {
         case 0x04: L[d] = (L[d]! + IMM[i]!) | 0; H[d] = 0; break;
         case 0x14: L[d] = (L[d]! - IMM[i]!) | 0; H[d] = 0; break;
         case 0x24: L[d] = Math.imul(L[d]!, IMM[i]!); H[d] = 0; break;
-        case 0x34: this.div32(d, IMM[i]!, exe.variant[i] === V_SIGNED, false); break;
-        case 0x94: this.div32(d, IMM[i]!, exe.variant[i] === V_SIGNED, true); break;
+        case 0x34: this.div32(d, IMM[i]!, VAR[i] === V_SIGNED, false); break;
+        case 0x94: this.div32(d, IMM[i]!, VAR[i] === V_SIGNED, true); break;
         case 0x44: L[d] = L[d]! | IMM[i]!; H[d] = 0; break;
         case 0x54: L[d] = L[d]! & IMM[i]!; H[d] = 0; break;
         case 0xa4: L[d] = L[d]! ^ IMM[i]!; H[d] = 0; break;
@@ -706,13 +707,13 @@ export class Vm {
         case 0x0c: L[d] = (L[d]! + L[SRC[i]!]!) | 0; H[d] = 0; break;
         case 0x1c: L[d] = (L[d]! - L[SRC[i]!]!) | 0; H[d] = 0; break;
         case 0x2c: L[d] = Math.imul(L[d]!, L[SRC[i]!]!); H[d] = 0; break;
-        case 0x3c: this.div32(d, L[SRC[i]!]!, exe.variant[i] === V_SIGNED, false); break;
-        case 0x9c: this.div32(d, L[SRC[i]!]!, exe.variant[i] === V_SIGNED, true); break;
+        case 0x3c: this.div32(d, L[SRC[i]!]!, VAR[i] === V_SIGNED, false); break;
+        case 0x9c: this.div32(d, L[SRC[i]!]!, VAR[i] === V_SIGNED, true); break;
         case 0x4c: L[d] = L[d]! | L[SRC[i]!]!; H[d] = 0; break;
         case 0x5c: L[d] = L[d]! & L[SRC[i]!]!; H[d] = 0; break;
         case 0xac: L[d] = L[d]! ^ L[SRC[i]!]!; H[d] = 0; break;
         case 0xbc: {
-          const v = exe.variant[i];
+          const v = VAR[i];
           const x = L[SRC[i]!]!;
           L[d] = v === 0 ? x : v === V_MOVSX8 ? (x << 24) >> 24 : (x << 16) >> 16;
           H[d] = 0;
@@ -836,7 +837,7 @@ export class Vm {
         case 0xde: if (L[d]! <= L[SRC[i]!]!) pc = TGT[i]!; break;
         // ---- calls and exit ----
         case 0x85: {
-          const kind = exe.variant[i];
+          const kind = VAR[i];
           if (kind === 1) {
             this.remaining = remaining;
             this.callPseudo(i, TGT[i]!, prog);
@@ -857,6 +858,7 @@ export class Vm {
               OFF = exe.off;
               IMM = exe.imm;
               TGT = exe.target;
+              VAR = exe.variant;
               pc = 0;
             }
             break;
@@ -887,6 +889,7 @@ export class Vm {
             OFF = exe.off;
             IMM = exe.imm;
             TGT = exe.target;
+            VAR = exe.variant;
           }
           break;
         }
