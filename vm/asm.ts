@@ -232,6 +232,8 @@ function parseLine(t: string, line: number, raw: string): Pending {
     else if (m[3] === 'cmpxchg') imm = BPF_CMPXCHG;
     else imm = ATOMIC_OPS[m[4]!]! | BPF_FETCH;
     const srcReg = reg(line, raw, 'r', m[9]!);
+    // cmpxchg names r0 as its comparand (`..., r0, rS)`); the other atomics must not.
+    if (/\), r0, r\d+\)$/.test(t) !== (m[3] === 'cmpxchg')) fail(m[3] === 'cmpxchg' ? 'cmpxchg takes `r0, rS`' : 'only cmpxchg takes an r0 comparand');
     const lhs = Number(m[1]);
     if (m[3] === 'cmpxchg' ? lhs !== 0 : lhs !== srcReg) fail('the result register of an atomic must be its source register (r0 for cmpxchg)');
     p.insn = mk(BPF_STX | BPF_ATOMIC | sz, reg(line, raw, 'r', m[6]!), srcReg, memOff(line, raw, m[7], m[8]), imm);

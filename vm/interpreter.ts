@@ -15,6 +15,11 @@ import { AddressSpace, REGION_HI_BASE, Region } from './memory.js';
 import { V_MOVSX16, V_MOVSX32, V_MOVSX8, V_SIGNED, prepare, type ExecutableProgram } from './program.js';
 
 export const DEFAULT_BUDGET = 1_000_000;
+/** Classic-BPF special offsets understood by LD_ABS / LD_IND (include/uapi/linux/filter.h). */
+export const SKF_NET_OFF = -0x100000;
+export const SKF_LL_OFF = -0x200000;
+/** may_goto's hidden per-frame loop counter starts here (the kernel's BPF_MAX_LOOPS). */
+export const BPF_MAX_LOOPS = 8 * 1024 * 1024;
 export const BPF_FUNC_tail_call = 12;
 
 /** A helper: reads its arguments from r1..r5 (vm.lo / vm.hi) and writes r0 with vm.setR0*. */
@@ -96,8 +101,13 @@ export class Vm {
   helpers: (HelperFn | undefined)[];
   helperName: (id: number) => string;
   budget: number;
-  /** Packet bytes for LD_ABS / LD_IND (the skb's data); null where the program type has none. */
+  /**
+   * Packet for LD_ABS / LD_IND, null where the program type has none: the linear bytes from the MAC header on,
+   * with the offsets of skb->data and of the network header inside them. Set with setLdAbsPacket.
+   */
   ldAbsData: Uint8Array | null = null;
+  ldAbsDataOff = 0;
+  ldAbsNetOff = 0;
   /** Returns the program a tail call through (prog array object, index) lands in, or null. */
   tailCallTarget: ((mapObject: unknown, index: number) => BoundProgram | null) | null = null;
 
@@ -113,6 +123,8 @@ export class Vm {
   private readonly frameSaved = new Int32Array(MAX_CALL_FRAMES * 10);
   private readonly frameProg: (BoundProgram | null)[] = new Array<BoundProgram | null>(MAX_CALL_FRAMES).fill(null);
   private readonly scratch = new Int32Array(2);
+  /** may_goto counters, one per call frame, reset when the frame starts. */
+  private readonly mayGoto = new Int32Array(MAX_CALL_FRAMES);
   private readonly codeRegion: Region;
   /** The address space's region table (the same array, held here to save a lookup per access). */
   private readonly regions: (Region | null)[];
@@ -200,6 +212,16 @@ export class Vm {
     this.hi[r] = Number((v >> 32n) & 0xffffffffn) | 0;
   }
 
+  /**
+   * Gives LD_ABS / LD_IND their packet: `buf` starts at the MAC header; skb->data is `dataOff` bytes in and
+   * the network header `netOff` bytes in (the classic-BPF SKF_NET_OFF / SKF_LL_OFF offsets read from those).
+   */
+  setLdAbsPacket(buf: Uint8Array | null, dataOff = 0, netOff = dataOff): void {
+    this.ldAbsData = buf;
+    this.ldAbsDataOff = dataOff;
+    this.ldAbsNetOff = netOff;
+  }
+
   /** Ends the running program once the current helper returns (r0 as the helper set it). */
   stop(): void {
     this.stopRequested = true;
@@ -235,6 +257,7 @@ export class Vm {
       H[k] = 0;
     }
     this.stacks[0]!.bytes.fill(0);
+    this.mayGoto[0] = BPF_MAX_LOOPS;
     L[BPF_REG_FP] = MAX_BPF_STACK;
     H[BPF_REG_FP] = this.stacks[0]!.hi;
     this.remaining = this.budget;
@@ -270,6 +293,7 @@ export class Vm {
     for (let k = 0; k < 5; k++) this.setReg(k + 1, args[k] ?? 0n);
     this.depth = d + 1;
     this.stacks[d + 1]!.bytes.fill(0);
+    this.mayGoto[d + 1] = BPF_MAX_LOOPS;
     L[BPF_REG_FP] = MAX_BPF_STACK;
     H[BPF_REG_FP] = this.stacks[d + 1]!.hi;
     this.loop(prog, target, d + 1);
@@ -457,16 +481,26 @@ export class Vm {
     if (dw) dv.setInt32(a + 4, nHi, true);
   }
 
-  /** LD_ABS / LD_IND: big-endian packet read into r0; returns false when out of range. */
+  /**
+   * LD_ABS / LD_IND: big-endian packet read into r0; returns false when out of range. Offsets are relative to
+   * skb->data; the classic-BPF negative offsets SKF_NET_OFF (-0x100000 + k) and SKF_LL_OFF (-0x200000 + k)
+   * read k bytes into the network and MAC headers (net/core/filter.c bpf_internal_load_pointer_neg_helper).
+   */
   private ldAbs(offset: number, size: number): boolean {
     const data = this.ldAbsData;
-    if (data === null || offset < 0 || offset + size > data.length) return false;
+    if (data === null) return false;
+    let at: number;
+    if (offset >= 0) at = this.ldAbsDataOff + offset;
+    else if (offset >= SKF_NET_OFF) at = this.ldAbsNetOff + (offset - SKF_NET_OFF);
+    else if (offset >= SKF_LL_OFF) at = offset - SKF_LL_OFF;
+    else return false;
+    if (at + size > data.length) return false;
     const L = this.lo;
     const H = this.hi;
     H[0] = 0;
-    if (size === 1) L[0] = data[offset]!;
-    else if (size === 2) L[0] = (data[offset]! << 8) | data[offset + 1]!;
-    else L[0] = (data[offset]! << 24) | (data[offset + 1]! << 16) | (data[offset + 2]! << 8) | data[offset + 3]!;
+    if (size === 1) L[0] = data[at]!;
+    else if (size === 2) L[0] = (data[at]! << 8) | data[at + 1]!;
+    else L[0] = (data[at]! << 24) | (data[at + 1]! << 16) | (data[at + 2]! << 8) | data[at + 3]!;
     return true;
   }
 
@@ -541,6 +575,7 @@ export class Vm {
     this.depth = d + 1;
     // Each frame starts with a zeroed stack, so runs are deterministic whatever an earlier call left.
     this.stacks[d + 1]!.bytes.fill(0);
+    this.mayGoto[d + 1] = BPF_MAX_LOOPS;
     L[BPF_REG_FP] = MAX_BPF_STACK;
     H[BPF_REG_FP] = this.stacks[d + 1]!.hi;
     void target;
@@ -789,7 +824,12 @@ export class Vm {
         // ---- jumps ----
         case 0x05: pc = TGT[i]!; break;
         case 0x06: pc = TGT[i]!; break; // gotol
-        case 0xe5: pc = TGT[i]!; break; // may_goto: the kernel's loop counter never runs out within the budget
+        case 0xe5: { // may_goto: jump only once this frame's hidden loop counter has run down
+          const d0 = this.depth;
+          if (this.mayGoto[d0] === 0) pc = TGT[i]!;
+          else this.mayGoto[d0]!--;
+          break;
+        }
         case 0x15: if (L[d] === IMM[i] && H[d] === IMM[i]! >> 31) pc = TGT[i]!; break;
         case 0x1d: if (L[d] === L[SRC[i]!] && H[d] === H[SRC[i]!]) pc = TGT[i]!; break;
         case 0x55: if (L[d] !== IMM[i] || H[d] !== IMM[i]! >> 31) pc = TGT[i]!; break;

@@ -83,7 +83,7 @@ export function testRun(prog: ProgramSpec, dataIn: Uint8Array = DEFAULT_TEST_INP
       fields.set(76, pointerField(pkt, () => skbStart));
       fields.set(80, pointerField(pkt, () => packet.length));
       fields.set(140, pointerField(pkt, () => skbStart));
-      vm.ldAbsData = packet.subarray(skbStart);
+      vm.setLdAbsPacket(packet, skbStart, ETH_HLEN);
       break;
     }
     default:

@@ -140,10 +140,23 @@ describe('jumps', () => {
     expect(r0('r1 = 0xffffffff\nr0 = 0\nif r1 == -1 goto pc+1\nexit\nr0 = 1\nexit')).toBe(0n);
     expect(r0('r1 = 0xffffffff\nr0 = 0\nif w1 == -1 goto pc+1\nexit\nr0 = 1\nexit')).toBe(1n);
   });
-  it('goto, gotol and may_goto', () => {
+  it('goto and gotol', () => {
     expect(r0('r0 = 1\ngoto pc+1\nr0 = 2\nexit')).toBe(1n);
     expect(r0('r0 = 1\ngotol pc+1\nr0 = 2\nexit')).toBe(1n);
-    expect(r0('r0 = 1\nmay_goto pc+1\nr0 = 2\nexit')).toBe(1n);
+  });
+  it('may_goto falls through until its per-frame counter of BPF_MAX_LOOPS runs out', () => {
+    expect(r0('r0 = 1\nmay_goto pc+1\nr0 = 2\nexit')).toBe(2n);
+    const r = run('r0 = 0\nloop:\nmay_goto out\nr0 += 1\ngoto loop\nout:\nexit', { budget: 30_000_000 });
+    expect(r.r0).toBe(8n * 1024n * 1024n);
+  });
+  it('LD_ABS / LD_IND understand SKF_NET_OFF and SKF_LL_OFF', () => {
+    const vm = new Vm();
+    const pkt = new Uint8Array(32).map((_, i) => i);
+    vm.setLdAbsPacket(pkt, 14, 14);
+    expect(vm.run(vm.load(assemble('r0 = *(u8 *)skb[0]\nexit'))).r0).toBe(14n);
+    expect(vm.run(vm.load(assemble('r0 = *(u8 *)skb[-1048575]\nexit'))).r0).toBe(15n);
+    expect(vm.run(vm.load(assemble('r0 = *(u16 *)skb[-2097152]\nexit'))).r0).toBe(0x0001n);
+    expect(vm.run(vm.load(assemble('r0 = 9\nr0 = *(u8 *)skb[-2097153]\nexit'))).r0).toBe(0n);
   });
 });
 
@@ -233,7 +246,7 @@ describe('lddw', () => {
 describe('legacy packet loads', () => {
   it('LD_ABS / LD_IND read big endian and end the program with r0 = 0 when out of range', () => {
     const vm = new Vm();
-    vm.ldAbsData = new Uint8Array([0x12, 0x34, 0x56, 0x78, 0x9a]);
+    vm.setLdAbsPacket(new Uint8Array([0x12, 0x34, 0x56, 0x78, 0x9a]));
     const p = vm.load(assemble('r0 = *(u32 *)skb[1]\nexit'));
     expect(vm.run(p).r0).toBe(0x3456789an);
     const q = vm.load(assemble('r2 = 3\nr0 = *(u16 *)skb[r2 + 0]\nexit'));
