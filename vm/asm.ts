@@ -318,7 +318,11 @@ function parseLine(t: string, line: number, raw: string): Pending {
       p.insn = mk(cls | op | BPF_X, dst, reg(line, raw, m[5], m[6]!), off, 0);
     } else {
       if (m[4] !== undefined) fail('a sign-extension cast needs a register');
-      p.insn = mk(cls | op | BPF_K, dst, 0, signedDiv, s32(line, raw, parseNum(m[7]!)));
+      const v = parseNum(m[7]!);
+      // The kernel prints ALU immediates as signed decimals. A decimal above INT32_MAX would silently become a
+      // negative (sign-extended) immediate, so only hex may spell the bit pattern.
+      if (!/0x/i.test(m[7]!) && v > 2n ** 31n - 1n) fail(`immediate ${v} does not fit in a signed 32-bit immediate (write it in hex for the bit pattern, or use a 64-bit \`rN = 0x... ll\`)`);
+      p.insn = mk(cls | op | BPF_K, dst, 0, signedDiv, s32(line, raw, v));
     }
     return p;
   }

@@ -82,6 +82,13 @@ describe('ALU64', () => {
   });
 });
 
+describe('assembler immediates', () => {
+  it('a decimal ALU immediate above INT32_MAX is refused instead of silently sign-extended', () => {
+    expect(() => assemble('r1 = 4294967295\nexit')).toThrow(/does not fit in a signed 32-bit immediate/);
+    expect(r0('r0 = 0\nr0 |= 0xffffffff\nexit')).toBe(U64(-1n));
+  });
+});
+
 describe('ALU (32-bit)', () => {
   it('zero-extends every result', () => {
     expect(r0('r0 = 0xffffffffffffffff\nw0 += 1\nexit')).toBe(0n);
