@@ -1,0 +1,10 @@
+// The map model: live BPF maps with the kernel's user-space and program-side semantics.
+export * from './constants.js';
+export * from './errors.js';
+export { jhash, jhash2, htabHash } from './jhash.js';
+export { BpfMap, hexKey, u32Bytes, u32le, type BpfProgRef, type ElemRef, type MapAttrs, type MapOptions, type MapValueInput } from './map.js';
+export { ArrayMap } from './array.js';
+export { HashMap, checkInner } from './hash.js';
+export { ProgArrayMap, ArrayOfMapsMap } from './fdarray.js';
+export { createMap, registerMapType, supportedMapTypes, type CreateMapOptions, type MapCreateSpec } from './create.js';
+export { Maps, type MapsOptions } from './collection.js';
