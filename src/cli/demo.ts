@@ -61,7 +61,7 @@ export function main(argv: string[]): number {
     if (!tag) continue;
     const expected = Number(tag.slice('comment:test_retval='.length));
     try {
-      const r = testRun(p);
+      const r = testRun(p, undefined, { collection: pkt });
       total++;
       const ok = r.retval === expected;
       if (ok) agree++;

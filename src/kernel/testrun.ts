@@ -6,13 +6,20 @@
 //    len = packet length; protocol from the EtherType, in network order as the kernel stores it.
 //  - SOCKET_FILTER / CGROUP_SKB: like tc, but the kernel pulls the Ethernet header first, so data starts
 //    14 bytes in and len = packet length - 14; LD_ABS / LD_IND read from there too.
-// Maps and helpers are not wired here yet: a program that calls a helper fails with a typed error naming it.
+// Maps come from the program's collection (src/kernel/maps): the map helpers, global data and tail calls
+// work. Of the packet helpers, bpf_skb_load_bytes is provided. A program that calls any other helper is
+// refused before it runs, with the helper's name and id — never run with a wrong result.
 
 import { helperName } from '../../helpers/ids.js';
 import { BpfExecutionError } from '../../vm/errors.js';
-import { Vm, type RunResult } from '../../vm/interpreter.js';
+import { Vm, type BoundProgram, type HelperFn, type RunResult } from '../../vm/interpreter.js';
 import type { Region } from '../../vm/memory.js';
-import type { ProgramSpec } from '../spec.js';
+import type { CollectionSpec, ProgramSpec } from '../spec.js';
+import { Maps } from './maps/collection.js';
+import { MapsVm } from './maps/vm.js';
+
+const BPF_FUNC_skb_load_bytes = 26;
+const EFAULT = 14;
 
 export const BPF_PROG_TYPE_SOCKET_FILTER = 1;
 export const BPF_PROG_TYPE_SCHED_CLS = 3;
@@ -41,16 +48,46 @@ function pointerField(region: Region, offset: () => number): (out: Int32Array) =
   };
 }
 
-export function testRun(prog: ProgramSpec, dataIn: Uint8Array = DEFAULT_TEST_INPUT(), opts: { budget?: number } = {}): TestRunResult {
-  const vm = new Vm({ budget: opts.budget, helperName });
-  const bound = vm.load(prog.insns, undefined, prog.name);
-  // Fail at load time, as the kernel would, for helpers that are not available here.
-  for (let pc = 0; pc < bound.exe.slots; pc++) {
-    if (bound.exe.op[pc] === 0x85 && bound.exe.variant[pc] === 0) {
-      const id = bound.exe.imm[pc]!;
-      throw new BpfExecutionError(pc, `program ${prog.name} calls ${helperName(id)}#${id}, which bpfvm's test run does not provide yet`);
+export interface TestRunOptions {
+  budget?: number;
+  /** The object the program came from: its maps (and the programs tail calls reach) are created from it. */
+  collection?: CollectionSpec;
+  /** Live maps to use instead of creating them from `collection` (to inspect them after the run). */
+  maps?: Maps;
+}
+
+/** Refuses, before running, a program that calls a helper not in `helpers`: name and id in the message. */
+function checkHelpers(prog: BoundProgram, name: string, helpers: (HelperFn | undefined)[]): void {
+  const exe = prog.exe;
+  for (let pc = 0; pc < exe.slots; pc++) {
+    if (exe.op[pc] === 0x85 && exe.variant[pc] === 0) {
+      const id = exe.imm[pc]!;
+      if (id !== 12 && helpers[id] === undefined) {
+        throw new BpfExecutionError(pc, `program ${name} calls ${helperName(id)}#${id}, which bpfvm's test run does not provide yet`);
+      }
     }
   }
+}
+
+export function testRun(prog: ProgramSpec, dataIn: Uint8Array = DEFAULT_TEST_INPUT(), opts: TestRunOptions = {}): TestRunResult {
+  const vm = new Vm({ budget: opts.budget, helperName });
+  const maps = opts.maps ?? (opts.collection ? Maps.fromSpec(opts.collection) : Maps.fromSpec({ maps: [] }));
+  const bound = new Map<string, BoundProgram>();
+  const mapsVm: MapsVm = new MapsVm(maps, vm.space, {
+    tailCallTarget: (ref) => {
+      const cached = bound.get(ref.name);
+      if (cached) return cached;
+      const spec = opts.collection?.programs.find((p) => p.name === ref.name);
+      if (!spec) return null;
+      const b = vm.load(spec.insns, mapsVm.resolver, spec.name);
+      checkHelpers(b, spec.name, vm.helpers);
+      bound.set(ref.name, b);
+      return b;
+    },
+  });
+  mapsVm.install(vm);
+  const main = vm.load(prog.insns, mapsVm.resolver, prog.name);
+  bound.set(prog.name, main);
   const packet = dataIn.slice();
   const pkt = vm.space.map('packet', 'packet', packet, true);
   let ctx: Region;
@@ -84,6 +121,7 @@ export function testRun(prog: ProgramSpec, dataIn: Uint8Array = DEFAULT_TEST_INP
       fields.set(80, pointerField(pkt, () => packet.length));
       fields.set(140, pointerField(pkt, () => skbStart));
       vm.setLdAbsPacket(packet, skbStart, ETH_HLEN);
+      vm.helpers[BPF_FUNC_skb_load_bytes] = skbLoadBytes(packet, skbStart);
       break;
     }
     default:
@@ -95,6 +133,26 @@ export function testRun(prog: ProgramSpec, dataIn: Uint8Array = DEFAULT_TEST_INP
     f(out);
     return true;
   };
-  const r = vm.run(bound, [ctx.address(0)]);
+  checkHelpers(main, prog.name, vm.helpers);
+  const r = vm.run(main, [ctx.address(0)]);
   return { ...r, retval: Number(r.r0 & 0xffffffffn), dataOut: packet };
+}
+
+/**
+ * bpf_skb_load_bytes(skb, offset, to, len): copies `len` packet bytes from `offset` (relative to skb->data);
+ * out of range, the destination is zeroed and -EFAULT returned (net/core/filter.c).
+ */
+function skbLoadBytes(packet: Uint8Array, dataStart: number): HelperFn {
+  return (vm, pc) => {
+    const offset = vm.lo[2]! >>> 0;
+    const len = vm.lo[4]! >>> 0;
+    const avail = packet.length - dataStart;
+    if (offset > 0x7fffffff || offset + len > avail) {
+      vm.space.write(pc, vm.lo[3]!, vm.hi[3]!, new Uint8Array(len));
+      vm.setR0Int(-EFAULT);
+      return;
+    }
+    vm.space.write(pc, vm.lo[3]!, vm.hi[3]!, packet.subarray(dataStart + offset, dataStart + offset + len));
+    vm.setR0(0, 0);
+  };
 }
