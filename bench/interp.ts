@@ -39,7 +39,7 @@ export function runInterpBench(opts: { quick?: boolean } = {}): InterpResult[] {
   const out: InterpResult[] = [];
   for (const c of interpCases()) {
     const code = assemble(readFileSync(join(root, 'bench', 'programs', c.program), 'utf8'));
-    const vm = new Vm();
+    const vm = new Vm({ tier: 'interp' }); // 'auto' would switch to the JS tier after a few runs
     const prog = vm.load(code, undefined, c.name);
     const mem = vm.space.map('input', 'memory', c.input.slice(), true);
     const args = [mem.address(0), BigInt(c.input.length)];

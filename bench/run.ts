@@ -3,6 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runInterpBench } from './interp.js';
+import { runJsTierBench } from './jstier.js';
 import { packageRoot } from './lib.js';
 import { runReprBench } from './repr.js';
 import { runStartupBench } from './startup.js';
@@ -14,6 +15,7 @@ const results = {
   cpus: (await import('node:os')).cpus()[0]?.model ?? 'unknown',
   representation: runReprBench({ quick }),
   interpreter: runInterpBench({ quick }),
+  jsTier: runJsTierBench({ quick }),
   cliStartup: runStartupBench(quick ? 5 : 15),
 };
 
@@ -22,6 +24,15 @@ for (const r of results.interpreter) {
   console.log(
     `interp ${r.name.padEnd(16)} ${String(r.insnsPerRun).padStart(7)} insns/run  ${(r.nsPerRun / 1000).toFixed(1).padStart(8)} us/run  ` +
       `${r.nsPerInsn.toFixed(2).padStart(6)} ns/insn  ${(r.insnsPerSec / 1e6).toFixed(1).padStart(6)} M insns/s`,
+  );
+}
+for (const r of results.jsTier) {
+  const interp = results.interpreter.find((x) => x.name === r.name);
+  console.log(
+    `js     ${r.name.padEnd(16)} ${String(r.insnsPerRun).padStart(7)} insns/run  ${(r.nsPerRun / 1000).toFixed(1).padStart(8)} us/run  ` +
+      `${r.nsPerInsn.toFixed(2).padStart(6)} ns/insn  ${(r.insnsPerSec / 1e6).toFixed(1).padStart(6)} M insns/s` +
+      (interp ? `  ${(interp.nsPerRun / r.nsPerRun).toFixed(1)}x the interpreter` : '') +
+      (r.matchesInterpreter ? '' : '  MISMATCH with the interpreter'),
   );
 }
 if (results.cliStartup) console.log(`cli    bpfvm --version: median ${results.cliStartup.medianMs.toFixed(1)} ms (min ${results.cliStartup.minMs.toFixed(1)}, max ${results.cliStartup.maxMs.toFixed(1)})`);

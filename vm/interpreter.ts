@@ -13,6 +13,7 @@ import { BpfBudgetExceeded, BpfExecutionError } from './errors.js';
 import { BPF_REG_FP, MAX_BPF_STACK, MAX_CALL_FRAMES, MAX_TAIL_CALL_CNT } from './isa.js';
 import { AddressSpace, REGION_HI_BASE, Region } from './memory.js';
 import { V_MOVSX16, V_MOVSX32, V_MOVSX8, V_SIGNED, prepare, type ExecutableProgram } from './program.js';
+import { FELL_OFF, compileJs, runJs, type JsProgram } from './jstier.js';
 
 export const DEFAULT_BUDGET = 1_000_000;
 /** Classic-BPF special offsets understood by LD_ABS / LD_IND (include/uapi/linux/filter.h). */
@@ -44,7 +45,28 @@ export class BoundProgram {
     readonly kHi: Int32Array,
     readonly name: string,
   ) {}
+  /** Runs so far (counted for the 'auto' tier). */
+  runs = 0;
+  /** Instructions executed so far over all runs (counted for the 'auto' tier). */
+  insnsRun = 0;
+  /** The JavaScript tier's compiled form: null until compiled, false when it cannot be compiled. */
+  js: JsProgram | null | false = null;
 }
+
+/**
+ * Execution tier: 'interp' always interprets, 'js' compiles the program to a JavaScript function on first use
+ * (vm/jstier.ts, identical semantics), 'auto' interprets until a program has run JS_AUTO_RUNS times or
+ * JS_AUTO_INSNS instructions in total, then compiles it.
+ */
+export type Tier = 'interp' | 'js' | 'auto';
+export const JS_AUTO_RUNS = 8;
+export const JS_AUTO_INSNS = 200_000;
+/**
+ * Programs above this many slots stay interpreted under 'auto'. Larger programs are compiled in several chunks
+ * (vm/jstier.ts) and are faster in steady state too, but V8 takes seconds of background compilation to get
+ * there, running the unoptimised generated code (slower than the interpreter) meanwhile.
+ */
+export const JS_AUTO_MAX_SLOTS = 1024;
 
 export interface RunResult {
   /** r0 as an unsigned 64-bit value. */
@@ -61,9 +83,12 @@ export interface VmOptions {
   /** Name of a helper id for error messages. */
   helperName?: (id: number) => string;
   space?: AddressSpace;
+  /** Execution tier (default Vm.defaultTier, itself 'auto'). */
+  tier?: Tier;
 }
 
 const TWO32 = 4294967296;
+export { FELL_OFF };
 
 /** High 32 bits of the unsigned 64-bit product of two unsigned 32-bit numbers. */
 function mulhiU32(a: number, b: number): number {
@@ -94,6 +119,9 @@ function bswap32(v: number): number {
 
 /** One virtual machine: registers, stack frames, an address space, a helper table and a budget. */
 export class Vm {
+  /** Tier for VMs created without an explicit `tier` option. */
+  static defaultTier: Tier = 'auto';
+  tier: Tier;
   readonly lo = new Int32Array(11);
   readonly hi = new Int32Array(11);
   readonly space: AddressSpace;
@@ -135,6 +163,7 @@ export class Vm {
     this.helpers = opts.helpers ?? [];
     this.helperName = opts.helperName ?? ((id) => `helper#${id}`);
     this.budget = opts.budget ?? DEFAULT_BUDGET;
+    this.tier = opts.tier ?? Vm.defaultTier;
     for (let d = 0; d < MAX_CALL_FRAMES; d++) {
       this.stacks.push(this.space.map(`stack[${d}]`, 'stack', new Uint8Array(MAX_BPF_STACK), true));
     }
@@ -266,8 +295,10 @@ export class Vm {
     this.ldAbsAbort = false;
     this.stopRequested = false;
     this.prog = prog;
-    this.loop(prog, 0, 0);
-    return { r0: toU64(L[0]!, H[0]!), insns: this.budget - this.remaining, ldAbsAbort: this.ldAbsAbort };
+    this.exec(prog, 0, 0, true);
+    const insns = this.budget - this.remaining;
+    prog.insnsRun += insns;
+    return { r0: toU64(L[0]!, H[0]!), insns, ldAbsAbort: this.ldAbsAbort };
   }
 
   /**
@@ -296,13 +327,31 @@ export class Vm {
     this.mayGoto[d + 1] = BPF_MAX_LOOPS;
     L[BPF_REG_FP] = MAX_BPF_STACK;
     H[BPF_REG_FP] = this.stacks[d + 1]!.hi;
-    this.loop(prog, target, d + 1);
+    this.exec(prog, target, d + 1, false);
     const r0 = toU64(L[0]!, H[0]!);
     L.set(saved.subarray(0, 11));
     H.set(saved.subarray(11, 22));
     this.depth = d;
     this.prog = prog;
     return r0;
+  }
+
+  /**
+   * Runs `prog` from `pc` until the frame at `baseDepth` exits, on the tier this VM is set to. `entry` marks a
+   * program's own run (counted for the 'auto' tier), as opposed to a callback.
+   */
+  private exec(prog: BoundProgram, pc: number, baseDepth: number, entry: boolean): void {
+    const tier = this.tier;
+    if (tier === 'interp') {
+      this.loop(prog, pc, baseDepth);
+      return;
+    }
+    if (prog.js === null) {
+      if (entry) prog.runs++;
+      if (tier === 'js' || (prog.exe.slots <= JS_AUTO_MAX_SLOTS && (prog.runs > JS_AUTO_RUNS || prog.insnsRun >= JS_AUTO_INSNS))) compileJs(prog);
+    }
+    if (prog.js === null || prog.js === false) this.loop(prog, pc, baseDepth);
+    else runJs(this, prog, pc, baseDepth);
   }
 
   private fault(pc: number, access: 'load' | 'store' | 'atomic', lo: number, hi: number, size: number): never {
@@ -934,6 +983,7 @@ export class Vm {
           break;
         }
         default:
+          if (i >= exe.slots) throw new BpfExecutionError(i, FELL_OFF);
           throw new BpfExecutionError(i, `unknown opcode 0x${OP[i]!.toString(16).padStart(2, '0')}`);
       }
     }

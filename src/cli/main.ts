@@ -17,6 +17,7 @@ const COMMANDS: Record<string, Command> = {
   disasm: { summary: 'disassemble an object, raw bytecode or hex in the kernel\'s syntax', load: () => import('./disasm.js') },
   asm: { summary: 'assemble kernel-syntax text into raw bytecode', load: () => import('./asm.js') },
   exec: { summary: 'run a raw or assembled program on a memory buffer (r1 = buffer, r2 = length)', load: () => import('./exec.js') },
+  run: { summary: 'run a program of an object like BPF_PROG_TEST_RUN (bpftool prog run)', load: () => import('./run.js') },
   'conformance-plugin': { summary: 'plugin for the bpf_conformance ISA suite (program hex on stdin)', load: () => import('./conformance.js') },
 };
 

@@ -1,0 +1,443 @@
+// The Kernel façade: one in-memory "machine" with a map collection, SK_MSG programs, TCP sockets on
+// 127.0.0.1 and the sockmap/sockhash data path. Everything is synchronous and deterministic (see socket.ts for
+// the TCP model and tcp_bpf.ts for the SK_MSG path). Results follow the syscalls: numbers >= 0, or -errno.
+//
+// Scope of this slice: SOCKMAP/SOCKHASH maps and their user-space API, SK_MSG verdict programs (attach,
+// inheritance at insert, the sendmsg verdict loop, PASS / DROP / REDIRECT egress and ingress, apply, cork,
+// pull/push/pop through skmsg.ts), psock-aware recv / FIONREAD. Not yet: SK_SKB (parser/verdict attach is
+// recorded, and the psock copies those programs, but no skb path runs), sock_ops, UDP / AF_UNIX, links,
+// memory limits, blocking.
+//
+// One process: every socket shares one task page fragment (current->task_frag), as in the kernel harness,
+// which makes sk_msg element sizes (data_end - data) depend on earlier sends exactly as on Linux. The kernel
+// restarts that fragment page at offset 0 when nothing but the fragment references it (skb_page_frag_refill);
+// the model decides that by scanning every place that holds message data: sockets' receive and write queues,
+// psocks' held cork messages and ingress queues.
+
+import type { CollectionSpec, MapSpec } from '../spec.js';
+import { helperName } from '../../helpers/ids.js';
+import { Vm, type BoundProgram, type Tier } from '../../vm/interpreter.js';
+import { BpfMap, BpfMapError, Maps, u32Bytes, ERRNO } from './maps/index.js';
+import { MapsVm } from './maps/vm.js';
+import { installSkMsgHelpers, runSkMsgProgram } from './skmsg-helpers.js';
+import { PageFrag, type Page, type SkMsg } from './skmsg.js';
+import {
+  SockMapBase,
+  msgRedirectTarget,
+  sockMapAttach,
+  sockMapDetach,
+  type AttachableProg,
+} from './sockmap.js';
+import { psockRemoveAll } from './psock.js';
+import {
+  Errno,
+  LOOPBACK_IP4,
+  MSG_MORE,
+  MSG_NOSIGNAL,
+  RCV_SHUTDOWN,
+  SEND_SHUTDOWN,
+  SOL_SOCKET,
+  SO_ERROR,
+  SO_RCVBUF,
+  SO_SNDBUF,
+  Socket,
+  TCP_CLOSE,
+  TCP_CLOSE_WAIT,
+  TCP_ESTABLISHED,
+  TCP_LISTEN,
+  type SocketOptions,
+} from './socket.js';
+import { tcpBpfRecvmsg, tcpBpfSendmsg, tcpRecvNative, type TcpBpfEnv } from './tcp_bpf.js';
+
+export { Socket } from './socket.js';
+export { SockMap, SockHash, SockMapBase } from './sockmap.js';
+
+export interface KernelOptions extends SocketOptions {
+  /** VM tier for programs (default: Vm.defaultTier). */
+  tier?: Tier;
+  /** First ephemeral port (default 32768, counting up). */
+  ephemeralBase?: number;
+}
+
+/** A loaded program. */
+export class KProgram implements AttachableProg {
+  runCount = 0;
+  constructor(
+    readonly id: number,
+    readonly name: string,
+    readonly type: number,
+    readonly expectedAttachType: number,
+    readonly bound: BoundProgram,
+  ) {}
+}
+
+export interface ProgramLoad {
+  insns: Uint8Array;
+  /** BPF_PROG_TYPE_* (16 sk_msg, 14 sk_skb). */
+  type: number;
+  name?: string;
+  expectedAttachType?: number;
+}
+
+export type MapKey = number | Uint8Array;
+
+export class Kernel {
+  readonly vm: Vm;
+  /** The task page fragment every sendmsg copies into. */
+  readonly frag = new PageFrag();
+  readonly programs: KProgram[] = [];
+  maps: Maps | null = null;
+  private mapsVm: MapsVm | null = null;
+  private readonly fds = new Map<number, Socket>();
+  private readonly all: Socket[] = [];
+  private nextFd = 3;
+  private nextPort: number;
+  private readonly sockOpts: SocketOptions;
+  readonly env: TcpBpfEnv;
+
+  constructor(opts: KernelOptions = {}) {
+    this.vm = new Vm({ ...(opts.tier !== undefined ? { tier: opts.tier } : {}), helperName });
+    installSkMsgHelpers(this.vm);
+    this.nextPort = opts.ephemeralBase ?? 32768;
+    this.sockOpts = { ...(opts.segmentSize !== undefined ? { segmentSize: opts.segmentSize } : {}), ...(opts.mss !== undefined ? { mss: opts.mss } : {}) };
+    this.env = {
+      taskFrag: () => this.taskFrag(),
+      runMsgProgram: (prog, msg, sk) => this.runMsgProgram(prog as KProgram, msg, sk),
+    };
+  }
+
+  // ---- maps and programs -------------------------------------------------------------------------------------
+
+  /** Creates the collection's maps (once per Kernel; lddw map[idx:N] refers to specs[N]). Throws BpfMapError. */
+  createMaps(specs: readonly MapSpec[] | Pick<CollectionSpec, 'maps'>): Maps {
+    if (this.maps !== null) throw new Error('Kernel.createMaps: this kernel already has its maps (one collection per Kernel)');
+    const list = 'maps' in specs ? specs.maps : specs;
+    const maps = new Maps(list);
+    for (const m of maps.list) if (m instanceof SockMapBase) m.fdResolver = (fd) => this.fds.get(fd) ?? null;
+    this.maps = maps;
+    this.mapsVm = new MapsVm(maps, this.vm.space);
+    this.mapsVm.install(this.vm);
+    return maps;
+  }
+
+  loadProgram(p: ProgramLoad): KProgram {
+    const id = this.programs.length + 1;
+    const name = p.name ?? `prog${id}`;
+    const bound = this.vm.load(p.insns, this.mapsVm?.resolver, name);
+    const prog = new KProgram(id, name, p.type, p.expectedAttachType ?? 0, bound);
+    this.programs.push(prog);
+    return prog;
+  }
+
+  /** Maps and programs of a loaded ELF collection (programs by name). */
+  loadCollection(spec: CollectionSpec): { maps: Maps; programs: Record<string, KProgram> } {
+    const maps = this.createMaps(spec);
+    const programs: Record<string, KProgram> = {};
+    for (const p of spec.programs) {
+      if (p.unsupported || p.loadError !== undefined) continue;
+      programs[p.name] = this.loadProgram({ insns: p.insns, type: p.type, name: p.name, ...(p.attachType !== undefined ? { expectedAttachType: p.attachType } : {}) });
+    }
+    return { maps, programs };
+  }
+
+  map(which: number | string): BpfMap {
+    if (this.maps === null) throw new Error('Kernel has no maps (createMaps first)');
+    return this.maps.get(which);
+  }
+
+  /** BPF_PROG_ATTACH to a sock map: 0 or -errno. */
+  attach(prog: KProgram, map: BpfMap, attachType: number, flags = 0): number {
+    return sockMapAttach(map, prog, attachType, flags);
+  }
+
+  /** BPF_PROG_DETACH from a sock map: 0 or -errno. */
+  detach(prog: KProgram, map: BpfMap, attachType: number): number {
+    return sockMapDetach(map, prog, attachType);
+  }
+
+  private runMsgProgram(prog: KProgram, msg: SkMsg, sk: Socket): number {
+    prog.runCount++;
+    const r = runSkMsgProgram(this.vm, prog.bound, msg, sk, {
+      redirect: {
+        sockMap: (map, key, flags) => msgRedirectTarget(map, u32Bytes(key), flags),
+        sockHash: (map, readKey, flags) => (map instanceof SockMapBase ? msgRedirectTarget(map, readKey(map.keySize), flags) : null),
+      },
+    });
+    return r.verdict;
+  }
+
+  // ---- sockets ---------------------------------------------------------------------------------------------------
+
+  private newSocket(): Socket {
+    const s = new Socket(this.nextFd++, this.sockOpts);
+    this.fds.set(s.fd, s);
+    this.all.push(s);
+    return s;
+  }
+
+  socketByFd(fd: number): Socket | null {
+    return this.fds.get(fd) ?? null;
+  }
+
+  /** An unbound, unconnected TCP socket (state CLOSE). */
+  tcpSocket(): Socket {
+    return this.newSocket();
+  }
+
+  private portInUse(port: number): boolean {
+    return this.all.some((s) => s.open && s.localPort === port && (s.state === TCP_LISTEN || s.peer === null));
+  }
+
+  /** A TCP listener on 127.0.0.1:port (0 = ephemeral). Throws EADDRINUSE as an Error. */
+  listen(port = 0): Socket {
+    const s = this.newSocket();
+    if (port === 0) port = this.ephemeralPort();
+    else if (this.portInUse(port)) throw new Error(`listen: 127.0.0.1:${port} is in use (EADDRINUSE)`);
+    s.localIp4 = LOOPBACK_IP4;
+    s.localPort = port;
+    s.state = TCP_LISTEN;
+    return s;
+  }
+
+  private ephemeralPort(): number {
+    for (;;) {
+      const p = this.nextPort++;
+      if (this.nextPort > 60999) this.nextPort = 32768;
+      if (!this.all.some((s) => s.open && s.localPort === p)) return p;
+    }
+  }
+
+  /**
+   * connect() to a listener: completes at once (model: synchronous handshake). The client is returned
+   * ESTABLISHED; the server side waits in the listener's accept queue. Returns -ECONNREFUSED (as a number) if
+   * `listener` is not listening.
+   */
+  connect(listener: Socket): Socket | number {
+    if (!listener.open || listener.state !== TCP_LISTEN) return -Errno.ECONNREFUSED;
+    const c = this.newSocket();
+    const child = this.newSocket();
+    c.localIp4 = c.remoteIp4 = child.localIp4 = child.remoteIp4 = LOOPBACK_IP4;
+    c.localPort = this.ephemeralPort();
+    c.remotePort = listener.localPort;
+    child.localPort = listener.localPort;
+    child.remotePort = c.localPort;
+    c.peer = child;
+    child.peer = c;
+    c.state = child.state = TCP_ESTABLISHED;
+    listener.acceptQueue.push(child);
+    return c;
+  }
+
+  /** accept(): the oldest pending connection, or -EAGAIN (-EINVAL when not listening). */
+  accept(listener: Socket): Socket | number {
+    if (listener.state !== TCP_LISTEN) return -Errno.EINVAL;
+    return listener.acceptQueue.shift() ?? -Errno.EAGAIN;
+  }
+
+  // ---- map operations with errno results -----------------------------------------------------------------------
+
+  private key(map: BpfMap, key: MapKey): Uint8Array {
+    if (key instanceof Uint8Array) {
+      const k = new Uint8Array(map.keySize);
+      k.set(key.subarray(0, map.keySize));
+      return k;
+    }
+    const k = new Uint8Array(map.keySize);
+    let x = BigInt(key);
+    for (let i = 0; i < map.keySize; i++, x >>= 8n) k[i] = Number(x & 0xffn);
+    return k;
+  }
+
+  private errno(fn: () => void): number {
+    try {
+      fn();
+      return 0;
+    } catch (e) {
+      if (e instanceof BpfMapError) return -e.errno;
+      throw e;
+    }
+  }
+
+  /** BPF_MAP_UPDATE_ELEM of a socket (null: a closed / not-open fd → -EBADF). */
+  mapUpdateSocket(map: BpfMap, key: MapKey, sock: Socket | null, flags: number | bigint = 0): number {
+    if (!(map instanceof SockMapBase)) throw new Error(`map "${map.name}" is not a sock map`);
+    return this.errno(() => map.updateSocket(this.key(map, key), sock, flags));
+  }
+
+  /** BPF_MAP_UPDATE_ELEM with raw value bytes (for sock maps: a file descriptor). */
+  mapUpdate(map: BpfMap, key: MapKey, value: Uint8Array, flags: number | bigint = 0): number {
+    return this.errno(() => map.update(this.key(map, key), value, flags));
+  }
+
+  mapDelete(map: BpfMap, key: MapKey): number {
+    return this.errno(() => map.delete(this.key(map, key)));
+  }
+
+  /** BPF_MAP_LOOKUP_ELEM: the value (sock maps: the 8-byte cookie) or -errno. */
+  mapLookup(map: BpfMap, key: MapKey): Uint8Array | number {
+    let out: Uint8Array = new Uint8Array(0);
+    const r = this.errno(() => (out = map.lookup(this.key(map, key))));
+    return r < 0 ? r : out;
+  }
+
+  mapNextKey(map: BpfMap, key: MapKey | null): Uint8Array | number {
+    let out: Uint8Array = new Uint8Array(0);
+    const r = this.errno(() => (out = map.getNextKey(key === null ? null : this.key(map, key))));
+    return r < 0 ? r : out;
+  }
+
+  // ---- data ----------------------------------------------------------------------------------------------------
+
+  /** send(2). Default flags MSG_NOSIGNAL (SIGPIPE is not modelled either way). */
+  send(sock: Socket, data: Uint8Array, flags: number = MSG_NOSIGNAL): number {
+    if (!sock.open) return -Errno.EBADF;
+    if (sock.state === TCP_LISTEN || (sock.peer === null && sock.state === TCP_CLOSE)) return -Errno.EPIPE;
+    const p = sock.psock;
+    if (p !== null && p.progs.msgParser !== null) return tcpBpfSendmsg(this.env, sock, data, flags);
+    return this.tcpSendmsg(sock, data, flags);
+  }
+
+  /** sendmsg(2) with several buffers: one call over the concatenated iovecs. */
+  sendmsg(sock: Socket, iov: readonly Uint8Array[], flags: number = MSG_NOSIGNAL): number {
+    const total = iov.reduce((a, b) => a + b.length, 0);
+    const data = new Uint8Array(total);
+    let o = 0;
+    for (const b of iov) {
+      data.set(b, o);
+      o += b.length;
+    }
+    return this.send(sock, data, flags);
+  }
+
+  /** Native tcp_sendmsg: copies into the task fragment (so pages are referenced like the kernel's), then TCP. */
+  private tcpSendmsg(sock: Socket, data: Uint8Array, flags: number): number {
+    const err = sock.sendError();
+    if (err < 0) {
+      const e = sock.takeError();
+      return e !== 0 ? -e : err;
+    }
+    const pages: Page[] = [];
+    let off = 0;
+    while (off < data.length) {
+      const f = this.taskFrag();
+      f.refill();
+      const use = Math.min(data.length - off, f.size - f.offset);
+      f.page!.bytes.set(data.subarray(off, off + use), f.offset);
+      f.offset += use;
+      pages.push(f.page!);
+      off += use;
+    }
+    return sock.tcpSend(data, pages, (flags & MSG_MORE) !== 0);
+  }
+
+  /** recv(2), non-blocking: bytes, 0 at EOF, or -errno (-EAGAIN when nothing is there). MSG_PEEK = 2. */
+  recv(sock: Socket, len: number, flags = 0): Uint8Array | number {
+    if (!sock.open) return -Errno.EBADF;
+    const p = sock.psock;
+    if (p !== null && sock.state !== TCP_LISTEN) return tcpBpfRecvmsg(sock, p, len, flags);
+    return tcpRecvNative(sock, len, flags);
+  }
+
+  /** ioctl(FIONREAD): ingressMsg bytes plus the native queue; -EINVAL on a listener. */
+  fionread(sock: Socket): number {
+    if (!sock.open) return -Errno.EBADF;
+    if (sock.state === TCP_LISTEN) return -Errno.EINVAL;
+    return (sock.psock?.msgTotLen ?? 0) + sock.rcvQueueBytes;
+  }
+
+  /** shutdown(2): how 0 = SHUT_RD, 1 = SHUT_WR, 2 = SHUT_RDWR. */
+  shutdown(sock: Socket, how: 0 | 1 | 2): number {
+    if (!sock.open) return -Errno.EBADF;
+    if (sock.state !== TCP_ESTABLISHED && sock.state !== TCP_CLOSE_WAIT && sock.state !== TCP_LISTEN) return -Errno.ENOTCONN;
+    if (how === 0 || how === 2) sock.shutdownFlags |= RCV_SHUTDOWN;
+    if ((how === 1 || how === 2) && !(sock.shutdownFlags & SEND_SHUTDOWN)) {
+      sock.shutdownFlags |= SEND_SHUTDOWN;
+      this.sendFin(sock);
+    }
+    return 0;
+  }
+
+  private sendFin(sock: Socket): void {
+    sock.pushWriteQueue();
+    const peer = sock.peer;
+    if (peer !== null && peer.open) {
+      peer.rcvFin = true;
+      if (peer.state === TCP_ESTABLISHED) peer.state = TCP_CLOSE_WAIT;
+    }
+  }
+
+  /** close(2): sock_map_close (leave every map, psock dropped with its queued data), then the TCP close. */
+  close(sock: Socket): number {
+    if (!sock.open) return -Errno.EBADF;
+    psockRemoveAll(sock);
+    if (sock.state === TCP_LISTEN) {
+      for (const child of sock.acceptQueue.splice(0)) this.close(child);
+    } else if (sock.peer !== null) {
+      if (sock.rcvQueueBytes > 0) {
+        // tcp_close with unread data: RST instead of FIN; our unsent data is dropped.
+        sock.writeQueue.length = 0;
+        const peer = sock.peer;
+        if (peer.open) {
+          peer.skErr = Errno.ECONNRESET;
+          peer.state = TCP_CLOSE;
+          peer.shutdownFlags = RCV_SHUTDOWN | SEND_SHUTDOWN; // tcp_done
+        }
+      } else if (!(sock.shutdownFlags & SEND_SHUTDOWN)) {
+        this.sendFin(sock);
+      }
+    }
+    sock.open = false;
+    sock.state = TCP_CLOSE;
+    sock.rcvQueue.length = 0;
+    this.fds.delete(sock.fd);
+    return 0;
+  }
+
+  /** getsockopt(SOL_SOCKET, SO_ERROR / SO_SNDBUF / SO_RCVBUF). SO_ERROR clears the error. */
+  getsockopt(sock: Socket, level: number, opt: number): number {
+    if (!sock.open) return -Errno.EBADF;
+    if (level !== SOL_SOCKET) return -Errno.EOPNOTSUPP;
+    if (opt === SO_ERROR) return sock.takeError();
+    if (opt === SO_SNDBUF) return sock.sndBuf;
+    if (opt === SO_RCVBUF) return sock.rcvBuf;
+    return -Errno.EOPNOTSUPP;
+  }
+
+  /** setsockopt(SOL_SOCKET, SO_SNDBUF / SO_RCVBUF): stored doubled, not enforced. */
+  setsockopt(sock: Socket, level: number, opt: number, value: number): number {
+    if (!sock.open) return -Errno.EBADF;
+    if (level !== SOL_SOCKET) return -Errno.EOPNOTSUPP;
+    if (opt === SO_SNDBUF) sock.sndBuf = Math.max(4608, 2 * value);
+    else if (opt === SO_RCVBUF) sock.rcvBuf = Math.max(2304, 2 * value);
+    else return -Errno.EOPNOTSUPP;
+    return 0;
+  }
+
+  /** SO_COOKIE. */
+  cookie(sock: Socket): bigint {
+    return sock.cookie;
+  }
+
+  // ---- page fragment reuse -------------------------------------------------------------------------------------
+
+  /** skb_page_frag_refill's first rule: a fragment page nobody else references restarts at offset 0. */
+  private taskFrag(): PageFrag {
+    const f = this.frag;
+    if (f.page !== null && f.offset !== 0 && !this.pageReferenced(f.page)) f.offset = 0;
+    return f;
+  }
+
+  /** Whether any queued data (native queues, held cork messages, ingress messages) lives on `page`. */
+  pageReferenced(page: Page): boolean {
+    for (const s of this.all) {
+      for (const p of s.heldPages()) if (p === page) return true;
+      const ps = s.psock;
+      if (ps === null) continue;
+      if (ps.cork !== null && ps.cork.elements().some((e) => e.page === page && e.length > 0)) return true;
+      for (const m of ps.ingressMsg) if (m.elements().some((e) => e.page === page && e.length > 0)) return true;
+    }
+    return false;
+  }
+}
+
+export { ERRNO };

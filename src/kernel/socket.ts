@@ -1,0 +1,235 @@
+// The socket model: IPv4 TCP sockets on loopback (127.0.0.1) with a deterministic, synchronous byte stream.
+// Behaviour notes: docs/sockmap-datapath.md §2 (object model), §3.5 (cookies), §5.5 (reading), plus the
+// kernel facts the oracle (test/kernel/sockrun.test.ts) established.
+//
+// Deterministic model of TCP (no time, no retransmission, no windows):
+//  - connect() completes at once: the client is ESTABLISHED and the child sits ESTABLISHED in the listener's
+//    accept queue until accept() takes it. (The kernel does the same three-way handshake over loopback before
+//    connect() returns, so this is observable only through timing.)
+//  - Sending appends to the sender's write queue as "segments" (Skb: bytes + the pages they reference). A send
+//    without MSG_MORE pushes the whole write queue to the peer's receive queue at once (loopback delivers
+//    synchronously, the ACK comes back at once, so the sender keeps no reference). A send WITH MSG_MORE
+//    (tcp_bpf_push sets it for an apply_bytes chunk shorter than its scatterlist element) leaves the data in
+//    the write queue — the kernel's TCP_NAGLE_CORK behaviour for less than one MSS — until a later push, a
+//    queue of at least `mss` bytes, shutdown(SHUT_WR) or close(). The oracle shows exactly this (KERNEL vs SPEC
+//    notes in sockrun.test.ts): the peer cannot read such bytes while the sender stays open.
+//  - Segmentation: one Skb per transmit call, split at `segmentSize` bytes (default 65483, the loopback MSS).
+//    Only sk_skb programs (not modelled yet) could observe segment boundaries; native recv merges them.
+//  - FIN: shutdown(SHUT_WR)/close() push the write queue and then mark the peer's receive side finished; the
+//    peer's recv returns 0 once its queue is drained. close() with unread received data resets the connection
+//    instead (peer: sk_err ECONNRESET), as tcp_close does.
+//  - Sending to a peer that was closed: the bytes are discarded and the sender gets sk_err EPIPE (the RST a
+//    closed socket answers with, tcp_reset in CLOSE_WAIT); the next send returns -EPIPE.
+//  - Memory is unlimited: no SO_SNDBUF / SO_RCVBUF back-pressure, sends never block or return EAGAIN.
+
+import type { Page, SkMsgSock } from './skmsg.js';
+import type { Psock } from './psock.js';
+
+// ---- constants ------------------------------------------------------------------------------------------------
+
+export const AF_INET = 2;
+export const SOCK_STREAM = 1;
+export const IPPROTO_TCP = 6;
+
+/** TCP states (include/net/tcp_states.h). */
+export const TCP_ESTABLISHED = 1;
+export const TCP_SYN_SENT = 2;
+export const TCP_CLOSE = 7;
+export const TCP_CLOSE_WAIT = 8;
+export const TCP_LISTEN = 10;
+
+export const RCV_SHUTDOWN = 1;
+export const SEND_SHUTDOWN = 2;
+
+export const MSG_PEEK = 0x2;
+export const MSG_DONTWAIT = 0x40;
+export const MSG_MORE = 0x8000;
+export const MSG_NOSIGNAL = 0x4000;
+
+export const SOL_SOCKET = 1;
+export const SO_ERROR = 4;
+export const SO_SNDBUF = 7;
+export const SO_RCVBUF = 8;
+
+/** errno values the socket layer returns (negated in results). */
+export const Errno = {
+  EPERM: 1, ENOENT: 2, EBADF: 9, EAGAIN: 11, ENOMEM: 12, EACCES: 13, EBUSY: 16, EEXIST: 17, EINVAL: 22,
+  ENOSPC: 28, EPIPE: 32, ENOTSOCK: 88, EOPNOTSUPP: 95, ECONNRESET: 104, EISCONN: 106, ENOTCONN: 107,
+  ECONNREFUSED: 111, EADDRINUSE: 98, E2BIG: 7,
+} as const;
+
+export const LOOPBACK_IP4 = 0x7f000001;
+/** Loopback MSS (65535 MTU - 40 header bytes - 12 timestamp option bytes). */
+export const LOOPBACK_MSS = 65483;
+
+// ---- segments -------------------------------------------------------------------------------------------------
+
+/** One queued segment: its bytes (a copy) and the pages whose data it references (for page-frag reuse). */
+export class Skb {
+  off = 0;
+  constructor(
+    readonly data: Uint8Array,
+    readonly pages: readonly Page[],
+  ) {}
+  get len(): number {
+    return this.data.length - this.off;
+  }
+}
+
+let nextCookie = 1n;
+
+/** Resets the global cookie counter (tests that compare cookies across runs). */
+export function resetCookies(): void {
+  nextCookie = 1n;
+}
+
+export interface SocketOptions {
+  /** Segment size for the native stream (default LOOPBACK_MSS). */
+  segmentSize?: number;
+  /** Bytes at which a MSG_MORE-held write queue is pushed anyway (default LOOPBACK_MSS). */
+  mss?: number;
+}
+
+/** An IPv4 TCP socket. Implements SkMsgSock, so it is what sk_msg programs see as `sk` and as redirect targets. */
+export class Socket implements SkMsgSock {
+  readonly family = AF_INET;
+  readonly type = SOCK_STREAM;
+  readonly protocol = IPPROTO_TCP;
+  state = TCP_CLOSE;
+  localIp4 = 0;
+  remoteIp4 = 0;
+  localPort = 0;
+  remotePort = 0;
+  /** SO_COOKIE; 0n until first asked for. */
+  private cookieValue = 0n;
+  /** Pending socket error (positive errno), read and cleared by SO_ERROR or by the next failing send/recv. */
+  skErr = 0;
+  shutdownFlags = 0;
+  /** False after close(). */
+  open = true;
+  peer: Socket | null = null;
+  /** Listener: established children not yet accepted. */
+  readonly acceptQueue: Socket[] = [];
+  /** Native receive queue. */
+  readonly rcvQueue: Skb[] = [];
+  /** The peer's FIN arrived (after the bytes now in rcvQueue). */
+  rcvFin = false;
+  /** Data handed to TCP but not pushed to the peer (MSG_MORE). */
+  readonly writeQueue: Skb[] = [];
+  psock: Psock | null = null;
+  /** SO_SNDBUF / SO_RCVBUF as set (doubled, like the kernel); not enforced. */
+  sndBuf = 16384;
+  rcvBuf = 131072;
+  readonly segmentSize: number;
+  readonly mss: number;
+  /** A name for messages and reports. */
+  name: string;
+
+  constructor(
+    readonly fd: number,
+    opts: SocketOptions = {},
+  ) {
+    this.segmentSize = opts.segmentSize ?? LOOPBACK_MSS;
+    this.mss = opts.mss ?? LOOPBACK_MSS;
+    this.name = `fd ${fd}`;
+  }
+
+  /** SO_COOKIE / the value sock map lookups return: assigned on first use from a global counter starting at 1. */
+  get cookie(): bigint {
+    if (this.cookieValue === 0n) this.cookieValue = nextCookie++;
+    return this.cookieValue;
+  }
+
+  /** sock_error(): take the pending error (0 when none). */
+  takeError(): number {
+    const e = this.skErr;
+    this.skErr = 0;
+    return e;
+  }
+
+  /** Bytes in the native receive queue. */
+  get rcvQueueBytes(): number {
+    return this.rcvQueue.reduce((a, s) => a + s.len, 0);
+  }
+
+  /** Bytes in the write queue (handed to TCP with MSG_MORE, not yet sent). */
+  get writeQueueBytes(): number {
+    return this.writeQueue.reduce((a, s) => a + s.len, 0);
+  }
+
+  // ---- native transmit (tcp_sendmsg_locked) -----------------------------------------------------------------
+
+  /**
+   * Whether TCP accepts data now: the error tcp_sendmsg_locked returns otherwise (-EPIPE, or the pending
+   * sk_err via sk_stream_error), else 0. Does not consume anything.
+   */
+  sendError(): number {
+    if (this.skErr !== 0 || this.shutdownFlags & SEND_SHUTDOWN) return -Errno.EPIPE;
+    if (this.state !== TCP_ESTABLISHED && this.state !== TCP_CLOSE_WAIT) return -Errno.EPIPE;
+    return 0;
+  }
+
+  /**
+   * tcp_sendmsg_locked on bytes the caller owns (a copy is queued): returns the bytes accepted or -EPIPE. `more`
+   * = MSG_MORE: keep the data in the write queue unless it reaches one MSS.
+   */
+  tcpSend(data: Uint8Array, pages: readonly Page[], more: boolean): number {
+    const err = this.sendError();
+    if (err < 0) return err;
+    if (data.length === 0) return 0;
+    for (let o = 0; o < data.length; o += this.segmentSize) {
+      this.writeQueue.push(new Skb(data.slice(o, Math.min(data.length, o + this.segmentSize)), pages));
+    }
+    if (!more || this.writeQueueBytes >= this.mss) this.pushWriteQueue();
+    return data.length;
+  }
+
+  /** Delivers the write queue to the peer (tcp_push). */
+  pushWriteQueue(): void {
+    if (this.writeQueue.length === 0) return;
+    const segs = this.writeQueue.splice(0);
+    const peer = this.peer;
+    if (peer === null) return;
+    if (!peer.open) {
+      // The closed peer answers with a RST: the data is gone, the next send fails.
+      if (this.skErr === 0) this.skErr = Errno.EPIPE;
+      this.state = TCP_CLOSE;
+      return;
+    }
+    peer.rcvQueue.push(...segs);
+  }
+
+  /** Pages referenced by data this socket still holds (receive and write queues). */
+  *heldPages(): Iterable<Page> {
+    for (const s of this.rcvQueue) yield* s.pages;
+    for (const s of this.writeQueue) yield* s.pages;
+  }
+
+  // ---- native receive (tcp_recvmsg) ---------------------------------------------------------------------------
+
+  /** Reads up to `len` bytes from the native queue, merging segments; peek leaves them queued. */
+  readNative(len: number, peek: boolean): Uint8Array {
+    const total = Math.min(len, this.rcvQueueBytes);
+    const out = new Uint8Array(total);
+    let o = 0;
+    let i = 0;
+    while (o < total) {
+      const s = this.rcvQueue[i]!;
+      const n = Math.min(s.len, total - o);
+      out.set(s.data.subarray(s.off, s.off + n), o);
+      o += n;
+      if (peek) {
+        i++;
+        continue;
+      }
+      s.off += n;
+      if (s.len === 0) this.rcvQueue.shift();
+    }
+    return out;
+  }
+
+  /** SkMsgSock-compatible description (also what `toString` prints). */
+  toString(): string {
+    return `${this.name} (127.0.0.1:${this.localPort}${this.peer ? ` -> 127.0.0.1:${this.remotePort}` : ''})`;
+  }
+}
