@@ -9,6 +9,7 @@
 //  - every 32-bit ALU result is zero-extended into the 64-bit register;
 //  - LD_ABS/LD_IND read big-endian from the packet and end the program with r0 = 0 when out of range.
 
+import { bswap16, bswap32, div32, mulhiU32 } from './arith.js';
 import { BpfBudgetExceeded, BpfExecutionError } from './errors.js';
 import { BPF_REG_FP, MAX_BPF_STACK, MAX_CALL_FRAMES, MAX_TAIL_CALL_CNT } from './isa.js';
 import { AddressSpace, REGION_HI_BASE, Region } from './memory.js';
@@ -90,31 +91,11 @@ export interface VmOptions {
 const TWO32 = 4294967296;
 export { FELL_OFF };
 
-/** High 32 bits of the unsigned 64-bit product of two unsigned 32-bit numbers. */
-function mulhiU32(a: number, b: number): number {
-  const a0 = a & 0xffff;
-  const a1 = a >>> 16;
-  const b0 = b & 0xffff;
-  const b1 = b >>> 16;
-  const t = a0 * b0;
-  const m1 = a1 * b0 + (t >>> 16);
-  const m2 = a0 * b1 + (m1 & 0xffff);
-  // m1 and m2 are below 2^33, so the divisions by 2^16 stay below 2^17 and `| 0` truncates them exactly.
-  return (a1 * b1 + ((m1 / 65536) | 0) + ((m2 / 65536) | 0)) | 0;
-}
-
 function toU64(lo: number, hi: number): bigint {
   return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
 }
 function toS64(lo: number, hi: number): bigint {
   return BigInt.asIntN(64, toU64(lo, hi));
-}
-
-function bswap16(v: number): number {
-  return ((v & 0xff) << 8) | ((v >>> 8) & 0xff);
-}
-function bswap32(v: number): number {
-  return ((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24);
 }
 
 /** One virtual machine: registers, stack frames, an address space, a helper table and a budget. */
@@ -589,25 +570,6 @@ export class Vm {
     void pc;
   }
 
-  private div32(dst: number, sv: number, signed: boolean, mod: boolean): void {
-    const L = this.lo;
-    const H = this.hi;
-    const dv = L[dst]!;
-    H[dst] = 0;
-    if (sv === 0) {
-      if (!mod) L[dst] = 0;
-      return;
-    }
-    if (signed) {
-      if (sv === -1) L[dst] = mod ? 0 : -dv | 0;
-      else L[dst] = mod ? dv % sv | 0 : Math.trunc(dv / sv) | 0;
-    } else {
-      const a = dv >>> 0;
-      const b = sv >>> 0;
-      L[dst] = (mod ? a % b : Math.floor(a / b)) | 0;
-    }
-  }
-
   private callPseudo(pc: number, target: number, prog: BoundProgram): void {
     const L = this.lo;
     const H = this.hi;
@@ -777,8 +739,8 @@ export class Vm {
         case 0x04: L[d] = (L[d]! + IMM[i]!) | 0; H[d] = 0; break;
         case 0x14: L[d] = (L[d]! - IMM[i]!) | 0; H[d] = 0; break;
         case 0x24: L[d] = Math.imul(L[d]!, IMM[i]!); H[d] = 0; break;
-        case 0x34: this.div32(d, IMM[i]!, VAR[i] === V_SIGNED, false); break;
-        case 0x94: this.div32(d, IMM[i]!, VAR[i] === V_SIGNED, true); break;
+        case 0x34: L[d] = div32(L[d]!, IMM[i]!, VAR[i] === V_SIGNED, false); H[d] = 0; break;
+        case 0x94: L[d] = div32(L[d]!, IMM[i]!, VAR[i] === V_SIGNED, true); H[d] = 0; break;
         case 0x44: L[d] = L[d]! | IMM[i]!; H[d] = 0; break;
         case 0x54: L[d] = L[d]! & IMM[i]!; H[d] = 0; break;
         case 0xa4: L[d] = L[d]! ^ IMM[i]!; H[d] = 0; break;
@@ -791,8 +753,8 @@ export class Vm {
         case 0x0c: L[d] = (L[d]! + L[SRC[i]!]!) | 0; H[d] = 0; break;
         case 0x1c: L[d] = (L[d]! - L[SRC[i]!]!) | 0; H[d] = 0; break;
         case 0x2c: L[d] = Math.imul(L[d]!, L[SRC[i]!]!); H[d] = 0; break;
-        case 0x3c: this.div32(d, L[SRC[i]!]!, VAR[i] === V_SIGNED, false); break;
-        case 0x9c: this.div32(d, L[SRC[i]!]!, VAR[i] === V_SIGNED, true); break;
+        case 0x3c: L[d] = div32(L[d]!, L[SRC[i]!]!, VAR[i] === V_SIGNED, false); H[d] = 0; break;
+        case 0x9c: L[d] = div32(L[d]!, L[SRC[i]!]!, VAR[i] === V_SIGNED, true); H[d] = 0; break;
         case 0x4c: L[d] = L[d]! | L[SRC[i]!]!; H[d] = 0; break;
         case 0x5c: L[d] = L[d]! & L[SRC[i]!]!; H[d] = 0; break;
         case 0xac: L[d] = L[d]! ^ L[SRC[i]!]!; H[d] = 0; break;

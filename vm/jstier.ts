@@ -23,6 +23,7 @@
 //    interpreter's methods, so there is one implementation of their semantics;
 //  - V8 does not optimise very large functions, so a big program becomes several functions ("chunks") of
 //    consecutive blocks; control crossing chunks returns to `runJs`, which calls the next one.
+import { bswap32, div32, mulhiU32 } from './arith.js';
 import { formatInsn } from './disasm.js';
 import { BpfExecutionError } from './errors.js';
 import type { BoundProgram, HelperFn, Vm } from './interpreter.js';
@@ -81,33 +82,7 @@ export interface JsProgram {
 // ---------------------------------------------------------------------------------------------------------
 // Runtime support shared by every compiled program.
 
-/** High 32 bits of the unsigned 64-bit product of two unsigned 32-bit numbers (as in the interpreter). */
-function mulhi(a: number, b: number): number {
-  const a0 = a & 0xffff;
-  const a1 = a >>> 16;
-  const b0 = b & 0xffff;
-  const b1 = b >>> 16;
-  const t = a0 * b0;
-  const m1 = a1 * b0 + (t >>> 16);
-  const m2 = a0 * b1 + (m1 & 0xffff);
-  return (a1 * b1 + ((m1 / 65536) | 0) + ((m2 / 65536) | 0)) | 0;
-}
-
-function bswap32(v: number): number {
-  return ((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24);
-}
-
-/** 32-bit div/mod with a register divisor: the interpreter's div32 as a pure function of the low words. */
-function div32(dv: number, sv: number, signed: boolean, mod: boolean): number {
-  if (sv === 0) return mod ? dv : 0;
-  if (signed) {
-    if (sv === -1) return mod ? 0 : -dv | 0;
-    return mod ? dv % sv | 0 : Math.trunc(dv / sv) | 0;
-  }
-  const a = dv >>> 0;
-  const b = sv >>> 0;
-  return (mod ? a % b : Math.floor(a / b)) | 0;
-}
+const mulhi = mulhiU32;
 
 /** True when `st` is a plain, writable 512-byte stack frame mapped at its own address. */
 function stackOk(st: Region, regions: (Region | null)[]): boolean {

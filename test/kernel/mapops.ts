@@ -5,14 +5,10 @@
  * check `kernelAvailability()` from oracle.ts first.
  */
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { buildCHelper } from './cbuild.js';
 import { fileURLToPath } from 'node:url';
 
 const SOURCE = fileURLToPath(new URL('./mapops.c', import.meta.url));
-const ROOT = resolve(dirname(SOURCE), '..', '..');
 
 export type KernelMapCmd =
   | { op: 'create'; type: number; keySize: number; valueSize: number; maxEntries: number; flags?: number; inner?: number }
@@ -36,31 +32,9 @@ let binPath: string | undefined;
 
 function build(): string {
   if (binPath) return binPath;
-  const src = readFileSync(SOURCE);
-  const cc = process.env.CC ?? 'cc';
-  const hash = createHash('sha256').update(src).update(`\0${cc}\0${process.arch}`).digest('hex').slice(0, 16);
-  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
-  let last = '';
-  for (const dir of [join(ROOT, 'node_modules', '.cache', 'bpfvm-mapops', hash), join(tmpdir(), `bpfvm-mapops-${uid}`, hash)]) {
-    const bin = join(dir, 'mapops');
-    if (existsSync(bin)) return (binPath = bin);
-    try {
-      mkdirSync(dir, { recursive: true });
-    } catch (e) {
-      last = (e as Error).message;
-      continue;
-    }
-    const tmp = `${bin}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    const res = spawnSync(cc, ['-O2', '-Wall', '-o', tmp, SOURCE], { encoding: 'utf8', timeout: 120_000 });
-    if (res.error || res.status !== 0) {
-      rmSync(tmp, { force: true });
-      throw new Error(`building test/kernel/mapops.c failed: ${res.error?.message ?? res.stderr}`);
-    }
-    chmodSync(tmp, 0o755);
-    renameSync(tmp, bin);
-    return (binPath = bin);
-  }
-  throw new Error(`no cache directory for the mapops helper: ${last}`);
+  const r = buildCHelper(SOURCE);
+  if (!r.path) throw new Error(r.reason ?? 'building test/kernel/mapops.c failed');
+  return (binPath = r.path);
 }
 
 const hex = (b: Uint8Array | null): string => (b === null || b.length === 0 ? '-' : Buffer.from(b).toString('hex'));

@@ -29,10 +29,8 @@
  * verifier behaviour.
  */
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { constants as osConstants, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { buildCHelper } from './cbuild.js';
+import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 export interface KernelAvailability {
@@ -121,7 +119,6 @@ export interface KernelProgResult {
 }
 
 const SOURCE_PATH = fileURLToPath(new URL('./bpfrun.c', import.meta.url));
-const REPO_ROOT = resolve(dirname(SOURCE_PATH), '..', '..');
 const DEFAULT_TIMEOUT_MS = 60_000;
 const DEFAULT_LOG_SIZE = 1 << 20;
 const DEFAULT_DATA_IN_LEN = 64;
@@ -146,66 +143,9 @@ export function errnoName(n: number): string {
 let helperPath: string | undefined;
 let cachedAvailability: KernelAvailability | undefined;
 
-function cacheDirs(hash: string): string[] {
-  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
-  return [
-    join(REPO_ROOT, 'node_modules', '.cache', 'bpfvm-oracle', hash),
-    join(tmpdir(), `bpfvm-oracle-${uid}`, hash),
-  ];
-}
-
 /** Compile bpfrun.c unless a binary for this exact source already exists. */
 function buildHelper(): { path?: string; reason?: string } {
-  let source: Buffer;
-  try {
-    source = readFileSync(SOURCE_PATH);
-  } catch (e) {
-    return { reason: `cannot read ${SOURCE_PATH}: ${(e as Error).message}` };
-  }
-  const cc = process.env.CC ?? 'cc';
-  const hash = createHash('sha256')
-    .update(source)
-    .update(`\0${cc}\0${process.platform}\0${process.arch}`)
-    .digest('hex')
-    .slice(0, 16);
-  let lastError = '';
-  for (const dir of cacheDirs(hash)) {
-    const bin = join(dir, 'bpfrun');
-    if (existsSync(bin)) return { path: bin };
-    try {
-      mkdirSync(dir, { recursive: true });
-    } catch (e) {
-      lastError = `cannot create ${dir}: ${(e as Error).message}`;
-      continue;
-    }
-    // Test files run in parallel worker processes: build under a unique name
-    // and rename, so nobody ever executes a half-written binary.
-    const tmp = `${bin}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    const res = spawnSync(cc, ['-O2', '-Wall', '-o', tmp, SOURCE_PATH], {
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
-    if (res.error) {
-      rmSync(tmp, { force: true });
-      const code = (res.error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return { reason: `no C compiler (${cc}) to build test/kernel/bpfrun.c` };
-      return { reason: `running ${cc} failed: ${res.error.message}` };
-    }
-    if (res.status !== 0) {
-      rmSync(tmp, { force: true });
-      const msg = `${res.stderr ?? ''}`.trim().split('\n').slice(0, 20).join('\n');
-      return { reason: `${cc} failed to build test/kernel/bpfrun.c (exit ${res.status}): ${msg}` };
-    }
-    try {
-      chmodSync(tmp, 0o755);
-      renameSync(tmp, bin);
-      return { path: bin };
-    } catch (e) {
-      rmSync(tmp, { force: true });
-      lastError = `cannot install helper in ${dir}: ${(e as Error).message}`;
-    }
-  }
-  return { reason: lastError || 'no usable cache directory for the bpfrun helper' };
+  return buildCHelper(SOURCE_PATH);
 }
 
 /**

@@ -27,10 +27,7 @@
  * `BPFVM_NO_KERNEL=1` makes everything unavailable.
  */
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { buildCHelper } from './cbuild.js';
 import { fileURLToPath } from 'node:url';
 
 // ---- constants ----------------------------------------------------------
@@ -205,62 +202,12 @@ export interface SockAvailability {
 // ---- helper build ----------------------------------------------------------------
 
 const SOURCE_PATH = fileURLToPath(new URL('./sockrun.c', import.meta.url));
-const REPO_ROOT = resolve(dirname(SOURCE_PATH), '..', '..');
 
 let helperPath: string | undefined;
 let cachedAvailability: SockAvailability | undefined;
 
 function buildHelper(): { path?: string; reason?: string } {
-  let source: Buffer;
-  try {
-    source = readFileSync(SOURCE_PATH);
-  } catch (e) {
-    return { reason: `cannot read ${SOURCE_PATH}: ${(e as Error).message}` };
-  }
-  const cc = process.env.CC ?? 'cc';
-  const hash = createHash('sha256')
-    .update(source)
-    .update(`\0${cc}\0${process.platform}\0${process.arch}`)
-    .digest('hex')
-    .slice(0, 16);
-  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
-  let lastError = '';
-  for (const dir of [
-    join(REPO_ROOT, 'node_modules', '.cache', 'bpfvm-sockrun', hash),
-    join(tmpdir(), `bpfvm-sockrun-${uid}`, hash),
-  ]) {
-    const bin = join(dir, 'sockrun');
-    if (existsSync(bin)) return { path: bin };
-    try {
-      mkdirSync(dir, { recursive: true });
-    } catch (e) {
-      lastError = `cannot create ${dir}: ${(e as Error).message}`;
-      continue;
-    }
-    // Parallel test workers: build under a unique name, then rename atomically.
-    const tmp = `${bin}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    const res = spawnSync(cc, ['-O2', '-Wall', '-o', tmp, SOURCE_PATH], { encoding: 'utf8', timeout: 120_000 });
-    if (res.error) {
-      rmSync(tmp, { force: true });
-      const code = (res.error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return { reason: `no C compiler (${cc}) to build test/kernel/sockrun.c` };
-      return { reason: `running ${cc} failed: ${res.error.message}` };
-    }
-    if (res.status !== 0) {
-      rmSync(tmp, { force: true });
-      const msg = `${res.stderr ?? ''}`.trim().split('\n').slice(0, 20).join('\n');
-      return { reason: `${cc} failed to build test/kernel/sockrun.c (exit ${res.status}): ${msg}` };
-    }
-    try {
-      chmodSync(tmp, 0o755);
-      renameSync(tmp, bin);
-      return { path: bin };
-    } catch (e) {
-      rmSync(tmp, { force: true });
-      lastError = `cannot install helper in ${dir}: ${(e as Error).message}`;
-    }
-  }
-  return { reason: lastError || 'no usable cache directory for the sockrun helper' };
+  return buildCHelper(SOURCE_PATH);
 }
 
 /**
