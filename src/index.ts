@@ -11,4 +11,9 @@ export { helperName, helperId, HELPER_NAMES } from '../helpers/ids.js';
 export { loadCollection, loadCollectionFile } from './elf/index.js';
 export type { CollectionSpec, ProgramSpec, MapSpec } from './spec.js';
 export { BpfLoadError } from './errors.js';
-export { testRun, type TestRunResult } from './kernel/testrun.js';
+export { testRun, BpfTestRunError, type TestRunResult, type TestRunOptions } from './kernel/testrun.js';
+export { createMap, registerMapType, supportedMapTypes, Maps, BpfMap, BpfMapError } from './kernel/maps/index.js';
+export { MapsVm } from './kernel/maps/vm.js';
+// Importing the socket model registers SOCKMAP and SOCKHASH with createMap.
+export { Kernel, KProgram, Socket, SockMap, SockHash } from './kernel/model.js';
+export { SkMsg } from './kernel/skmsg.js';

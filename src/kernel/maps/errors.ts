@@ -10,6 +10,7 @@ export const ERRNO = {
   EEXIST: 17,
   EINVAL: 22,
   ENOSPC: 28,
+  ENOTSOCK: 88,
   E2BIG: 7,
   EOPNOTSUPP: 95,
   /** Kernel-internal "not supported" (not in libc); bpf() returns it as is. */
