@@ -16,6 +16,7 @@ const COMMANDS: Record<string, Command> = {
   inspect: { summary: 'list the programs, maps, license, BTF and annotations of an object', load: () => import('./inspect.js') },
   disasm: { summary: 'disassemble an object, raw bytecode or hex in the kernel\'s syntax', load: () => import('./disasm.js') },
   asm: { summary: 'assemble kernel-syntax text into raw bytecode', load: () => import('./asm.js') },
+  bench: { summary: 'time a program over many runs; fail on a regression against a baseline', load: () => import('./bench.js') },
   exec: { summary: 'run a raw or assembled program on a memory buffer (r1 = buffer, r2 = length)', load: () => import('./exec.js') },
   run: { summary: 'run a program of an object like BPF_PROG_TEST_RUN (bpftool prog run)', load: () => import('./run.js') },
   'conformance-plugin': { summary: 'plugin for the bpf_conformance ISA suite (program hex on stdin)', load: () => import('./conformance.js') },
@@ -71,6 +72,12 @@ async function main(argv: string[]): Promise<number> {
   const mod = await c.load();
   return await mod.main(rest);
 }
+
+// Output piped into `head` and the like: a closed pipe ends the command quietly, as for other Unix tools.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 
 main(process.argv.slice(2)).then(
   (code) => {
