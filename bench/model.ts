@@ -1,0 +1,117 @@
+// End-to-end benchmarks of the socket model: messages per second and MB/s through an sk_msg program that
+// passes (c1 → p1) and one that redirects to another socket's egress (c1 → c2 → p2), for 64-byte and 4 KiB
+// messages; each send is drained by recv on the receiving socket so queues stay short. Plus ELF load time and
+// the verifier's structural pass throughput.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { assemble } from '../vm/asm.js';
+import { loadCollection } from '../src/elf/index.js';
+import { Kernel } from '../src/kernel/model.js';
+import type { MapSpec } from '../src/spec.js';
+import { checkStructure } from '../verifier/structure.js';
+import { measure, packageRoot } from './lib.js';
+
+const SOCKMAP: MapSpec = { name: 'sock_map', type: 15, typeName: 'sockmap', keySize: 4, valueSize: 4, maxEntries: 4, flags: 0, section: '.maps' };
+
+const PASS = assemble('r0 = 1\nexit');
+// bpf_msg_redirect_map(msg, &sock_map, 1, 0): egress of the socket in slot 1.
+const REDIRECT = assemble('r2 = map[idx:0]\nr3 = 1\nr4 = 0\ncall bpf_msg_redirect_map#60\nexit');
+
+export interface ModelResult {
+  name: string;
+  messageBytes: number;
+  nsPerMessage: number;
+  messagesPerSec: number;
+  mbPerSec: number;
+}
+
+function setup(program: Uint8Array): { k: Kernel; send: (d: Uint8Array) => void } {
+  const k = new Kernel();
+  const maps = k.createMaps([SOCKMAP]);
+  const map = maps.list[0]!;
+  const prog = k.loadProgram({ insns: program, type: 16, expectedAttachType: 7, name: 'verdict' });
+  if (k.attach(prog, map, 7) !== 0) throw new Error('attach failed');
+  const l1 = k.listen(10000);
+  const l2 = k.listen(10001);
+  const c1 = k.connect(l1);
+  const c2 = k.connect(l2);
+  if (typeof c1 === 'number' || typeof c2 === 'number') throw new Error('connect failed');
+  const p1 = k.accept(l1);
+  const p2 = k.accept(l2);
+  if (typeof p1 === 'number' || typeof p2 === 'number') throw new Error('accept failed');
+  if (k.mapUpdateSocket(map, 0, c1, 0) !== 0 || k.mapUpdateSocket(map, 1, c2, 0) !== 0) throw new Error('sockmap insert failed');
+  const target = program === PASS ? p1 : p2;
+  return {
+    k,
+    send: (d) => {
+      const n = k.send(c1, d);
+      if (n !== d.length) throw new Error(`send returned ${n}`);
+      const got = k.recv(target, d.length);
+      if (typeof got === 'number' || got.length !== d.length) throw new Error(`recv returned ${typeof got === 'number' ? got : got.length}`);
+    },
+  };
+}
+
+export function runModelBench(opts: { quick?: boolean } = {}): ModelResult[] {
+  const m = opts.quick ? { warmupMs: 50, batchMs: 20, batches: 5 } : {};
+  const out: ModelResult[] = [];
+  for (const [name, prog] of [['sk_msg pass', PASS], ['sk_msg redirect egress', REDIRECT]] as const) {
+    for (const size of [64, 4096]) {
+      const { send } = setup(prog);
+      const data = new Uint8Array(size).map((_, i) => i & 0xff);
+      const t = measure(() => send(data), m);
+      out.push({ name, messageBytes: size, nsPerMessage: t.medianNs, messagesPerSec: 1e9 / t.medianNs, mbPerSec: (size * 1e9) / t.medianNs / 1e6 });
+    }
+  }
+  return out;
+}
+
+export interface LoadResult {
+  file: string;
+  bytes: number;
+  msPerLoad: number;
+}
+
+export function runLoadBench(opts: { quick?: boolean } = {}): LoadResult[] {
+  const m = opts.quick ? { warmupMs: 50, batchMs: 20, batches: 5 } : {};
+  const root = packageRoot();
+  return ['sockmap_layout.o', 'pkt_parse.o', 'sk_msg_helpers.o'].map((f) => {
+    const bytes = new Uint8Array(readFileSync(join(root, 'fixtures', 'v3', f)));
+    const t = measure(() => void loadCollection(bytes, { file: f }), m);
+    return { file: `fixtures/v3/${f}`, bytes: bytes.length, msPerLoad: t.medianNs / 1e6 };
+  });
+}
+
+export interface VerifierResult {
+  name: string;
+  insns: number;
+  insnsPerSec: number;
+}
+
+/** Throughput of what the verifier has so far (the structural passes), on fixtures and a large program. */
+export function runVerifierBench(opts: { quick?: boolean } = {}): VerifierResult[] {
+  const m = opts.quick ? { warmupMs: 50, batchMs: 20, batches: 5 } : {};
+  const root = packageRoot();
+  const progs: { name: string; insns: Uint8Array }[] = [];
+  for (const f of ['sockmap_layout.o', 'sk_msg_helpers.o']) {
+    const spec = loadCollection(new Uint8Array(readFileSync(join(root, 'fixtures', 'v3', f))));
+    for (const p of spec.programs) progs.push({ name: `${f}:${p.name}`, insns: p.insns });
+  }
+  // A large generated program: 50,000 instructions of straight-line ALU with forward branches.
+  const lines: string[] = ['r0 = 0', 'r1 = 1'];
+  for (let k = 0; k < 12_500; k++) lines.push('r0 += r1', 'if r0 > 0x7fffffff goto pc+1', 'r1 ^= 3', 'r0 &= 0xffff');
+  lines.push('exit');
+  progs.push({ name: 'generated 50k', insns: assemble(lines.join('\n')) });
+  const fixtures = progs.slice(0, -1);
+  const fixtureInsns = fixtures.reduce((n, p) => n + p.insns.length / 8, 0);
+  const tf = measure(() => {
+    for (const p of fixtures) checkStructure(p.insns);
+  }, m);
+  const big = progs[progs.length - 1]!;
+  const tb = measure(() => void checkStructure(big.insns), m);
+  return [
+    { name: `structural passes, ${fixtures.length} fixture programs`, insns: fixtureInsns, insnsPerSec: (fixtureInsns * 1e9) / tf.medianNs },
+    { name: 'structural passes, generated 50k-instruction program', insns: big.insns.length / 8, insnsPerSec: (big.insns.length / 8) * 1e9 / tb.medianNs },
+  ];
+}
