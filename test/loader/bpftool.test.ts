@@ -26,6 +26,15 @@ function unavailable(): string | null {
   if (!k.ok) return k.reason;
   const b = spawnSync('bpftool', ['version'], { encoding: 'utf8' });
   if (b.error || b.status !== 0) return 'bpftool is not installed (apt-get install bpftool)';
+  // A private bpffs for the pins: needs mount permission (root outside a restricted container).
+  const probe = mkdtempSync(join(tmpdir(), 'bpfvm-bpffs-probe-'));
+  try {
+    const m = spawnSync('mount', ['-t', 'bpf', 'bpf', probe], { encoding: 'utf8' });
+    if (m.error || m.status !== 0) return `cannot mount a private bpffs (${(m.stderr || m.error?.message || '').trim()})`;
+    spawnSync('umount', [probe]);
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
   return null;
 }
 const why = unavailable();
