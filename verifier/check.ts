@@ -1,0 +1,2219 @@
+// do_check: the symbolic executor. One path at a time, a stack of pending branches, per-instruction checks
+// and transfer functions in the order of kernel/bpf/verifier.c (Linux 6.18, the 6.x pointer model with a fixed
+// `off` per pointer), a kernel-format log, and state pruning at the prune points of structure.ts.
+//
+// Precision: there is no precision back-tracking; every scalar is treated as precise when states are compared
+// (sound, prunes less than the kernel). Register liveness (compute_live_registers) is computed and used;
+// stack liveness is not (every stack slot is compared).
+
+import { helperCallMessage } from '../helpers/availability.js';
+import { helperName } from '../helpers/ids.js';
+import { protoFor, type ArgType, type HelperProto } from '../helpers/protos.js';
+import type { MapSpec } from '../src/spec.js';
+import { formatLine } from '../vm/disasm.js';
+import {
+  BPF_ABS, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_CMPXCHG, BPF_DW, BPF_EXIT, BPF_FETCH, BPF_IND, BPF_JA,
+  BPF_JCOND, BPF_JMP, BPF_JMP32, BPF_K, BPF_LD, BPF_LDX, BPF_MEM, BPF_MEMSX, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC,
+  BPF_PSEUDO_KFUNC_CALL, BPF_ST, BPF_STX, BPF_TO_LE, BPF_W, BPF_X, BPF_XCHG, LDDW, aluOp, cls, mode, readSlot, size,
+  sizeBytes, srcBit, type Insn,
+} from '../vm/isa.js';
+import { ctxAccess, sockAccess, type CtxRegType, type SockRegType } from './ctx.js';
+import { formatSnum, tnumStrn } from './format.js';
+import { BPF_LOG_LEVEL, BPF_LOG_LEVEL1, BPF_LOG_LEVEL2, VLog, statsLine, vlogAlignment } from './log.js';
+import {
+  BPF_ADD, BPF_AND, BPF_ARSH, BPF_DIV, BPF_END, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JLE, BPF_JLT, BPF_JNE, BPF_LSH, BPF_MOD,
+  BPF_MOV, BPF_MUL, BPF_NEG, BPF_OR, BPF_RSH, BPF_SUB, BPF_XOR, S64_MAX, S64_MIN, ScalarBounds, U64_MAX,
+  adjustScalarMinMaxVals, coerceRegToSize, coerceRegToSizeSx, flipOpcode, isBranchTaken, invariantsViolationText,
+  mark32Unbounded, markKnown, regBoundsSync, regSetMinMax, regWidth, scalarAluInsn, boundsSanityCheck,
+} from './scalar.js';
+import {
+  AT_PKT_END, BEYOND_PKT_END, FuncState, RegState, RegType, Scratch, Slot, VerifierState, formatState,
+  markNotInit, markPtr, markRegKnown, markRegUnknown, regTypeStr, statesEqual, statesExact,
+} from './state.js';
+import { checkStructure, type StructureResult } from './structure.js';
+import { tnumAdd, tnumConst, tnumIsAligned, tnumIsConst, tnumIsUnknown, tnumSub } from './tnum.js';
+
+const EINVAL = 22;
+const EACCES = 13;
+const E2BIG = 7;
+const EFAULT = 14;
+
+const MAX_BPF_STACK = 512;
+const BPF_MAX_VAR_OFF = 1n << 29n;
+const BPF_MAX_VAR_SIZ = 1n << 29n;
+const MAX_PACKET_OFF = 0xffffn;
+const MAX_CALL_FRAMES = 8;
+const BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000;
+const BPF_COMPLEXITY_LIMIT_JMP_SEQ = 8192;
+
+// map types
+const MT = {
+  HASH: 1, ARRAY: 2, PROG_ARRAY: 3, PERF_EVENT_ARRAY: 4, PERCPU_HASH: 5, PERCPU_ARRAY: 6, STACK_TRACE: 7,
+  CGROUP_ARRAY: 8, LRU_HASH: 9, LRU_PERCPU_HASH: 10, LPM_TRIE: 11, ARRAY_OF_MAPS: 12, HASH_OF_MAPS: 13, DEVMAP: 14,
+  SOCKMAP: 15, CPUMAP: 16, XSKMAP: 17, SOCKHASH: 18, CGROUP_STORAGE: 19, REUSEPORT_SOCKARRAY: 20,
+  PERCPU_CGROUP_STORAGE: 21, QUEUE: 22, STACK: 23, SK_STORAGE: 24, DEVMAP_HASH: 25, STRUCT_OPS: 26, RINGBUF: 27,
+  INODE_STORAGE: 28, TASK_STORAGE: 29, BLOOM_FILTER: 30, USER_RINGBUF: 31, CGRP_STORAGE: 32, ARENA: 33,
+} as const;
+
+const PT = { SOCKET_FILTER: 1, SCHED_CLS: 3, SCHED_ACT: 4, XDP: 6, CGROUP_SKB: 8, SOCK_OPS: 13, SK_SKB: 14, SK_MSG: 16 } as const;
+const BPF_CGROUP_INET_EGRESS = 1;
+
+const ALU_STRING: Record<number, string> = {
+  0x00: '+=', 0x10: '-=', 0x20: '*=', 0x30: '/=', 0x40: '|=', 0x50: '&=', 0x60: '<<=', 0x70: '>>=', 0x80: 'neg',
+  0x90: '%=', 0xa0: '^=', 0xb0: '=', 0xc0: 's>>=', 0xd0: 'endian',
+};
+
+export class VerifierError extends Error {
+  constructor(readonly pc: number, message: string, readonly errno: number) {
+    super(message);
+  }
+}
+
+export interface CheckOptions {
+  progType: number;
+  attachType?: number;
+  logLevel: number;
+  privileged: boolean;
+  maps: MapSpec[];
+  license?: string;
+}
+
+export interface CheckResult {
+  ok: boolean;
+  log: string;
+  error: { pc: number; message: string } | null;
+  errno: number;
+  stats: { processed: number; states: number; peakStates: number; maxStatesPerInsn: number };
+}
+
+interface StackElem {
+  st: VerifierState;
+  insnIdx: number;
+  prevInsnIdx: number;
+  logPos: number;
+}
+
+interface Explored {
+  st: VerifierState;
+  hit: number;
+  miss: number;
+}
+
+interface ArgMeta {
+  map: MapSpec | null;
+  rawMode: boolean;
+  accessSize: number;
+  regno: number;
+  constMapKey: number;
+  refObjId: number;
+  releaseRegno: number;
+}
+
+const CTX_REG_TYPES: Record<CtxRegType, [RegType, boolean]> = {
+  scalar: [RegType.SCALAR_VALUE, false],
+  pkt: [RegType.PTR_TO_PACKET, false],
+  pkt_end: [RegType.PTR_TO_PACKET_END, false],
+  pkt_meta: [RegType.PTR_TO_PACKET_META, false],
+  sock: [RegType.PTR_TO_SOCKET, false],
+  sock_or_null: [RegType.PTR_TO_SOCKET, true],
+  sock_common: [RegType.PTR_TO_SOCK_COMMON, false],
+  sock_common_or_null: [RegType.PTR_TO_SOCK_COMMON, true],
+  tcp_sock: [RegType.PTR_TO_TCP_SOCK, false],
+  tcp_sock_or_null: [RegType.PTR_TO_TCP_SOCK, true],
+  xdp_sock: [RegType.PTR_TO_XDP_SOCK, false],
+  flow_keys: [RegType.PTR_TO_FLOW_KEYS, false],
+};
+
+// compatible_reg_types (check_reg_type): [type, maybeNull] lists and their printed names.
+const MEM_TYPES: [RegType, string][] = [
+  [RegType.PTR_TO_STACK, 'fp'], [RegType.PTR_TO_PACKET, 'pkt'], [RegType.PTR_TO_PACKET_META, 'pkt_meta'],
+  [RegType.PTR_TO_MAP_KEY, 'map_key'], [RegType.PTR_TO_MAP_VALUE, 'map_value'], [RegType.PTR_TO_MEM, 'mem'],
+  [-1 as RegType, 'ringbuf_mem'], [RegType.PTR_TO_BUF, 'buf'], [-2 as RegType, 'trusted_ptr_'],
+];
+const COMPATIBLE: Record<string, [RegType, string][]> = {
+  ARG_PTR_TO_MAP_KEY: MEM_TYPES,
+  ARG_PTR_TO_MAP_VALUE: MEM_TYPES,
+  ARG_PTR_TO_MEM: MEM_TYPES,
+  ARG_CONST_SIZE: [[RegType.SCALAR_VALUE, 'scalar']],
+  ARG_CONST_SIZE_OR_ZERO: [[RegType.SCALAR_VALUE, 'scalar']],
+  ARG_CONST_ALLOC_SIZE_OR_ZERO: [[RegType.SCALAR_VALUE, 'scalar']],
+  ARG_CONST_MAP_PTR: [[RegType.CONST_PTR_TO_MAP, 'map_ptr']],
+  ARG_PTR_TO_CTX: [[RegType.PTR_TO_CTX, 'ctx']],
+  ARG_PTR_TO_SOCK_COMMON: [[RegType.PTR_TO_SOCK_COMMON, 'sock_common'], [RegType.PTR_TO_SOCKET, 'sock'], [RegType.PTR_TO_TCP_SOCK, 'tcp_sock'], [RegType.PTR_TO_XDP_SOCK, 'xdp_sock']],
+  ARG_PTR_TO_BTF_ID_SOCK_COMMON: [[RegType.PTR_TO_SOCK_COMMON, 'sock_common'], [RegType.PTR_TO_SOCKET, 'sock'], [RegType.PTR_TO_TCP_SOCK, 'tcp_sock'], [RegType.PTR_TO_XDP_SOCK, 'xdp_sock'], [RegType.PTR_TO_BTF_ID, 'ptr_'], [-2 as RegType, 'trusted_ptr_']],
+  ARG_PTR_TO_SOCKET: [[RegType.PTR_TO_SOCKET, 'sock']],
+  ARG_PTR_TO_STACK: [[RegType.PTR_TO_STACK, 'fp']],
+  ARG_PTR_TO_FUNC: [[RegType.PTR_TO_FUNC, 'func']],
+  ARG_PTR_TO_CONST_STR: [[RegType.PTR_TO_MAP_VALUE, 'map_value']],
+  ARG_PTR_TO_TIMER: [[RegType.PTR_TO_MAP_VALUE, 'map_value']],
+  ARG_PTR_TO_SPIN_LOCK: [[RegType.PTR_TO_MAP_VALUE, 'map_value']],
+  ARG_PTR_TO_BTF_ID: [[RegType.PTR_TO_BTF_ID, 'ptr_']],
+  ARG_PTR_TO_RINGBUF_MEM: [[-1 as RegType, 'ringbuf_mem']],
+};
+
+// ---- static register liveness (compute_live_registers) -------------------------------------------------
+
+function insnUseDef(i: Insn, nextSlot: Insn | undefined, progType: number): [number, number] {
+  const c = cls(i.op);
+  const d = 1 << i.dst;
+  const s = 1 << i.src;
+  const CALLER = 0x3f;
+  switch (c) {
+    case BPF_ALU:
+    case BPF_ALU64: {
+      const op = aluOp(i.op);
+      if (op === BPF_MOV) return [srcBit(i.op) === BPF_X ? s : 0, d];
+      if (op === BPF_NEG || op === BPF_END) return [d, d];
+      return [d | (srcBit(i.op) === BPF_X ? s : 0), d];
+    }
+    case BPF_LDX:
+      return [s, d];
+    case BPF_ST:
+      return [d, 0];
+    case BPF_STX:
+      if (mode(i.op) === BPF_ATOMIC) {
+        if (i.imm === BPF_CMPXCHG) return [d | s | 1, 1];
+        if (i.imm & BPF_FETCH) return [d | s, s];
+        return [d | s, 0];
+      }
+      return [d | s, 0];
+    case BPF_LD:
+      if (i.op === LDDW) return [0, d];
+      return [(1 << 6) | (mode(i.op) === BPF_IND ? s : 0), CALLER];
+    case BPF_JMP:
+    case BPF_JMP32: {
+      const op = aluOp(i.op);
+      if (op === BPF_EXIT) return [1, 0];
+      if (op === BPF_JA) return [0, 0];
+      if (op === BPF_CALL) {
+        if (i.src === 0) {
+          const p = protoFor(progType, i.imm);
+          if (p) return [((1 << (p.args.length + 1)) - 1) & ~1, CALLER];
+        }
+        return [CALLER & ~1, CALLER];
+      }
+      if (op === BPF_JCOND) return [0, 0];
+      return [d | (srcBit(i.op) === BPF_X ? s : 0), 0];
+    }
+  }
+  void nextSlot;
+  return [0, 0];
+}
+
+export function computeLiveRegs(slots: Insn[], isInsn: Uint8Array, progType: number): Uint16Array {
+  const n = slots.length;
+  const liveIn = new Uint16Array(n);
+  const use = new Uint16Array(n);
+  const def = new Uint16Array(n);
+  const succ: number[][] = new Array(n);
+  for (let pc = 0; pc < n; pc++) {
+    succ[pc] = [];
+    if (!isInsn[pc]) continue;
+    const i = slots[pc]!;
+    const [u, d] = insnUseDef(i, slots[pc + 1], progType);
+    use[pc] = u & 0x3ff;
+    def[pc] = d & 0x3ff;
+    const c = cls(i.op);
+    if (c === BPF_JMP || c === BPF_JMP32) {
+      const op = aluOp(i.op);
+      if (op === BPF_EXIT) continue;
+      if (op === BPF_CALL) {
+        succ[pc]!.push(pc + 1);
+        continue;
+      }
+      if (op === BPF_JA) {
+        succ[pc]!.push(c === BPF_JMP ? pc + i.off + 1 : pc + i.imm + 1);
+        continue;
+      }
+      succ[pc]!.push(pc + 1, pc + i.off + 1);
+      continue;
+    }
+    succ[pc]!.push(pc + (i.op === LDDW ? 2 : 1));
+  }
+  let changed = true;
+  while (changed) {
+    changed = false;
+    for (let pc = n - 1; pc >= 0; pc--) {
+      if (!isInsn[pc]) continue;
+      let out = 0;
+      for (const t of succ[pc]!) if (t >= 0 && t < n) out |= liveIn[t]!;
+      const v = use[pc]! | (out & ~def[pc]!);
+      if (v !== liveIn[pc]) {
+        liveIn[pc] = v;
+        changed = true;
+      }
+    }
+  }
+  return liveIn;
+}
+
+// ---- the executor ----------------------------------------------------------------------------------------
+
+export class Verifier {
+  readonly slots: Insn[];
+  readonly n: number;
+  readonly log: VLog;
+  readonly progType: number;
+  readonly attachType: number;
+  readonly priv: boolean;
+  readonly maps: MapSpec[];
+  structure!: StructureResult;
+  live!: Uint16Array;
+  cur!: VerifierState;
+  insnIdx = 0;
+  prevInsnIdx = -1;
+  idGen = 0;
+  processed = 0;
+  jmpsProcessed = 0;
+  prevJmpsProcessed = 0;
+  prevInsnProcessed = 0;
+  branchStack: StackElem[] = [];
+  explored = new Map<number, Explored[]>();
+  totalStates = 0;
+  curStates = 0;
+  peakStates = 0;
+  maxStatesPerInsn = 0;
+  scratch = new Scratch();
+  subprogDepth: number[] = [];
+  subprogOf!: Int32Array;
+  private seenPtrType = new Map<number, number>();
+
+  constructor(code: Uint8Array, readonly opts: CheckOptions) {
+    this.n = Math.floor(code.byteLength / 8);
+    this.slots = [];
+    for (let pc = 0; pc < this.n; pc++) {
+      const s = readSlot(code, pc);
+      this.slots.push(s);
+    }
+    for (let pc = 0; pc < this.n; pc++) {
+      const s = this.slots[pc]!;
+      if (s.op === LDDW && pc + 1 < this.n) {
+        const hi = this.slots[pc + 1]!;
+        s.imm64hi = hi.imm;
+        s.next = { op: hi.op, dst: hi.dst, src: hi.src, off: hi.off };
+      }
+    }
+    this.log = new VLog(opts.logLevel);
+    this.progType = opts.progType;
+    this.attachType = opts.attachType ?? 0;
+    this.priv = opts.privileged;
+    this.maps = opts.maps;
+  }
+
+  // -- errors and log --
+
+  fail(message: string, errno = EACCES): never {
+    this.log.verbose(message + '\n');
+    throw new VerifierError(this.insnIdx, message, errno);
+  }
+
+  get regs(): RegState[] {
+    return this.cur.cur.regs;
+  }
+
+  private printInsnState(frameno: number): void {
+    const log = this.log;
+    if (log.prevLogPos && log.prevLogPos === log.pos) {
+      log.reset(log.prevLogPos - 1);
+      log.verbose(' '.repeat(vlogAlignment(log.prevInsnPrintPos)) + ';');
+    } else {
+      log.verbose(`${this.insnIdx}:`);
+    }
+    log.verbose(formatState(this.cur, frameno, this.scratch) + '\n');
+    this.scratch.clear();
+  }
+
+  private printAll(frameno: number): string {
+    return formatState(this.cur, frameno, null) + '\n';
+  }
+
+  // -- register access checks (check_reg_arg) --
+
+  private checkRegSrc(regno: number): RegState {
+    if (regno >= 11) this.fail(`R${regno} is invalid`, EINVAL);
+    this.scratch.regs |= 1 << regno;
+    const r = this.regs[regno]!;
+    if (r.type === RegType.NOT_INIT) this.fail(`R${regno} !read_ok`);
+    return r;
+  }
+
+  /** DST_OP (mark=true: the register becomes an unknown scalar) / DST_OP_NO_MARK. */
+  private checkRegDst(regno: number, mark: boolean): RegState {
+    if (regno >= 11) this.fail(`R${regno} is invalid`, EINVAL);
+    this.scratch.regs |= 1 << regno;
+    if (regno === 10) this.fail('frame pointer is read only');
+    const r = this.regs[regno]!;
+    if (mark) markRegUnknown(r);
+    return r;
+  }
+
+  private isPointerValue(r: RegState): boolean {
+    return !this.priv && r.isPointer();
+  }
+
+  // -- main loop --
+
+  run(): CheckResult {
+    const code = new Uint8Array(this.n * 8);
+    for (let pc = 0; pc < this.n; pc++) {
+      const s = this.slots[pc]!;
+      const dv = new DataView(code.buffer);
+      dv.setUint8(pc * 8, s.op);
+      dv.setUint8(pc * 8 + 1, (s.src << 4) | s.dst);
+      dv.setInt16(pc * 8 + 2, s.off, true);
+      dv.setInt32(pc * 8 + 4, s.imm, true);
+    }
+    this.structure = checkStructure(code, { bpfCapable: true });
+    const stats = () => ({ processed: this.processed, maxStatesPerInsn: this.maxStatesPerInsn, totalStates: this.totalStates, peakStates: this.peakStates });
+    const result = (err: VerifierError | null): CheckResult => {
+      if (!err && this.log.level === BPF_LOG_LEVEL1) this.log.reset(0);
+      if (this.log.enabled && !(err && err.errno === E2BIG && err.message === '')) this.log.verbose(statsLine(stats()));
+      return {
+        ok: err === null,
+        log: this.log.text(),
+        error: err ? { pc: err.pc, message: err.message } : null,
+        errno: err ? err.errno : 0,
+        stats: { processed: this.processed, states: this.totalStates, peakStates: this.peakStates, maxStatesPerInsn: this.maxStatesPerInsn },
+      };
+    };
+    const se = this.structure.error;
+    if (se) {
+      if (se.message === '') return { ok: false, log: '', error: { pc: se.pc, message: '' }, errno: se.errno, stats: { processed: 0, states: 0, peakStates: 0, maxStatesPerInsn: 0 } };
+      this.log.verbose(se.message + '\n');
+      return result(new VerifierError(se.pc, se.message, se.errno));
+    }
+    this.subprogOf = new Int32Array(this.n);
+    this.structure.subprogs.forEach((sp, k) => {
+      for (let pc = sp.start; pc < sp.end; pc++) this.subprogOf[pc] = k;
+      this.subprogDepth.push(0);
+    });
+    this.live = computeLiveRegs(this.slots, this.structure.isInsn, this.progType);
+    if (this.log.level & BPF_LOG_LEVEL2) {
+      this.structure.subprogs.forEach((sp, k) => this.log.verbose(`func#${k} @${sp.start}\n`));
+      this.log.verbose('Live regs before insn:\n');
+      for (let pc = 0; pc < this.n; pc++) {
+        if (!this.structure.isInsn[pc]) continue;
+        let m = '';
+        for (let r = 0; r < 10; r++) m += this.live[pc]! & (1 << r) ? String(r) : '.';
+        const line = formatLine(this.slots[pc]!, { imm: (i, full) => this.lddwText(i, full) });
+        this.log.verbose(`${String(pc).padStart(7)}: ${m} ${line.slice(line.indexOf(' ') + 1)}\n`);
+      }
+    }
+    try {
+      this.doCheck();
+      // do_check_common resets a successful level-1 log before the stack-depth pass runs
+      if (this.log.level === BPF_LOG_LEVEL1) this.log.reset(0);
+      this.checkMaxStackDepth();
+    } catch (e) {
+      if (e instanceof VerifierError) return result(e);
+      throw e;
+    }
+    return result(null);
+  }
+
+  /** The kernel prints the map's address (unknown here: `map[idx:N]`), or 0x0 without allow_ptr_leaks. */
+  private lddwText(i: Insn, full: bigint): string | undefined {
+    void full;
+    if (!this.priv && i.src !== 0) return '0x0';
+    return undefined;
+  }
+
+  private initState(): VerifierState {
+    const st = new VerifierState();
+    const f = new FuncState();
+    f.frameno = 0;
+    f.callsite = -1;
+    markPtr(f.regs[10]!, RegType.PTR_TO_STACK);
+    f.regs[10]!.frameno = 0;
+    markPtr(f.regs[1]!, RegType.PTR_TO_CTX);
+    st.frames.push(f);
+    st.branches = 1;
+    return st;
+  }
+
+  private doCheck(): void {
+    this.cur = this.initState();
+    this.insnIdx = 0;
+    this.prevInsnIdx = -1;
+    let doPrintState = false;
+    // the entry state line: `0: R1=ctx() R10=fp0`
+    this.scratch.all();
+    for (;;) {
+      const idx = this.insnIdx;
+      if (idx >= this.n) this.fail(`invalid insn idx ${idx} insn_cnt ${this.n}`, EFAULT);
+      const insn = this.slots[idx]!;
+      if (++this.processed > BPF_COMPLEXITY_LIMIT_INSNS) {
+        this.fail(`BPF program is too large. Processed ${this.processed} insn`, E2BIG);
+      }
+      let pathDone = false;
+      if (this.structure.prunePoint[idx]) {
+        const pruned = this.isStateVisited(idx);
+        if (pruned) {
+          if (this.log.level & BPF_LOG_LEVEL) {
+            if (doPrintState) this.log.verbose(`\nfrom ${this.prevInsnIdx} to ${idx}: safe\n`);
+            else this.log.verbose(`${idx}: safe\n`);
+          }
+          pathDone = true;
+        }
+      }
+      if (!pathDone) {
+        if (this.log.level & BPF_LOG_LEVEL2 && doPrintState) {
+          this.log.verbose(`\nfrom ${this.prevInsnIdx} to ${idx}:` + this.printAll(this.cur.frames.length - 1));
+          doPrintState = false;
+        }
+        if (this.log.level & BPF_LOG_LEVEL) {
+          if (this.scratch.any()) this.printInsnState(this.cur.frames.length - 1);
+          const start = this.log.pos;
+          this.log.verbose(formatLine(insn, { imm: (i, full) => this.lddwText(i, full) }) + '\n');
+          this.log.prevInsnPrintPos = this.log.pos - start;
+          this.log.prevLogPos = this.log.pos;
+        }
+        this.prevInsnIdx = idx;
+        const r = this.doCheckInsn(insn);
+        if (r === 'exit') {
+          pathDone = true;
+        } else if (r === 'return') {
+          doPrintState = true;
+          continue;
+        }
+      }
+      if (pathDone) {
+        this.scratch.all();
+        this.updateBranchCounts(this.cur);
+        const e = this.branchStack.pop();
+        if (!e) break;
+        if (!(this.log.level & BPF_LOG_LEVEL2)) this.log.reset(e.logPos);
+        this.cur = e.st;
+        this.insnIdx = e.insnIdx;
+        this.prevInsnIdx = e.prevInsnIdx;
+        doPrintState = true;
+        continue;
+      }
+    }
+  }
+
+  private updateBranchCounts(st: VerifierState): void {
+    let s: VerifierState | null = st.parent;
+    while (s) {
+      const br = --s.branches;
+      if (br) break;
+      s = s.parent;
+    }
+  }
+
+  private pushStack(insnIdx: number, prevInsnIdx: number): VerifierState {
+    const st = this.cur.clone();
+    st.branches = 1;
+    this.branchStack.push({ st, insnIdx, prevInsnIdx, logPos: this.log.pos });
+    if (this.branchStack.length > BPF_COMPLEXITY_LIMIT_JMP_SEQ) {
+      this.fail(`The sequence of ${this.branchStack.length} jumps is too complex.`, E2BIG);
+    }
+    if (st.parent) st.parent.branches++;
+    return st;
+  }
+
+  // -- pruning (is_state_visited) --
+
+  private liveMask(fi: number, idx: number): number {
+    const frames = this.cur.frames;
+    if (fi === frames.length - 1) return this.live[idx]! & 0x3ff;
+    const callsite = frames[fi + 1]!.callsite;
+    return (this.live[callsite + 1] ?? 0x3ff) & 0x3fe;
+  }
+
+  private isStateVisited(idx: number): boolean {
+    let addNewState = false;
+    if (this.jmpsProcessed - this.prevJmpsProcessed >= 2 && this.processed - this.prevInsnProcessed >= 8) addNewState = true;
+    const list = this.explored.get(idx) ?? [];
+    let statesCnt = 0;
+    for (let k = 0; k < list.length; k++) {
+      const sl = list[k]!;
+      statesCnt++;
+      if (sl.st.branches) {
+        if (statesExact(sl.st, this.cur)) {
+          const msg = `infinite loop detected at insn ${idx}`;
+          this.log.verbose(msg + '\n');
+          const fi = this.cur.frames.length - 1;
+          this.log.verbose('cur state:' + formatState(this.cur, fi, null) + '\n');
+          this.log.verbose('old state:' + formatState(sl.st, fi, null) + '\n');
+          throw new VerifierError(this.insnIdx, msg, EINVAL);
+        }
+        if (this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
+      } else if (statesEqual(sl.st, this.cur, (fi) => this.liveMask(fi, idx), this.priv)) {
+        sl.hit++;
+        return true;
+      }
+      // misses only count when a new state is going to be added; states that keep missing are evicted
+      if (addNewState) sl.miss++;
+      if (sl.miss > sl.hit * 3 + 3) {
+        list.splice(k, 1);
+        k--;
+        this.curStates--;
+      }
+    }
+    if (statesCnt > this.maxStatesPerInsn) this.maxStatesPerInsn = statesCnt;
+    if (!addNewState) return false;
+    const st = this.cur.clone();
+    st.insnIdx = idx;
+    st.branches = 1;
+    st.parent = this.cur.parent;
+    this.cur.parent = st;
+    this.cur.branches = 1;
+    list.push({ st, hit: 0, miss: 0 });
+    this.explored.set(idx, list);
+    this.totalStates++;
+    this.curStates++;
+    if (this.curStates > this.peakStates) this.peakStates = this.curStates;
+    this.prevJmpsProcessed = this.jmpsProcessed;
+    this.prevInsnProcessed = this.processed;
+    return false;
+  }
+
+  // -- per-instruction dispatch (do_check_insn) --
+
+  /** Returns 'next' (insnIdx already advanced), 'exit' (path ended) or 'return' (returned from a subprog). */
+  private doCheckInsn(insn: Insn): 'next' | 'exit' | 'return' {
+    const c = cls(insn.op);
+    if (c === BPF_ALU || c === BPF_ALU64) {
+      this.checkAluOp(insn);
+    } else if (c === BPF_LDX) {
+      this.checkRegSrc(insn.src);
+      this.checkRegDst(insn.dst, false);
+      const srcType = this.regs[insn.src]!.type;
+      this.checkMemAccess(insn.src, insn.off, sizeBytes(size(insn.op)), false, insn.dst, false, mode(insn.op) === BPF_MEMSX);
+      this.saveAuxPtrType(srcType);
+    } else if (c === BPF_STX) {
+      if (mode(insn.op) === BPF_ATOMIC) {
+        this.checkAtomic(insn);
+        this.insnIdx++;
+        return 'next';
+      }
+      if (mode(insn.op) !== BPF_MEM || insn.imm !== 0) this.fail('BPF_STX uses reserved fields', EINVAL);
+      this.checkRegSrc(insn.src);
+      this.checkRegSrc(insn.dst);
+      const dstType = this.regs[insn.dst]!.type;
+      this.checkMemAccess(insn.dst, insn.off, sizeBytes(size(insn.op)), true, insn.src, false, false, insn);
+      this.saveAuxPtrType(dstType);
+    } else if (c === BPF_ST) {
+      if (mode(insn.op) !== BPF_MEM || insn.src !== 0) this.fail('BPF_ST uses reserved fields', EINVAL);
+      this.checkRegSrc(insn.dst);
+      const dstType = this.regs[insn.dst]!.type;
+      this.checkMemAccess(insn.dst, insn.off, sizeBytes(size(insn.op)), true, -1, false, false, insn);
+      this.saveAuxPtrType(dstType);
+    } else if (c === BPF_JMP || c === BPF_JMP32) {
+      const op = aluOp(insn.op);
+      this.jmpsProcessed++;
+      if (op === BPF_CALL) {
+        if (srcBit(insn.op) !== BPF_K || (insn.src !== BPF_PSEUDO_KFUNC_CALL && insn.off !== 0) ||
+          (insn.src !== 0 && insn.src !== BPF_PSEUDO_CALL && insn.src !== BPF_PSEUDO_KFUNC_CALL) || insn.dst !== 0 || c === BPF_JMP32) {
+          this.fail('BPF_CALL uses reserved fields', EINVAL);
+        }
+        if (insn.src === BPF_PSEUDO_CALL) {
+          this.checkFuncCall(insn);
+          return 'next';
+        }
+        if (insn.src === BPF_PSEUDO_KFUNC_CALL) this.fail('calling kernel functions is not supported by bpfvm', EINVAL);
+        this.checkHelperCall(insn);
+        this.scratch.regs |= 1;
+      } else if (op === BPF_JA) {
+        if (srcBit(insn.op) !== BPF_K || insn.src !== 0 || insn.dst !== 0 || (c === BPF_JMP && insn.imm !== 0) || (c === BPF_JMP32 && insn.off !== 0)) {
+          this.fail('BPF_JA uses reserved fields', EINVAL);
+        }
+        this.insnIdx += (c === BPF_JMP ? insn.off : insn.imm) + 1;
+        return 'next';
+      } else if (op === BPF_EXIT) {
+        if (srcBit(insn.op) !== BPF_K || insn.imm !== 0 || insn.src !== 0 || insn.dst !== 0 || c === BPF_JMP32) {
+          this.fail('BPF_EXIT uses reserved fields', EINVAL);
+        }
+        return this.processExit();
+      } else if (op === BPF_JCOND) {
+        this.fail('may_goto is not supported by bpfvm', EINVAL);
+      } else {
+        this.checkCondJmpOp(insn);
+        return 'next';
+      }
+    } else if (c === BPF_LD) {
+      const m = mode(insn.op);
+      if (m === BPF_ABS || m === BPF_IND) {
+        this.checkLdAbs(insn);
+      } else if (insn.op === LDDW) {
+        this.checkLdImm(insn);
+        this.insnIdx++;
+      } else {
+        this.fail('invalid BPF_LD mode', EINVAL);
+      }
+    } else {
+      this.fail(`unknown insn class ${c}`, EINVAL);
+    }
+    this.insnIdx++;
+    return 'next';
+  }
+
+  private saveAuxPtrType(t: RegType): void {
+    // save_aux_ptr_type: the same load/store insn must not see ctx-like and other pointers on different paths.
+    const ctxLike = (x: RegType): boolean => x === RegType.PTR_TO_CTX || x === RegType.PTR_TO_SOCKET || x === RegType.PTR_TO_SOCK_COMMON ||
+      x === RegType.PTR_TO_TCP_SOCK || x === RegType.PTR_TO_XDP_SOCK || x === RegType.PTR_TO_BTF_ID;
+    const prev = this.seenPtrType.get(this.insnIdx);
+    if (prev === undefined) {
+      this.seenPtrType.set(this.insnIdx, t);
+      return;
+    }
+    if (prev !== t && (ctxLike(prev) || ctxLike(t))) this.fail('same insn cannot be used with different pointers', EINVAL);
+  }
+
+  // -- ALU (check_alu_op) --
+
+  private checkAluOp(insn: Insn): void {
+    const op = aluOp(insn.op);
+    const alu64 = cls(insn.op) === BPF_ALU64;
+    const x = srcBit(insn.op) === BPF_X;
+    if (op === BPF_END || op === BPF_NEG) {
+      if (op === BPF_NEG) {
+        if (x || insn.src !== 0 || insn.off !== 0 || insn.imm !== 0) this.fail('BPF_NEG uses reserved fields', EINVAL);
+      } else if (insn.src !== 0 || insn.off !== 0 || (insn.imm !== 16 && insn.imm !== 32 && insn.imm !== 64) || (alu64 && srcBit(insn.op) !== BPF_TO_LE)) {
+        this.fail('BPF_END uses reserved fields', EINVAL);
+      }
+      const d = this.checkRegSrc(insn.dst);
+      if (this.isPointerValue(d)) this.fail(`R${insn.dst} pointer arithmetic prohibited`);
+      if (d.type === RegType.SCALAR_VALUE) {
+        this.checkRegDst(insn.dst, false);
+        const res = adjustScalarMinMaxVals(d.s, d.s, op, alu64, insn.imm, srcBit(insn.op) === BPF_TO_LE);
+        void res;
+        d.id = 0;
+      } else {
+        this.checkRegDst(insn.dst, true);
+        if (op === BPF_END && this.priv) {
+          // a pointer byte-swapped: unknown scalar (root)
+        }
+      }
+    } else if (op === BPF_MOV) {
+      if (x) {
+        if (!alu64) {
+          if ((insn.off !== 0 && insn.off !== 8 && insn.off !== 16) || insn.imm) this.fail('BPF_MOV uses reserved fields', EINVAL);
+        } else if ((insn.off !== 0 && insn.off !== 8 && insn.off !== 16 && insn.off !== 32) || insn.imm) {
+          this.fail('BPF_MOV uses reserved fields', EINVAL);
+        }
+        this.checkRegSrc(insn.src);
+      } else if (insn.src !== 0 || insn.off !== 0) {
+        this.fail('BPF_MOV uses reserved fields', EINVAL);
+      }
+      const dst = this.checkRegDst(insn.dst, false);
+      if (x) {
+        const src = this.regs[insn.src]!;
+        if (alu64) {
+          if (insn.off === 0) {
+            if (src.type === RegType.SCALAR_VALUE && !src.id && !tnumIsConst(src.s.varOff)) src.id = ++this.idGen;
+            dst.copyFrom(src);
+          } else if (this.isPointerValue(src)) {
+            this.fail(`R${insn.src} sign-extension part of pointer`);
+          } else if (src.type === RegType.SCALAR_VALUE) {
+            const noSext = src.s.umax < (1n << BigInt(insn.off - 1));
+            if (noSext && !src.id && !tnumIsConst(src.s.varOff)) src.id = ++this.idGen;
+            dst.copyFrom(src);
+            if (!noSext) dst.id = 0;
+            coerceRegToSizeSx(dst.s, insn.off >> 3);
+            dst.linked = false;
+          } else {
+            markRegUnknown(dst);
+          }
+        } else {
+          if (this.isPointerValue(src)) this.fail(`R${insn.src} partial copy of pointer`);
+          if (src.type === RegType.SCALAR_VALUE) {
+            const s = src.s.clone();
+            if (insn.off === 0) {
+              const u32 = regWidth(src.s) <= 32;
+              if (u32 && !src.id && !tnumIsConst(src.s.varOff)) src.id = ++this.idGen;
+              dst.copyFrom(src);
+              if (!u32) dst.id = 0;
+              scalarAluInsn(dst.s, s, BPF_MOV, false, 0, 0);
+            } else {
+              const noSext = src.s.umax < (1n << BigInt(insn.off - 1));
+              if (noSext && !src.id && !tnumIsConst(src.s.varOff)) src.id = ++this.idGen;
+              dst.copyFrom(src);
+              if (!noSext) dst.id = 0;
+              scalarAluInsn(dst.s, s, BPF_MOV, false, 0, insn.off);
+            }
+          } else {
+            markRegUnknown(dst);
+            const s = dst.s.clone();
+            scalarAluInsn(dst.s, s, BPF_MOV, false, 0, 0);
+          }
+        }
+      } else {
+        markRegUnknown(dst);
+        markKnown(dst.s, alu64 ? BigInt(insn.imm) : BigInt(insn.imm >>> 0));
+      }
+    } else {
+      if (x) {
+        if (insn.imm !== 0 || (insn.off !== 0 && insn.off !== 1) || (insn.off === 1 && op !== BPF_MOD && op !== BPF_DIV)) {
+          this.fail('BPF_ALU uses reserved fields', EINVAL);
+        }
+        this.checkRegSrc(insn.src);
+      } else if (insn.src !== 0 || (insn.off !== 0 && insn.off !== 1) || (insn.off === 1 && op !== BPF_MOD && op !== BPF_DIV)) {
+        this.fail('BPF_ALU uses reserved fields', EINVAL);
+      }
+      this.checkRegSrc(insn.dst);
+      if ((op === BPF_MOD || op === BPF_DIV) && !x && insn.imm === 0) this.fail('div by zero', EINVAL);
+      if ((op === BPF_LSH || op === BPF_RSH || op === BPF_ARSH) && !x) {
+        const sz = alu64 ? 64 : 32;
+        if (insn.imm < 0 || insn.imm >= sz) this.fail(`invalid shift ${insn.imm}`, EINVAL);
+      }
+      this.checkRegDst(insn.dst, false);
+      this.adjustRegMinMaxVals(insn);
+    }
+    const d = this.regs[insn.dst]!;
+    if (d.type === RegType.SCALAR_VALUE) {
+      const v = boundsSanityCheck(d.s, false);
+      if (v !== null) {
+        this.log.verbose(invariantsViolationText(d.s, 'alu', v) + '\n');
+        boundsSanityCheck(d.s, true);
+      }
+    }
+  }
+
+  private adjustRegMinMaxVals(insn: Insn): void {
+    const op = aluOp(insn.op);
+    const alu64 = cls(insn.op) === BPF_ALU64;
+    const dst = this.regs[insn.dst]!;
+    const ptrReg = dst.type !== RegType.SCALAR_VALUE ? dst : null;
+    let src: RegState;
+    if (srcBit(insn.op) === BPF_X) {
+      src = this.regs[insn.src]!;
+      if (src.type !== RegType.SCALAR_VALUE) {
+        if (dst.type !== RegType.SCALAR_VALUE) {
+          if (op === BPF_SUB && this.priv) {
+            markRegUnknown(dst);
+            return;
+          }
+          this.fail(`R${insn.dst} pointer ${ALU_STRING[op]} pointer prohibited`);
+        }
+        this.adjustPtrMinMaxVals(insn, src, dst, true);
+        return;
+      } else if (ptrReg) {
+        this.adjustPtrMinMaxVals(insn, dst, src, false);
+        return;
+      }
+    } else {
+      src = new RegState();
+      src.type = RegType.SCALAR_VALUE;
+      markKnown(src.s, BigInt(insn.imm));
+      if (ptrReg) {
+        this.adjustPtrMinMaxVals(insn, ptrReg, src, false);
+        return;
+      }
+    }
+    // two scalars
+    const srcS = src.s.clone();
+    const res = adjustScalarMinMaxVals(dst.s, srcS, op, alu64);
+    if (res.fork) {
+      // maybe_fork_scalars: the pushed branch re-executes this insn with dst = 0
+      const other = this.pushStack(this.insnIdx, this.insnIdx);
+      const od = other.cur.regs[insn.dst]!;
+      od.s.copyFrom(res.fork);
+    }
+    const srcConst = alu64 ? tnumIsConst(src.s.varOff) : tnumIsConst(src.s.varOff) || (src.s.varOff.mask & 0xffffffffn) === 0n;
+    if ((op === BPF_ADD || op === BPF_SUB) && dst.id && srcConst) {
+      const raw = alu64 ? src.s.varOff.value : src.s.varOff.value & 0xffffffffn;
+      const val = op === BPF_SUB ? -raw : raw;
+      if (dst.linked || raw > 0x7fffffffn) {
+        dst.linked = false;
+        dst.linkOff = 0;
+        dst.id = 0;
+      } else {
+        dst.linked = true;
+        dst.linkOff = Number(BigInt.asIntN(32, val));
+      }
+    } else {
+      dst.id = 0;
+      dst.linked = false;
+      dst.linkOff = 0;
+    }
+  }
+
+  private checkRegSaneOffset(reg: RegState, ptrType: string): void {
+    const known = tnumIsConst(reg.s.varOff);
+    const val = BigInt.asIntN(64, reg.s.varOff.value);
+    if (known && (val >= BPF_MAX_VAR_OFF || val <= -BPF_MAX_VAR_OFF)) this.fail(`math between ${ptrType} pointer and ${val} is not allowed`, EINVAL);
+    if (reg.off >= Number(BPF_MAX_VAR_OFF) || reg.off <= -Number(BPF_MAX_VAR_OFF)) this.fail(`${ptrType} pointer offset ${reg.off} is not allowed`, EINVAL);
+    if (reg.s.smin === S64_MIN) this.fail(`math between ${ptrType} pointer and register with unbounded min value is not allowed`, EINVAL);
+    if (reg.s.smin >= BPF_MAX_VAR_OFF || reg.s.smin <= -BPF_MAX_VAR_OFF) this.fail(`value ${reg.s.smin} makes ${ptrType} pointer be out of bounds`, EINVAL);
+  }
+
+  private adjustPtrMinMaxVals(insn: Insn, ptr: RegState, off: RegState, dstIsOff: boolean): void {
+    const op = aluOp(insn.op);
+    const dstno = insn.dst;
+    const dst = this.regs[dstno]!;
+    const o = off.s;
+    const known = tnumIsConst(o.varOff);
+    if ((known && (o.smin !== o.smax || o.umin !== o.umax)) || o.smin > o.smax || o.umin > o.umax) {
+      markRegUnknown(dst);
+      return;
+    }
+    if (cls(insn.op) !== BPF_ALU64) {
+      if (op === BPF_SUB && this.priv) {
+        markRegUnknown(dst);
+        return;
+      }
+      this.fail(`R${dstno} 32-bit pointer arithmetic prohibited`);
+    }
+    const tstr = regTypeStr(ptr);
+    if (ptr.maybeNull) this.fail(`R${dstno} pointer arithmetic on ${tstr} prohibited, null-check it first`);
+    switch (ptr.type) {
+      case RegType.PTR_TO_CTX:
+      case RegType.PTR_TO_MAP_VALUE:
+      case RegType.PTR_TO_MAP_KEY:
+      case RegType.PTR_TO_STACK:
+      case RegType.PTR_TO_PACKET_META:
+      case RegType.PTR_TO_PACKET:
+      case RegType.PTR_TO_TP_BUFFER:
+      case RegType.PTR_TO_BTF_ID:
+      case RegType.PTR_TO_MEM:
+      case RegType.PTR_TO_BUF:
+      case RegType.PTR_TO_FUNC:
+        break;
+      case RegType.PTR_TO_FLOW_KEYS:
+        if (known) break;
+        if (known && o.smin === 0n && op === BPF_ADD) break;
+        this.fail(`R${dstno} pointer arithmetic on ${tstr} prohibited`);
+        break;
+      case RegType.CONST_PTR_TO_MAP:
+        if (known && o.smin === 0n && op === BPF_ADD) break;
+        this.fail(`R${dstno} pointer arithmetic on ${tstr} prohibited`);
+        break;
+      default:
+        this.fail(`R${dstno} pointer arithmetic on ${tstr} prohibited`);
+    }
+    const p = ptr.clone();
+    const offS = o.clone();
+    // dst inherits the pointer type and id
+    this.checkRegSaneOffset(off, tstr);
+    this.checkRegSaneOffset(p, tstr);
+    const res = p.clone();
+    res.precise = false;
+    mark32Unbounded(res.s);
+    const isPkt = p.type === RegType.PTR_TO_PACKET || p.type === RegType.PTR_TO_PACKET_META;
+    if (!this.priv && (op === BPF_ADD || op === BPF_SUB) && srcBit(insn.op) === BPF_X) this.sanitizePtrAlu(insn, p, off, dstIsOff);
+    switch (op) {
+      case BPF_ADD: {
+        if (known && p.off + Number(offS.smin) === ((p.off + Number(offS.smin)) | 0) && offS.smin > -(1n << 40n) && offS.smin < (1n << 40n)) {
+          res.s.copyFrom(p.s);
+          mark32Unbounded(res.s);
+          res.off = p.off + Number(offS.smin);
+          break;
+        }
+        const smin = p.s.smin + offS.smin;
+        const smax = p.s.smax + offS.smax;
+        if (smin < S64_MIN || smin > S64_MAX || smax < S64_MIN || smax > S64_MAX) {
+          res.s.smin = S64_MIN;
+          res.s.smax = S64_MAX;
+        } else {
+          res.s.smin = smin;
+          res.s.smax = smax;
+        }
+        const umin = p.s.umin + offS.umin;
+        const umax = p.s.umax + offS.umax;
+        if (umin > U64_MAX || umax > U64_MAX) {
+          res.s.umin = 0n;
+          res.s.umax = U64_MAX;
+        } else {
+          res.s.umin = umin;
+          res.s.umax = umax;
+        }
+        res.s.varOff = tnumAdd(p.s.varOff, offS.varOff);
+        res.off = p.off;
+        if (isPkt) {
+          res.id = ++this.idGen;
+          res.range = 0;
+        }
+        break;
+      }
+      case BPF_SUB: {
+        if (dstIsOff) this.fail(`R${dstno} tried to subtract pointer from scalar`);
+        if (p.type === RegType.PTR_TO_STACK) this.fail(`R${dstno} subtraction from stack pointer prohibited`);
+        if (known && p.off - Number(offS.smin) === ((p.off - Number(offS.smin)) | 0) && offS.smin > -(1n << 40n) && offS.smin < (1n << 40n)) {
+          res.s.copyFrom(p.s);
+          mark32Unbounded(res.s);
+          res.off = p.off - Number(offS.smin);
+          break;
+        }
+        const smin = p.s.smin - offS.smax;
+        const smax = p.s.smax - offS.smin;
+        if (smin < S64_MIN || smin > S64_MAX || smax < S64_MIN || smax > S64_MAX) {
+          res.s.smin = S64_MIN;
+          res.s.smax = S64_MAX;
+        } else {
+          res.s.smin = smin;
+          res.s.smax = smax;
+        }
+        if (p.s.umin < offS.umax) {
+          res.s.umin = 0n;
+          res.s.umax = U64_MAX;
+        } else {
+          res.s.umin = p.s.umin - offS.umax;
+          res.s.umax = p.s.umax - offS.umin;
+        }
+        res.s.varOff = tnumSub(p.s.varOff, offS.varOff);
+        res.off = p.off;
+        if (isPkt) {
+          res.id = ++this.idGen;
+          if (offS.smin < 0n) res.range = 0;
+        }
+        break;
+      }
+      case BPF_AND:
+      case BPF_OR:
+      case BPF_XOR:
+        this.fail(`R${dstno} bitwise operator ${ALU_STRING[op]} on pointer prohibited`);
+        break;
+      default:
+        this.fail(`R${dstno} pointer arithmetic with ${ALU_STRING[op]} operator prohibited`);
+    }
+    this.checkRegSaneOffset(res, tstr);
+    regBoundsSync(res.s);
+    if (!this.priv) this.sanitizeCheckBounds(dstno, res);
+    dst.copyFrom(res);
+    dst.linked = false;
+    dst.linkOff = 0;
+  }
+
+  /** sanitize_ptr_alu without bypass_spec_v1 (the non-speculative checks only; see sanitize_err). */
+  private sanitizePtrAlu(insn: Insn, ptr: RegState, off: RegState, dstIsOff: boolean): void {
+    const op = aluOp(insn.op);
+    const err = 'pointer arithmetic with it prohibited for !root';
+    const o = off.s;
+    const offReg = dstIsOff ? insn.dst : insn.src;
+    const ptrReg = dstIsOff ? insn.src : insn.dst;
+    if (!tnumIsConst(o.varOff) && (o.smin < 0n) !== (o.smax < 0n)) this.fail(`R${offReg} has unknown scalar with mixed signed bounds, ${err}`);
+    const offIsNeg = o.smin < 0n;
+    const maskToLeft = (op === BPF_ADD && offIsNeg) || (op === BPF_SUB && !offIsNeg);
+    let max: bigint;
+    let limit: bigint;
+    if (ptr.type === RegType.PTR_TO_STACK) {
+      max = BigInt(MAX_BPF_STACK + (maskToLeft ? 1 : 0));
+      limit = BigInt.asUintN(32, -(BigInt.asIntN(64, ptr.s.varOff.value) + BigInt(ptr.off)));
+    } else if (ptr.type === RegType.PTR_TO_MAP_VALUE && !ptr.maybeNull) {
+      max = BigInt(ptr.map!.valueSize);
+      limit = BigInt.asUintN(32, (maskToLeft ? ptr.s.smin : ptr.s.umax) + BigInt(ptr.off));
+    } else {
+      this.fail(`R${ptrReg} has pointer with unsupported alu operation, ${err}`);
+    }
+    if (limit >= max) this.fail(`R${insn.dst} tried to ${op === BPF_ADD ? 'add' : 'sub'} beyond pointer bounds, ${err}`);
+  }
+
+  private sanitizeCheckBounds(dstno: number, r: RegState): void {
+    if (r.type === RegType.PTR_TO_STACK) {
+      const off = r.off + Number(BigInt.asIntN(64, r.s.varOff.value));
+      if (!tnumIsConst(r.s.varOff)) this.fail(`R${dstno} variable stack access prohibited for !root, var_off=${tnumStrn(r.s.varOff)} off=${off}`);
+      if (off >= 0 || off < -MAX_BPF_STACK) this.fail(`R${dstno} stack pointer arithmetic goes out of range, prohibited for !root, off=${off}`);
+    } else if (r.type === RegType.PTR_TO_MAP_VALUE) {
+      const lo = r.s.smin + BigInt(r.off);
+      const hi = r.s.umax + BigInt(r.off);
+      if (lo < 0n || r.s.umax >= BPF_MAX_VAR_OFF || hi + 1n > BigInt(r.map!.valueSize)) {
+        this.fail(`R${dstno} pointer arithmetic of map value goes out of range, prohibited for !root`);
+      }
+    }
+  }
+
+  // -- memory (check_mem_access) --
+
+  private checkPtrAlignment(reg: RegState, off: number, sz: number): void {
+    if (reg.type !== RegType.PTR_TO_STACK) return; // strict alignment only for the stack on x86-64
+    if (sz === 1) return;
+    const regOff = tnumAdd(reg.s.varOff, tnumConst(BigInt(reg.off + off)));
+    if (!tnumIsAligned(regOff, BigInt(sz))) {
+      this.fail(`misaligned stack access off ${tnumStrn(reg.s.varOff)}+${reg.off}+${off} size ${sz}`);
+    }
+  }
+
+  checkMemAccess(regno: number, off: number, sz: number, write: boolean, valueRegno: number, _strictOnce: boolean, ldsx: boolean, insn?: Insn): void {
+    const regs = this.regs;
+    const reg = regs[regno]!;
+    this.checkPtrAlignment(reg, off, sz);
+    off += reg.off;
+    const value = valueRegno >= 0 ? regs[valueRegno]! : null;
+    if (reg.type === RegType.PTR_TO_MAP_VALUE && !reg.maybeNull) {
+      if (write && value && this.isPointerValue(value)) this.fail(`R${valueRegno} leaks addr into map`);
+      const map = reg.map!;
+      this.checkMapAccessType(map, off, sz, write);
+      this.checkMemRegionAccess(regno, reg, off, sz, map.valueSize, false, 'map');
+      if (!write && value) {
+        if (tnumIsConst(reg.s.varOff) && isMapRdonly(map) && map.data) {
+          const mapOff = off + Number(reg.s.varOff.value);
+          let v = 0n;
+          for (let i = sz - 1; i >= 0; i--) v = (v << 8n) | BigInt(map.data[mapOff + i] ?? 0);
+          if (ldsx) v = BigInt.asIntN(sz * 8, v);
+          markRegKnown(value, v);
+        } else {
+          markRegUnknown(value);
+        }
+      }
+    } else if (reg.type === RegType.PTR_TO_MAP_KEY && !reg.maybeNull) {
+      if (write) this.fail(`write to change key R${regno} not allowed`);
+      this.checkMemRegionAccess(regno, reg, off, sz, reg.map!.keySize, false, 'key');
+      if (value) markRegUnknown(value);
+    } else if (reg.type === RegType.PTR_TO_CTX) {
+      if (write && value && this.isPointerValue(value)) this.fail(`R${valueRegno} leaks addr into ctx`);
+      this.checkPtrOffReg(reg, regno, false);
+      const r = ctxAccess(this.progType, { off, size: sz, write, signExtend: ldsx, attachType: this.attachType, privileged: this.priv });
+      if (!r.ok) this.fail(r.message);
+      if (!write && value) {
+        const [t, maybeNull] = CTX_REG_TYPES[r.regType];
+        if (t === RegType.SCALAR_VALUE) {
+          markRegUnknown(value);
+        } else {
+          markPtr(value, t);
+          value.maybeNull = maybeNull;
+          if (maybeNull) value.id = ++this.idGen;
+        }
+      }
+    } else if (reg.type === RegType.PTR_TO_STACK) {
+      this.checkStackAccessWithinBounds(regno, reg, off, sz, write ? 'write' : 'read');
+      if (!write) this.checkStackRead(regno, reg, off, sz, valueRegno);
+      else this.checkStackWrite(reg, off, sz, valueRegno, insn);
+    } else if (reg.isPkt() && !reg.maybeNull) {
+      if (write && !this.mayAccessDirectPktData(null, true)) this.fail('cannot write into packet');
+      if (write && value && this.isPointerValue(value)) this.fail(`R${valueRegno} leaks addr into packet`);
+      this.checkPacketAccess(regno, reg, off, sz, false);
+      if (!write && value) markRegUnknown(value);
+    } else if ((reg.type === RegType.PTR_TO_SOCKET || reg.type === RegType.PTR_TO_SOCK_COMMON || reg.type === RegType.PTR_TO_TCP_SOCK || reg.type === RegType.PTR_TO_XDP_SOCK) && !reg.maybeNull) {
+      if (write) this.fail(`R${regno} cannot write into ${regTypeStr(reg)}`);
+      this.checkPtrOffReg(reg, regno, false);
+      const r = sockAccess(regTypeStr(reg) as SockRegType, off, sz, false, regno);
+      if (!r.ok) this.fail(r.message);
+      if (value) markRegUnknown(value);
+    } else {
+      this.fail(`R${regno} invalid mem access '${regTypeStr(reg)}'`);
+    }
+    if (!write && value && sz < 8 && value.type === RegType.SCALAR_VALUE) {
+      if (!ldsx) coerceRegToSize(value.s, sz);
+      else coerceRegToSizeSx(value.s, sz);
+    }
+  }
+
+  private checkPtrOffReg(reg: RegState, regno: number, fixedOffOk: boolean): void {
+    const t = regTypeStr(reg);
+    if (reg.off < 0) this.fail(`negative offset ${t} ptr R${regno} off=${reg.off} disallowed`);
+    if (!fixedOffOk && reg.off) this.fail(`dereference of modified ${t} ptr R${regno} off=${reg.off} disallowed`);
+    if (!tnumIsConst(reg.s.varOff) || reg.s.varOff.value) this.fail(`variable ${t} access var_off=${tnumStrn(reg.s.varOff)} disallowed`);
+  }
+
+  private checkMapAccessType(map: MapSpec, off: number, sz: number, write: boolean): void {
+    if (write && (map.flags & 0x80)) this.fail(`write into map forbidden, value_size=${map.valueSize} off=${off} size=${sz}`);
+    if (!write && (map.flags & 0x100)) this.fail(`read from map forbidden, value_size=${map.valueSize} off=${off} size=${sz}`);
+  }
+
+  private memErr(kind: 'map' | 'key' | 'pkt', regno: number, reg: RegState, off: bigint, sz: number, memSize: number): void {
+    if (kind === 'map') this.log.verbose(`invalid access to map value, value_size=${memSize} off=${off} size=${sz}\n`);
+    else if (kind === 'key') this.log.verbose(`invalid access to map key, key_size=${memSize} off=${off} size=${sz}\n`);
+    else this.log.verbose(`invalid access to packet, off=${off} size=${sz}, R${regno}(id=${reg.id},off=${off},r=${memSize})\n`);
+  }
+
+  private memOk(off: bigint, sz: number, memSize: number, zeroOk: boolean): boolean {
+    const sizeOk = sz > 0 || (sz === 0 && zeroOk);
+    return off >= 0n && sizeOk && off + BigInt(sz) <= BigInt(memSize >>> 0);
+  }
+
+  private checkMemRegionAccess(regno: number, reg: RegState, off: number, sz: number, memSize: number, zeroOk: boolean, kind: 'map' | 'key'): void {
+    const smin = reg.s.smin;
+    const o = BigInt(off);
+    if (smin < 0n && (smin === S64_MIN || BigInt.asIntN(32, o + smin) !== o + smin || smin + o < 0n)) {
+      this.fail(`R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
+    }
+    // __check_mem_access takes an int offset
+    const lo = BigInt.asIntN(32, smin + o);
+    if (!this.memOk(lo, sz, memSize, zeroOk)) {
+      this.memErr(kind, regno, reg, lo, sz, memSize);
+      this.fail(`R${regno} min value is outside of the allowed memory range`);
+    }
+    if (reg.s.umax >= BPF_MAX_VAR_OFF) this.fail(`R${regno} unbounded memory access, make sure to bounds check any such access`);
+    const hi = BigInt.asIntN(32, reg.s.umax + o);
+    if (!this.memOk(hi, sz, memSize, zeroOk)) {
+      this.memErr(kind, regno, reg, hi, sz, memSize);
+      this.fail(`R${regno} max value is outside of the allowed memory range`);
+    }
+  }
+
+  private checkPacketAccess(regno: number, reg: RegState, off: number, sz: number, zeroOk: boolean): void {
+    if (reg.s.smin < 0n) this.fail(`R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
+    let ok: boolean;
+    if (reg.range < 0) ok = false;
+    else {
+      ok = this.memOk(BigInt(off), sz, reg.range, zeroOk);
+      if (!ok) this.memErr('pkt', regno, reg, BigInt(off), sz, reg.range);
+    }
+    if (!ok) this.fail(`R${regno} offset is outside of the packet`);
+  }
+
+  private mayAccessDirectPktData(meta: { pktAccess: boolean } | null, write: boolean): boolean {
+    switch (this.progType) {
+      case PT.CGROUP_SKB:
+        if (write) return false;
+        return meta ? meta.pktAccess : true;
+      case PT.SCHED_CLS:
+      case PT.SCHED_ACT:
+      case PT.XDP:
+      case PT.SK_SKB:
+      case PT.SK_MSG:
+        if (meta) return meta.pktAccess;
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  // -- stack --
+
+  private frameOf(reg: RegState): FuncState {
+    return this.cur.frames[reg.frameno]!;
+  }
+
+  private checkStackAccessWithinBounds(regno: number, reg: RegState, off: number, sz: number, type: 'read' | 'write' | 'helper-read' | 'helper-write'): void {
+    const state = this.frameOf(reg);
+    const extra = type === 'write' || type === 'helper-write' ? ' write to' : ' read from';
+    const isWrite = type === 'write' || type === 'helper-write';
+    let minOff: bigint;
+    let maxOff: bigint;
+    const constOff = tnumIsConst(reg.s.varOff);
+    if (constOff) {
+      minOff = BigInt.asIntN(64, reg.s.varOff.value) + BigInt(off);
+      maxOff = minOff + BigInt(sz);
+    } else {
+      if (reg.s.smax >= BPF_MAX_VAR_OFF || reg.s.smin <= -BPF_MAX_VAR_OFF) this.fail(`invalid unbounded variable-offset${extra} stack R${regno}`);
+      minOff = reg.s.smin + BigInt(off);
+      maxOff = reg.s.smax + BigInt(off) + BigInt(sz);
+    }
+    const minValid = isWrite || this.priv ? -MAX_BPF_STACK : -state.allocatedStack;
+    let err = minOff < BigInt(minValid) || minOff > -1n;
+    if (!err && maxOff > 0n) err = true;
+    if (!err && sz < 0) err = true;
+    if (err) {
+      if (constOff) this.fail(`invalid${extra} stack R${regno} off=${off} size=${sz}`);
+      this.fail(`invalid variable-offset${extra} stack R${regno} var_off=${tnumStrn(reg.s.varOff)} off=${off} size=${sz}`);
+    }
+    const need = Number(-minOff);
+    state.growStack(need);
+    const sp = this.cur.frames[reg.frameno]!.subprog;
+    const depth = Math.ceil(need / 8) * 8;
+    if (depth > this.subprogDepth[sp]!) this.subprogDepth[sp] = depth;
+  }
+
+  private markSlotScratched(frame: FuncState, spi: number): void {
+    if (frame === this.cur.cur && spi < 64) this.scratch.stack |= 1n << BigInt(spi);
+  }
+
+  private checkStackWrite(reg: RegState, off: number, sz: number, valueRegno: number, insn?: Insn): void {
+    const state = this.frameOf(reg);
+    if (tnumIsConst(reg.s.varOff)) {
+      this.checkStackWriteFixedOff(state, off + Number(BigInt.asIntN(64, reg.s.varOff.value)), sz, valueRegno, insn);
+    } else {
+      this.checkStackWriteVarOff(state, reg, off, sz, valueRegno);
+    }
+  }
+
+  private isSpillable(r: RegState): boolean {
+    return r.type !== RegType.SCALAR_VALUE && r.type !== RegType.NOT_INIT;
+  }
+
+  private checkStackWriteFixedOff(state: FuncState, off: number, sz: number, valueRegno: number, insn?: Insn): void {
+    const slot = -off - 1;
+    const spi = Math.floor(slot / 8);
+    const st = state.stack[spi]!;
+    this.markSlotScratched(state, spi);
+    if (!this.priv && st.isSpill() && st.spilled.type !== RegType.SCALAR_VALUE && sz !== 8) {
+      this.fail('attempt to corrupt spilled pointer on stack');
+    }
+    const reg = valueRegno >= 0 ? this.regs[valueRegno]! : null;
+    const isSt = !!insn && cls(insn.op) === BPF_ST;
+    if (reg && !(off % 8) && reg.type === RegType.SCALAR_VALUE) {
+      const fits = regWidth(reg.s) <= 8 * sz;
+      if (fits && !reg.id && !tnumIsConst(reg.s.varOff)) reg.id = ++this.idGen;
+      this.saveRegisterState(st, reg, sz);
+      if (!fits) st.spilled.id = 0;
+    } else if (!reg && !(off % 8) && isSt) {
+      const tmp = new RegState();
+      markRegKnown(tmp, BigInt(insn!.imm));
+      this.saveRegisterState(st, tmp, sz);
+    } else if (reg && this.isSpillable(reg)) {
+      if (sz !== 8) this.fail('invalid size of register spill');
+      if (state !== this.cur.cur && reg.type === RegType.PTR_TO_STACK) this.fail('cannot spill pointers to stack into stack frame of the caller', EINVAL);
+      this.saveRegisterState(st, reg, sz);
+    } else {
+      let type = Slot.MISC;
+      markNotInit(st.spilled);
+      if (st.types[7] === Slot.SPILL) {
+        for (let i = 0; i < 8; i++) if (st.types[i] !== Slot.INVALID) st.types[i] = Slot.MISC;
+      }
+      if ((reg && reg.isConst(0n)) || (!reg && isSt && insn!.imm === 0)) type = Slot.ZERO;
+      for (let i = 0; i < sz; i++) st.types[(slot - i) % 8] = type;
+    }
+  }
+
+  private saveRegisterState(st: { types: Uint8Array; spilled: RegState }, reg: RegState, sz: number): void {
+    st.spilled.copyFrom(reg);
+    let i = 8;
+    for (; i > 8 - sz; i--) st.types[i - 1] = Slot.SPILL;
+    for (; i; i--) {
+      const t = st.types[i - 1]!;
+      if (t === Slot.ZERO || t === Slot.INVALID) continue;
+      st.types[i - 1] = Slot.MISC;
+    }
+  }
+
+  private checkStackWriteVarOff(state: FuncState, reg: RegState, off: number, sz: number, valueRegno: number): void {
+    const minOff = Number(reg.s.smin) + off;
+    const maxOff = Number(reg.s.smax) + off + sz;
+    const value = valueRegno >= 0 ? this.regs[valueRegno]! : null;
+    const writingZero = !!value && value.isConst(0n);
+    for (let i = minOff; i < maxOff; i++) {
+      const slot = -i - 1;
+      const spi = Math.floor(slot / 8);
+      const s = state.stack[spi]!;
+      this.markSlotScratched(state, spi);
+      if (!this.priv && s.isSpill() && s.spilled.type !== RegType.SCALAR_VALUE) {
+        this.fail(`spilled ptr in range of var-offset stack write; insn ${this.insnIdx}, ptr off: ${i}`);
+      }
+      markNotInit(s.spilled);
+      if (s.types[7] === Slot.SPILL) for (let j = 0; j < 8; j++) if (s.types[j] !== Slot.INVALID) s.types[j] = Slot.MISC;
+      const t = s.types[slot % 8]!;
+      if (t === Slot.INVALID && !this.priv) {
+        this.fail(`uninit stack in range of var-offset write prohibited for !root; insn ${this.insnIdx}, off: ${i}`);
+      }
+      if (!(writingZero && t === Slot.ZERO)) s.types[slot % 8] = Slot.MISC;
+    }
+  }
+
+  private checkStackRead(regno: number, reg: RegState, off: number, sz: number, dstRegno: number): void {
+    const state = this.frameOf(reg);
+    if (tnumIsConst(reg.s.varOff)) {
+      this.checkStackReadFixedOff(state, off + Number(BigInt.asIntN(64, reg.s.varOff.value)), sz, dstRegno);
+      return;
+    }
+    // check_stack_read_var_off
+    const minOff = Number(reg.s.smin) + off;
+    const maxOff = Number(reg.s.smax) + off + sz;
+    let zeros = 0;
+    for (let i = minOff; i < maxOff; i++) {
+      const slot = -i - 1;
+      const spi = Math.floor(slot / 8);
+      const s = state.stack[spi]!;
+      this.markSlotScratched(state, spi);
+      const t = s.types[slot % 8]!;
+      if (t === Slot.MISC) continue;
+      if (t === Slot.ZERO) {
+        zeros++;
+        continue;
+      }
+      if (t === Slot.SPILL && s.spilled.type === RegType.SCALAR_VALUE) continue;
+      if (t === Slot.SPILL && this.priv) continue;
+      if (t === Slot.INVALID && this.priv) continue;
+      this.fail(`invalid variable-offset read from stack R${regno} var_off=${tnumStrn(reg.s.varOff)} off=${off} size=${sz}`);
+    }
+    if (dstRegno >= 0) {
+      const d = this.regs[dstRegno]!;
+      if (zeros === maxOff - minOff) markRegKnown(d, 0n);
+      else markRegUnknown(d);
+    }
+  }
+
+  private checkStackReadFixedOff(state: FuncState, off: number, sz: number, dstRegno: number): void {
+    const slot = -off - 1;
+    const spi = Math.floor(slot / 8);
+    const st = state.stack[spi]!;
+    const stype = st.types;
+    this.markSlotScratched(state, spi);
+    const sp = st.spilled;
+    if (stype[7] === Slot.SPILL) {
+      let spillSize = 1;
+      for (let i = 7; i > 0 && stype[i - 1] === Slot.SPILL; i--) spillSize++;
+      if (sz !== 8 || spillSize !== 8) {
+        if (sp.type !== RegType.SCALAR_VALUE) this.fail('invalid size of register fill');
+        if (dstRegno < 0) return;
+        const d = this.regs[dstRegno]!;
+        if (sz <= spillSize && off % 8 === 0) {
+          if (sz === 4 && spillSize === 4 && regWidth(sp.s) <= 32 && !sp.id && !tnumIsConst(sp.s.varOff)) sp.id = ++this.idGen;
+          d.copyFrom(sp);
+          if (!(sz === 4 && spillSize === 4)) d.id = 0;
+        } else {
+          let spillCnt = 0;
+          let zeroCnt = 0;
+          for (let i = 0; i < sz; i++) {
+            const t = stype[(slot - i) % 8]!;
+            if (t === Slot.SPILL) {
+              spillCnt++;
+              continue;
+            }
+            if (t === Slot.MISC) continue;
+            if (t === Slot.ZERO) {
+              zeroCnt++;
+              continue;
+            }
+            if (t === Slot.INVALID && this.priv) continue;
+            this.fail(`invalid read from stack off ${off}+${i} size ${sz}`);
+          }
+          if (spillCnt === sz && sp.isConst(0n)) markRegKnown(d, 0n);
+          else if (zeroCnt === sz) markRegKnown(d, 0n);
+          else markRegUnknown(d);
+        }
+      } else if (dstRegno >= 0) {
+        this.regs[dstRegno]!.copyFrom(sp);
+      } else if (!this.priv && sp.isPointer()) {
+        this.fail(`leaking pointer from stack off ${off}`);
+      }
+      return;
+    }
+    let zeros = 0;
+    for (let i = 0; i < sz; i++) {
+      const t = stype[(slot - i) % 8]!;
+      if (t === Slot.MISC) continue;
+      if (t === Slot.ZERO) {
+        zeros++;
+        continue;
+      }
+      if (t === Slot.INVALID && this.priv) continue;
+      this.fail(`invalid read from stack off ${off}+${i} size ${sz}`);
+    }
+    if (dstRegno >= 0) {
+      const d = this.regs[dstRegno]!;
+      if (zeros === sz) markRegKnown(d, 0n);
+      else markRegUnknown(d);
+    }
+  }
+
+  // -- atomics (check_atomic) --
+
+  private checkAtomic(insn: Insn): void {
+    const imm = insn.imm;
+    const okOps = [BPF_ADD, BPF_ADD | BPF_FETCH, BPF_AND, BPF_AND | BPF_FETCH, BPF_OR, BPF_OR | BPF_FETCH, BPF_XOR, BPF_XOR | BPF_FETCH, BPF_XCHG, BPF_CMPXCHG];
+    if (!okOps.includes(imm)) this.fail(`BPF_ATOMIC uses invalid atomic opcode ${(imm >>> 0).toString(16).padStart(2, '0')}`, EINVAL);
+    const sz = size(insn.op);
+    if (sz !== BPF_W && sz !== BPF_DW) this.fail('invalid atomic operand size', EINVAL);
+    this.checkRegSrc(insn.src);
+    this.checkRegSrc(insn.dst);
+    if (imm === BPF_CMPXCHG) {
+      const r0 = this.checkRegSrc(0);
+      if (this.isPointerValue(r0)) this.fail('R0 leaks addr into mem');
+    }
+    if (this.isPointerValue(this.regs[insn.src]!)) this.fail(`R${insn.src} leaks addr into mem`);
+    const d = this.regs[insn.dst]!;
+    if (d.type === RegType.PTR_TO_CTX || d.isPkt() || d.type === RegType.PTR_TO_FLOW_KEYS || d.type === RegType.PTR_TO_SOCKET ||
+      d.type === RegType.PTR_TO_SOCK_COMMON || d.type === RegType.PTR_TO_TCP_SOCK || d.type === RegType.PTR_TO_XDP_SOCK) {
+      this.fail(`BPF_ATOMIC stores into R${insn.dst} ${regTypeStr(d)} is not allowed`);
+    }
+    let loadReg = -1;
+    if (imm & BPF_FETCH) {
+      loadReg = imm === BPF_CMPXCHG ? 0 : insn.src;
+      this.checkRegDst(loadReg, true);
+    }
+    const bytes = sizeBytes(sz);
+    this.checkMemAccess(insn.dst, insn.off, bytes, false, -1, true, false);
+    if (loadReg >= 0) this.checkMemAccess(insn.dst, insn.off, bytes, false, loadReg, true, false);
+    this.checkMemAccess(insn.dst, insn.off, bytes, true, -1, true, false);
+  }
+
+  // -- LD_IMM64 / LD_ABS --
+
+  private checkLdImm(insn: Insn): void {
+    if (insn.off !== 0) this.fail('BPF_LD_IMM64 uses reserved fields', EINVAL);
+    const dst = this.checkRegDst(insn.dst, true);
+    if (insn.src === 0) {
+      const imm = (BigInt(insn.imm64hi ?? 0) << 32n) | BigInt(insn.imm >>> 0);
+      markRegKnown(dst, imm);
+      return;
+    }
+    markPtr(dst, RegType.SCALAR_VALUE);
+    if (insn.src === BPF_PSEUDO_FUNC) {
+      markPtr(dst, RegType.PTR_TO_FUNC);
+      return;
+    }
+    if (insn.src === 3) this.fail('ksym/BTF id loads are not supported by bpfvm', EINVAL);
+    const map = this.maps[insn.imm];
+    if (!map) this.fail(`fd ${insn.imm} is not pointing to valid bpf_map`, EBADF);
+    if (insn.src === 2 || insn.src === 6) {
+      markPtr(dst, RegType.PTR_TO_MAP_VALUE);
+      dst.map = map;
+      dst.off = (insn.imm64hi ?? 0) >>> 0;
+    } else {
+      markPtr(dst, RegType.CONST_PTR_TO_MAP);
+      dst.map = map;
+    }
+  }
+
+  private checkLdAbs(insn: Insn): void {
+    if (this.progType !== PT.SOCKET_FILTER && this.progType !== PT.SCHED_CLS && this.progType !== PT.SCHED_ACT) {
+      this.fail('BPF_LD_[ABS|IND] instructions not allowed for this program type', EINVAL);
+    }
+    const m = mode(insn.op);
+    if (insn.dst !== 0 || insn.off !== 0 || size(insn.op) === BPF_DW || (m === BPF_ABS && insn.src !== 0)) {
+      this.fail('BPF_LD_[ABS|IND] uses reserved fields', EINVAL);
+    }
+    this.checkRegSrc(6);
+    this.checkResourceLeak(false, 'BPF_LD_[ABS|IND]');
+    const r6 = this.regs[6]!;
+    if (r6.type !== RegType.PTR_TO_CTX) this.fail('at the time of BPF_LD_ABS|IND R6 != pointer to skb', EINVAL);
+    if (m === BPF_IND) this.checkRegSrc(insn.src);
+    this.checkPtrOffReg(r6, 6, false);
+    for (let i = 0; i <= 5; i++) {
+      markNotInit(this.regs[i]!);
+      this.scratch.regs |= 1 << i;
+    }
+    markRegUnknown(this.regs[0]!);
+  }
+
+  // -- conditional jumps (check_cond_jmp_op) --
+
+  private checkCondJmpOp(insn: Insn): void {
+    const op = aluOp(insn.op);
+    if (op === BPF_JA || op > BPF_JCOND) this.fail(`invalid BPF_JMP/JMP32 opcode ${op.toString(16)}`, EINVAL);
+    const regs = this.regs;
+    this.checkRegSrc(insn.dst);
+    const dst = regs[insn.dst]!;
+    let src: RegState;
+    const x = srcBit(insn.op) === BPF_X;
+    if (x) {
+      if (insn.imm !== 0) this.fail('BPF_JMP/JMP32 uses reserved fields', EINVAL);
+      this.checkRegSrc(insn.src);
+      src = regs[insn.src]!;
+      if (!(dst.isPkt() || dst.type === RegType.PTR_TO_PACKET_END) || !(src.isPkt() || src.type === RegType.PTR_TO_PACKET_END)) {
+        if (this.isPointerValue(src)) this.fail(`R${insn.src} pointer comparison prohibited`);
+      }
+    } else {
+      if (insn.src !== 0) this.fail('BPF_JMP/JMP32 uses reserved fields', EINVAL);
+      src = new RegState();
+      markRegKnown(src, BigInt(insn.imm));
+    }
+    const is32 = cls(insn.op) === BPF_JMP32;
+    const pred = this.isBranchTaken(dst, src, op, is32);
+    if (pred === 1) {
+      if (this.log.level & BPF_LOG_LEVEL) this.printInsnState(this.cur.frames.length - 1);
+      this.prevInsnIdx = this.insnIdx;
+      this.insnIdx += insn.off + 1;
+      return;
+    }
+    if (pred === 0) {
+      if (this.log.level & BPF_LOG_LEVEL) this.printInsnState(this.cur.frames.length - 1);
+      this.prevInsnIdx = this.insnIdx;
+      this.insnIdx += 1;
+      return;
+    }
+    const target = this.insnIdx + insn.off + 1;
+    const other = this.pushStack(target, this.insnIdx);
+    const oregs = other.cur.regs;
+    const dstId = dst.type === RegType.SCALAR_VALUE ? dst.id : 0;
+    const srcId = x && src.type === RegType.SCALAR_VALUE ? src.id : 0;
+    if (dst.type === RegType.SCALAR_VALUE && src.type === RegType.SCALAR_VALUE) {
+      const tDst = oregs[insn.dst]!;
+      const tSrc = x ? oregs[insn.src]! : src.clone();
+      const fSrc = x ? src : src.clone();
+      const viol = regSetMinMax(tDst.s, tSrc.s, dst.s, fSrc.s, op, is32);
+      for (const [ctx, msg] of viol) {
+        const r = ctx === 'true_reg1' ? tDst : ctx === 'true_reg2' ? tSrc : ctx === 'false_reg1' ? dst : fSrc;
+        this.log.verbose(invariantsViolationText(r.s, ctx, msg) + '\n');
+      }
+    }
+    if (srcId) {
+      this.syncLinkedRegs(this.cur, src);
+      this.syncLinkedRegs(other, oregs[insn.src]!);
+    }
+    if (dstId) {
+      this.syncLinkedRegs(this.cur, dst);
+      this.syncLinkedRegs(other, oregs[insn.dst]!);
+    }
+    if (!is32 && !x && insn.imm === 0 && (op === BPF_JEQ || op === BPF_JNE) && dst.maybeNull) {
+      const id = dst.id;
+      const refObjId = dst.refObjId;
+      this.markPtrOrNullRegs(this.cur, id, refObjId, op === BPF_JNE);
+      this.markPtrOrNullRegs(other, id, refObjId, op === BPF_JEQ);
+    } else if (!this.tryMatchPktPointers(insn, dst, x ? regs[insn.src]! : src, this.cur, other) && this.isPointerValue(dst)) {
+      this.fail(`R${insn.dst} pointer comparison prohibited`);
+    }
+    if (this.log.level & BPF_LOG_LEVEL) this.printInsnState(this.cur.frames.length - 1);
+    this.prevInsnIdx = this.insnIdx;
+    this.insnIdx += 1;
+  }
+
+  private isBranchTaken(r1: RegState, r2: RegState, op: number, is32: boolean): -1 | 0 | 1 {
+    const pktAny = (r: RegState) => r.isPkt() || r.type === RegType.PTR_TO_PACKET_END;
+    if (pktAny(r1) && pktAny(r2) && !is32) return this.isPktPtrBranchTaken(r1, r2, op);
+    if (r1.isPointer() || r2.isPointer()) {
+      const isConst = (r: RegState) => r.type === RegType.SCALAR_VALUE && (is32 ? (r.s.varOff.mask & 0xffffffffn) === 0n : tnumIsConst(r.s.varOff));
+      if (!isConst(r2)) {
+        op = flipOpcode(op);
+        [r1, r2] = [r2, r1];
+      }
+      if (!isConst(r2)) return -1;
+      if (!this.regNotNull(r1)) return -1;
+      const val = is32 ? r2.s.varOff.value & 0xffffffffn : r2.s.varOff.value;
+      if (val !== 0n) return -1;
+      if (op === BPF_JEQ) return 0;
+      if (op === BPF_JNE) return 1;
+      return -1;
+    }
+    return isBranchTaken(r1.s, r2.s, op, is32);
+  }
+
+  private regNotNull(r: RegState): boolean {
+    if (r.maybeNull) return false;
+    const t = r.type;
+    return t === RegType.PTR_TO_SOCKET || t === RegType.PTR_TO_TCP_SOCK || t === RegType.PTR_TO_MAP_VALUE || t === RegType.PTR_TO_MAP_KEY ||
+      t === RegType.PTR_TO_SOCK_COMMON || t === RegType.PTR_TO_MEM;
+  }
+
+  private isPktPtrBranchTaken(dst: RegState, src: RegState, op: number): -1 | 0 | 1 {
+    let pkt: RegState;
+    if (src.type === RegType.PTR_TO_PACKET_END) pkt = dst;
+    else if (dst.type === RegType.PTR_TO_PACKET_END) {
+      pkt = src;
+      op = flipOpcode(op);
+    } else return -1;
+    if (pkt.range >= 0) return -1;
+    switch (op) {
+      case BPF_JLE:
+      case BPF_JGT:
+        if (pkt.range === BEYOND_PKT_END) return op === BPF_JGT ? 1 : 0;
+        break;
+      case BPF_JLT:
+      case BPF_JGE:
+        if (pkt.range === BEYOND_PKT_END || pkt.range === AT_PKT_END) return op === BPF_JGE ? 1 : 0;
+        break;
+    }
+    return -1;
+  }
+
+  private forEachReg(st: VerifierState, fn: (r: RegState) => void): void {
+    for (const f of st.frames) {
+      for (const r of f.regs) fn(r);
+      for (const s of f.stack) if (s.types[7] === Slot.SPILL) fn(s.spilled);
+    }
+  }
+
+  private syncLinkedRegs(st: VerifierState, known: RegState): void {
+    const kOff = known.linked ? known.linkOff : 0;
+    this.forEachReg(st, (r) => {
+      if (r === known || r.type !== RegType.SCALAR_VALUE || r.id !== known.id) return;
+      const rOff = r.linked ? r.linkOff : 0;
+      const linked = r.linked;
+      const precise = r.precise;
+      r.copyFrom(known);
+      r.linked = linked;
+      r.linkOff = linked ? rOff : 0;
+      r.precise = precise;
+      if (rOff !== kOff) adjustScalarMinMaxVals(r.s, ScalarBounds.known(BigInt(rOff - kOff)), BPF_ADD, true);
+    });
+  }
+
+  private markPtrOrNullRegs(st: VerifierState, id: number, refObjId: number, isNull: boolean): void {
+    if (refObjId && refObjId === id && isNull) st.refs = st.refs.filter((r) => r.id !== id);
+    this.forEachReg(st, (r) => {
+      if (!r.maybeNull || r.id !== id || !id) return;
+      if (isNull) {
+        markRegKnown(r, 0n);
+        return;
+      }
+      if (r.type === RegType.PTR_TO_MAP_VALUE) {
+        const map = r.map!;
+        if (map.innerMap) {
+          r.type = RegType.CONST_PTR_TO_MAP;
+          r.map = map.innerMap;
+        } else if (map.type === MT.XSKMAP) r.type = RegType.PTR_TO_XDP_SOCK;
+        else if (map.type === MT.SOCKMAP || map.type === MT.SOCKHASH) r.type = RegType.PTR_TO_SOCKET;
+      }
+      r.maybeNull = false;
+      r.id = 0;
+    });
+  }
+
+  private findGoodPktPointers(st: VerifierState, p: RegState, open: boolean): void {
+    if (p.off < 0 || (p.off === 0 && open)) return;
+    if (p.s.umax > MAX_PACKET_OFF || p.s.umax + BigInt(p.off) > MAX_PACKET_OFF) return;
+    let newRange = p.off;
+    if (open) newRange++;
+    const type = p.type;
+    const id = p.id;
+    this.forEachReg(st, (r) => {
+      if (r.type === type && r.id === id) r.range = Math.max(r.range, newRange);
+    });
+  }
+
+  private markPktEnd(st: VerifierState, regno: number, open: boolean): void {
+    const r = st.cur.regs[regno]!;
+    if (r.type !== RegType.PTR_TO_PACKET) return;
+    r.range = open ? BEYOND_PKT_END : AT_PKT_END;
+  }
+
+  private tryMatchPktPointers(insn: Insn, dst: RegState, src: RegState, thisB: VerifierState, otherB: VerifierState): boolean {
+    if (srcBit(insn.op) !== BPF_X || cls(insn.op) === BPF_JMP32) return false;
+    const isInitPkt = (r: RegState) => r.type === RegType.PTR_TO_PACKET && r.off === 0 && tnumIsConst(r.s.varOff) && r.s.varOff.value === 0n;
+    const dstFirst = (dst.type === RegType.PTR_TO_PACKET && src.type === RegType.PTR_TO_PACKET_END) ||
+      (dst.type === RegType.PTR_TO_PACKET_META && isInitPkt(src));
+    const srcFirst = (dst.type === RegType.PTR_TO_PACKET_END && src.type === RegType.PTR_TO_PACKET) ||
+      (isInitPkt(dst) && src.type === RegType.PTR_TO_PACKET_META);
+    const d = dst.clone();
+    const s = src.clone();
+    switch (aluOp(insn.op)) {
+      case BPF_JGT:
+        if (dstFirst) {
+          this.findGoodPktPointers(thisB, d, false);
+          this.markPktEnd(otherB, insn.dst, true);
+        } else if (srcFirst) {
+          this.findGoodPktPointers(otherB, s, true);
+          this.markPktEnd(thisB, insn.src, false);
+        } else return false;
+        break;
+      case BPF_JLT:
+        if (dstFirst) {
+          this.findGoodPktPointers(otherB, d, true);
+          this.markPktEnd(thisB, insn.dst, false);
+        } else if (srcFirst) {
+          this.findGoodPktPointers(thisB, s, false);
+          this.markPktEnd(otherB, insn.src, true);
+        } else return false;
+        break;
+      case BPF_JGE:
+        if (dstFirst) {
+          this.findGoodPktPointers(thisB, d, true);
+          this.markPktEnd(otherB, insn.dst, false);
+        } else if (srcFirst) {
+          this.findGoodPktPointers(otherB, s, false);
+          this.markPktEnd(thisB, insn.src, true);
+        } else return false;
+        break;
+      case BPF_JLE:
+        if (dstFirst) {
+          this.findGoodPktPointers(otherB, d, false);
+          this.markPktEnd(thisB, insn.dst, true);
+        } else if (srcFirst) {
+          this.findGoodPktPointers(thisB, s, true);
+          this.markPktEnd(otherB, insn.src, false);
+        } else return false;
+        break;
+      default:
+        return false;
+    }
+    return true;
+  }
+
+  // -- calls --
+
+  private checkFuncCall(insn: Insn): void {
+    const st = this.cur;
+    const target = this.insnIdx + insn.imm + 1;
+    if (st.frames.length >= MAX_CALL_FRAMES) this.fail(`the call stack of ${st.frames.length + 1} frames is too deep`, E2BIG);
+    const caller = st.cur;
+    const callee = new FuncState();
+    callee.frameno = st.frames.length;
+    callee.callsite = this.insnIdx;
+    callee.subprog = this.subprogOf[target]!;
+    markPtr(callee.regs[10]!, RegType.PTR_TO_STACK);
+    callee.regs[10]!.frameno = callee.frameno;
+    for (let i = 1; i <= 5; i++) callee.regs[i]!.copyFrom(caller.regs[i]!);
+    st.frames.push(callee);
+    for (let i = 0; i <= 5; i++) {
+      markNotInit(caller.regs[i]!);
+      this.scratch.regs |= 1 << i;
+    }
+    if (this.log.level & BPF_LOG_LEVEL) {
+      this.log.verbose('caller:\n' + formatState(st, caller.frameno, null) + '\n');
+      this.log.verbose('callee:\n' + formatState(st, callee.frameno, null) + '\n');
+    }
+    this.scratch.all();
+    this.prevInsnIdx = this.insnIdx;
+    this.insnIdx = target;
+  }
+
+  private processExit(): 'exit' | 'return' {
+    this.checkResourceLeak(this.cur.frames.length > 1, 'BPF_EXIT instruction in main prog');
+    const st = this.cur;
+    if (st.frames.length > 1) {
+      const callee = st.cur;
+      const r0 = callee.regs[0]!;
+      if (r0.type === RegType.PTR_TO_STACK && r0.frameno === callee.frameno) this.fail('cannot return stack pointer to the caller', EINVAL);
+      const caller = st.frames[st.frames.length - 2]!;
+      caller.regs[0]!.copyFrom(r0);
+      const ret = callee.callsite + 1;
+      if (this.log.level & BPF_LOG_LEVEL) {
+        this.log.verbose('returning from callee:\n' + formatState(st, callee.frameno, null) + '\n');
+        this.log.verbose(`to caller at ${ret}:\n` + formatState(st, caller.frameno, null) + '\n');
+      }
+      st.frames.pop();
+      this.prevInsnIdx = this.insnIdx;
+      this.insnIdx = ret;
+      return 'return';
+    }
+    this.checkReturnCode();
+    return 'exit';
+  }
+
+  private checkResourceLeak(inSubprog: boolean, prefix: string): void {
+    if (inSubprog) return;
+    const refs = this.cur.refs;
+    if (!refs.length) return;
+    for (const r of refs) this.log.verbose(`Unreleased reference id=${r.id} alloc_insn=${r.insnIdx}\n`);
+    this.fail(`${prefix} would lead to reference leak`, EINVAL);
+  }
+
+  private checkReturnCode(): void {
+    const r0 = this.checkRegSrc(0);
+    if (this.isPointerValue(r0)) this.fail('R0 leaks addr as return value');
+    let range: [number, number] | null = null;
+    switch (this.progType) {
+      case PT.CGROUP_SKB:
+        range = this.attachType === BPF_CGROUP_INET_EGRESS ? [0, 3] : [0, 1];
+        break;
+      case PT.SOCK_OPS:
+        range = [0, 1];
+        break;
+      default:
+        return;
+    }
+    if (r0.type !== RegType.SCALAR_VALUE) this.fail(`At program exit the register R0 is not a known value (${regTypeStr(r0)})`, EINVAL);
+    if (!(BigInt(range[0]) <= r0.s.smin && r0.s.smax <= BigInt(range[1]))) {
+      let m = 'At program exit the register R0 has';
+      let unknown = true;
+      if (r0.s.smin > S64_MIN) {
+        m += ` smin=${r0.s.smin}`;
+        unknown = false;
+      }
+      if (r0.s.smax < S64_MAX) {
+        m += ` smax=${r0.s.smax}`;
+        unknown = false;
+      }
+      if (unknown) m += ' unknown scalar value';
+      m += ` should have been in [${range[0]}, ${range[1]}]`;
+      this.fail(m, EINVAL);
+    }
+  }
+
+  private checkMaxStackDepth(): void {
+    // check_max_stack_depth: walk call chains; each frame's depth rounded up to 32 (interpreter) — the JIT
+    // rounds to 16; the host JITs, so round to 16 like the kernel does with bpf_jit_enabled.
+    const subs = this.structure.subprogs;
+    const round = (d: number) => Math.max(16, Math.ceil(d / 16) * 16);
+    const calls: number[][] = subs.map(() => []);
+    subs.forEach((sp, k) => {
+      for (let pc = sp.start; pc < sp.end; pc++) {
+        const i = this.slots[pc]!;
+        if (i.op === (BPF_JMP | BPF_CALL) && i.src === BPF_PSEUDO_CALL) calls[k]!.push(this.subprogOf[pc + i.imm + 1]!);
+      }
+    });
+    const walk = (k: number, depth: number, frames: number): void => {
+      const d = depth + round(this.subprogDepth[k] ?? 0);
+      if (frames > MAX_CALL_FRAMES) this.fail(`the call stack of ${frames} frames is too deep !`, E2BIG);
+      if (d > MAX_BPF_STACK) this.fail(`combined stack size of ${frames} calls is ${d}. Too large`, EACCES);
+      for (const c of calls[k]!) if (c !== k) walk(c, d, frames + 1);
+    };
+    walk(0, 0, 1);
+  }
+
+  // -- helpers (check_helper_call) --
+
+  private checkHelperCall(insn: Insn): void {
+    const id = insn.imm;
+    if (id < 0 || id >= 212) this.fail(helperCallMessage('invalidFunc', id).replace(/^invalid func [^#]*#/, 'invalid func unknown#'), EINVAL);
+    const proto = protoFor(this.progType, id, { privileged: this.priv, expectedAttachType: this.opts.attachType });
+    if (!proto) this.fail(helperCallMessage('notAllowedInProgType', id), EINVAL);
+    if (proto.gplOnly && !isGplCompatible(this.opts.license ?? 'GPL')) this.fail('cannot call GPL-restricted function from non-GPL compatible program', EINVAL);
+    if (proto.mightSleep) this.fail('helper call might sleep in a non-sleepable prog', EINVAL);
+    const meta: ArgMeta = { map: null, rawMode: false, accessSize: 0, regno: -1, constMapKey: -1, refObjId: 0, releaseRegno: 0 };
+    for (let i = 0; i < 5; i++) this.checkFuncArg(i, meta, proto);
+    // raw-mode (uninitialised output) buffers become written memory
+    if (meta.rawMode && meta.regno >= 0) {
+      for (let i = 0; i < meta.accessSize; i++) this.checkMemAccess(meta.regno, i, 1, true, -1, false, false);
+    }
+    if (meta.releaseRegno) {
+      const rid = meta.refObjId;
+      if (!this.cur.refs.some((r) => r.id === rid)) this.fail(`func ${proto.name}#${id} reference has not been acquired before`, EINVAL);
+      this.cur.refs = this.cur.refs.filter((r) => r.id !== rid);
+      this.forEachReg(this.cur, (r) => {
+        if (r.refObjId === rid) markRegUnknown(r);
+      });
+    }
+    if (id === 12) {
+      if (this.cur.refs.length) {
+        for (const r of this.cur.refs) this.log.verbose(`Unreleased reference id=${r.id} alloc_insn=${r.insnIdx}\n`);
+        this.fail('tail_call would lead to reference leak', EINVAL);
+      }
+    }
+    if (id === 81 && !this.regs[2]!.isConst(0n)) this.fail("get_local_storage() doesn't support non-zero flags", EINVAL);
+    const regs = this.regs;
+    for (let i = 0; i <= 5; i++) {
+      markNotInit(regs[i]!);
+      this.scratch.regs |= 1 << i;
+    }
+    const r0 = regs[0]!;
+    const maybeNull = proto.retFlags.includes('PTR_MAYBE_NULL');
+    switch (proto.retBase) {
+      case 'RET_INTEGER':
+        markRegUnknown(r0);
+        break;
+      case 'RET_VOID':
+        break;
+      case 'RET_PTR_TO_MAP_VALUE': {
+        markPtr(r0, RegType.PTR_TO_MAP_VALUE);
+        if (!meta.map) this.fail('kernel subsystem misconfigured verifier', EINVAL);
+        let nullable = maybeNull;
+        if (id === 1 && (meta.map.type === MT.ARRAY || meta.map.type === MT.PERCPU_ARRAY) && meta.constMapKey >= 0 && meta.constMapKey < meta.map.maxEntries) nullable = false;
+        r0.map = meta.map;
+        r0.maybeNull = nullable;
+        break;
+      }
+      case 'RET_PTR_TO_SOCKET':
+        markPtr(r0, RegType.PTR_TO_SOCKET);
+        r0.maybeNull = maybeNull;
+        break;
+      case 'RET_PTR_TO_SOCK_COMMON':
+        markPtr(r0, RegType.PTR_TO_SOCK_COMMON);
+        r0.maybeNull = maybeNull;
+        break;
+      case 'RET_PTR_TO_TCP_SOCK':
+        markPtr(r0, RegType.PTR_TO_TCP_SOCK);
+        r0.maybeNull = maybeNull;
+        break;
+      case 'RET_PTR_TO_MEM':
+        markPtr(r0, RegType.PTR_TO_MEM);
+        r0.maybeNull = maybeNull;
+        r0.range = 0;
+        break;
+      default:
+        this.fail(`bpfvm does not model the return type ${proto.ret} of ${proto.name}#${id}`, EINVAL);
+    }
+    if (r0.maybeNull) r0.id = ++this.idGen;
+    const isCast = id === 96 || id === 95 || (id >= 136 && id <= 140) || id === 178 || id === 196;
+    const acquires = id === 84 || id === 85 || id === 99 || (id === 1 && meta.map !== null && (meta.map.type === MT.SOCKMAP || meta.map.type === MT.SOCKHASH));
+    if (isCast) {
+      r0.refObjId = meta.refObjId;
+    } else if (acquires) {
+      const rid = ++this.idGen;
+      this.cur.refs.push({ id: rid, insnIdx: this.insnIdx });
+      r0.id = rid;
+      r0.refObjId = rid;
+    }
+    this.checkMapFuncCompatibility(meta.map, id);
+    let changes = proto.changesPktData;
+    if (id === 12) changes = this.cur.frames.length > 1; // 6.18: only subprogram frames
+    if (changes) this.clearAllPktPointers();
+  }
+
+  private clearAllPktPointers(): void {
+    this.forEachReg(this.cur, (r) => {
+      if (r.isPkt() || r.type === RegType.PTR_TO_PACKET_END) {
+        if (this.priv) markRegUnknown(r);
+        else markNotInit(r);
+      }
+    });
+  }
+
+  private checkFuncArg(i: number, meta: ArgMeta, proto: HelperProto): void {
+    const regno = i + 1;
+    const at: ArgType | undefined = proto.args[i];
+    if (!at || at.base === 'ARG_DONTCARE') return;
+    const reg = this.checkRegSrc(regno);
+    if (at.base === 'ARG_ANYTHING') {
+      if (this.isPointerValue(reg)) this.fail(`R${regno} leaks addr into helper function`);
+      return;
+    }
+    if (reg.isPkt() && !this.mayAccessDirectPktData(proto, false)) this.fail('helper access to the packet is not allowed');
+    let base: string = at.base;
+    const flags = at.flags;
+    if (base === 'ARG_PTR_TO_MAP_VALUE') {
+      if (!meta.map) this.fail('invalid map_ptr to access map->type', EACCES);
+      if (meta.map.type === MT.SOCKMAP || meta.map.type === MT.SOCKHASH) {
+        if (flags.length === 0) base = 'ARG_PTR_TO_BTF_ID_SOCK_COMMON';
+        else this.fail('invalid arg_type for sockmap/sockhash', EINVAL);
+      }
+    }
+    const maybeNullArg = flags.includes('PTR_MAYBE_NULL');
+    const isNull = reg.isConst(0n);
+    if (!(isNull && maybeNullArg)) {
+      this.checkRegType(regno, reg, base, maybeNullArg);
+      this.checkFuncArgRegOff(reg, regno, base);
+    }
+    if (flags.includes('OBJ_RELEASE')) {
+      if (!reg.refObjId) this.fail(`R${regno} must be referenced when passed to release function`);
+      meta.releaseRegno = regno;
+    }
+    if (reg.refObjId) {
+      if (meta.refObjId) this.fail(`more than one arg with ref_obj_id R${regno} ${reg.refObjId} ${meta.refObjId}`);
+      meta.refObjId = reg.refObjId;
+    }
+    switch (base) {
+      case 'ARG_CONST_MAP_PTR':
+        meta.map = reg.map;
+        break;
+      case 'ARG_PTR_TO_MAP_KEY': {
+        if (!meta.map) this.fail('invalid map_ptr to access map->key');
+        this.checkHelperMemAccess(regno, meta.map.keySize, false, false, null);
+        if (meta.map.type === MT.ARRAY || meta.map.type === MT.PERCPU_ARRAY) meta.constMapKey = this.getConstantMapKey(reg, meta.map.keySize);
+        break;
+      }
+      case 'ARG_PTR_TO_MAP_VALUE': {
+        if (maybeNullArg && isNull) return;
+        if (!meta.map) this.fail('invalid map_ptr to access map->value');
+        meta.rawMode = flags.includes('MEM_UNINIT');
+        this.checkHelperMemAccess(regno, meta.map.valueSize, flags.includes('MEM_WRITE'), false, meta);
+        break;
+      }
+      case 'ARG_PTR_TO_MEM':
+        meta.rawMode = flags.includes('MEM_UNINIT');
+        if (flags.includes('MEM_FIXED_SIZE') && at.size !== undefined) {
+          this.checkHelperMemAccess(regno, at.size, flags.includes('MEM_WRITE'), false, meta);
+        }
+        break;
+      case 'ARG_CONST_SIZE':
+      case 'ARG_CONST_SIZE_OR_ZERO': {
+        const prev = proto.args[i - 1];
+        this.checkMemSizeReg(reg, regno, !!prev && prev.flags.includes('MEM_WRITE'), base === 'ARG_CONST_SIZE_OR_ZERO', meta);
+        break;
+      }
+      case 'ARG_CONST_ALLOC_SIZE_OR_ZERO':
+        if (!tnumIsConst(reg.s.varOff)) this.fail(`R${regno} is not a known constant'`);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private checkRegType(regno: number, reg: RegState, base: string, maybeNullArg: boolean): void {
+    const list = COMPATIBLE[base];
+    if (!list) this.fail(`bpfvm does not model helper argument type ${base}`, EINVAL);
+    const regNull = reg.maybeNull && !maybeNullArg;
+    for (const [t] of list) {
+      if ((t as number) === reg.type && !regNull) return;
+    }
+    this.fail(`R${regno} type=${regTypeStr(reg)} expected=${list.map((x) => x[1]).join(', ')}`);
+  }
+
+  private checkFuncArgRegOff(reg: RegState, regno: number, base: string): void {
+    switch (reg.type) {
+      case RegType.PTR_TO_STACK:
+      case RegType.PTR_TO_PACKET:
+      case RegType.PTR_TO_PACKET_META:
+      case RegType.PTR_TO_MAP_KEY:
+      case RegType.PTR_TO_MAP_VALUE:
+      case RegType.PTR_TO_MEM:
+      case RegType.PTR_TO_BUF:
+      case RegType.SCALAR_VALUE:
+        return;
+      default:
+        void base;
+        this.checkPtrOffReg(reg, regno, false);
+    }
+  }
+
+  private getConstantMapKey(key: RegState, keySize: number): number {
+    if (key.type !== RegType.PTR_TO_STACK || !tnumIsConst(key.s.varOff)) return -1;
+    const state = this.frameOf(key);
+    const stackOff = key.off + Number(BigInt.asIntN(64, key.s.varOff.value));
+    const slot = -stackOff - 1;
+    const spi = Math.floor(slot / 8);
+    const off = slot % 8;
+    const s = state.stack[spi];
+    if (!s) return -1;
+    let zero = 0;
+    for (let i = off; i >= 0 && s.types[i] === Slot.ZERO; i--) zero++;
+    if (zero >= keySize) return 0;
+    if (s.types[7] !== Slot.SPILL || s.spilled.type !== RegType.SCALAR_VALUE) return -1;
+    let spill = 0;
+    for (let i = off; i >= 0 && s.types[i] === Slot.SPILL; i--) spill++;
+    if (spill !== keySize) return -1;
+    if (!tnumIsConst(s.spilled.s.varOff)) return -1;
+    const v = s.spilled.s.varOff.value;
+    return v > 0x7fffffffn ? -1 : Number(v);
+  }
+
+  private checkMemSizeReg(reg: RegState, regno: number, write: boolean, zeroOk: boolean, meta: ArgMeta): void {
+    const m = tnumIsConst(reg.s.varOff) ? meta : null;
+    if (reg.s.smin < 0n) this.fail(`R${regno} min value is negative, either use unsigned or 'var &= const'`);
+    if (reg.s.umin === 0n && !zeroOk) this.fail(`R${regno} invalid zero-sized read: u64=[${BigInt.asIntN(64, reg.s.umin)},${BigInt.asIntN(64, reg.s.umax)}]`);
+    if (reg.s.umax >= BPF_MAX_VAR_SIZ) this.fail(`R${regno} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
+    if (!m) meta.rawMode = false;
+    this.checkHelperMemAccess(regno - 1, Number(reg.s.umax), write, zeroOk, m);
+  }
+
+  private checkHelperMemAccess(regno: number, accessSize: number, write: boolean, zeroOk: boolean, meta: ArgMeta | null): void {
+    const reg = this.regs[regno]!;
+    switch (reg.type) {
+      case RegType.PTR_TO_PACKET:
+      case RegType.PTR_TO_PACKET_META:
+        if (reg.maybeNull) break;
+        this.checkPacketAccess(regno, reg, reg.off, accessSize, zeroOk);
+        return;
+      case RegType.PTR_TO_MAP_KEY:
+        if (write) this.fail(`R${regno} cannot write into ${regTypeStr(reg)}`);
+        this.checkMemRegionAccess(regno, reg, reg.off, accessSize, reg.map!.keySize, false, 'key');
+        return;
+      case RegType.PTR_TO_MAP_VALUE:
+        if (reg.maybeNull) break;
+        this.checkMapAccessType(reg.map!, reg.off, accessSize, write);
+        this.checkMemRegionAccess(regno, reg, reg.off, accessSize, reg.map!.valueSize, zeroOk, 'map');
+        return;
+      case RegType.PTR_TO_STACK:
+        this.checkStackRangeInitialized(regno, reg, reg.off, accessSize, zeroOk, write, meta);
+        return;
+      default:
+        break;
+    }
+    if (zeroOk && accessSize === 0 && reg.isConst(0n)) return;
+    this.fail(`R${regno} type=${regTypeStr(reg)} expected=fp`);
+  }
+
+  private checkStackRangeInitialized(regno: number, reg: RegState, off: number, accessSize: number, zeroOk: boolean, write: boolean, meta: ArgMeta | null): void {
+    const state = this.frameOf(reg);
+    if (accessSize === 0 && !zeroOk) this.fail('invalid zero-sized read');
+    this.checkStackAccessWithinBounds(regno, reg, off, accessSize, write ? 'helper-write' : 'helper-read');
+    let minOff: number;
+    let maxOff: number;
+    const constOff = tnumIsConst(reg.s.varOff);
+    if (constOff) {
+      minOff = maxOff = Number(BigInt.asIntN(64, reg.s.varOff.value)) + off;
+    } else {
+      if (!this.priv) this.fail(`R${regno} variable offset stack access prohibited for !root, var_off=${tnumStrn(reg.s.varOff)}`);
+      if (meta && meta.rawMode) meta = null;
+      minOff = Number(reg.s.smin) + off;
+      maxOff = Number(reg.s.smax) + off;
+    }
+    if (meta && meta.rawMode) {
+      meta.accessSize = accessSize;
+      meta.regno = regno;
+      return;
+    }
+    for (let i = minOff; i < maxOff + accessSize; i++) {
+      const slot = -i - 1;
+      const spi = Math.floor(slot / 8);
+      const s = state.stack[spi]!;
+      const t = s.types[slot % 8]!;
+      if (t === Slot.MISC) continue;
+      if (t === Slot.ZERO || (t === Slot.INVALID && this.priv)) {
+        if (write) s.types[slot % 8] = Slot.MISC;
+        continue;
+      }
+      if (s.types[7] === Slot.SPILL && (s.spilled.type === RegType.SCALAR_VALUE || this.priv)) {
+        if (write) {
+          markRegUnknown(s.spilled);
+          for (let j = 0; j < 8; j++) if (s.types[j] !== Slot.INVALID) s.types[j] = Slot.MISC;
+        }
+        continue;
+      }
+      if (constOff) this.fail(`invalid read from stack R${regno} off ${minOff}+${i - minOff} size ${accessSize}`);
+      this.fail(`invalid read from stack R${regno} var_off ${tnumStrn(reg.s.varOff)}+${i - minOff} size ${accessSize}`);
+    }
+  }
+
+  private checkMapFuncCompatibility(map: MapSpec | null, id: number): void {
+    if (!map) return;
+    const t = map.type;
+    const err = (): never => this.fail(`cannot pass map_type ${t} into func ${helperName(id)}#${id}`, EINVAL);
+    const mayUpdateSockmap = (): boolean => {
+      switch (this.progType) {
+        case PT.SOCK_OPS:
+          return id === 3;
+        case PT.SK_SKB:
+        case PT.SK_MSG:
+          return false;
+        case PT.SOCKET_FILTER:
+        case PT.SCHED_CLS:
+        case PT.SCHED_ACT:
+        case PT.XDP:
+          return true;
+        default:
+          return false;
+      }
+    };
+    // direction 1: map type -> allowed helpers
+    switch (t) {
+      case MT.PROG_ARRAY:
+        if (id !== 12) err();
+        break;
+      case MT.PERF_EVENT_ARRAY:
+        if (![22, 25, 55, 111, 121].includes(id)) err();
+        break;
+      case MT.RINGBUF:
+        if (![130, 131, 132, 133, 134, 198, 199, 200].includes(id)) err();
+        break;
+      case MT.STACK_TRACE:
+        if (id !== 27) err();
+        break;
+      case MT.CGROUP_ARRAY:
+        if (id !== 33 && id !== 37) err();
+        break;
+      case MT.CGROUP_STORAGE:
+      case MT.PERCPU_CGROUP_STORAGE:
+        if (id !== 81) err();
+        break;
+      case MT.DEVMAP:
+      case MT.DEVMAP_HASH:
+        if (id !== 51 && id !== 1) err();
+        break;
+      case MT.CPUMAP:
+        if (id !== 51) err();
+        break;
+      case MT.XSKMAP:
+        if (id !== 51 && id !== 1) err();
+        break;
+      case MT.ARRAY_OF_MAPS:
+      case MT.HASH_OF_MAPS:
+        if (id !== 1) err();
+        break;
+      case MT.SOCKMAP:
+        if (![52, 53, 60, 82, 1].includes(id) && !((id === 2 || id === 3) && mayUpdateSockmap())) {
+          if (id === 2 || id === 3) this.log.verbose('cannot update sockmap in this context\n');
+          err();
+        }
+        break;
+      case MT.SOCKHASH:
+        if (![72, 70, 71, 82, 1].includes(id) && !((id === 2 || id === 3) && mayUpdateSockmap())) {
+          if (id === 2 || id === 3) this.log.verbose('cannot update sockmap in this context\n');
+          err();
+        }
+        break;
+      case MT.REUSEPORT_SOCKARRAY:
+        if (id !== 82) err();
+        break;
+      case MT.QUEUE:
+      case MT.STACK:
+        if (![87, 88, 89].includes(id)) err();
+        break;
+      case MT.SK_STORAGE:
+        if (![107, 108, 1, 2, 3].includes(id)) err();
+        if (id === 1 || id === 2 || id === 3) err();
+        break;
+      case MT.BLOOM_FILTER:
+        if (id !== 89 && id !== 87) err();
+        break;
+      default:
+        break;
+    }
+    // direction 2: helper -> required map types
+    const need = (types: number[]) => {
+      if (!types.includes(t)) err();
+    };
+    switch (id) {
+      case 12: need([MT.PROG_ARRAY]); break;
+      case 22: case 25: case 55: case 111: case 121: need([MT.PERF_EVENT_ARRAY]); break;
+      case 130: case 131: case 134: need([MT.RINGBUF]); break;
+      case 27: need([MT.STACK_TRACE]); break;
+      case 33: case 37: need([MT.CGROUP_ARRAY]); break;
+      case 51: need([MT.DEVMAP, MT.DEVMAP_HASH, MT.CPUMAP, MT.XSKMAP]); break;
+      case 52: case 60: case 53: need([MT.SOCKMAP]); break;
+      case 72: case 71: case 70: need([MT.SOCKHASH]); break;
+      case 81: need([MT.CGROUP_STORAGE, MT.PERCPU_CGROUP_STORAGE]); break;
+      case 82: need([MT.REUSEPORT_SOCKARRAY, MT.SOCKMAP, MT.SOCKHASH]); break;
+      case 88: need([MT.QUEUE, MT.STACK]); break;
+      case 89: case 87: need([MT.QUEUE, MT.STACK, MT.BLOOM_FILTER]); break;
+      case 195: need([MT.PERCPU_ARRAY, MT.PERCPU_HASH, MT.LRU_PERCPU_HASH]); break;
+      case 107: case 108: need([MT.SK_STORAGE]); break;
+      default: break;
+    }
+  }
+}
+
+const EBADF = 9;
+
+function isMapRdonly(map: MapSpec): boolean {
+  return (map.flags & 0x80) !== 0 && map.frozen === true;
+}
+
+function isGplCompatible(license: string): boolean {
+  return ['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL', 'Dual MIT/GPL', 'Dual MPL/GPL'].includes(license);
+}
+
+export { formatSnum, tnumIsUnknown, BPF_DIV, BPF_MUL, BPF_OR, BPF_AND, BPF_XOR, BPF_ARSH, BPF_RSH, BPF_JGE, BPF_JGT };

@@ -1,0 +1,507 @@
+// Register, stack and frame state of the symbolic executor, in the kernel's vocabulary (struct bpf_reg_state,
+// struct bpf_stack_state, struct bpf_func_state, struct bpf_verifier_state). The model is the 6.x one that the
+// 6.18 host uses: a pointer is a base type plus a fixed offset `off` (s32) plus a variable part tracked like a
+// scalar (`s`: tnum + bounds); packet pointers carry `id` and `range`, maps carry the MapSpec.
+
+import type { MapSpec } from '../src/spec.js';
+import { formatScalar, formatScalarRanges, formatSnum, formatUnum, tnumStrn } from './format.js';
+import { ScalarBounds, markKnown, markUnknown } from './scalar.js';
+import { tnumIn, tnumIsConst, tnumIsUnknown } from './tnum.js';
+
+/** enum bpf_reg_type (base types only; PTR_MAYBE_NULL and friends are separate flags). */
+export const enum RegType {
+  NOT_INIT = 0,
+  SCALAR_VALUE,
+  PTR_TO_CTX,
+  CONST_PTR_TO_MAP,
+  PTR_TO_MAP_VALUE,
+  PTR_TO_MAP_KEY,
+  PTR_TO_STACK,
+  PTR_TO_PACKET_META,
+  PTR_TO_PACKET,
+  PTR_TO_PACKET_END,
+  PTR_TO_FLOW_KEYS,
+  PTR_TO_SOCKET,
+  PTR_TO_SOCK_COMMON,
+  PTR_TO_TCP_SOCK,
+  PTR_TO_TP_BUFFER,
+  PTR_TO_XDP_SOCK,
+  PTR_TO_BTF_ID,
+  PTR_TO_MEM,
+  PTR_TO_BUF,
+  PTR_TO_FUNC,
+}
+
+/** reg_type_str names. */
+export const REG_TYPE_NAMES: Record<number, string> = {
+  [RegType.NOT_INIT]: '?',
+  [RegType.SCALAR_VALUE]: 'scalar',
+  [RegType.PTR_TO_CTX]: 'ctx',
+  [RegType.CONST_PTR_TO_MAP]: 'map_ptr',
+  [RegType.PTR_TO_MAP_VALUE]: 'map_value',
+  [RegType.PTR_TO_MAP_KEY]: 'map_key',
+  [RegType.PTR_TO_STACK]: 'fp',
+  [RegType.PTR_TO_PACKET_META]: 'pkt_meta',
+  [RegType.PTR_TO_PACKET]: 'pkt',
+  [RegType.PTR_TO_PACKET_END]: 'pkt_end',
+  [RegType.PTR_TO_FLOW_KEYS]: 'flow_keys',
+  [RegType.PTR_TO_SOCKET]: 'sock',
+  [RegType.PTR_TO_SOCK_COMMON]: 'sock_common',
+  [RegType.PTR_TO_TCP_SOCK]: 'tcp_sock',
+  [RegType.PTR_TO_TP_BUFFER]: 'tp_buffer',
+  [RegType.PTR_TO_XDP_SOCK]: 'xdp_sock',
+  [RegType.PTR_TO_BTF_ID]: 'ptr_',
+  [RegType.PTR_TO_MEM]: 'mem',
+  [RegType.PTR_TO_BUF]: 'buf',
+  [RegType.PTR_TO_FUNC]: 'func',
+};
+
+/** Special packet ranges (enum bpf_pkt_ranges... negative markers). */
+export const AT_PKT_END = -1;
+export const BEYOND_PKT_END = -2;
+
+export class RegState {
+  type: RegType = RegType.NOT_INIT;
+  maybeNull = false;
+  /** Fixed offset of a pointer (reg->off). */
+  off = 0;
+  /** Scalar value, or the variable part of a pointer. */
+  s: ScalarBounds = new ScalarBounds();
+  id = 0;
+  refObjId = 0;
+  /** Packet range (PTR_TO_PACKET*), or mem_size. */
+  range = 0;
+  map: MapSpec | null = null;
+  /** PTR_TO_STACK: frame the pointer points into. */
+  frameno = 0;
+  precise = false;
+  /** Scalars: BPF_ADD_CONST link (`r2 = r1; r2 += K` keeps id with delta `linkOff`). */
+  linked = false;
+  linkOff = 0;
+
+  clone(): RegState {
+    const r = new RegState();
+    r.copyFrom(this);
+    return r;
+  }
+
+  copyFrom(o: RegState): this {
+    this.type = o.type;
+    this.maybeNull = o.maybeNull;
+    this.off = o.off;
+    this.s = o.s.clone();
+    this.id = o.id;
+    this.refObjId = o.refObjId;
+    this.range = o.range;
+    this.map = o.map;
+    this.frameno = o.frameno;
+    this.precise = o.precise;
+    this.linked = o.linked;
+    this.linkOff = o.linkOff;
+    return this;
+  }
+
+  isPointer(): boolean {
+    return this.type !== RegType.NOT_INIT && this.type !== RegType.SCALAR_VALUE;
+  }
+
+  isPkt(): boolean {
+    return this.type === RegType.PTR_TO_PACKET || this.type === RegType.PTR_TO_PACKET_META;
+  }
+
+  /** True for a scalar known to be exactly `v`. */
+  isConst(v?: bigint): boolean {
+    return this.type === RegType.SCALAR_VALUE && tnumIsConst(this.s.varOff) && (v === undefined || this.s.varOff.value === v);
+  }
+}
+
+export function markNotInit(r: RegState): void {
+  r.type = RegType.NOT_INIT;
+  r.maybeNull = false;
+  r.off = 0;
+  markUnknown(r.s);
+  r.id = 0;
+  r.refObjId = 0;
+  r.range = 0;
+  r.map = null;
+  r.frameno = 0;
+  r.precise = false;
+  r.linked = false;
+  r.linkOff = 0;
+}
+
+/** __mark_reg_unknown: an unbounded scalar. */
+export function markRegUnknown(r: RegState): void {
+  markNotInit(r);
+  r.type = RegType.SCALAR_VALUE;
+}
+
+export function markRegKnown(r: RegState, v: bigint): void {
+  markNotInit(r);
+  r.type = RegType.SCALAR_VALUE;
+  markKnown(r.s, v);
+}
+
+/** A pointer with offset 0 and a known-zero variable part. */
+export function markPtr(r: RegState, type: RegType): void {
+  markNotInit(r);
+  r.type = type;
+  markKnown(r.s, 0n);
+}
+
+export function regTypeStr(r: RegState): string {
+  const base = REG_TYPE_NAMES[r.type] ?? '?';
+  return r.maybeNull ? (r.type === RegType.PTR_TO_BTF_ID ? 'ptr_or_null_' : base + '_or_null') : base;
+}
+
+// ---- stack ---------------------------------------------------------------------------------------------
+
+export const enum Slot {
+  INVALID = 0,
+  SPILL = 1,
+  MISC = 2,
+  ZERO = 3,
+}
+export const SLOT_CHARS = ['?', 'r', 'm', '0'];
+
+export class StackSlot {
+  /** slot_type[0..7]; index 0 is the highest address of the slot. */
+  types = new Uint8Array(8);
+  spilled = new RegState();
+
+  clone(): StackSlot {
+    const s = new StackSlot();
+    s.types.set(this.types);
+    s.spilled.copyFrom(this.spilled);
+    return s;
+  }
+
+  isSpill(): boolean {
+    return this.types[7] === Slot.SPILL;
+  }
+
+  fullSpill(): boolean {
+    for (let i = 0; i < 8; i++) if (this.types[i] !== Slot.SPILL) return false;
+    return true;
+  }
+}
+
+export class FuncState {
+  regs: RegState[] = [];
+  /** stack[spi] covers fp-8*(spi+1) .. fp-8*spi-1. */
+  stack: StackSlot[] = [];
+  frameno = 0;
+  /** Insn index of the call in the caller (for frames > 0). */
+  callsite = -1;
+  subprog = 0;
+
+  constructor(init = true) {
+    if (init) for (let i = 0; i < 11; i++) this.regs.push(new RegState());
+  }
+
+  clone(): FuncState {
+    const f = new FuncState(false);
+    for (const r of this.regs) f.regs.push(r.clone());
+    for (const s of this.stack) f.stack.push(s.clone());
+    f.frameno = this.frameno;
+    f.callsite = this.callsite;
+    f.subprog = this.subprog;
+    return f;
+  }
+
+  get allocatedStack(): number {
+    return this.stack.length * 8;
+  }
+
+  growStack(bytes: number): void {
+    const slots = Math.ceil(bytes / 8);
+    while (this.stack.length < slots) this.stack.push(new StackSlot());
+  }
+}
+
+export interface Ref {
+  id: number;
+  insnIdx: number;
+}
+
+export class VerifierState {
+  frames: FuncState[] = [];
+  refs: Ref[] = [];
+  /** Checkpoint this path descends from (kernel: st->parent). */
+  parent: VerifierState | null = null;
+  /** Unfinished paths descending from this checkpoint (kernel: st->branches). */
+  branches = 0;
+  insnIdx = 0;
+
+  get cur(): FuncState {
+    return this.frames[this.frames.length - 1]!;
+  }
+
+  clone(): VerifierState {
+    const v = new VerifierState();
+    for (const f of this.frames) v.frames.push(f.clone());
+    v.refs = this.refs.map((r) => ({ ...r }));
+    v.parent = this.parent;
+    v.branches = this.branches;
+    v.insnIdx = this.insnIdx;
+    return v;
+  }
+}
+
+// ---- printing (print_reg_state / print_verifier_state, kernel/bpf/log.c) --------------------------------
+
+export function formatReg(r: RegState, curFrameno: number): string {
+  if (r.type === RegType.SCALAR_VALUE) {
+    return formatScalar(r.s, r.linked ? { id: r.id, precise: r.precise, addConstOff: r.linkOff } : { id: r.id, precise: r.precise });
+  }
+  let out = regTypeStr(r);
+  if (r.type === RegType.PTR_TO_STACK) {
+    if (r.frameno !== curFrameno) out += `[${r.frameno}]`;
+    if (tnumIsConst(r.s.varOff)) return out + formatSnum(BigInt.asIntN(64, r.s.varOff.value + BigInt(r.off)));
+  }
+  const parts: string[] = [];
+  if (r.id) parts.push(`id=${r.id}`);
+  if (r.refObjId) parts.push(`ref_obj_id=${r.refObjId}`);
+  if ((r.type === RegType.CONST_PTR_TO_MAP || r.type === RegType.PTR_TO_MAP_KEY || r.type === RegType.PTR_TO_MAP_VALUE) && r.map) {
+    if (r.map.name) parts.push(`map=${kernelMapName(r.map.name)}`);
+    parts.push(`ks=${r.map.keySize},vs=${r.map.valueSize}`);
+  }
+  if (r.off) parts.push(`off=${formatSnum(BigInt(r.off))}`);
+  if (r.type === RegType.PTR_TO_PACKET || r.type === RegType.PTR_TO_PACKET_META) {
+    parts.push(`r=${formatUnum(BigInt.asUintN(64, BigInt(r.range)))}`);
+  }
+  if (r.type === RegType.PTR_TO_MEM) parts.push(`sz=${formatUnum(BigInt(r.range))}`);
+  if (tnumIsConst(r.s.varOff)) {
+    if (r.s.varOff.value) parts.push(`imm=${formatSnum(BigInt.asIntN(64, r.s.varOff.value))}`);
+  } else {
+    const ranges = formatScalarRanges(r.s);
+    if (ranges) parts.push(ranges);
+    if (!tnumIsUnknown(r.s.varOff)) parts.push(`var_off=${tnumStrn(r.s.varOff)}`);
+  }
+  return `${out}(${parts.join(',')})`;
+}
+
+/** The kernel keeps BPF_OBJ_NAME_LEN - 1 = 15 characters of [A-Za-z0-9_.] of a map name. */
+export function kernelMapName(name: string): string {
+  return name.slice(0, 15);
+}
+
+/** Text of one stack slot (`fp-8=mmmmmmmm`, `fp-16=ctx()`), or null when it is all STACK_INVALID. */
+export function formatSlot(f: FuncState, spi: number, curFrameno: number): string | null {
+  const slot = f.stack[spi]!;
+  let valid = false;
+  let buf = '';
+  for (let j = 0; j < 8; j++) {
+    if (slot.types[j] !== Slot.INVALID) valid = true;
+    buf += SLOT_CHARS[slot.types[j]!];
+  }
+  if (!valid) return null;
+  const name = ` fp${-(spi + 1) * 8}`;
+  if (slot.types[7] === Slot.SPILL) {
+    let j = 0;
+    while (j < 8 && slot.types[j] !== Slot.SPILL) j++;
+    return `${name}=${buf.slice(0, j)}${formatReg(slot.spilled, curFrameno)}`;
+  }
+  return `${name}=${buf}`;
+}
+
+/** Scratch marks: which registers / stack slots to print after an instruction (print_all = false). */
+export class Scratch {
+  regs = 0;
+  stack = 0n;
+  all(): void {
+    this.regs = 0x7ff;
+    this.stack = (1n << 64n) - 1n;
+  }
+  clear(): void {
+    this.regs = 0;
+    this.stack = 0n;
+  }
+  any(): boolean {
+    return this.regs !== 0 || this.stack !== 0n;
+  }
+}
+
+export function formatState(st: VerifierState, frameno: number, scratch: Scratch | null): string {
+  const f = st.frames[frameno]!;
+  let out = '';
+  if (f.frameno) out += ` frame${f.frameno}:`;
+  for (let i = 0; i < 11; i++) {
+    const r = f.regs[i]!;
+    if (r.type === RegType.NOT_INIT) continue;
+    if (scratch && !(scratch.regs & (1 << i))) continue;
+    out += ` R${i}=${formatReg(r, f.frameno)}`;
+  }
+  for (let spi = 0; spi < f.stack.length; spi++) {
+    if (scratch && !((scratch.stack >> BigInt(spi)) & 1n)) continue;
+    const t = formatSlot(f, spi, f.frameno);
+    if (t !== null) out += t;
+  }
+  const refs = st.refs.filter((r) => r.id);
+  if (refs.length) out += ` refs=${refs.map((r) => r.id).join(',')}`;
+  return out;
+}
+
+// ---- state comparison for pruning (regsafe / stacksafe / states_equal) ---------------------------------
+
+export class IdMap {
+  private fwd = new Map<number, number>();
+  private rev = new Map<number, number>();
+  check(oldId: number, curId: number): boolean {
+    if (oldId === 0 && curId === 0) return true;
+    if (oldId === 0 || curId === 0) return oldId === 0 ? true : false;
+    const f = this.fwd.get(oldId);
+    const b = this.rev.get(curId);
+    if (f === undefined && b === undefined) {
+      this.fwd.set(oldId, curId);
+      this.rev.set(curId, oldId);
+      return true;
+    }
+    return f === curId && b === oldId;
+  }
+}
+
+function rangeWithin(o: ScalarBounds, c: ScalarBounds): boolean {
+  return o.umin <= c.umin && o.umax >= c.umax && o.smin <= c.smin && o.smax >= c.smax &&
+    o.u32min <= c.u32min && o.u32max >= c.u32max && o.s32min <= c.s32min && o.s32max >= c.s32max;
+}
+
+function scalarsWithin(o: ScalarBounds, c: ScalarBounds): boolean {
+  return rangeWithin(o, c) && tnumIn(o.varOff, c.varOff);
+}
+
+function regsExact(o: RegState, c: RegState, idmap: IdMap): boolean {
+  return o.type === c.type && o.maybeNull === c.maybeNull && o.off === c.off && o.range === c.range &&
+    o.map === c.map && o.frameno === c.frameno && o.s.equals(c.s) &&
+    idmap.check(o.id, c.id) && idmap.check(o.refObjId, c.refObjId);
+}
+
+/**
+ * regsafe: every behaviour allowed in `c` was allowed in `o`. Every scalar is treated as precise (the kernel
+ * ignores imprecise scalars; we have no precision tracking), which is sound but prunes less.
+ */
+export function regsafe(o: RegState, c: RegState, idmap: IdMap): boolean {
+  if (o.type === RegType.NOT_INIT) return true;
+  if (c.type === RegType.NOT_INIT) return false;
+  if (o.type === RegType.SCALAR_VALUE) {
+    if (c.type !== RegType.SCALAR_VALUE) return false;
+    // scalar ids link registers that a comparison refines together: keep the relation.
+    if (o.id && (!idmap.check(o.id, c.id) || o.linked !== c.linked || o.linkOff !== c.linkOff)) return false;
+    if (!o.id && c.id) {
+      // an unlinked old scalar accepts a linked current one (linking only adds knowledge)
+    }
+    return scalarsWithin(o.s, c.s);
+  }
+  if (o.type !== c.type || o.maybeNull !== c.maybeNull) return false;
+  switch (o.type) {
+    case RegType.PTR_TO_MAP_VALUE:
+      if (o.maybeNull) return regsExact(o, c, idmap);
+      return o.off === c.off && o.map === c.map && idmap.check(o.id, c.id) && scalarsWithin(o.s, c.s);
+    case RegType.PTR_TO_PACKET:
+    case RegType.PTR_TO_PACKET_META:
+      if (o.range > c.range) return false;
+      if (o.off !== c.off) return false;
+      if (!idmap.check(o.id, c.id)) return false;
+      return scalarsWithin(o.s, c.s);
+    default:
+      return regsExact(o, c, idmap);
+  }
+}
+
+export function stacksafe(o: FuncState, c: FuncState, idmap: IdMap, allowUninit: boolean): boolean {
+  for (let spi = 0; spi < o.stack.length; spi++) {
+    const os = o.stack[spi]!;
+    const cs = spi < c.stack.length ? c.stack[spi]! : null;
+    if (os.types[7] === Slot.SPILL) {
+      if (!cs || cs.types[7] !== Slot.SPILL) {
+        // an old spilled unbounded scalar covers plain data
+        let spillAll = true;
+        for (let j = 0; j < 8; j++) if (os.types[j] !== Slot.SPILL) spillAll = false;
+        if (spillAll && os.spilled.type === RegType.SCALAR_VALUE && isUnboundedScalar(os.spilled) && cs) {
+          let ok = true;
+          for (let j = 0; j < 8; j++) {
+            const t = cs.types[j]!;
+            if (!(t === Slot.MISC || t === Slot.ZERO || (t === Slot.INVALID && allowUninit))) ok = false;
+          }
+          if (ok) continue;
+        }
+        return false;
+      }
+      for (let j = 0; j < 8; j++) if (os.types[j] !== cs.types[j]) return false;
+      if (!regsafe(os.spilled, cs.spilled, idmap)) return false;
+      continue;
+    }
+    for (let j = 0; j < 8; j++) {
+      const ot = os.types[j]!;
+      if (ot === Slot.INVALID) continue;
+      const ct = cs ? cs.types[j]! : Slot.INVALID;
+      if (ot === Slot.MISC) {
+        if (ct === Slot.MISC || ct === Slot.ZERO) continue;
+        if (ct === Slot.INVALID && allowUninit) continue;
+        if (ct === Slot.SPILL && cs!.spilled.type === RegType.SCALAR_VALUE) continue;
+        return false;
+      }
+      if (ot === Slot.ZERO) {
+        if (ct === Slot.ZERO) continue;
+        return false;
+      }
+      return false;
+    }
+  }
+  return true;
+}
+
+function isUnboundedScalar(r: RegState): boolean {
+  const fresh = new ScalarBounds();
+  return r.id === 0 && r.s.equals(fresh);
+}
+
+/**
+ * states_equal for pruning. `liveRegs(frameIdx)` gives the bitmask of registers live at the current insn for
+ * each frame (callers' frames: live after their call site).
+ */
+export function statesEqual(o: VerifierState, c: VerifierState, live: (frame: number) => number, allowUninit: boolean): boolean {
+  if (o.frames.length !== c.frames.length) return false;
+  if (o.refs.length !== c.refs.length) return false;
+  const idmap = new IdMap();
+  for (let i = 0; i < o.refs.length; i++) if (!idmap.check(o.refs[i]!.id, c.refs[i]!.id)) return false;
+  for (let fi = 0; fi < o.frames.length; fi++) {
+    const of = o.frames[fi]!;
+    const cf = c.frames[fi]!;
+    if (of.callsite !== cf.callsite) return false;
+    const mask = live(fi);
+    for (let r = 0; r < 11; r++) {
+      if (!(mask & (1 << r))) continue;
+      if (!regsafe(of.regs[r]!, cf.regs[r]!, idmap)) return false;
+    }
+    if (!stacksafe(of, cf, idmap, allowUninit)) return false;
+  }
+  return true;
+}
+
+/** EXACT comparison (infinite-loop detection). */
+export function statesExact(o: VerifierState, c: VerifierState): boolean {
+  if (o.frames.length !== c.frames.length || o.refs.length !== c.refs.length) return false;
+  const idmap = new IdMap();
+  for (let fi = 0; fi < o.frames.length; fi++) {
+    const of = o.frames[fi]!;
+    const cf = c.frames[fi]!;
+    if (of.callsite !== cf.callsite) return false;
+    for (let r = 0; r < 11; r++) {
+      const a = of.regs[r]!;
+      const b = cf.regs[r]!;
+      if (a.type === RegType.NOT_INIT && b.type === RegType.NOT_INIT) continue;
+      if (!regsExact(a, b, idmap)) return false;
+    }
+    const n = Math.max(of.stack.length, cf.stack.length);
+    for (let spi = 0; spi < n; spi++) {
+      const a = of.stack[spi];
+      const b = cf.stack[spi];
+      for (let j = 0; j < 8; j++) if ((a?.types[j] ?? 0) !== (b?.types[j] ?? 0)) return false;
+      if (a && b && a.types[7] === Slot.SPILL && !regsExact(a.spilled, b.spilled, idmap)) return false;
+    }
+  }
+  return true;
+}
+
+export { markKnown };
