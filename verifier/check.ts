@@ -4,7 +4,16 @@
 //
 // Precision: there is no precision back-tracking; every scalar is treated as precise when states are compared
 // (sound, prunes less than the kernel). Register liveness (compute_live_registers) is computed and used;
-// stack liveness is not (every stack slot is compared).
+// stack liveness is not (every stack slot is compared). Checkpoints are stored and evicted with the kernel's
+// heuristics (>= 2 jumps and 8 insns since the last one; miss_cnt > hit_cnt * 3 + 3 evicts; states of a loop
+// still being explored only serve infinite-loop detection), so `processed N insns` equals the kernel's for
+// straight-line and simply-branching programs; with many imprecise scalars bpfvm may process more.
+//
+// Not modelled yet (rejected with a bpfvm-specific message or approximated): kfunc calls, may_goto, callbacks
+// (bpf_loop, for_each_map_elem, timers), global (BTF) subprograms (treated like static ones), dynptrs, spin
+// locks, BTF pointers, Spectre v1/v4 speculative-path simulation (the !root non-speculative sanitation
+// checks are done), the tail-call fork inside subprograms (approximated: packet pointers are invalidated),
+// BTF line-info lines (`; source @ file:line`) and level-2 precision/stack-liveness/SCC trace lines.
 
 import { helperCallMessage } from '../helpers/availability.js';
 import { helperName } from '../helpers/ids.js';
@@ -18,11 +27,11 @@ import {
   sizeBytes, srcBit, type Insn,
 } from '../vm/isa.js';
 import { ctxAccess, sockAccess, type CtxRegType, type SockRegType } from './ctx.js';
-import { formatSnum, tnumStrn } from './format.js';
+import { tnumStrn } from './format.js';
 import { BPF_LOG_LEVEL, BPF_LOG_LEVEL1, BPF_LOG_LEVEL2, VLog, statsLine, vlogAlignment } from './log.js';
 import {
   BPF_ADD, BPF_AND, BPF_ARSH, BPF_DIV, BPF_END, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JLE, BPF_JLT, BPF_JNE, BPF_LSH, BPF_MOD,
-  BPF_MOV, BPF_MUL, BPF_NEG, BPF_OR, BPF_RSH, BPF_SUB, BPF_XOR, S64_MAX, S64_MIN, ScalarBounds, U64_MAX,
+  BPF_MOV, BPF_NEG, BPF_OR, BPF_RSH, BPF_SUB, BPF_XOR, S64_MAX, S64_MIN, ScalarBounds, U64_MAX,
   adjustScalarMinMaxVals, coerceRegToSize, coerceRegToSizeSx, flipOpcode, isBranchTaken, invariantsViolationText,
   mark32Unbounded, markKnown, regBoundsSync, regSetMinMax, regWidth, scalarAluInsn, boundsSanityCheck,
 } from './scalar.js';
@@ -31,7 +40,7 @@ import {
   markNotInit, markPtr, markRegKnown, markRegUnknown, regTypeStr, statesEqual, statesExact,
 } from './state.js';
 import { checkStructure, type StructureResult } from './structure.js';
-import { tnumAdd, tnumConst, tnumIsAligned, tnumIsConst, tnumIsUnknown, tnumSub } from './tnum.js';
+import { tnumAdd, tnumConst, tnumIsAligned, tnumIsConst, tnumSub } from './tnum.js';
 
 const EINVAL = 22;
 const EACCES = 13;
@@ -2216,4 +2225,3 @@ function isGplCompatible(license: string): boolean {
   return ['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL', 'Dual MIT/GPL', 'Dual MPL/GPL'].includes(license);
 }
 
-export { formatSnum, tnumIsUnknown, BPF_DIV, BPF_MUL, BPF_OR, BPF_AND, BPF_XOR, BPF_ARSH, BPF_RSH, BPF_JGE, BPF_JGT };

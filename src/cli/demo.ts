@@ -4,7 +4,9 @@
 //  2. disassemble its stream parser with the source lines from BTF, in the kernel's syntax;
 //  3. run the annotated packet programs of fixtures/v3/pkt_parse.o the way BPF_PROG_TEST_RUN does, on the
 //     kernel's default input, and compare each return value with the one the kernel gave (the object's
-//     `test_retval` annotation, recorded on Linux 6.18).
+//     `test_retval` annotation, recorded on Linux 6.18);
+//  4. check fixtures/v3/verifier_reject.o with bpfvm's verifier and compare each verdict and message with the
+//     one the kernel gave (the object's `test_expect_*` annotations).
 
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -13,6 +15,7 @@ import { formatLine } from '../../vm/disasm.js';
 import { decode } from '../../vm/isa.js';
 import { loadCollectionFile } from '../elf/index.js';
 import { testRun } from '../kernel/testrun.js';
+import { verify } from '../../verifier/index.js';
 import { CliError } from './common.js';
 
 function fixturesDir(): string {
@@ -71,5 +74,23 @@ export function main(argv: string[]): number {
     }
   }
   out(`  ${agree}/${total} return values equal the kernel's`);
-  return agree === total ? 0 : 1;
+
+  out();
+  const rejPath = join(fx, 'v3', 'verifier_reject.o');
+  const rej = loadCollectionFile(rejPath);
+  out("== 4. fixtures/v3/verifier_reject.o through bpfvm's verifier, against the kernel's recorded verdicts");
+  let same = 0;
+  for (const p of rej.programs) {
+    const expectFail = p.annotations.includes('comment:test_expect_failure');
+    const msgTag = p.annotations.find((a) => a.startsWith('comment:test_expect_msg='));
+    // Tags look like comment:test_expect_msg=<N>=<message>; the counter keeps identical tags apart.
+    const expected = msgTag ? msgTag.slice('comment:test_expect_msg='.length).replace(/^\d+=/, '') : null;
+    const r = verify({ ...p, license: rej.license }, { maps: rej.maps });
+    const ours = r.ok ? 'accepted' : `rejected: ${r.error?.message ?? ''}`;
+    const kernel = expectFail ? `rejected: ${expected ?? '?'}` : 'accepted';
+    if (ours === kernel) same++;
+    out(`  ${p.name.padEnd(30)} ${ours.padEnd(60)} ${ours === kernel ? 'same as the kernel' : `kernel: ${kernel}`}`);
+  }
+  out(`  ${same}/${rej.programs.length} verdicts equal the kernel's`);
+  return agree === total && same === rej.programs.length ? 0 : 1;
 }
