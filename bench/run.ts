@@ -43,7 +43,7 @@ for (const r of results.socketModel) {
   console.log(`model  ${(r.name + ', ' + r.messageBytes + ' B').padEnd(34)} ${(r.nsPerMessage / 1000).toFixed(2).padStart(7)} us/msg  ${(r.messagesPerSec / 1e3).toFixed(1).padStart(7)} k msg/s  ${r.mbPerSec.toFixed(1).padStart(7)} MB/s`);
 }
 for (const r of results.elfLoad) console.log(`elf    ${r.file.padEnd(34)} ${String(r.bytes).padStart(7)} bytes  ${r.msPerLoad.toFixed(3)} ms/load`);
-for (const r of results.verifier) console.log(`verify ${r.name.padEnd(56)} ${(r.insnsPerSec / 1e6).toFixed(1)} M insns/s`);
+for (const r of results.verifier) console.log(`verify ${r.name.padEnd(40)} ${String(r.processed).padStart(7)} processed insns  ${(r.insnsPerSec / 1e3).toFixed(0)} k insns/s`);
 if (results.cliStartup) console.log(`cli    bpfvm --version: median ${results.cliStartup.medianMs.toFixed(1)} ms (min ${results.cliStartup.minMs.toFixed(1)}, max ${results.cliStartup.maxMs.toFixed(1)})`);
 const out = join(packageRoot(), 'bench', 'results.json');
 writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
