@@ -13,39 +13,11 @@ import {
   AttachType, E, MapType, MsgFlags, ProgType, SockOpt, UpdateFlags, patternBytes, runScenario, sockAvailability,
   tcpPair, type Scenario, type ScenarioResult, type ScenarioStep,
 } from './sockrun.js';
+import { DROP, PASS, bytes, hexOf, msgScenario, skMsg, sockhash, sockmap } from './sockrun-scenarios.js';
 
 const avail = sockAvailability();
 const suite = avail.ok ? describe : describe.skip;
 if (!avail.ok) console.warn(`sockrun tests skipped: ${avail.reason}`);
-
-const hexOf = (b: Uint8Array | undefined): string => Buffer.from(b ?? new Uint8Array(0)).toString('hex');
-const bytes = (...v: number[]): Uint8Array => new Uint8Array(v);
-
-/** A SOCKMAP with 8-byte values (so the final dump can name the members). */
-const sockmap = (maxEntries = 8) => ({ type: MapType.SOCKMAP, keySize: 4, valueSize: 8, maxEntries });
-const sockhash = (maxEntries = 8) => ({ type: MapType.SOCKHASH, keySize: 4, valueSize: 8, maxEntries });
-const skMsg = (src: string) => ({ progType: ProgType.SK_MSG, insns: assemble(src) });
-
-const PASS = 'r0 = 1\nexit';
-const DROP = 'r0 = 0\nexit';
-
-/**
- * sk_msg scenario skeleton: map 0 = SOCKMAP with the SK_MSG program 0 attached (before any insert), pair
- * c1→p1 with c1 in map 0 at key 0. Extra maps/progs/steps are appended.
- */
-function msgScenario(prog: string, steps: ScenarioStep[], extra: Partial<Scenario> = {}): Scenario {
-  return {
-    maps: [sockmap(), ...(extra.maps ?? [])],
-    progs: [skMsg(prog), ...(extra.progs ?? [])],
-    steps: [
-      { op: 'attach', prog: 0, map: 0, attachType: AttachType.SK_MSG_VERDICT },
-      ...tcpPair('l1', 'c1', 'p1'),
-      { op: 'sockUpdate', map: 0, key: 0, sock: 'c1', label: 'insert' },
-      ...steps,
-    ],
-    ...(extra.drainMs !== undefined ? { drainMs: extra.drainMs } : {}),
-  };
-}
 
 function expectSetupOk(r: ScenarioResult): void {
   if (!r.ok) throw new Error(`setup failed: ${JSON.stringify(r.setupError)}`);

@@ -10,32 +10,16 @@
  */
 import { describe, expect, it } from 'vitest';
 import { loadCollectionFile } from '../../src/elf/index.js';
-import { assemble } from '../../vm/asm.js';
 import {
   AttachType, MapType, ProgType, UpdateFlags, patternBytes, runScenario, sockAvailability, tcpPair,
   type Scenario, type ScenarioResult, type ScenarioStep,
 } from '../kernel/sockrun.js';
+import { DROP, PASS, bytes, hexOf as hex, msgScenario, skMsg, sockhash, sockmap } from '../kernel/sockrun-scenarios.js';
 import { runModelScenario } from './sockmap-harness.js';
 
 const avail = sockAvailability();
 const suite = avail.ok ? describe : describe.skip;
 if (!avail.ok) console.warn(`sockmap differential tests skipped: ${avail.reason}`);
-
-const hex = (b: Uint8Array | undefined): string => Buffer.from(b ?? new Uint8Array(0)).toString('hex');
-const bytes = (...v: number[]): Uint8Array => new Uint8Array(v);
-const sockmap = (maxEntries = 8) => ({ type: MapType.SOCKMAP, keySize: 4, valueSize: 8, maxEntries });
-const sockhash = (maxEntries = 8) => ({ type: MapType.SOCKHASH, keySize: 4, valueSize: 8, maxEntries });
-const skMsg = (src: string) => ({ progType: ProgType.SK_MSG, insns: assemble(src) });
-const PASS = 'r0 = 1\nexit';
-const DROP = 'r0 = 0\nexit';
-
-function msgScenario(prog: string, steps: ScenarioStep[], extra: Partial<Scenario> = {}): Scenario {
-  return {
-    maps: [sockmap(), ...(extra.maps ?? [])],
-    progs: [skMsg(prog), ...(extra.progs ?? [])],
-    steps: [{ op: 'attach', prog: 0, map: 0, attachType: AttachType.SK_MSG_VERDICT }, ...tcpPair('l1', 'c1', 'p1'), { op: 'sockUpdate', map: 0, key: 0, sock: 'c1' }, ...steps],
-  };
-}
 
 interface CompareOpts {
   /** Sockets whose data is compared by length only (pushed bytes are garbage in the kernel). */
