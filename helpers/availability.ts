@@ -319,8 +319,11 @@ const BASE: readonly Row[] = [
   ['spin_lock', 'bpf_spin_lock_proto', { tier: 'bpf' }],
   ['spin_unlock', 'bpf_spin_unlock_proto', { tier: 'bpf' }],
   ['jiffies64', 'bpf_jiffies64_proto', { tier: 'bpf' }],
-  ['per_cpu_ptr', 'bpf_per_cpu_ptr_proto', { tier: 'bpf' }],
-  ['this_cpu_ptr', 'bpf_this_cpu_ptr_proto', { tier: 'bpf' }],
+  // The helpers.c sources put these two behind CAP_BPF, and an earlier 6.18.44 host agreed; the 6.18.44 host of
+  // 2026-12-06 refuses them to a CAP_BPF-only loader ("program of this type cannot use helper"), so they need
+  // CAP_PERFMON here.  The host kernel wins (test/helpers/availability-6.18.json records it).
+  ['per_cpu_ptr', 'bpf_per_cpu_ptr_proto', { tier: 'perfmon' }],
+  ['this_cpu_ptr', 'bpf_this_cpu_ptr_proto', { tier: 'perfmon' }],
   ['timer_init', 'bpf_timer_init_proto', { tier: 'bpf' }],
   ['timer_set_callback', 'bpf_timer_set_callback_proto', { tier: 'bpf' }],
   ['timer_start', 'bpf_timer_start_proto', { tier: 'bpf' }],
