@@ -19,7 +19,7 @@ import { helperName } from '../../helpers/ids.js';
 import { Vm, type BoundProgram, type Tier } from '../../vm/interpreter.js';
 import { BpfMap, BpfMapError, Maps, u32Bytes, ERRNO } from './maps/index.js';
 import { MapsVm } from './maps/vm.js';
-import { installSkMsgHelpers, runSkMsgProgram } from './skmsg-helpers.js';
+import { installSkMsgHelpers, runSkMsgProgram, type SkMsgRunResult } from './skmsg-helpers.js';
 import { PageFrag, type Page, type SkMsg } from './skmsg.js';
 import {
   SockMapBase,
@@ -81,6 +81,16 @@ export interface ProgramLoad {
 
 export type MapKey = number | Uint8Array;
 
+/** One SK_MSG program run, as `Kernel.msgRunObserver` sees it (right after the run, before the verdict is applied). */
+export interface MsgRunEvent {
+  prog: KProgram;
+  msg: SkMsg;
+  sk: Socket;
+  result: SkMsgRunResult;
+  /** The last redirect helper call of this run that found a target: the map, the key bytes and the flags. */
+  redirect: { map: BpfMap; key: Uint8Array; flags: number } | null;
+}
+
 export class Kernel {
   readonly vm: Vm;
   /** The task page fragment every sendmsg copies into. */
@@ -94,6 +104,8 @@ export class Kernel {
   private nextPort: number;
   private readonly sockOpts: SocketOptions;
   readonly env: TcpBpfEnv;
+  /** Called after every SK_MSG program run (bpfvm run and bpfvm/testing report from it); null = nobody. */
+  msgRunObserver: ((e: MsgRunEvent) => void) | null = null;
 
   constructor(opts: KernelOptions = {}) {
     this.vm = new Vm({ ...(opts.tier !== undefined ? { tier: opts.tier } : {}), helperName });
@@ -155,14 +167,22 @@ export class Kernel {
     return sockMapDetach(map, prog, attachType);
   }
 
-  private runMsgProgram(prog: KProgram, msg: SkMsg, sk: Socket): number {
+  /** sk_psock_msg_verdict's program run (public for bpfvm run's --repeat timing on copies of a message). */
+  runMsgProgram(prog: KProgram, msg: SkMsg, sk: Socket): number {
     prog.runCount++;
+    let redirect: MsgRunEvent['redirect'] = null;
+    const found = (map: unknown, key: Uint8Array, flags: number): Socket | null => {
+      const t = msgRedirectTarget(map, key, flags);
+      if (t !== null && this.msgRunObserver !== null) redirect = { map: map as BpfMap, key, flags };
+      return t;
+    };
     const r = runSkMsgProgram(this.vm, prog.bound, msg, sk, {
       redirect: {
-        sockMap: (map, key, flags) => msgRedirectTarget(map, u32Bytes(key), flags),
-        sockHash: (map, readKey, flags) => (map instanceof SockMapBase ? msgRedirectTarget(map, readKey(map.keySize), flags) : null),
+        sockMap: (map, key, flags) => found(map, u32Bytes(key), flags),
+        sockHash: (map, readKey, flags) => (map instanceof SockMapBase ? found(map, readKey(map.keySize), flags) : null),
       },
     });
+    this.msgRunObserver?.({ prog, msg, sk, result: r, redirect });
     return r.verdict;
   }
 
