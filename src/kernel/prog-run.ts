@@ -12,7 +12,7 @@
 // The default topology (defaultMsgTopology) is test_sockmap's: listeners on 127.0.0.1:10000 and :10001,
 // c1 → p1 and c2 → p2, c1 sends; every SOCKMAP/SOCKHASH of the object holds key 0 = c1, 1 = p1, 2 = c2,
 // 3 = p2 (keys that fit max_entries; SOCKHASH keys are those integers little-endian in key_size bytes); the
-// program is attached to every sock map it refers to (none: the object's first sock map).
+// program is attached to the first sock map it refers to (none: the object's first sock map).
 
 import type { CollectionSpec, MapSpec, ProgramSpec } from '../spec.js';
 import type { RunResult, Tier } from '../../vm/interpreter.js';
@@ -20,7 +20,7 @@ import { BPF_PSEUDO_MAP_IDX } from '../../vm/isa.js';
 import { Kernel, type KProgram, type MsgRunEvent } from './model.js';
 import { SockMapBase } from './sockmap.js';
 import { BPF_F_INGRESS, PageFrag, SkMsg, __SK_DROP, __SK_PASS, __SK_REDIRECT } from './skmsg.js';
-import type { Socket } from './socket.js';
+import { Errno, type Socket } from './socket.js';
 import { Prng, VirtualClock, tracePrintk } from './skb-helpers.js';
 import type { BpfMap } from './maps/index.js';
 
@@ -47,7 +47,10 @@ export interface MsgTopology {
   connections: { client: string; peer: string; port: number }[];
   /** The socket whose sends run the program. */
   sender: string;
-  /** Maps the program is attached to (BPF_SK_MSG_VERDICT) before any socket is inserted. */
+  /**
+   * Maps the program is attached to (BPF_SK_MSG_VERDICT) before any socket is inserted. As in the kernel, a
+   * socket takes the program from one map only: inserting it again into a map with a program fails (EBUSY).
+   */
   attach: string[];
   /** Sock map entries, inserted in this order (BPF_ANY). */
   slots: { map: string; key: KeyInput; socket: string }[];
@@ -158,8 +161,9 @@ export function runMaps(collection: Pick<CollectionSpec, 'maps'>): MapSpec[] {
 export function defaultMsgTopology(collection: Pick<CollectionSpec, 'maps'>, prog: ProgramSpec): MsgTopology {
   const maps = runMaps(collection);
   const sockMaps = maps.filter(isSockMap);
-  const used = referencedMaps(prog, maps).filter(isSockMap);
-  const attach = (used.length > 0 ? used : [sockMaps[0]!]).map((m) => m.name);
+  // One map only: a socket can take an sk_msg program from one map (a second insert into a map with a program
+  // fails with EBUSY, as in the kernel).
+  const attach = [(referencedMaps(prog, maps).find(isSockMap) ?? sockMaps[0]!).name];
   const order = ['c1', 'p1', 'c2', 'p2'];
   const slots: MsgTopology['slots'] = [];
   for (const m of sockMaps) {
@@ -203,7 +207,8 @@ function keyForReport(key: Uint8Array): number | string {
   return Buffer.from(key).toString('hex');
 }
 
-const errnoText = (r: number): string => `errno ${-r}`;
+const ERRNO_NAMES = new Map<number, string>(Object.entries(Errno).map(([k, v]) => [v, k]));
+const errnoText = (r: number): string => ERRNO_NAMES.get(-r) ?? `errno ${-r}`;
 
 /** A kernel with the topology built and the program attached; the building block of runs and benchmarks. */
 export interface MsgSetup {
@@ -273,7 +278,15 @@ export function setupMsgRun(collection: CollectionSpec, prog: ProgramSpec, opts:
     if (!(m instanceof SockMapBase)) throw new BpfMsgRunError(`slot: ${sl.map} is not a SOCKMAP or SOCKHASH`);
     const key = encode(sl.key, m.keySize, `slot ${sl.map} key`);
     const r = kernel.mapUpdateSocket(m, key, sock(sl.socket, `slot ${sl.map}:${String(sl.key)}`));
-    if (r < 0) throw new BpfMsgRunError(`slot ${sl.map}:${keyForReport(key)} = ${sl.socket} fails with ${errnoText(r)}`);
+    if (r < 0) {
+      const why =
+        r === -Errno.EBUSY
+          ? ' (the socket already has an sk_msg program from a map: it can sit in only one slot of the maps the program is attached to)'
+          : r === -Errno.E2BIG
+            ? ` (max_entries is ${m.maxEntries})`
+            : '';
+      throw new BpfMsgRunError(`slot ${sl.map}:${keyForReport(key)} = ${sl.socket} fails with ${errnoText(r)}${why}`);
+    }
   }
   const sender = sock(topo.sender, 'sender');
   if (sender.psock?.progs.msgParser !== program) {
@@ -346,7 +359,8 @@ export function prepareMsgRun(setup: MsgSetup, data: Uint8Array): PreparedMsgRun
       const msg = new SkMsg();
       frag.offset = 0;
       const r = msg.appendFromUser(frag, data);
-      if (r.err !== 0 || r.consumed !== data.length) throw new BpfMsgRunError(`${data.length} bytes do not fit in one sk_msg`);
+      // More than one sk_msg holds (17 elements): the first message's worth, like the first run of the send.
+      if (r.err !== 0) throw new BpfMsgRunError(`cannot build an sk_msg of ${data.length} bytes (error ${r.err})`);
       const saved = kernel.msgRunObserver;
       let res: (RunResult & { verdict: number }) | null = null;
       kernel.msgRunObserver = (e) => void (res = { ...e.result });
