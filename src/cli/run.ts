@@ -26,7 +26,7 @@ ${MSG_OPTIONS_HELP}
 Prints the return value and duration, the verdict, the redirect target, apply/cork bytes, the message after
 the program (--data-out writes it) and the bytes each socket received; --json adds insns and every run.`;
 
-const SOCKET_MODEL_TYPES: Record<number, string> = { 13: 'sock_ops', 14: 'sk_skb' };
+const SOCKET_MODEL_TYPES: Record<number, string> = { 13: 'sock_ops' };
 const TIERS: readonly Tier[] = ['interp', 'js', 'auto'];
 
 function hexString(b: Uint8Array): string {
@@ -85,7 +85,7 @@ export async function main(argv: string[]): Promise<number> {
   } else {
     throw new UsageError(`${file} has ${spec.programs.length} programs; choose one with --program NAME (programs: ${names})`);
   }
-  if (prog.type === 16) return runMsg(r, spec, prog, repeat, tierArg as Tier | undefined);
+  if (prog.type === 16 || prog.type === 14) return runMsg(r, spec, prog, repeat, tierArg as Tier | undefined);
   const social = SOCKET_MODEL_TYPES[prog.type];
   if (social !== undefined) {
     throw new CliError(
@@ -128,20 +128,24 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** bpfvm run for an sk_msg program: one message through the socket model (src/kernel/prog-run.ts). */
+/** bpfvm run for an sk_msg program (one message through the socket model) or an sk_skb program (one skb); src/kernel/prog-run.ts. */
 async function runMsg(r: ParsedArgs, spec: CollectionSpec, prog: ProgramSpec, repeat: number, tier: Tier | undefined): Promise<number> {
   for (const o of ['ctx-in', 'ctx-out']) {
     if (r.str(o) !== undefined) {
       throw new UsageError(
-        `--${o} does not apply to sk_msg programs: struct sk_msg_md is read-only and filled from the sending socket ` +
-          `(family, addresses, ports of c1) and the message (data, data_end, size)`,
+        prog.type === 16
+          ? `--${o} does not apply to sk_msg programs: struct sk_msg_md is read-only and filled from the sending socket ` +
+              `(family, addresses, ports of c1) and the message (data, data_end, size)`
+          : `--${o} does not apply to sk_skb programs: the __sk_buff is that of a TCP skb received by p1 over loopback`,
       );
     }
   }
   const { runSkMsg, defaultMsgTopology, DEFAULT_MSG_INPUT } = await import('../kernel/prog-run.js');
+  if (prog.type === 14 && r.list('attach').length > 0) throw new UsageError('--attach is for sk_msg programs: an sk_skb program runs on its own on one skb');
   const inputs = msgRunInputs(r.list, spec, prog, defaultMsgTopology);
   const dataInPath = r.str('data-in');
   const data = dataInPath !== undefined ? readBytes(dataInPath) : DEFAULT_MSG_INPUT();
+  if (prog.type === 14) return runSkb(r, spec, prog, data, repeat, tier, inputs);
   const res = runSkMsg(spec, prog, {
     data,
     repeat,
@@ -182,6 +186,44 @@ async function runMsg(r: ParsedArgs, spec: CollectionSpec, prog: ProgramSpec, re
   lines.push(`Delivered: ${got.length === 0 ? 'nothing' : got.map(([k, v]) => `${k} ${v.length} bytes`).join(', ')}`);
   if (res.held > 0) lines.push(`Held (corked): ${res.held} bytes`);
   for (const [k, n] of Object.entries(res.unsent)) lines.push(`Unsent in ${k}'s TCP write queue: ${n} bytes`);
+  for (const t of res.trace) lines.push(`bpf_trace_printk: ${t}`);
+  process.stdout.write(lines.join('\n') + '\n');
+  return 0;
+}
+
+async function runSkb(
+  r: ParsedArgs,
+  spec: CollectionSpec,
+  prog: ProgramSpec,
+  data: Uint8Array,
+  repeat: number,
+  tier: Tier | undefined,
+  inputs: ReturnType<typeof msgRunInputs>,
+): Promise<number> {
+  const { runSkSkbOnce } = await import('../kernel/prog-run.js');
+  const res = runSkSkbOnce(spec, prog, {
+    data,
+    repeat,
+    mapEntries: inputs.mapEntries,
+    ...(inputs.topology !== undefined ? { topology: inputs.topology } : {}),
+    ...(tier !== undefined ? { tier } : {}),
+  });
+  const dataOutPath = r.str('data-out');
+  if (dataOutPath !== undefined) writeOut(dataOutPath, res.dataOut);
+  if (r.bool('json')) {
+    process.stdout.write(JSON.stringify({ ...res, dataOut: hexString(res.dataOut) }) + '\n');
+    return 0;
+  }
+  const lines = [`Return value: ${res.retval}, duration${res.repeat > 1 ? ' (average)' : ''}: ${res.duration}ns`];
+  const rd = res.redirect;
+  if (res.role === 'stream_parser') lines.push(`Stream parser: message length ${res.retval | 0} (0 = needs more bytes, < 0 = error)`);
+  else {
+    lines.push(
+      `Verdict: ${res.verdict}` +
+        (rd ? ` to ${rd.socket} (${rd.map}[${typeof rd.key === 'number' ? rd.key : `0x${rd.key}`}], flags 0x${rd.flags.toString(16)}, ${rd.direction})` : ''),
+    );
+  }
+  lines.push(`skb: ${res.sizeIn} bytes received by ${res.socket}, ${res.sizeOut} bytes after the program${res.sizeOut === res.sizeIn && hexString(res.dataOut) === hexString(data) ? ' (unchanged)' : ''}`);
   for (const t of res.trace) lines.push(`bpf_trace_printk: ${t}`);
   process.stdout.write(lines.join('\n') + '\n');
   return 0;

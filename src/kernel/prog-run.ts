@@ -25,6 +25,7 @@ import { Prng, VirtualClock, tracePrintk } from './skb-helpers.js';
 import type { BpfMap } from './maps/index.js';
 
 export const BPF_PROG_TYPE_SK_MSG = 16;
+export const BPF_PROG_TYPE_SK_SKB = 14;
 export const BPF_SK_MSG_VERDICT = 7;
 export const BPF_MAP_TYPE_SOCKMAP = 15;
 export const BPF_MAP_TYPE_SOCKHASH = 18;
@@ -163,7 +164,8 @@ export function defaultMsgTopology(collection: Pick<CollectionSpec, 'maps'>, pro
   const sockMaps = maps.filter(isSockMap);
   // One map only: a socket can take an sk_msg program from one map (a second insert into a map with a program
   // fails with EBUSY, as in the kernel).
-  const attach = [(referencedMaps(prog, maps).find(isSockMap) ?? sockMaps[0]!).name];
+  // sk_skb programs are not attached: they run on their own on one skb (runSkSkbOnce).
+  const attach = prog.type === BPF_PROG_TYPE_SK_SKB ? [] : [(referencedMaps(prog, maps).find(isSockMap) ?? sockMaps[0]!).name];
   const order = ['c1', 'p1', 'c2', 'p2'];
   const slots: MsgTopology['slots'] = [];
   for (const m of sockMaps) {
@@ -220,7 +222,9 @@ export interface MsgSetup {
 }
 
 export function setupMsgRun(collection: CollectionSpec, prog: ProgramSpec, opts: Omit<MsgRunOptions, 'data' | 'sends' | 'repeat'> = {}): MsgSetup {
-  if (prog.type !== BPF_PROG_TYPE_SK_MSG) throw new BpfMsgRunError(`program ${prog.name} is a ${prog.typeName} program, not sk_msg`);
+  if (prog.type !== BPF_PROG_TYPE_SK_MSG && prog.type !== BPF_PROG_TYPE_SK_SKB) {
+    throw new BpfMsgRunError(`program ${prog.name} is a ${prog.typeName} program, not sk_msg or sk_skb`);
+  }
   if (prog.loadError !== undefined) throw new BpfMsgRunError(`program ${prog.name} cannot run: ${prog.loadError}`);
   const topo = opts.topology ?? defaultMsgTopology(collection, prog);
   const kernel = new Kernel(opts.tier !== undefined ? { tier: opts.tier } : {});
@@ -245,7 +249,9 @@ export function setupMsgRun(collection: CollectionSpec, prog: ProgramSpec, opts:
     const r = kernel.mapUpdate(m, encode(e.key, m.keySize, `${what} key`), encode(e.value, m.valueSize, `${what} value`));
     if (r < 0) throw new BpfMsgRunError(`${what}: update of key ${String(e.key instanceof Uint8Array ? Buffer.from(e.key).toString('hex') : e.key)} fails with ${errnoText(r)}`);
   }
-  const program = kernel.loadProgram({ insns: prog.insns, type: prog.type, name: prog.name, expectedAttachType: prog.attachType ?? BPF_SK_MSG_VERDICT });
+  const skMsg = prog.type === BPF_PROG_TYPE_SK_MSG;
+  const program = kernel.loadProgram({ insns: prog.insns, type: prog.type, name: prog.name, expectedAttachType: prog.attachType ?? (skMsg ? BPF_SK_MSG_VERDICT : 0) });
+  if (!skMsg && topo.attach.length > 0) throw new BpfMsgRunError(`attach: ${prog.name} is an sk_skb program, which runs on its own on one skb (it is not attached)`);
   for (const name of topo.attach) {
     const m = mapNamed(name, 'attach');
     if (!(m instanceof SockMapBase)) throw new BpfMsgRunError(`attach: ${name} is not a SOCKMAP or SOCKHASH`);
@@ -289,7 +295,7 @@ export function setupMsgRun(collection: CollectionSpec, prog: ProgramSpec, opts:
     }
   }
   const sender = sock(topo.sender, 'sender');
-  if (sender.psock?.progs.msgParser !== program) {
+  if (skMsg && sender.psock?.progs.msgParser !== program) {
     throw new BpfMsgRunError(
       `the sender ${topo.sender} is not in a sock map the program is attached to (${topo.attach.join(', ') || 'none'}), so ${prog.name} would not run on its sends`,
     );
@@ -426,4 +432,75 @@ export function runSkMsg(collection: CollectionSpec, prog: ProgramSpec, opts: Ms
   for (let k = 0; k < repeat; k++) prepared.runOnce();
   const duration = Math.round(Number(process.hrtime.bigint() - t0) / repeat);
   return { ...runs[0]!, runs, sends: sendResults, delivered, held, unsent, trace, repeat, duration };
+}
+
+// ---- sk_skb: one skb through a parser or verdict program --------------------------------------------------------
+
+/** BPF_SK_SKB_STREAM_PARSER: the program's result is a message length, not a verdict. */
+export const BPF_SK_SKB_STREAM_PARSER = 4;
+
+export interface SkbRunResult {
+  /** 'stream_parser' (r0 = message length, or 0 = need more, < 0 = error) or 'verdict' (stream/skb verdict). */
+  role: 'stream_parser' | 'verdict';
+  /** r0 as a u32 (SK_PASS = 1, SK_DROP = 0; parsers: the length). */
+  retval: number;
+  /** sk_psock_map_verd of r0 for verdict programs; null for parsers. */
+  verdict: MsgVerdict | null;
+  redirect: MsgRedirect | null;
+  /** skb->sk: the socket the skb arrived at (the sender's peer). */
+  socket: string;
+  sizeIn: number;
+  sizeOut: number;
+  /** The skb bytes after the program (store_bytes, change_tail/head, adjust_room). */
+  dataOut: Uint8Array;
+  insns: number;
+  trace: string[];
+  repeat: number;
+  duration: number;
+}
+
+/**
+ * Runs an sk_skb program on ONE skb holding `data` (Kernel.runSkSkb): the skb the sender's bytes become at its
+ * peer (default c1 → p1; skb->sk = p1; payload in page fragments, data_end - data = 0, as TCP delivers it on
+ * loopback). The sockets sit in the sock maps as the topology says, so redirects find their targets; nothing is
+ * delivered (the receive path with strparser and backlog is the socket model's, e.g. through Kernel.send).
+ */
+export function runSkSkbOnce(collection: CollectionSpec, prog: ProgramSpec, opts: Omit<MsgRunOptions, 'sends'> = {}): SkbRunResult {
+  if (prog.type !== BPF_PROG_TYPE_SK_SKB) throw new BpfMsgRunError(`program ${prog.name} is a ${prog.typeName} program, not sk_skb`);
+  const data = opts.data ?? DEFAULT_MSG_INPUT();
+  const setup = setupMsgRun(collection, prog, opts);
+  const receiver = setup.sender.peer;
+  if (receiver === null) throw new BpfMsgRunError(`the sender ${setup.sender.name} is not connected`);
+  const run = () => setup.kernel.runSkSkb(setup.program, data, { sock: receiver });
+  const r = run();
+  const trace = [...setup.trace];
+  const repeat = Math.max(1, opts.repeat ?? 1);
+  const t0 = process.hrtime.bigint();
+  for (let k = 0; k < repeat; k++) run();
+  const duration = Math.round(Number(process.hrtime.bigint() - t0) / repeat);
+  const parser = prog.attachType === BPF_SK_SKB_STREAM_PARSER;
+  const verdict = parser ? null : (VERDICTS[r.verdict] ?? 'drop');
+  return {
+    role: parser ? 'stream_parser' : 'verdict',
+    retval: r.ret >>> 0,
+    verdict,
+    redirect:
+      !parser && r.redirect !== null
+        ? {
+            map: r.redirect.map.name,
+            key: keyForReport(r.redirect.key.slice()),
+            flags: r.redirect.flags,
+            direction: (r.redirect.flags & BPF_F_INGRESS) !== 0 ? 'ingress' : 'egress',
+            socket: r.redirect.target.name,
+          }
+        : null,
+    socket: receiver.name,
+    sizeIn: data.length,
+    sizeOut: r.data.length,
+    dataOut: r.data,
+    insns: r.insns,
+    trace,
+    repeat,
+    duration,
+  };
 }

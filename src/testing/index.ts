@@ -25,6 +25,8 @@ import {
   defaultMsgTopology,
   runMaps,
   runSkMsg,
+  runSkSkbOnce,
+  type SkbRunResult,
   type MapEntryInput,
   type MsgRunOptions,
   type MsgRunResult,
@@ -45,6 +47,7 @@ export {
   type MsgRunResult,
   type MsgTopology,
   type MsgVerdict,
+  type SkbRunResult,
 } from '../kernel/prog-run.js';
 
 // ---- objects and programs -----------------------------------------------------------------------------------
@@ -259,6 +262,14 @@ export function redirectDestination(topology: MsgTopology, socket: string, direc
  */
 export function runMsg(obj: CollectionSpec, prog: ProgramSpec | string, opts: MsgRunOptions = {}): MsgRunResult {
   return runSkMsg(obj, programOf(obj, prog), opts);
+}
+
+/**
+ * Runs an sk_skb program (stream parser, stream verdict or skb verdict) on one skb holding `opts.data`, received
+ * by the sender's peer (p1 by default): verdict or parser length, redirect target, bytes after the program.
+ */
+export function runSkb(obj: CollectionSpec, prog: ProgramSpec | string, opts: Omit<MsgRunOptions, 'sends'> = {}): SkbRunResult {
+  return runSkSkbOnce(obj, programOf(obj, prog), opts);
 }
 
 /** Runs a socket filter / tc / xdp / cgroup skb program on a packet like BPF_PROG_TEST_RUN (retval, dataOut, insns, trace). */

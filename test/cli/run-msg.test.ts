@@ -74,20 +74,13 @@ describe('bpfvm run: sk_msg', () => {
     expect(d.stdout).toMatch(/\nVerdict: drop\n[^]*\nsend\(64 bytes\) = -13\nDelivered: nothing\n$/);
   });
 
-  it('set-up problems are clear errors', () => {
+  it('set-up problems are clear errors (more in test/testing/prog-run.test.ts)', () => {
     const f = fx('sk_msg_redirect.o');
     const cases: [string[], number, RegExp][] = [
       [['--ctx-in', '/dev/null'], 2, /--ctx-in does not apply to sk_msg programs: struct sk_msg_md is read-only/],
       [['--map-slot', 'redir_map:1=p1'], 1, /BpfMsgRunError: the sender c1 is not in a sock map the program is attached to \(redir_map\)/],
-      [['--map-slot', 'redir_map:0=c9'], 1, /slot redir_map:0: no socket "c9" \(sockets: c1, p1, c2, p2\)/],
-      [['--map-slot', 'nomap:0=c1'], 1, /slot: no map named "nomap" \(maps: redir_map, redir_hash, redir_key\)/],
-      [['--map-slot', 'redir_map:8=c1'], 1, /slot redir_map:8 = c1 fails with E2BIG \(max_entries is 8\)/],
-      [['--map-slot', 'redir_map:0=c1', '--map-slot', 'redir_map:1=c1'], 1, /slot redir_map:1 = c1 fails with EBUSY/],
       [['--map-set', 'redir_key:0'], 2, /--map-set takes MAP:KEY=VALUE/],
       [['--map-set', 'redir_key:0=x'], 2, /"x" is not an integer/],
-      [['--map-set', 'redir_key:0=4294967296'], 1, /map redir_key value: 4294967296 does not fit in 4 bytes/],
-      [['--map-set', 'redir_map:0=1'], 1, /redir_map is a sock map; put sockets in it/],
-      [['--attach', 'redir_key'], 1, /attach: redir_key is not a SOCKMAP or SOCKHASH/],
     ];
     for (const [extra, status, msg] of cases) {
       const r = bpfvm(['run', f, '-p', 'msg_redir_map_egress', ...extra]);
@@ -111,5 +104,34 @@ describe('bpfvm run: sk_msg', () => {
     const j = JSON.parse(r.stdout) as { dataOut: string; delivered: Record<string, string> };
     expect(j.dataOut).toBe('50555348' + pattern(64).toString('hex'));
     expect(j.delivered['p1']).toBe(j.dataOut);
+  });
+});
+
+describe('bpfvm run: sk_skb (one skb, received by p1)', () => {
+  const f = fx('sk_skb_redirect.o');
+  it('verdict programs: the verdict and the redirect target (map, key, flags, direction, socket)', () => {
+    const r = bpfvm(['run', f, '-p', 'skb_verdict_map', '--map-set', 'skb_cfg:1=2']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^Return value: 1, duration: \d+ns\nVerdict: redirect to c2 \(skb_map\[2\], flags 0x0, egress\)\nskb: 64 bytes received by p1, 64 bytes after the program \(unchanged\)\n$/);
+    const j = JSON.parse(bpfvm(['run', f, '-p', 'skb_verdict_hash_in', '--map-set', 'skb_cfg:1=3', '--json']).stdout) as Record<string, unknown>;
+    expect(Object.keys(j)).toEqual(['role', 'retval', 'verdict', 'redirect', 'socket', 'sizeIn', 'sizeOut', 'dataOut', 'insns', 'trace', 'repeat', 'duration']);
+    expect(j).toMatchObject({ role: 'verdict', retval: 1, verdict: 'redirect', socket: 'p1', redirect: { map: 'skb_hash', key: 3, flags: 1, direction: 'ingress', socket: 'p2' } });
+    const empty = bpfvm(['run', f, '-p', 'skb_verdict_map', '--map-set', 'skb_cfg:1=6']);
+    expect(empty.stdout).toMatch(/^Return value: 0, [^]*\nVerdict: drop\n/);
+  });
+
+  it('the bytes after the program (--data-out), and the length a stream parser returns', () => {
+    const dataIn = join(tmp, 'hello.bin');
+    writeFileSync(dataIn, 'hello');
+    const out = join(tmp, 'skb-out.bin');
+    const r = bpfvm(['run', f, '-p', 'skb_verdict_pass', '--data-in', dataIn, '--data-out', out]);
+    expect(r.stdout).toMatch(/\nVerdict: pass\nskb: 5 bytes received by p1, 5 bytes after the program\n$/);
+    expect(readFileSync(out, 'utf8')).toBe('Hello');
+    writeFileSync(dataIn, Buffer.from([0, 0, 0, 5, 0x68, 0x65, 0x6c, 0x6c, 0x6f]));
+    const p = bpfvm(['run', f, '-p', 'skb_parser', '--data-in', dataIn, '--json']);
+    expect(JSON.parse(p.stdout)).toMatchObject({ role: 'stream_parser', retval: 9, verdict: null, redirect: null });
+    const bad = bpfvm(['run', f, '-p', 'skb_parser', '--attach', 'skb_map']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--attach is for sk_msg programs/);
   });
 });
