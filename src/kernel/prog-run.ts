@@ -472,7 +472,7 @@ export function runSkSkbOnce(collection: CollectionSpec, prog: ProgramSpec, opts
   const receiver = setup.sender.peer;
   if (receiver === null) throw new BpfMsgRunError(`the sender ${setup.sender.name} is not connected`);
   const run = () => setup.kernel.runSkSkb(setup.program, data, { sock: receiver });
-  const r = run();
+  const r = run(); // prepareSkbRun's runOnce, keeping the whole outcome
   const trace = [...setup.trace];
   const repeat = Math.max(1, opts.repeat ?? 1);
   const t0 = process.hrtime.bigint();
@@ -503,4 +503,11 @@ export function runSkSkbOnce(collection: CollectionSpec, prog: ProgramSpec, opts
     repeat,
     duration,
   };
+}
+
+/** sk_skb counterpart of prepareMsgRun: each runOnce runs the program on a fresh skb holding `data`, received by the sender's peer. */
+export function prepareSkbRun(setup: MsgSetup, data: Uint8Array): { readonly setup: MsgSetup; runOnce(): RunResult } {
+  const receiver = setup.sender.peer;
+  if (receiver === null) throw new BpfMsgRunError(`the sender ${setup.sender.name} is not connected`);
+  return { setup, runOnce: () => setup.kernel.runSkSkb(setup.program, data, { sock: receiver }) };
 }
