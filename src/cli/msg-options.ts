@@ -12,11 +12,12 @@ export const MSG_OPTIONS = {
   'map-set': { type: 'string', multiple: true },
 } as const;
 
-export const MSG_OPTIONS_HELP = `sk_msg programs (run through bpfvm's socket model; see README "bpfvm run for sk_msg"): the message is --data-in
-(default: 64 bytes 00 01 … 3f), sent by socket c1 of the connections c1→p1 (127.0.0.1:10000) and c2→p2 (:10001).
-By default every SOCKMAP/SOCKHASH of the object holds key 0 = c1, 1 = p1, 2 = c2, 3 = p2, and the program is
-attached to the sock maps it uses.
-  --attach MAP              attach the program to MAP instead (repeatable)
+export const MSG_OPTIONS_HELP = `sk_msg and sk_skb programs run through bpfvm's socket model (README "bpfvm run for sk_msg and sk_skb
+programs"): the data is --data-in (default: 64 bytes 00 01 … 3f); connections c1→p1 (127.0.0.1:10000) and
+c2→p2 (:10001); every SOCKMAP/SOCKHASH of the object holds key 0 = c1, 1 = p1, 2 = c2, 3 = p2 by default.
+sk_msg: c1 sends the message; the program is attached to the first sock map it uses. sk_skb: the program runs
+on one skb holding the data, received by p1.
+  --attach MAP              sk_msg: attach the program to MAP instead (repeatable)
   --map-slot MAP:KEY=SOCK   put socket SOCK (c1, p1, c2, p2) at KEY of MAP; replaces the default slots (repeatable)
   --map-set MAP:KEY=VALUE   write a plain map entry before the run (repeatable); KEY and VALUE are integers
                             (decimal or 0x…, little-endian in the map's key/value size) or hex:BYTES`;

@@ -23,8 +23,9 @@ Prints "Return value: R, duration: Dns" (" (average)" after duration when N > 1)
 { "retval", "duration", "insns", "dataOut", "ctxOut"?, "trace" } instead.
 
 ${MSG_OPTIONS_HELP}
-Prints the return value and duration, the verdict, the redirect target, apply/cork bytes, the message after
-the program (--data-out writes it) and the bytes each socket received; --json adds insns and every run.`;
+Prints the return value and duration, the verdict, the redirect target, apply/cork bytes (sk_msg), the bytes
+after the program (--data-out writes them) and, for sk_msg, the bytes each socket received; --json adds insns
+(and for sk_msg every run of the program during the send).`;
 
 const SOCKET_MODEL_TYPES: Record<number, string> = { 13: 'sock_ops' };
 const TIERS: readonly Tier[] = ['interp', 'js', 'auto'];
