@@ -197,10 +197,11 @@ export interface TopologyOptions {
 }
 
 /**
- * Socket topologies for an sk_msg program: the default connections (c1→p1, c2→p2, c1 sends), the program
+ * Socket topologies for an sk_msg or sk_skb program: the default connections (c1→p1, c2→p2, c1 sends), the program
  * attached as by default, and each key of each sock map empty or holding any socket — except that the
  * sender always sits at key 0 of the attached map, so the program runs, and a socket appears at most once in
- * the attached map (the kernel refuses a second insert with EBUSY).
+ * the attached map (the kernel refuses a second insert with EBUSY). sk_skb programs are not attached: any
+ * socket may sit anywhere.
  */
 export function sockTopology(obj: CollectionSpec, prog: ProgramSpec | string, opts: TopologyOptions = {}): fc.Arbitrary<MsgTopology> {
   const p = programOf(obj, prog);
@@ -210,14 +211,15 @@ export function sockTopology(obj: CollectionSpec, prog: ProgramSpec | string, op
   const cells: { map: string; key: number }[] = [];
   for (const m of sockMaps) {
     const n = Math.min(opts.keys ?? 4, m.maxEntries, m.keySize >= 4 ? Infinity : 2 ** (8 * m.keySize));
-    for (let key = 0; key < n; key++) if (!(m.name === base.attach[0] && key === 0)) cells.push({ map: m.name, key });
+    for (let key = 0; key < n; key++) if (!(base.attach.length > 0 && m.name === base.attach[0] && key === 0)) cells.push({ map: m.name, key });
   }
   const attached = new Set(base.attach);
   return fc.tuple(...cells.map(() => fc.option(fc.constantFrom(...names), { nil: undefined }))).map((pick) => {
     // A socket may sit only once in the maps the program is attached to (a second insert is EBUSY in the
     // kernel): later picks of a socket already placed there leave the slot empty.
+    // (sk_skb programs are not attached: no slot is forced.)
     const placed = new Set([base.sender]);
-    const slots: MsgTopology['slots'] = [{ map: base.attach[0]!, key: 0, socket: base.sender }];
+    const slots: MsgTopology['slots'] = base.attach.length > 0 ? [{ map: base.attach[0]!, key: 0, socket: base.sender }] : [];
     cells.forEach((c, i) => {
       const s = pick[i];
       if (s === undefined) return;

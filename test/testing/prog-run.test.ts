@@ -3,7 +3,8 @@
 
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { defaultMsgTopology, loadObject, programOf, runMsg, runSkb, type MsgTopology } from '../../src/testing/index.js';
+import * as fc from 'fast-check';
+import { defaultMsgTopology, loadObject, message, programOf, runMsg, runSkb, socketAt, sockTopology, type MsgTopology } from '../../src/testing/index.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const redir = loadObject(join(root, 'fixtures', 'v3', 'sk_msg_redirect.o'));
@@ -54,5 +55,16 @@ describe('sk_msg / sk_skb runs: set-up', () => {
     expect(p.verdict).toBe('pass');
     expect(new TextDecoder().decode(p.dataOut)).toBe('Abc');
     expect(runSkb(skb, 'skb_parser', { mapEntries: [{ map: 'skb_cfg', key: 0, value: 7 }] })).toMatchObject({ role: 'stream_parser', retval: 7, verdict: null });
+  });
+
+  it('sk_skb with random topologies: the redirect names whatever socket the slot holds, or drops when it is empty', () => {
+    fc.assert(
+      fc.property(sockTopology(skb, 'skb_verdict_map'), fc.integer({ min: 0, max: 3 }), message({ maxLength: 32 }), (t, key, m) => {
+        const r = runSkb(skb, 'skb_verdict_map', { data: m, topology: t, tier: 'interp', mapEntries: [{ map: 'skb_cfg', key: 1, value: key }] });
+        const target = socketAt(t, 'skb_map', key);
+        return target === null ? r.verdict === 'drop' : r.verdict === 'redirect' && r.redirect?.socket === target && r.redirect.direction === 'egress';
+      }),
+      { numRuns: 30 },
+    );
   });
 });
