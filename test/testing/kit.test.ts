@@ -4,6 +4,7 @@
 
 import * as fc from 'fast-check';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -184,5 +185,15 @@ describe('bpfvm/testing properties on our fixtures', () => {
     );
     expect(r.stderr).toBe('');
     expect(r.stdout.trim()).toBe('function function function');
+  });
+
+  it("README's example runs as written (JavaScript as well as TypeScript) against bpfvm/testing", () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const start = readme.indexOf("```ts\nimport fc from 'fast-check';");
+    expect(start).toBeGreaterThan(0);
+    const code = readme.slice(start + 6, readme.indexOf('```', start + 6)) + "\nconsole.log('example ok');\n";
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: root, encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('example ok\n');
   });
 });
