@@ -359,10 +359,11 @@ export function prepareMsgRun(setup: MsgSetup, data: Uint8Array): PreparedMsgRun
   // One page fragment, restarted at offset 0 for every copy: the kernel reuses the task's fragment page the
   // same way once the previous message let go of it (skb_page_frag_refill), and the layout is that of a fresh page.
   const frag = new PageFrag();
+  // One sk_msg too: free() leaves it as sk_msg_init() does (everything zeroed), like a fresh one.
+  const msg = new SkMsg();
   return {
     setup,
     runOnce: () => {
-      const msg = new SkMsg();
       frag.offset = 0;
       const r = msg.appendFromUser(frag, data);
       // More than one sk_msg holds (17 elements): the first message's worth, like the first run of the send.
