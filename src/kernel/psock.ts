@@ -13,7 +13,8 @@ import type { Strparser } from './strparser.js';
 
 /** An skb waiting in a psock's backlog (psock->ingress_skb): bytes for this socket's ingress queue or to send. */
 export interface BacklogItem {
-  bytes: Uint8Array;
+  /** null: the skb no longer holds the message's range (a strparser verdict shrank it): handling fails -EINVAL. */
+  bytes: Uint8Array | null;
   /** BPF_F_INGRESS (or PASS into the backlog): queue for this socket's readers; else send out of it. */
   ingress: boolean;
   /** The zero-length skb carrying a FIN. */

@@ -133,9 +133,10 @@ export class SkSkbRx {
     skb.sk = sk;
     let verdict = __SK_DROP;
     if (prog !== null) verdict = this.run(prog, skb).verdict;
-    // Delivery uses the message's [offset, offset + full_len) of the skb as the program left it.
+    // Delivery uses the message's [offset, offset + full_len) of the skb as the program left it; if the program
+    // shrank the skb below that range, wrapping it fails (-EINVAL, observed) and the skb takes the backlog path.
     const all = skb.pkt.bytes();
-    this.apply(sk, p, skb, verdict, all.slice(Math.min(offset, all.length), Math.min(offset + fullLen, all.length)));
+    this.apply(sk, p, skb, verdict, offset + fullLen <= all.length ? all.slice(offset, offset + fullLen) : null);
   }
 
   /** sk_psock_verdict_data_ready → tcp_read_skb(sk_psock_verdict_recv): every queued skb, then the FIN. */
@@ -148,7 +149,7 @@ export class SkSkbRx {
       } else if (sk.rcvFin && !p.finRead) {
         p.finRead = true;
         skb = new SkSkb(new Uint8Array(0));
-        skb.fin = true;
+        skb.markFin();
       } else {
         break;
       }
@@ -163,10 +164,10 @@ export class SkSkbRx {
 
   // ---- applying the verdict (sk_psock_verdict_apply) --------------------------------------------------------
 
-  private apply(sk: Socket, p: Psock, skb: SkSkb, verdict: number, bytes: Uint8Array): number {
+  private apply(sk: Socket, p: Psock, skb: SkSkb, verdict: number, bytes: Uint8Array | null): number {
     if (verdict === __SK_PASS) {
       if (!sk.open || !p.txEnabled) return -EIO;
-      if (p.backlog.length === 0) {
+      if (p.backlog.length === 0 && bytes !== null) {
         p.queueMsg(msgOf(bytes, skb.fin));
         return 0;
       }
@@ -223,6 +224,7 @@ export class SkSkbRx {
 
   /** sk_psock_handle_skb: bytes handled (> 0), 0 for an empty skb, or -errno. */
   private handle(sk: Socket, p: Psock, item: BacklogItem): number {
+    if (item.bytes === null) return -Errno.EINVAL;
     if (item.ingress) {
       // sk_psock_skb_ingress(_self): wrap into an sk_msg on this socket's ingress queue.
       p.queueMsg(msgOf(item.bytes, item.fin));
