@@ -101,11 +101,14 @@ export class SkSkbRx {
     return p.strp;
   }
 
-  /** strp_data_ready → strp_read_sock → tcp_read_sock(strp_recv). */
-  private strpDataReady(sk: Socket, p: Psock): void {
+  /**
+   * strp_data_ready → strp_read_sock → tcp_read_sock(strp_recv). `fromWork`: the strparser's work item
+   * (do_strp_work), which reads without the need_bytes check.
+   */
+  private strpDataReady(sk: Socket, p: Psock, fromWork = false): void {
     const strp = this.strparser(sk, p);
     if (strp.stopped) return;
-    if (strp.needBytes && sk.rcvQueueBytes < strp.needBytes) return;
+    if (!fromWork && strp.needBytes && sk.rcvQueueBytes < strp.needBytes) return;
     strp.keepReading = true;
     while (sk.rcvQueue.length > 0) {
       const s = sk.rcvQueue[0]!;
@@ -242,9 +245,11 @@ export class SkSkbRx {
   recvmsgParser(sk: Socket, p: Psock, len: number, flags: number): Uint8Array | number {
     if (len === 0) return new Uint8Array(0);
     if (sk.rcvQueue.length > 0 && p.rxMode === 'strp') {
-      // [observed] Bytes that were queued before the insert: the reader holds the socket lock, so the
-      // strparser's data-ready defers to its work item, which frames them after this read returned -EAGAIN.
-      this.dataReady(sk);
+      // [observed] Bytes still in the native queue (queued before the insert, or waiting for need_bytes): the
+      // reader holds the socket lock, so the strparser's data-ready defers to its work item, which reads them
+      // (without the need_bytes check) after this read returned -EAGAIN.
+      this.strpDataReady(sk, p, true);
+      this.runWork();
       return -Errno.EAGAIN;
     }
     if (sk.rcvQueue.length > 0 || (p.rxMode === 'verdict' && sk.rcvFin && !p.finRead)) {
