@@ -291,6 +291,24 @@ suite('sk_skb model vs host kernel (differential)', () => {
     }
   });
 
+  it('FIN redirected ingress to a socket without a verdict (in a map without programs): its reader gets -EFAULT', () => {
+    differential(
+      skbScenario({ verdict: redirectVerdict(1, 0, 1), skbVerdict: true, maps: [sockmap()] }, [
+        { op: 'sockUpdate', map: 1, key: 0, sock: 'p2' },
+        send('c1', patternBytes(10)),
+        { op: 'sleep', ms: 20 },
+        recv('p2', 4),
+        { op: 'close', sock: 'c1' },
+        { op: 'sleep', ms: 30 },
+        recv('p2', 100, { timeoutMs: 50 }),
+        recv('p2', 100, { timeoutMs: 50 }),
+        { op: 'getsockopt', sock: 'p2', opt: SockOpt.SO_ERROR },
+        recv('p2', 100, { timeoutMs: 50 }),
+        { op: 'fionread', sock: 'p2' },
+      ]),
+    );
+  });
+
   it('unusable targets: empty slot / listener / bad flags → SK_DROP (dropped); target closed; target TX disabled after EPIPE', () => {
     // Empty slot 1: the redirect fails, the verdict program returns its result (SK_DROP) → bytes dropped.
     differential(skbScenario({ verdict: redirectVerdict(0, 1, 0), skbVerdict: true }, [send('c1', patternBytes(10)), recv('p1', 100, { timeoutMs: 50 }), ...runs]));
