@@ -309,6 +309,24 @@ suite('sk_skb model vs host kernel (differential)', () => {
     );
   });
 
+  // KERNEL vs SPEC: §3.8/§10 date this refusal to 7.x; the 6.18 host refuses already (attach and link).
+  it('a stream parser that changes packet data (store_bytes, pull_data, change_tail) or tail-calls cannot be attached: -EINVAL', () => {
+    differential({
+      maps: [sockmap(), { type: 3, keySize: 4, valueSize: 4, maxEntries: 2 }],
+      progs: [
+        skSkb('r6 = r1\nr1 = r6\nr2 = map[idx:1]\nr3 = 0\ncall bpf_tail_call#12\nr0 = 1\nexit', AttachType.SK_SKB_STREAM_PARSER),
+        skSkb('r6 = r1\nr1 = r6\nr2 = 0\nr3 = r10\nr3 += -8\nr4 = 1\ncall bpf_skb_load_bytes#26\nr0 = 1\nexit', AttachType.SK_SKB_STREAM_PARSER),
+        skSkb('r5 = 0\n*(u64 *)(r10 - 8) = r5\nr2 = 0\nr3 = r10\nr3 += -8\nr4 = 1\ncall bpf_skb_store_bytes#9\nr0 = 1\nexit', AttachType.SK_SKB_STREAM_PARSER),
+        skSkb('r2 = 1\ncall bpf_skb_pull_data#39\nr0 = 1\nexit', AttachType.SK_SKB_STREAM_PARSER),
+        skSkb('r2 = 1\nr3 = 0\ncall bpf_skb_change_tail#38\nr0 = 1\nexit', AttachType.SK_SKB_STREAM_PARSER),
+      ],
+      steps: [
+        ...[0, 1, 2, 3, 4].map((prog) => ({ op: 'attach', prog, map: 0, attachType: AttachType.SK_SKB_STREAM_PARSER }) as ScenarioStep),
+        { op: 'attach', prog: 2, map: 0, attachType: AttachType.SK_SKB_STREAM_VERDICT },
+      ],
+    });
+  });
+
   it('unusable targets: empty slot / listener / bad flags → SK_DROP (dropped); target closed; target TX disabled after EPIPE', () => {
     // Empty slot 1: the redirect fails, the verdict program returns its result (SK_DROP) → bytes dropped.
     differential(skbScenario({ verdict: redirectVerdict(0, 1, 0), skbVerdict: true }, [send('c1', patternBytes(10)), recv('p1', 100, { timeoutMs: 50 }), ...runs]));

@@ -240,7 +240,16 @@ export function runModelScenario(s: Scenario, kernel = new Kernel()): ModelRun {
       for (const { key, sock: k } of m.members()) d.socks!.push({ key, sock: nameOfCookie(k.cookie) });
       return d;
     }
-    return { entries: m.keys().map((key) => ({ key, value: m.lookup(key) })) };
+    // As the kernel harness: keys whose lookup fails with ENOENT (empty PROG_ARRAY slots) are left out.
+    const entries: { key: Uint8Array; value: Uint8Array }[] = [];
+    for (const key of m.keys()) {
+      try {
+        entries.push({ key, value: m.lookup(key) });
+      } catch (e) {
+        if ((e as { errno?: number }).errno !== 2) throw e;
+      }
+    }
+    return { entries };
   });
   return { result, kernel, sockets: socks };
 }
