@@ -27,3 +27,5 @@ export {
   type MsgTopology,
   type SkbRunResult,
 } from './kernel/prog-run.js';
+export { SkSkb, runSkSkbProgram, type SkSkbRunResult, type SkSkbRedirect } from './kernel/sk_skb.js';
+export type { SkSkbRunOptions, SkSkbRunOutcome } from './kernel/model.js';

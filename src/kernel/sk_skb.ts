@@ -39,6 +39,11 @@ export const BPF_FUNC_skb_adjust_room = 50;
 export const BPF_FUNC_sk_redirect_map = 52;
 export const BPF_FUNC_sk_redirect_hash = 72;
 
+const TCP_CB_FLAGS = 12;
+const TCPHDR_FIN = 0x01;
+const TCPHDR_PSH = 0x08;
+const TCPHDR_ACK = 0x10;
+
 /** SK_SKB_CB_PRIV_LEN: the bytes behind __sk_buff.cb[] for SK_SKB. */
 export const SK_SKB_CB_PRIV_LEN = 20;
 /** The overflow uid bpf_get_socket_uid returns without a socket. */
@@ -104,7 +109,12 @@ export class SkSkb {
   readonly pkt = new SkbPacket();
   /** skb->sk while a program runs (the receiving socket). */
   sk: Socket | null = null;
-  /** The 20 bytes behind cb[] (read-only for SK_SKB programs). */
+  /**
+   * The 20 bytes behind cb[] (read-only for SK_SKB programs). On TCP receive they are the start of TCP's
+   * control block: seq (u32), end_seq (u32), 4 bytes, tcp_flags (byte 12: PSH|ACK = 0x18), ... The model has
+   * no sequence numbers: seq and end_seq read 0 (the kernel's are random), tcp_flags is 0x18 (0x11 FIN|ACK for
+   * the FIN skb).
+   */
   readonly cb = new Uint8Array(SK_SKB_CB_PRIV_LEN);
   readonly fields: SkSkbFields;
   redirect: SkSkbRedirect | null = null;
@@ -121,6 +131,13 @@ export class SkSkb {
     const linear = Math.min(payload.length, Math.max(0, opts.linear ?? 0));
     p.dataLen = payload.length - linear;
     this.fields = { ...DEFAULT_SK_SKB_FIELDS, ...(opts.fields ?? {}) };
+    this.cb[TCP_CB_FLAGS] = TCPHDR_PSH | TCPHDR_ACK;
+  }
+
+  /** Marks this as the zero-length skb carrying the peer's FIN. */
+  markFin(): void {
+    this.fin = true;
+    this.cb[TCP_CB_FLAGS] = TCPHDR_FIN | TCPHDR_ACK;
   }
 
   get len(): number {
@@ -243,7 +260,10 @@ class SkSkbView {
   private load(off: number, size: number, out: Int32Array): boolean {
     if (off >= SKB.cb && off < SKB.cb + SK_SKB_CB_PRIV_LEN) return false;
     if (off >= SKB.remote_ip6 && off < SKB.remote_port) {
-      out[0] = 0; // IPv4 sockets: the IPv6 address fields read 0
+      // IPv4 sockets: the IPv6 address fields hold the v4-mapped address ::ffff:a.b.c.d (sk_v6_daddr).
+      const word = ((off - SKB.remote_ip6) % 16) >> 2;
+      const ip4 = off < SKB.local_ip6 ? this.skb.sk?.remoteIp4 : this.skb.sk?.localIp4;
+      out[0] = ip4 === undefined || ip4 === 0 ? 0 : word === 2 ? 0xffff0000 | 0 : word === 3 ? bswap32(ip4) | 0 : 0;
       out[1] = 0;
       return true;
     }
@@ -261,11 +281,6 @@ class SkSkbView {
         out[0] = 0;
         out[1] = this.skRegion === null ? 0 : this.skRegion.hi;
         return true;
-    }
-    if (off === SKB.remote_port + 2 && size === 2) {
-      out[0] = bswap16(this.skb.sk?.remotePort ?? 0);
-      out[1] = 0;
-      return true;
     }
     const f = this.field(off & ~3);
     if (f === null) throw new BpfExecutionError(-1, `load of ${size} bytes at __sk_buff offset ${off}, which SK_SKB programs may not read (the verifier refuses it)`);

@@ -34,17 +34,14 @@ export interface SkSkbRxEnv {
   send(sk: Socket, data: Uint8Array, flags: number): number;
 }
 
-/** A message marker for the zero-length FIN skb queued in ingressMsg. */
-const FIN_SKB = { fin: true } as const;
-
-function msgOf(bytes: Uint8Array, fin: boolean): SkMsg {
+function msgOf(bytes: Uint8Array, fin: boolean, self: boolean): SkMsg {
   const m = new SkMsg();
   if (bytes.length > 0) {
     const page = new Page(bytes.length);
     page.bytes.set(bytes);
     m.pageAdd(page, bytes.length, 0);
   }
-  if (fin) m.skb = FIN_SKB;
+  m.skb = { fin, self };
   return m;
 }
 
@@ -104,11 +101,14 @@ export class SkSkbRx {
     return p.strp;
   }
 
-  /** strp_data_ready → strp_read_sock → tcp_read_sock(strp_recv). */
-  private strpDataReady(sk: Socket, p: Psock): void {
+  /**
+   * strp_data_ready → strp_read_sock → tcp_read_sock(strp_recv). `fromWork`: the strparser's work item
+   * (do_strp_work), which reads without the need_bytes check.
+   */
+  private strpDataReady(sk: Socket, p: Psock, fromWork = false): void {
     const strp = this.strparser(sk, p);
     if (strp.stopped) return;
-    if (strp.needBytes && sk.rcvQueueBytes < strp.needBytes) return;
+    if (!fromWork && strp.needBytes && sk.rcvQueueBytes < strp.needBytes) return;
     strp.keepReading = true;
     while (sk.rcvQueue.length > 0) {
       const s = sk.rcvQueue[0]!;
@@ -133,9 +133,10 @@ export class SkSkbRx {
     skb.sk = sk;
     let verdict = __SK_DROP;
     if (prog !== null) verdict = this.run(prog, skb).verdict;
-    // Delivery uses the message's [offset, offset + full_len) of the skb as the program left it.
+    // Delivery uses the message's [offset, offset + full_len) of the skb as the program left it; if the program
+    // shrank the skb below that range, wrapping it fails (-EINVAL, observed) and the skb takes the backlog path.
     const all = skb.pkt.bytes();
-    this.apply(sk, p, skb, verdict, all.slice(Math.min(offset, all.length), Math.min(offset + fullLen, all.length)));
+    this.apply(sk, p, skb, verdict, offset + fullLen <= all.length ? all.slice(offset, offset + fullLen) : null);
   }
 
   /** sk_psock_verdict_data_ready → tcp_read_skb(sk_psock_verdict_recv): every queued skb, then the FIN. */
@@ -148,7 +149,7 @@ export class SkSkbRx {
       } else if (sk.rcvFin && !p.finRead) {
         p.finRead = true;
         skb = new SkSkb(new Uint8Array(0));
-        skb.fin = true;
+        skb.markFin();
       } else {
         break;
       }
@@ -163,14 +164,14 @@ export class SkSkbRx {
 
   // ---- applying the verdict (sk_psock_verdict_apply) --------------------------------------------------------
 
-  private apply(sk: Socket, p: Psock, skb: SkSkb, verdict: number, bytes: Uint8Array): number {
+  private apply(sk: Socket, p: Psock, skb: SkSkb, verdict: number, bytes: Uint8Array | null): number {
     if (verdict === __SK_PASS) {
       if (!sk.open || !p.txEnabled) return -EIO;
-      if (p.backlog.length === 0) {
-        p.queueMsg(msgOf(bytes, skb.fin));
+      if (p.backlog.length === 0 && bytes !== null) {
+        p.queueMsg(msgOf(bytes, skb.fin, true));
         return 0;
       }
-      p.backlog.push({ bytes, ingress: true, fin: skb.fin });
+      p.backlog.push({ bytes, ingress: true, fin: skb.fin, self: true });
       this.schedule(p);
       return 0;
     }
@@ -179,7 +180,7 @@ export class SkSkbRx {
       const target = r.target;
       const tp = target.psock;
       if (tp === null || tp.dropped || !target.open || !tp.txEnabled) return -EIO;
-      tp.backlog.push({ bytes, ingress: (r.flags & BPF_F_INGRESS) !== 0, fin: skb.fin });
+      tp.backlog.push({ bytes, ingress: (r.flags & BPF_F_INGRESS) !== 0, fin: skb.fin, self: false });
       this.schedule(tp);
       return 0;
     }
@@ -223,9 +224,10 @@ export class SkSkbRx {
 
   /** sk_psock_handle_skb: bytes handled (> 0), 0 for an empty skb, or -errno. */
   private handle(sk: Socket, p: Psock, item: BacklogItem): number {
+    if (item.bytes === null) return -Errno.EINVAL;
     if (item.ingress) {
       // sk_psock_skb_ingress(_self): wrap into an sk_msg on this socket's ingress queue.
-      p.queueMsg(msgOf(item.bytes, item.fin));
+      p.queueMsg(msgOf(item.bytes, item.fin, item.self));
       return item.bytes.length;
     }
     if (item.bytes.length === 0) return 0;
@@ -242,6 +244,14 @@ export class SkSkbRx {
    */
   recvmsgParser(sk: Socket, p: Psock, len: number, flags: number): Uint8Array | number {
     if (len === 0) return new Uint8Array(0);
+    if (sk.rcvQueue.length > 0 && p.rxMode === 'strp') {
+      // [observed] Bytes still in the native queue (queued before the insert, or waiting for need_bytes): the
+      // reader holds the socket lock, so the strparser's data-ready defers to its work item, which reads them
+      // (without the need_bytes check) after this read returned -EAGAIN.
+      this.strpDataReady(sk, p, true);
+      this.runWork();
+      return -Errno.EAGAIN;
+    }
     if (sk.rcvQueue.length > 0 || (p.rxMode === 'verdict' && sk.rcvFin && !p.finRead)) {
       this.dataReady(sk);
       if (sk.rcvQueue.length > 0) return -Errno.EAGAIN;
