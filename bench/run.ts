@@ -6,6 +6,7 @@ import { runInterpBench } from './interp.js';
 import { runJsTierBench } from './jstier.js';
 import { runLoadBench, runModelBench, runVerifierBench } from './model.js';
 import { packageRoot } from './lib.js';
+import { runProgRunBench } from './progrun.js';
 import { runReprBench } from './repr.js';
 import { runStartupBench } from './startup.js';
 
@@ -18,6 +19,7 @@ const results = {
   interpreter: runInterpBench({ quick }),
   jsTier: runJsTierBench({ quick }),
   socketModel: runModelBench({ quick }),
+  progRun: runProgRunBench({ quick }),
   elfLoad: runLoadBench({ quick }),
   verifier: runVerifierBench({ quick }),
   cliStartup: runStartupBench(quick ? 5 : 15),
@@ -41,6 +43,9 @@ for (const r of results.jsTier) {
 }
 for (const r of results.socketModel) {
   console.log(`model  ${(r.name + ', ' + r.messageBytes + ' B').padEnd(34)} ${(r.nsPerMessage / 1000).toFixed(2).padStart(7)} us/msg  ${(r.messagesPerSec / 1e3).toFixed(1).padStart(7)} k msg/s  ${r.mbPerSec.toFixed(1).padStart(7)} MB/s`);
+}
+for (const r of results.progRun) {
+  console.log(`run    ${(r.name + ', ' + r.messageBytes + ' B').padEnd(34)} ${(r.nsPerRun / 1000).toFixed(2).padStart(7)} us/run  ${String(r.insnsPerRun).padStart(5)} insns/run`);
 }
 for (const r of results.elfLoad) console.log(`elf    ${r.file.padEnd(34)} ${String(r.bytes).padStart(7)} bytes  ${r.msPerLoad.toFixed(3)} ms/load`);
 for (const r of results.verifier) console.log(`verify ${r.name.padEnd(40)} ${String(r.processed).padStart(7)} processed insns  ${(r.insnsPerSec / 1e3).toFixed(0)} k insns/s`);

@@ -17,3 +17,15 @@ export { MapsVm } from './kernel/maps/vm.js';
 // Importing the socket model registers SOCKMAP and SOCKHASH with createMap.
 export { Kernel, KProgram, Socket, SockMap, SockHash } from './kernel/model.js';
 export { SkMsg } from './kernel/skmsg.js';
+export {
+  runSkMsg,
+  runSkSkbOnce,
+  defaultMsgTopology,
+  BpfMsgRunError,
+  type MsgRunOptions,
+  type MsgRunResult,
+  type MsgTopology,
+  type SkbRunResult,
+} from './kernel/prog-run.js';
+export { SkSkb, runSkSkbProgram, type SkSkbRunResult, type SkSkbRedirect } from './kernel/sk_skb.js';
+export type { SkSkbRunOptions, SkSkbRunOutcome } from './kernel/model.js';

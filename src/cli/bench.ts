@@ -9,15 +9,20 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Tier } from '../../vm/interpreter.js';
 import { CliError, UsageError, isElf, parse, readBytes } from './common.js';
+import { MSG_OPTIONS, MSG_OPTIONS_HELP, msgRunInputs } from './msg-options.js';
 
 const USAGE = `usage: bpfvm bench FILE [--program NAME] [--data-in FILE] [--tier interp|js|auto] [--batches N]
                    [--json] [--out FILE] [--baseline FILE --max-regression PCT]
+                   [--attach MAP] [--map-slot MAP:KEY=SOCK] [--map-set MAP:KEY=VALUE]
 
-Runs one socket filter, tc, xdp or cgroup skb program of the object FILE many times on --data-in (default: 64
-zero bytes) and prints the median time per run, ns per instruction and the instructions per run. --json prints
+Runs one socket filter, tc, xdp, cgroup skb, sk_msg or sk_skb program of the object FILE many times on
+--data-in (default: 64 zero bytes; sk_msg / sk_skb: 64 bytes 00 01 … 3f, one message set up as bpfvm run does)
+and prints the median time per run, ns per instruction and the instructions per run. --json prints
 the result as JSON (also written to --out FILE); such a file is a baseline for --baseline: the run fails (exit
 1) when the instruction count differs, or when time relative to the calibration loop grew by more than
---max-regression percent (default 10).`;
+--max-regression percent (default 10).
+
+${MSG_OPTIONS_HELP}`;
 
 export interface BenchResult {
   file: string;
@@ -79,6 +84,7 @@ export async function main(argv: string[]): Promise<number> {
     out: { type: 'string' },
     baseline: { type: 'string' },
     'max-regression': { type: 'string' },
+    ...MSG_OPTIONS,
   }, USAGE);
   if (!r) return 0;
   const [file] = r.positionals;
@@ -103,15 +109,32 @@ export async function main(argv: string[]): Promise<number> {
     if (name === undefined) throw new UsageError(`${file} has several programs; choose one with --program (programs: ${list})`);
     throw new CliError(`${file}: no program named "${name}" (programs: ${list})`);
   }
-  if (!TEST_RUN_TYPES.includes(prog.type)) {
-    throw new CliError(`${prog.name} is a ${prog.typeName} program; bench runs socket filter, tc, xdp and cgroup skb programs (${prog.typeName} programs run through the socket model, which bench does not drive yet)`);
+  const social = prog.type === 16 || prog.type === 14;
+  if (!TEST_RUN_TYPES.includes(prog.type) && !social) {
+    throw new CliError(`${prog.name} is a ${prog.typeName} program; bench runs socket filter, tc, xdp, cgroup skb, sk_msg and sk_skb programs`);
+  }
+  if (!social) {
+    for (const o of ['attach', 'map-slot', 'map-set']) {
+      if (r.list(o).length > 0) throw new UsageError(`--${o} is for sk_msg and sk_skb programs; ${prog.name} is a ${prog.typeName} program`);
+    }
   }
   const dataInPath = r.str('data-in');
-  const dataIn = dataInPath !== undefined ? readBytes(dataInPath) : DEFAULT_TEST_INPUT();
 
   // One prepared run (program bound once, so the automatic tier compiles once), warmed up, then batches
-  // sized to take about 50 ms each.
-  const runner = prepareTestRun(prog, dataIn, { collection: spec, tier });
+  // sized to take about 50 ms each. sk_msg: the program runs on fresh copies of one message sent by c1 in the
+  // topology bpfvm run builds; sk_skb: on fresh copies of one skb received by p1 (src/kernel/prog-run.ts).
+  let runner: { runOnce(): { r0: bigint; insns: number } };
+  if (social) {
+    const { setupMsgRun, prepareMsgRun, prepareSkbRun, defaultMsgTopology, DEFAULT_MSG_INPUT } = await import('../kernel/prog-run.js');
+    if (prog.type === 14 && r.list('attach').length > 0) throw new UsageError('--attach is for sk_msg programs: an sk_skb program runs on its own on one skb');
+    const inputs = msgRunInputs(r.list, spec, prog, defaultMsgTopology);
+    const data = dataInPath !== undefined ? readBytes(dataInPath) : DEFAULT_MSG_INPUT();
+    const setup = setupMsgRun(spec, prog, { tier, mapEntries: inputs.mapEntries, ...(inputs.topology !== undefined ? { topology: inputs.topology } : {}) });
+    runner = prog.type === 16 ? prepareMsgRun(setup, data) : prepareSkbRun(setup, data);
+  } else {
+    const dataIn = dataInPath !== undefined ? readBytes(dataInPath) : DEFAULT_TEST_INPUT();
+    runner = prepareTestRun(prog, dataIn, { collection: spec, tier });
+  }
   let last = runner.runOnce();
   const w0 = process.hrtime.bigint();
   let warmRuns = 0;

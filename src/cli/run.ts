@@ -4,11 +4,14 @@
 
 import { writeFileSync } from 'node:fs';
 import type { Tier } from '../../vm/interpreter.js';
-import type { ProgramSpec } from '../spec.js';
-import { CliError, UsageError, isElf, parse, readBytes } from './common.js';
+import type { CollectionSpec, ProgramSpec } from '../spec.js';
+import type { MsgProgRun } from '../kernel/prog-run.js';
+import { CliError, UsageError, isElf, parse, readBytes, type ParsedArgs } from './common.js';
+import { MSG_OPTIONS, MSG_OPTIONS_HELP, msgRunInputs } from './msg-options.js';
 
 const USAGE = `usage: bpfvm run FILE [--program NAME] [--data-in FILE] [--ctx-in FILE] [--data-out FILE]
                  [--ctx-out FILE] [--repeat N] [--json] [--tier interp|js|auto]
+                 [--attach MAP] [--map-slot MAP:KEY=SOCK] [--map-set MAP:KEY=VALUE]
 
 Runs one program of the BPF ELF object FILE like BPF_PROG_TEST_RUN (bpftool prog run): socket_filter,
 sched_cls, sched_act, xdp and cgroup_skb programs. --program may be left out when the object has one program.
@@ -17,9 +20,14 @@ and --ctx-out write what the kernel would copy back (asking for --ctx-out withou
 all-zero context, as the kernel does). --repeat N runs N times on the same packet (0 = 1).
 Prints "Return value: R, duration: Dns" (" (average)" after duration when N > 1) and one
 "bpf_trace_printk: MSG" line per bpf_trace_printk call; --json prints
-{ "retval", "duration", "insns", "dataOut", "ctxOut"?, "trace" } instead.`;
+{ "retval", "duration", "insns", "dataOut", "ctxOut"?, "trace" } instead.
 
-const SOCKET_MODEL_TYPES: Record<number, string> = { 13: 'sock_ops', 14: 'sk_skb', 16: 'sk_msg' };
+${MSG_OPTIONS_HELP}
+Prints the return value and duration, the verdict, the redirect target, apply/cork bytes (sk_msg), the bytes
+after the program (--data-out writes them) and, for sk_msg, the bytes each socket received; --json adds insns
+(and for sk_msg every run of the program during the send).`;
+
+const SOCKET_MODEL_TYPES: Record<number, string> = { 13: 'sock_ops' };
 const TIERS: readonly Tier[] = ['interp', 'js', 'auto'];
 
 function hexString(b: Uint8Array): string {
@@ -44,6 +52,7 @@ export async function main(argv: string[]): Promise<number> {
     repeat: { type: 'string' },
     json: { type: 'boolean' },
     tier: { type: 'string' },
+    ...MSG_OPTIONS,
   }, USAGE);
   if (!r) return 0;
   const [file] = r.positionals;
@@ -77,12 +86,16 @@ export async function main(argv: string[]): Promise<number> {
   } else {
     throw new UsageError(`${file} has ${spec.programs.length} programs; choose one with --program NAME (programs: ${names})`);
   }
+  if (prog.type === 16 || prog.type === 14) return runMsg(r, spec, prog, repeat, tierArg as Tier | undefined);
   const social = SOCKET_MODEL_TYPES[prog.type];
   if (social !== undefined) {
     throw new CliError(
       `program ${prog.name} is a ${social} program: ${social} programs run through bpfvm's socket model (sockmap/sockhash, ` +
         `the sk_msg and sk_skb data paths, sock_ops events), which is not available yet; the kernel's BPF_PROG_TEST_RUN does not run them either`,
     );
+  }
+  for (const o of ['attach', 'map-slot', 'map-set']) {
+    if (r.list(o).length > 0) throw new UsageError(`--${o} is for sk_msg programs; ${prog.name} is a ${prog.typeName} program`);
   }
   const { TEST_RUN_TYPES, testRun, DEFAULT_TEST_INPUT } = await import('../kernel/testrun.js');
   if (!TEST_RUN_TYPES.includes(prog.type)) {
@@ -113,5 +126,106 @@ export async function main(argv: string[]): Promise<number> {
     for (const t of res.trace) text += `bpf_trace_printk: ${t}\n`;
     process.stdout.write(text);
   }
+  return 0;
+}
+
+/** bpfvm run for an sk_msg program (one message through the socket model) or an sk_skb program (one skb); src/kernel/prog-run.ts. */
+async function runMsg(r: ParsedArgs, spec: CollectionSpec, prog: ProgramSpec, repeat: number, tier: Tier | undefined): Promise<number> {
+  for (const o of ['ctx-in', 'ctx-out']) {
+    if (r.str(o) !== undefined) {
+      throw new UsageError(
+        prog.type === 16
+          ? `--${o} does not apply to sk_msg programs: struct sk_msg_md is read-only and filled from the sending socket ` +
+              `(family, addresses, ports of c1) and the message (data, data_end, size)`
+          : `--${o} does not apply to sk_skb programs: the __sk_buff is that of a TCP skb received by p1 over loopback`,
+      );
+    }
+  }
+  const { runSkMsg, defaultMsgTopology, DEFAULT_MSG_INPUT } = await import('../kernel/prog-run.js');
+  if (prog.type === 14 && r.list('attach').length > 0) throw new UsageError('--attach is for sk_msg programs: an sk_skb program runs on its own on one skb');
+  const inputs = msgRunInputs(r.list, spec, prog, defaultMsgTopology);
+  const dataInPath = r.str('data-in');
+  const data = dataInPath !== undefined ? readBytes(dataInPath) : DEFAULT_MSG_INPUT();
+  if (prog.type === 14) return runSkb(r, spec, prog, data, repeat, tier, inputs);
+  const res = runSkMsg(spec, prog, {
+    data,
+    repeat,
+    mapEntries: inputs.mapEntries,
+    ...(inputs.topology !== undefined ? { topology: inputs.topology } : {}),
+    ...(tier !== undefined ? { tier } : {}),
+  });
+  const dataOutPath = r.str('data-out');
+  if (dataOutPath !== undefined) writeOut(dataOutPath, res.dataOut);
+  const run = (x: MsgProgRun) => ({ ...x, dataOut: hexString(x.dataOut) });
+  if (r.bool('json')) {
+    const { runs, sends, delivered, held, unsent, trace, repeat: rep, duration, ...first } = res;
+    const out = {
+      ...run(first),
+      duration,
+      repeat: rep,
+      runs: runs.map(run),
+      sends,
+      delivered: Object.fromEntries(Object.entries(delivered).map(([k, v]) => [k, hexString(v)])),
+      held,
+      unsent,
+      trace,
+    };
+    process.stdout.write(JSON.stringify(out) + '\n');
+    return 0;
+  }
+  const lines = [`Return value: ${res.retval}, duration${res.repeat > 1 ? ' (average)' : ''}: ${res.duration}ns`];
+  const rd = res.redirect;
+  lines.push(
+    `Verdict: ${res.verdict}` +
+      (rd ? ` to ${rd.socket} (${rd.map}[${typeof rd.key === 'number' ? rd.key : `0x${rd.key}`}], flags 0x${rd.flags.toString(16)}, ${rd.direction})` : ''),
+  );
+  lines.push(`apply_bytes: ${res.applyBytes}, cork_bytes: ${res.corkBytes}`);
+  lines.push(`Message: ${res.sizeIn} bytes in, ${res.sizeOut} bytes after the program${res.sizeOut === res.sizeIn && hexString(res.dataOut) === hexString(data) ? ' (unchanged)' : ''}`);
+  if (res.runs.length > 1) lines.push(`Program runs during the send: ${res.runs.length} (apply_bytes / cork)`);
+  lines.push(`send(${data.length} bytes) = ${res.sends[0]!.ret}`);
+  const got = Object.entries(res.delivered).filter(([, v]) => v.length > 0);
+  lines.push(`Delivered: ${got.length === 0 ? 'nothing' : got.map(([k, v]) => `${k} ${v.length} bytes`).join(', ')}`);
+  if (res.held > 0) lines.push(`Held (corked): ${res.held} bytes`);
+  for (const [k, n] of Object.entries(res.unsent)) lines.push(`Unsent in ${k}'s TCP write queue: ${n} bytes`);
+  for (const t of res.trace) lines.push(`bpf_trace_printk: ${t}`);
+  process.stdout.write(lines.join('\n') + '\n');
+  return 0;
+}
+
+async function runSkb(
+  r: ParsedArgs,
+  spec: CollectionSpec,
+  prog: ProgramSpec,
+  data: Uint8Array,
+  repeat: number,
+  tier: Tier | undefined,
+  inputs: ReturnType<typeof msgRunInputs>,
+): Promise<number> {
+  const { runSkSkbOnce } = await import('../kernel/prog-run.js');
+  const res = runSkSkbOnce(spec, prog, {
+    data,
+    repeat,
+    mapEntries: inputs.mapEntries,
+    ...(inputs.topology !== undefined ? { topology: inputs.topology } : {}),
+    ...(tier !== undefined ? { tier } : {}),
+  });
+  const dataOutPath = r.str('data-out');
+  if (dataOutPath !== undefined) writeOut(dataOutPath, res.dataOut);
+  if (r.bool('json')) {
+    process.stdout.write(JSON.stringify({ ...res, dataOut: hexString(res.dataOut) }) + '\n');
+    return 0;
+  }
+  const lines = [`Return value: ${res.retval}, duration${res.repeat > 1 ? ' (average)' : ''}: ${res.duration}ns`];
+  const rd = res.redirect;
+  if (res.role === 'stream_parser') lines.push(`Stream parser: message length ${res.retval | 0} (0 = needs more bytes, < 0 = error)`);
+  else {
+    lines.push(
+      `Verdict: ${res.verdict}` +
+        (rd ? ` to ${rd.socket} (${rd.map}[${typeof rd.key === 'number' ? rd.key : `0x${rd.key}`}], flags 0x${rd.flags.toString(16)}, ${rd.direction})` : ''),
+    );
+  }
+  lines.push(`skb: ${res.sizeIn} bytes received by ${res.socket}, ${res.sizeOut} bytes after the program${res.sizeOut === res.sizeIn && hexString(res.dataOut) === hexString(data) ? ' (unchanged)' : ''}`);
+  for (const t of res.trace) lines.push(`bpf_trace_printk: ${t}`);
+  process.stdout.write(lines.join('\n') + '\n');
   return 0;
 }

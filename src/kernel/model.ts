@@ -4,9 +4,9 @@
 //
 // Scope of this slice: SOCKMAP/SOCKHASH maps and their user-space API, SK_MSG verdict programs (attach,
 // inheritance at insert, the sendmsg verdict loop, PASS / DROP / REDIRECT egress and ingress, apply, cork,
-// pull/push/pop through skmsg.ts), psock-aware recv / FIONREAD. Not yet: SK_SKB (parser/verdict attach is
-// recorded, and the psock copies those programs, but no skb path runs), sock_ops, UDP / AF_UNIX, links,
-// memory limits, blocking.
+// pull/push/pop through skmsg.ts), psock-aware recv / FIONREAD, and the SK_SKB receive path (strparser and
+// verdict mode, PASS / DROP / REDIRECT ingress and egress, the backlog: sk_skb_rx.ts, strparser.ts, sk_skb.ts).
+// Not yet: sock_ops, UDP / AF_UNIX, links, memory limits, blocking.
 //
 // One process: every socket shares one task page fragment (current->task_frag), as in the kernel harness,
 // which makes sk_msg element sizes (data_end - data) depend on earlier sends exactly as on Linux. The kernel
@@ -16,10 +16,11 @@
 
 import type { CollectionSpec, MapSpec } from '../spec.js';
 import { helperName } from '../../helpers/ids.js';
+import { helperChangesPktData } from '../../helpers/protos.js';
 import { Vm, type BoundProgram, type Tier } from '../../vm/interpreter.js';
 import { BpfMap, BpfMapError, Maps, u32Bytes, ERRNO } from './maps/index.js';
 import { MapsVm } from './maps/vm.js';
-import { installSkMsgHelpers, runSkMsgProgram } from './skmsg-helpers.js';
+import { installSkMsgHelpers, runSkMsgProgram, type SkMsgRunResult } from './skmsg-helpers.js';
 import { PageFrag, type Page, type SkMsg } from './skmsg.js';
 import {
   SockMapBase,
@@ -48,6 +49,9 @@ import {
   type SocketOptions,
 } from './socket.js';
 import { tcpBpfRecvmsg, tcpBpfSendmsg, tcpRecvNative, type TcpBpfEnv } from './tcp_bpf.js';
+import { SkSkb, runSkSkbProgram, skSkbHelperProvided, type SkSkbFields, type SkSkbRunResult } from './sk_skb.js';
+import { SkSkbRx, hasVerdict } from './sk_skb_rx.js';
+import { BPF_PROG_TYPE_SK_SKB, checkProgramHelpers } from './testrun.js';
 
 export { Socket } from './socket.js';
 export { SockMap, SockHash, SockMapBase } from './sockmap.js';
@@ -62,13 +66,22 @@ export interface KernelOptions extends SocketOptions {
 /** A loaded program. */
 export class KProgram implements AttachableProg {
   runCount = 0;
+  /** Calls a helper that changes packet data (bpf_helper_changes_pkt_data; tail_call included). */
+  readonly changesPktData: boolean;
   constructor(
     readonly id: number,
     readonly name: string,
     readonly type: number,
     readonly expectedAttachType: number,
     readonly bound: BoundProgram,
-  ) {}
+  ) {
+    const exe = bound.exe;
+    let changes = false;
+    for (let pc = 0; pc < exe.slots && !changes; pc++) {
+      if (exe.op[pc] === 0x85 && exe.variant[pc] === 0 && helperChangesPktData(exe.imm[pc]!)) changes = true;
+    }
+    this.changesPktData = changes;
+  }
 }
 
 export interface ProgramLoad {
@@ -80,6 +93,31 @@ export interface ProgramLoad {
 }
 
 export type MapKey = number | Uint8Array;
+
+/** One SK_MSG program run, as `Kernel.msgRunObserver` sees it (right after the run, before the verdict is applied). */
+export interface MsgRunEvent {
+  prog: KProgram;
+  msg: SkMsg;
+  sk: Socket;
+  result: SkMsgRunResult;
+  /** The last redirect helper call of this run that found a target: the map, the key bytes and the flags. */
+  redirect: { map: BpfMap; key: Uint8Array; flags: number } | null;
+}
+
+/** Options of Kernel.runSkSkb (one skb through an SK_SKB program, outside any socket's receive path). */
+export interface SkSkbRunOptions {
+  /** skb->sk: the socket the skb belongs to (its cookie, addresses and ports); default none. */
+  sock?: Socket;
+  /** Bytes of the payload in the linear head (default 0, as TCP skbs on loopback). */
+  linear?: number;
+  /** Other __sk_buff field values (defaults: sk_skb.ts DEFAULT_SK_SKB_FIELDS). */
+  fields?: Partial<SkSkbFields>;
+}
+
+export interface SkSkbRunOutcome extends SkSkbRunResult {
+  /** The skb's bytes after the program (changed by store_bytes / change_tail / change_head / adjust_room). */
+  data: Uint8Array;
+}
 
 export class Kernel {
   readonly vm: Vm;
@@ -94,6 +132,10 @@ export class Kernel {
   private nextPort: number;
   private readonly sockOpts: SocketOptions;
   readonly env: TcpBpfEnv;
+  /** The SK_SKB receive path (data-ready, verdicts, backlogs). */
+  readonly rx: SkSkbRx;
+  /** Called after every SK_MSG program run (bpfvm run and bpfvm/testing report from it); null = nobody. */
+  msgRunObserver: ((e: MsgRunEvent) => void) | null = null;
 
   constructor(opts: KernelOptions = {}) {
     this.vm = new Vm({ ...(opts.tier !== undefined ? { tier: opts.tier } : {}), helperName });
@@ -104,6 +146,11 @@ export class Kernel {
       taskFrag: () => this.taskFrag(),
       runMsgProgram: (prog, msg, sk) => this.runMsgProgram(prog as KProgram, msg, sk),
     };
+    this.rx = new SkSkbRx({
+      vm: this.vm,
+      bound: (prog) => (prog as KProgram).bound,
+      send: (sk, data, flags) => this.send(sk, data, flags),
+    });
   }
 
   // ---- maps and programs -------------------------------------------------------------------------------------
@@ -124,6 +171,10 @@ export class Kernel {
     const id = this.programs.length + 1;
     const name = p.name ?? `prog${id}`;
     const bound = this.vm.load(p.insns, this.mapsVm?.resolver, name);
+    if (p.type === BPF_PROG_TYPE_SK_SKB) {
+      // A helper the kernel refuses for SK_SKB, or one the model does not implement, fails here (name and id).
+      checkProgramHelpers(bound, name, p.type, (hid) => skSkbHelperProvided(this.vm, hid), "bpfvm's socket model");
+    }
     const prog = new KProgram(id, name, p.type, p.expectedAttachType ?? 0, bound);
     this.programs.push(prog);
     return prog;
@@ -155,14 +206,37 @@ export class Kernel {
     return sockMapDetach(map, prog, attachType);
   }
 
-  private runMsgProgram(prog: KProgram, msg: SkMsg, sk: Socket): number {
+  /**
+   * Runs an SK_SKB program (stream parser, stream verdict or skb verdict) on ONE skb holding `data`, outside
+   * any receive path: returns r0 (`ret`), the verdict as the kernel maps it (__SK_PASS 1 / __SK_REDIRECT 2 /
+   * __SK_DROP 0), the recorded redirect (map, key, flags, target socket) and the skb bytes afterwards. Nothing is
+   * delivered; the program's run count grows by one.
+   */
+  runSkSkb(prog: KProgram, data: Uint8Array, opts: SkSkbRunOptions = {}): SkSkbRunOutcome {
+    if (prog.type !== BPF_PROG_TYPE_SK_SKB) throw new Error(`runSkSkb: program ${prog.name} is not an SK_SKB program (type ${prog.type})`);
+    const skb = new SkSkb(data, { ...(opts.linear !== undefined ? { linear: opts.linear } : {}), ...(opts.fields ? { fields: opts.fields } : {}) });
+    skb.sk = opts.sock ?? null;
     prog.runCount++;
+    const r = runSkSkbProgram(this.vm, prog.bound, skb);
+    return { ...r, data: skb.bytes() };
+  }
+
+  /** sk_psock_msg_verdict's program run (public for bpfvm run's --repeat timing on copies of a message). */
+  runMsgProgram(prog: KProgram, msg: SkMsg, sk: Socket): number {
+    prog.runCount++;
+    let redirect: MsgRunEvent['redirect'] = null;
+    const found = (map: unknown, key: Uint8Array, flags: number): Socket | null => {
+      const t = msgRedirectTarget(map, key, flags);
+      if (t !== null && this.msgRunObserver !== null) redirect = { map: map as BpfMap, key, flags };
+      return t;
+    };
     const r = runSkMsgProgram(this.vm, prog.bound, msg, sk, {
       redirect: {
-        sockMap: (map, key, flags) => msgRedirectTarget(map, u32Bytes(key), flags),
-        sockHash: (map, readKey, flags) => (map instanceof SockMapBase ? msgRedirectTarget(map, readKey(map.keySize), flags) : null),
+        sockMap: (map, key, flags) => found(map, u32Bytes(key), flags),
+        sockHash: (map, readKey, flags) => (map instanceof SockMapBase ? found(map, readKey(map.keySize), flags) : null),
       },
     });
+    this.msgRunObserver?.({ prog, msg, sk, result: r, redirect });
     return r.verdict;
   }
 
@@ -170,6 +244,7 @@ export class Kernel {
 
   private newSocket(): Socket {
     const s = new Socket(this.nextFd++, this.sockOpts);
+    s.rxHook = (sk) => this.rx.dataReady(sk);
     this.fds.set(s.fd, s);
     this.all.push(s);
     return s;
@@ -334,7 +409,9 @@ export class Kernel {
   recv(sock: Socket, len: number, flags = 0): Uint8Array | number {
     if (!sock.open) return -Errno.EBADF;
     const p = sock.psock;
-    if (p !== null && sock.state !== TCP_LISTEN) return tcpBpfRecvmsg(sock, p, len, flags);
+    if (p !== null && sock.state !== TCP_LISTEN) {
+      return hasVerdict(p) ? this.rx.recvmsgParser(sock, p, len, flags) : tcpBpfRecvmsg(sock, p, len, flags);
+    }
     return tcpRecvNative(sock, len, flags);
   }
 
@@ -342,7 +419,9 @@ export class Kernel {
   fionread(sock: Socket): number {
     if (!sock.open) return -Errno.EBADF;
     if (sock.state === TCP_LISTEN) return -Errno.EINVAL;
-    return (sock.psock?.msgTotLen ?? 0) + sock.rcvQueueBytes;
+    const p = sock.psock;
+    if (p !== null && hasVerdict(p)) return p.msgTotLen; // tcp_bpf_ioctl: the ingress queue only
+    return (p?.msgTotLen ?? 0) + sock.seqHole + sock.rcvQueueBytes;
   }
 
   /** shutdown(2): how 0 = SHUT_RD, 1 = SHUT_WR, 2 = SHUT_RDWR. */
@@ -363,6 +442,7 @@ export class Kernel {
     if (peer !== null && peer.open) {
       peer.rcvFin = true;
       if (peer.state === TCP_ESTABLISHED) peer.state = TCP_CLOSE_WAIT;
+      peer.rxHook?.(peer);
     }
   }
 

@@ -226,6 +226,7 @@ export function skMsgRecvmsg(psock: Psock, len: number, peek: boolean): Uint8Arr
   let copied = 0;
   if (peek) {
     outer: for (const m of psock.ingressMsg) {
+      if (m.size === 0) break; // an empty message (the FIN skb) copies nothing and stops the read
       for (const e of m.elements()) {
         if (copied >= len) break outer;
         const n = Math.min(e.length, len - copied);
@@ -236,6 +237,7 @@ export function skMsgRecvmsg(psock: Psock, len: number, peek: boolean): Uint8Arr
   } else {
     while (copied < len && psock.ingressMsg.length > 0) {
       const m = psock.ingressMsg[0]!;
+      if (m.size === 0) break; // an empty message (the FIN skb) copies nothing and stops the read
       const want = len - copied;
       const chunk = m.takeFront(want >= m.size ? 0 : want);
       parts.push(chunk);
@@ -259,6 +261,7 @@ export function skMsgRecvmsg(psock: Psock, len: number, peek: boolean): Uint8Arr
 export function tcpRecvNative(sk: Socket, len: number, flags: number): Uint8Array | number {
   if (sk.state === TCP_LISTEN) return -Errno.ENOTCONN;
   if (len === 0) return new Uint8Array(0);
+  if (sk.seqHole > 0) return sk.skErr ? -sk.takeError() : -Errno.EAGAIN; // copied_seq points into a purged range
   if (sk.rcvQueueBytes > 0) return sk.readNative(len, (flags & MSG_PEEK) !== 0);
   if (sk.rcvFin) return 0;
   if (sk.skErr) return -sk.takeError();
@@ -276,5 +279,8 @@ export function tcpBpfRecvmsg(sk: Socket, psock: Psock, len: number, flags: numb
   if (sk.rcvQueueBytes > 0 && psock.ingressMsg.length === 0) return tcpRecvNative(sk, len, flags);
   const got = skMsgRecvmsg(psock, len, (flags & MSG_PEEK) !== 0);
   if (got.length > 0) return got;
+  // An empty message at the head (a FIN skb redirected here by an SK_SKB verdict): __sk_msg_recvmsg reports
+  // -EFAULT, which this reader (unlike tcp_bpf_recvmsg_parser) passes on.
+  if (psock.ingressMsg.length > 0 && psock.ingressMsg[0]!.size === 0) return -Errno.EFAULT;
   return tcpRecvNative(sk, len, flags);
 }

@@ -64,13 +64,40 @@ describe('bpfvm bench', () => {
   });
 
   it('refuses what it cannot run, with the reason', () => {
-    const r = bpfvm(['bench', join(root, 'fixtures', 'v3', 'sockmap_layout.o'), '--program', 'bpf_prog4']);
+    const r = bpfvm(['bench', join(root, 'fixtures', 'v3', 'sockops_insert.o')]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/bpf_prog4 is a sk_msg program; bench runs socket filter, tc, xdp and cgroup skb programs/);
+    expect(r.stderr).toMatch(/is a sock_ops program; bench runs socket filter, tc, xdp, cgroup skb, sk_msg and sk_skb programs/);
+    const m = bpfvm(['bench', obj, '--program', 'tc_len', '--map-set', 'a:0=1']);
+    expect(m.status).toBe(2);
+    expect(m.stderr).toMatch(/--map-set is for sk_msg and sk_skb programs/);
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, '{"hello": 1}');
     const b = bpfvm(['bench', obj, '--program', 'tc_len', '--batches', '3', '--baseline', bad]);
     expect(b.status).toBe(1);
     expect(b.stderr).toMatch(/is not a bpfvm bench --json result/);
+  });
+
+  it('sk_msg and sk_skb verdict programs: one message / one skb set up as bpfvm run does; counts agree with run; baselines work', () => {
+    const msgObj = join(root, 'fixtures', 'v3', 'sk_msg_redirect.o');
+    const args = ['--program', 'msg_redir_map_egress', '--map-set', 'redir_key:0=2'];
+    const b = bpfvm(['bench', msgObj, ...args, '--batches', '3', '--json']);
+    expect(b.stderr).toBe('');
+    const j = JSON.parse(b.stdout) as BenchJson & { type: string };
+    const run = JSON.parse(bpfvm(['run', msgObj, ...args, '--json']).stdout) as { insns: number; retval: number; verdict: string };
+    expect(run.verdict).toBe('redirect');
+    expect(j.type).toBe('sk_msg');
+    expect(j.insnsPerRun).toBe(run.insns);
+    expect(j.retval).toBe(1);
+    const p = join(dir, 'msg-insns.json');
+    writeFileSync(p, JSON.stringify({ ...j, insnsPerRun: j.insnsPerRun + 2, ratio: 1e9 }));
+    const reg = bpfvm(['bench', msgObj, ...args, '--batches', '3', '--baseline', p]);
+    expect(reg.status).toBe(1);
+    expect(reg.stdout).toMatch(/REGRESSION: instructions per run changed/);
+    const skbObj = join(root, 'fixtures', 'v3', 'sk_skb_redirect.o');
+    const s = JSON.parse(bpfvm(['bench', skbObj, '--program', 'skb_verdict_map', '--batches', '3', '--json']).stdout) as BenchJson & { type: string };
+    const srun = JSON.parse(bpfvm(['run', skbObj, '--program', 'skb_verdict_map', '--json']).stdout) as { insns: number; retval: number };
+    expect(s.type).toBe('sk_skb');
+    expect(s.insnsPerRun).toBe(srun.insns);
+    expect(s.retval).toBe(srun.retval);
   });
 });
