@@ -57,7 +57,8 @@ export interface LoadRequest {
   /** Programs to load, in object order (the tested program and the auxiliary ones of this mode). */
   programs: ProgramSpec[];
   target: ProgramSpec;
-  privilege: Privilege;
+  /** null = root (the privileged run); else the capabilities the unprivileged run keeps (`__caps_unpriv`). */
+  caps: number[] | null;
   /** Log level to ask for (1 or 2; the engine handles libbpf's level-0 rule). */
   logLevel: 1 | 2;
   progFlags: number;
@@ -85,7 +86,19 @@ export interface RunOutcome {
   skip?: string;
 }
 
+export interface SkipQuery {
+  spec: TestSpec;
+  mode: ModeSpec;
+  unpriv: boolean;
+  target: ProgramSpec;
+  /** The programs loaded together (target and auxiliary ones), in object order. */
+  programs: ProgramSpec[];
+  collection: CollectionSpec;
+}
+
 export interface SelftestBackend {
+  /** Why this backend cannot do this test at all (checked before loading), or null. */
+  cannot(q: SkipQuery): string | null;
   load(req: LoadRequest): LoadOutcome;
   /** BPF_PROG_TEST_RUN of the loaded target: 64 zero bytes in, a 256-byte data_out buffer, repeat 1. */
   run(req: LoadRequest): RunOutcome;
@@ -102,10 +115,14 @@ const BPF_F_ZERO_SEED = 1 << 6;
 
 /** bpfvm's own backend: `verify()` for loads, `testRun()` for runs. */
 export const bpfvmBackend: SelftestBackend = {
+  cannot: bpfvmCannot,
   load(req) {
+    const refusal = capRefusal(req.caps, req.target);
+    if (refusal) return { loaded: false, log: '', error: { pc: 0, message: refusal }, failedProgram: req.target.name };
+    const privileged = privilegeOf(req.caps) === 'root';
     let log = '';
     for (const p of req.programs) {
-      const r = verify({ ...p, license: req.collection.license }, { logLevel: req.logLevel, privileged: req.privilege === 'root', maps: req.collection.maps });
+      const r = verify({ ...p, license: req.collection.license }, { logLevel: req.logLevel, privileged, maps: req.collection.maps });
       if (p === req.target) log = r.log;
       if (!r.ok) {
         const msg = r.error?.message ?? '';
@@ -177,8 +194,7 @@ function flagNames(flags: number): string {
 }
 
 /** The reason bpfvm cannot run this mode at all, or null. */
-function preSkip(spec: TestSpec, mode: ModeSpec, unpriv: boolean, target: ProgramSpec, progs: ProgramSpec[], coll: CollectionSpec): string | null {
-  if (spec.arch.length && !spec.arch.includes('X86_64')) return `only for ${spec.arch.join('/')} (bpfvm stands for an x86-64 host)`;
+function bpfvmCannot({ spec, mode, unpriv, target, programs: progs, collection: coll }: SkipQuery): string | null {
   if (spec.loadMode) return `__load_if_${spec.loadMode === 'jited' ? 'JITed' : 'no_JITed'}: JIT-dependent verifier behaviour is not modelled by bpfvm`;
   if (spec.btfPath || spec.btfFuncPath) return `__btf_path: relocation against a custom BTF file is not modelled by bpfvm`;
   if (spec.linearSize !== null) return `__linear_size: non-linear test-run packets are not modelled by bpfvm`;
@@ -206,9 +222,9 @@ function preSkip(spec: TestSpec, mode: ModeSpec, unpriv: boolean, target: Progra
 }
 
 /** The kernel's load-time refusal before the verifier runs (EPERM, no log), or null. */
-function capRefusal(unpriv: boolean, mode: ModeSpec, target: ProgramSpec): string | null {
-  if (!unpriv) return null;
-  const caps = new Set(mode.caps);
+export function capRefusal(capList: number[] | null, target: ProgramSpec): string | null {
+  if (capList === null) return null;
+  const caps = new Set(capList);
   const sys = caps.has(CAP_SYS_ADMIN);
   const bpf = sys || caps.has(CAP_BPF);
   const netAdmin = sys || caps.has(CAP_NET_ADMIN);
@@ -217,9 +233,10 @@ function capRefusal(unpriv: boolean, mode: ModeSpec, target: ProgramSpec): strin
   return null;
 }
 
-function privilegeOf(unpriv: boolean, mode: ModeSpec): Privilege {
-  if (!unpriv) return 'root';
-  const caps = new Set(mode.caps);
+/** The verifier profile of a capability set (null = root). */
+export function privilegeOf(capList: number[] | null): Privilege {
+  if (capList === null) return 'root';
+  const caps = new Set(capList);
   const sys = caps.has(CAP_SYS_ADMIN);
   return (sys || caps.has(CAP_BPF)) && (sys || caps.has(CAP_PERFMON)) ? 'root' : 'bpf';
 }
@@ -245,20 +262,16 @@ function runOne(file: string, coll: CollectionSpec, specs: Map<ProgramSpec, Test
   };
   // Loaded together: the tested program and every auxiliary program of this mode, in object order.
   const progs = coll.programs.filter((p) => p === target || (specs.get(p)?.auxiliary && (unpriv ? specs.get(p)!.unpriv : specs.get(p)!.priv)));
-  const pre = preSkip(spec, mode, unpriv, target, progs, coll);
+  // The selftest loader on an x86-64 host (which bpfvm stands for) skips tests for other architectures.
+  if (spec.arch.length && !spec.arch.includes('X86_64')) return finish('skip', `only for ${spec.arch.join('/')} (bpfvm stands for an x86-64 host)`);
+  const pre = backend.cannot({ spec, mode, unpriv, target, programs: progs, collection: coll });
   if (pre) return finish('skip', pre);
 
-  const refusal = capRefusal(unpriv, mode, target);
-  let outcome: LoadOutcome;
-  const req: LoadRequest = { collection: coll, programs: progs, target, privilege: privilegeOf(unpriv, mode), logLevel: (spec.logLevel & 3) === 2 ? 2 : 1, progFlags: spec.progFlags };
-  if (refusal) {
-    outcome = { loaded: false, log: '', error: { pc: 0, message: refusal }, failedProgram: target.name };
-  } else {
-    outcome = backend.load(req);
-    if (outcome.skip) return finish('skip', outcome.skip);
-    // libbpf asks for no log at level 0 and retries with level 1 only when the load fails.
-    if ((spec.logLevel & 3) === 0 && outcome.loaded) outcome.log = '';
-  }
+  const req: LoadRequest = { collection: coll, programs: progs, target, caps: unpriv ? mode.caps : null, logLevel: (spec.logLevel & 3) === 2 ? 2 : 1, progFlags: spec.progFlags };
+  const outcome = backend.load(req);
+  if (outcome.skip) return finish('skip', outcome.skip);
+  // libbpf asks for no log at level 0 and retries with level 1 only when the load fails.
+  if ((spec.logLevel & 3) === 0 && outcome.loaded) outcome.log = '';
   result.actual.verdict = outcome.loaded ? 'success' : 'failure';
   result.actual.error = outcome.error;
   result.actual.log = outcome.log;
