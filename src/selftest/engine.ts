@@ -175,14 +175,14 @@ function mapsReferenced(progs: ProgramSpec[], maps: MapSpec[]): MapSpec[] {
   return [...out];
 }
 
-function unsupportedReason(p: ProgramSpec): string | null {
-  const who = `program ${p.name}`;
-  if (p.unsupported) return `${who}: program type ${p.typeName} is not modelled by bpfvm`;
-  if (p.loadError) return `${who}: ${p.loadError}`;
+/** Why bpfvm cannot load this program (its type, kfuncs, kernel symbols), or null; `who` prefixes the text. */
+function unsupportedReason(p: ProgramSpec, who: string): string | null {
+  if (p.unsupported) return `${who}program type ${p.typeName} is not modelled by bpfvm`;
+  if (p.loadError) return `${who}${p.loadError}`;
   const kf = p.externs?.find((e) => e.kind === 'kfunc');
-  if (kf) return `${who} calls kfunc ${kf.name} (kfuncs are not modelled by bpfvm)`;
+  if (kf) return `${who}calls kfunc ${kf.name} (kfuncs are not modelled by bpfvm)`;
   const ex = p.externs?.[0];
-  if (ex) return `${who} uses ${ex.kind} ${ex.name} (kernel symbols are not modelled by bpfvm)`;
+  if (ex) return `${who}uses ${ex.kind} ${ex.name} (kernel symbols are not modelled by bpfvm)`;
   return null;
 }
 
@@ -203,8 +203,8 @@ function bpfvmCannot({ spec, mode, unpriv, target, programs: progs, collection: 
   if (unmodelledFlags) return `program flags ${flagNames(unmodelledFlags)} are not modelled by bpfvm's verifier`;
   if (spec.logLevel & ~3 && mode.messages.length) return `log level ${spec.logLevel} (verifier statistics) is not modelled by bpfvm`;
   for (const p of progs) {
-    const r = unsupportedReason(p);
-    if (r) return p === target ? r : `auxiliary ${r}`;
+    const r = unsupportedReason(p, p === target ? '' : `auxiliary program ${p.name}: `);
+    if (r) return r;
   }
   if (unpriv) {
     const caps = new Set(mode.caps);
@@ -304,7 +304,11 @@ function runOne(file: string, coll: CollectionSpec, specs: Map<ProgramSpec, Test
   if (mode.xlated) unchecked.push(`${mode.xlated} __xlated pattern(s)`);
   if (mode.jited) unchecked.push(`${mode.jited} __jited pattern(s)`);
   if (mode.streams) unchecked.push(`${mode.streams} __stderr/__stdout pattern(s)`);
-  if (unchecked.length) return finish('skip', `verdict${mode.messages.length ? ', messages' : ''}${mode.execute ? ' and retval' : ''} agree, but ${unchecked.join(' and ')} cannot be checked by bpfvm (no JIT, no instruction rewriting)`);
+  if (unchecked.length) {
+    const checked = ['verdict', ...(mode.messages.length ? ['messages'] : []), ...(mode.execute ? ['retval'] : [])];
+    const what = checked.length === 1 ? 'the verdict agrees' : `${checked.slice(0, -1).join(', ')} and ${checked[checked.length - 1]} agree`;
+    return finish('skip', `${what}, but ${unchecked.join(' and ')} cannot be checked by bpfvm (no JIT, no instruction rewriting)`);
+  }
   return finish('pass', null);
 }
 
