@@ -17,3 +17,6 @@ export { MapsVm } from './kernel/maps/vm.js';
 // Importing the socket model registers SOCKMAP and SOCKHASH with createMap.
 export { Kernel, KProgram, Socket, SockMap, SockHash } from './kernel/model.js';
 export { SkMsg } from './kernel/skmsg.js';
+export { parseTestAnnotations, matchMessages, BpfAnnotationError, type TestSpec, type ModeSpec, type ExpectedMessage } from './selftest/annotations.js';
+export { runSelftests, summarize, bpfvmBackend, type TestResult, type FileResult, type SelftestBackend, type Summary } from './selftest/engine.js';
+export { toJUnit } from './selftest/junit.js';
