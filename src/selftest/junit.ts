@@ -17,7 +17,7 @@ function esc(s: string): string {
 
 const sec = (ms: number): string => (ms / 1000).toFixed(3);
 
-/** `suiteName` maps a file path to the suite name (default: the path as given). */
+/** The report for `files`; suites are named by the object paths as given, `name` names the whole run. */
 export function toJUnit(files: FileResult[], opts: { name?: string; timestamp?: Date } = {}): string {
   const all = files.flatMap((f) => f.tests);
   const count = (f: FileResult, s: string): number => f.tests.filter((t) => t.status === s).length;
