@@ -25,7 +25,7 @@ Output: one line per test, PASS / FAIL / SKIP, the object, the test name and for
 summary line. Exit status: 0 when nothing failed, 1 when a test failed or an object could not be loaded,
 2 for a usage error.`;
 
-function matcher(patterns: string[]): ((t: { name: string; program: string }) => boolean) | undefined {
+function matcher(patterns: string[]): ((t: { name: string; program: string; mode: 'priv' | 'unpriv' }) => boolean) | undefined {
   if (patterns.length === 0) return undefined;
   const tests = patterns.map((p) => {
     if (/[*?]/.test(p)) {
@@ -34,7 +34,7 @@ function matcher(patterns: string[]): ((t: { name: string; program: string }) =>
     }
     return (s: string): boolean => s.includes(p);
   });
-  return (t) => tests.some((f) => f(t.name) || f(t.program));
+  return (t) => tests.some((f) => f(t.name) || f(t.program) || (t.mode === 'unpriv' && f(`${t.program} @unpriv`)));
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -154,8 +154,8 @@ export const bpfvmBackend: SelftestBackend = {
 };
 
 export interface RunSelftestsOptions {
-  /** Keep only runs whose name, program name or description matches. */
-  filter?: (t: { name: string; program: string }) => boolean;
+  /** Keep only these runs: `name` = display name (description or program, "… @unpriv"), `program` = function name. */
+  filter?: (t: { name: string; program: string; mode: 'priv' | 'unpriv' }) => boolean;
   backend?: SelftestBackend;
 }
 
@@ -333,7 +333,7 @@ export function runSelftests(coll: CollectionSpec, file: string, opts: RunSelfte
   for (const p of coll.programs) {
     const err = bad.get(p);
     if (err) {
-      if (opts.filter && !opts.filter({ name: p.name, program: p.name })) continue;
+      if (opts.filter && !opts.filter({ name: p.name, program: p.name, mode: 'priv' })) continue;
       tests.push({
         file, program: p.name, name: p.name, mode: 'priv', type: p.typeName, status: 'fail', reason: `cannot parse the test annotations: ${err.message}`,
         expected: { verdict: 'success', messages: [], retval: null }, actual: { verdict: null, error: null, retval: null, log: '' }, durationMs: 0,
@@ -345,7 +345,7 @@ export function runSelftests(coll: CollectionSpec, file: string, opts: RunSelfte
     for (const unpriv of [false, true]) {
       const mode = unpriv ? spec.unpriv : spec.priv;
       if (!mode) continue;
-      if (opts.filter && !opts.filter({ name: displayName(mode), program: unpriv ? `${p.name} @unpriv` : p.name })) continue;
+      if (opts.filter && !opts.filter({ name: displayName(mode), program: p.name, mode: unpriv ? 'unpriv' : 'priv' })) continue;
       tests.push(runOne(file, coll, specs, p, spec, unpriv, backend));
     }
   }

@@ -83,6 +83,8 @@ describe('bpfvm test', () => {
       'retval: socket filter sees skb->len 50', 'unpriv: uninitialised stack read', 'unpriv: uninitialised stack read @unpriv',
       'retval: tc sees data_end - data = TEST_DATA_LEN', 'retval: xdp sees 64 bytes', 'retval: cgroup skb sees skb->len 50 (returns 1 if so)',
     ]);
+    const u = bpfvm(['test', fx('selftest_annotations.o'), '--filter', 'unpriv_b*@unpriv']);
+    expect(u.stdout.trim().split('\n').filter((l) => !l.startsWith('summary')).map((l) => l.split('  ')[2])).toEqual(['unpriv: accepted both ways, retval inherited @unpriv']);
   });
   it('--json: { files, tests, summary } with the documented fields', () => {
     const r = bpfvm(['test', fx('verifier_reject.o'), '--json']);

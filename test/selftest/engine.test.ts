@@ -16,7 +16,7 @@ const fx = (cpu: string, f: string): string => join(root, 'fixtures', cpu, f);
 function withAnnotations(coll: CollectionSpec, program: string, annotations: string[]): CollectionSpec {
   return { ...coll, programs: coll.programs.map((p) => (p.name === program ? { ...p, annotations } : p)) };
 }
-const one = (coll: CollectionSpec, program: string): TestResult[] => runSelftests(coll, 'x.o', { filter: (t) => t.program.split(' ')[0] === program }).tests;
+const one = (coll: CollectionSpec, program: string): TestResult[] => runSelftests(coll, 'x.o', { filter: (t) => t.program === program }).tests;
 
 describe.each(['v3', 'v4'])('fixtures/%s', (cpu) => {
   it('every test of every object passes or is skipped with a reason', () => {
