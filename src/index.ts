@@ -29,3 +29,6 @@ export {
 } from './kernel/prog-run.js';
 export { SkSkb, runSkSkbProgram, type SkSkbRunResult, type SkSkbRedirect } from './kernel/sk_skb.js';
 export type { SkSkbRunOptions, SkSkbRunOutcome } from './kernel/model.js';
+export { parseTestAnnotations, matchMessages, BpfAnnotationError, type TestSpec, type ModeSpec, type ExpectedMessage } from './selftest/annotations.js';
+export { runSelftests, summarize, bpfvmBackend, type TestResult, type FileResult, type SelftestBackend, type Summary } from './selftest/engine.js';
+export { toJUnit } from './selftest/junit.js';

@@ -15,6 +15,7 @@ import { formatLine } from '../../vm/disasm.js';
 import { decode } from '../../vm/isa.js';
 import { loadCollectionFile } from '../elf/index.js';
 import { testRun } from '../kernel/testrun.js';
+import { parseTestAnnotations } from '../selftest/annotations.js';
 import { verify } from '../../verifier/index.js';
 import { CliError } from './common.js';
 
@@ -60,9 +61,9 @@ export function main(argv: string[]): number {
   let agree = 0;
   let total = 0;
   for (const p of pkt.programs) {
-    const tag = p.annotations.find((a) => a.startsWith('comment:test_retval='));
-    if (!tag) continue;
-    const expected = Number(tag.slice('comment:test_retval='.length));
+    const mode = parseTestAnnotations(p, pktPath).priv;
+    if (!mode?.execute) continue;
+    const expected = mode.retval;
     try {
       const r = testRun(p, undefined, { collection: pkt });
       total++;
@@ -81,10 +82,9 @@ export function main(argv: string[]): number {
   out("== 4. fixtures/v3/verifier_reject.o through bpfvm's verifier, against the kernel's recorded verdicts");
   let same = 0;
   for (const p of rej.programs) {
-    const expectFail = p.annotations.includes('comment:test_expect_failure');
-    const msgTag = p.annotations.find((a) => a.startsWith('comment:test_expect_msg='));
-    // Tags look like comment:test_expect_msg=<N>=<message>; the counter keeps identical tags apart.
-    const expected = msgTag ? msgTag.slice('comment:test_expect_msg='.length).replace(/^\d+=/, '') : null;
+    const mode = parseTestAnnotations(p, rejPath).priv;
+    const expectFail = mode?.expectFailure ?? false;
+    const expected = mode?.messages.find((m) => !m.negative)?.text ?? null;
     const r = verify({ ...p, license: rej.license }, { maps: rej.maps });
     const ours = r.ok ? 'accepted' : `rejected: ${r.error?.message ?? ''}`;
     const kernel = expectFail ? `rejected: ${expected ?? '?'}` : 'accepted';

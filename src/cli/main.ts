@@ -15,6 +15,7 @@ const COMMANDS: Record<string, Command> = {
   demo: { summary: 'run the bundled demo (a fixture object, disassembled and run)', load: () => import('./demo.js') },
   inspect: { summary: 'list the programs, maps, license, BTF and annotations of an object', load: () => import('./inspect.js') },
   verify: { summary: 'the kernel verifier\'s verdict and log for each program of an object', load: () => import('./verify.js') },
+  test: { summary: 'run the selftest annotations (__success, __msg, __retval, ...) of objects like test_progs', load: () => import('./test.js') },
   disasm: { summary: 'disassemble an object, raw bytecode or hex in the kernel\'s syntax', load: () => import('./disasm.js') },
   asm: { summary: 'assemble kernel-syntax text into raw bytecode', load: () => import('./asm.js') },
   bench: { summary: 'time a program over many runs; fail on a regression against a baseline', load: () => import('./bench.js') },

@@ -144,6 +144,8 @@ function info(def: SecDef, legacy: boolean): ProgTypeInfo {
 
 /** Program type for a section name, or undefined if neither libbpf rule knows it. */
 export function progTypeForSection(name: string): ProgTypeInfo | undefined {
+  // libbpf: a leading '?' only turns off autoload ("?raw_tp", "?socket"); the type comes from the rest.
+  if (name.startsWith('?')) return progTypeForSection(name.slice(1));
   for (const d of SECTION_DEFS) if (strictMatch(d.sec, name)) return info(d, false);
   for (const d of SECTION_DEFS) {
     const base = d.sec.replace(/[+/]$/, '');
