@@ -234,6 +234,50 @@ suite('sk_skb model vs host kernel (differential)', () => {
     );
   });
 
+  // Segmentation on loopback (socket.ts LOOPBACK_SEGMENT): one send = one skb up to 32741 bytes (half the
+  // initial window), larger sends cut every 32741 bytes; MSG_MORE data fills the tail skb; one sendmsg with
+  // several iovecs is one skb. The verdict records skb->len per run (slots 0..14, run counter in slot 15).
+  const SEG_VERDICT = `
+    r6 = r1
+    *(u32 *)(r10 - 4) = 15
+    r1 = map[idx:1]
+    r2 = r10
+    r2 += -4
+    call bpf_map_lookup_elem#1
+    if r0 == 0 goto out
+    r7 = *(u64 *)(r0 + 0)
+    r1 = r7
+    r1 += 1
+    *(u64 *)(r0 + 0) = r1
+    if r7 > 14 goto out
+    *(u32 *)(r10 - 4) = r7
+    r0 = *(u32 *)(r6 + 0)
+    *(u64 *)(r10 - 16) = r0
+    r1 = map[idx:1]
+    r2 = r10
+    r2 += -4
+    r3 = r10
+    r3 += -16
+    r4 = 0
+    call bpf_map_update_elem#2
+  out:
+    r0 = 1
+    exit`;
+  it('segmentation: sends of 1, 5000, 40000 and 65483 bytes, MSG_MORE + send, one sendmsg of 3 iovecs', () => {
+    for (const n of [1, 40000, 65483]) {
+      differential(skbScenario({ verdict: SEG_VERDICT, skbVerdict: true, maps: [recMap(16)], drainMs: 300 }, [send('c1', patternBytes(n)), { op: 'sleep', ms: 50 }, { op: 'sendmsg', sock: 'c1', iovLen: 100, iovCount: 3 }, { op: 'sleep', ms: 20 }]));
+    }
+    differential(
+      skbScenario({ verdict: SEG_VERDICT, skbVerdict: true, maps: [recMap(16)] }, [
+        send('c1', patternBytes(5000)),
+        { op: 'send', sock: 'c1', data: patternBytes(10), flags: 0x8000 | 0x4000 },
+        send('c1', patternBytes(20)),
+        { op: 'sleep', ms: 20 },
+        recv('p1', 100000),
+      ]),
+    );
+  });
+
   it('parser errors: -22 (SO_ERROR 22, data stays unread: recv -EAGAIN), EPROTO (length not past the earlier bytes), EMSGSIZE (> SO_RCVBUF)', () => {
     differential(skbScenario({ parser: fixedParser(-22), verdict: PASS, maps: [recMap(2)] }, [send('c1', patternBytes(25)), recv('p1', 100, { timeoutMs: 50 }), { op: 'fionread', sock: 'p1' }, send('c1', patternBytes(5)), recv('p1', 100, { timeoutMs: 50 }), ...runs, { op: 'getsockopt', sock: 'p1', opt: SockOpt.SO_ERROR }, recv('p1', 100, { timeoutMs: 50 })]));
     // Parser: 0 for the first 4 bytes, then 3 (not past the 4 accumulated bytes) → EPROTO (71).
