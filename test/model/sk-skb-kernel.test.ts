@@ -278,6 +278,40 @@ suite('sk_skb model vs host kernel (differential)', () => {
     );
   });
 
+  it('redirect INGRESS to the receiving socket itself = PASS; a verdict returning 7 = DROP; a parser alone starts nothing', () => {
+    differential(skbScenario({ verdict: redirectVerdict(0, 0, 1), skbVerdict: true }, [send('c1', patternBytes(10)), { op: 'sleep', ms: 20 }, { op: 'fionread', sock: 'p1' }, recv('p1'), ...runs]));
+    differential(skbScenario({ parser: PARSE_LEN, verdict: redirectVerdict(0, 0, 1) }, [send('c1', patternBytes(10)), { op: 'sleep', ms: 20 }, recv('p1'), ...runs]));
+    differential(skbScenario({ verdict: 'r0 = 7\nexit', skbVerdict: true }, [send('c1', patternBytes(10)), recv('p1', 100, { timeoutMs: 50 }), ...runs]));
+    // KERNEL vs SPEC: §5.5 says FIONREAD adds the native queue when no verdict is attached; on 6.18 a psock
+    // socket (here parser-only, bytes in the native queue) reports only its ingress queue: 0.
+    const parserOnly: Scenario = {
+      maps: [sockmap()],
+      progs: [skSkb(PARSE_LEN, AttachType.SK_SKB_STREAM_PARSER)],
+      steps: [
+        { op: 'attach', prog: 0, map: 0, attachType: AttachType.SK_SKB_STREAM_PARSER },
+        ...tcpPair('l1', 'c1', 'p1'),
+        { op: 'sockUpdate', map: 0, key: 0, sock: 'p1' },
+        send('c1', patternBytes(10)),
+        { op: 'fionread', sock: 'p1' },
+        recv('p1'),
+        { op: 'runCount', prog: 0 },
+      ],
+    };
+    differential(parserOnly);
+  });
+
+  it('SO_RCVBUF bounds a strparser message: a parser length above it is EMSGSIZE', () => {
+    differential(
+      skbScenario({ parser: fixedParser(3000), verdict: PASS, maps: [recMap(2)] }, [
+        { op: 'setsockopt', sock: 'p1', opt: SockOpt.SO_RCVBUF, value: 1000 },
+        { op: 'getsockopt', sock: 'p1', opt: SockOpt.SO_RCVBUF },
+        send('c1', patternBytes(10)),
+        { op: 'sleep', ms: 20 },
+        { op: 'getsockopt', sock: 'p1', opt: SockOpt.SO_ERROR },
+      ]),
+    );
+  });
+
   it('parser errors: -22 (SO_ERROR 22, data stays unread: recv -EAGAIN), EPROTO (length not past the earlier bytes), EMSGSIZE (> SO_RCVBUF)', () => {
     differential(skbScenario({ parser: fixedParser(-22), verdict: PASS, maps: [recMap(2)] }, [send('c1', patternBytes(25)), recv('p1', 100, { timeoutMs: 50 }), { op: 'fionread', sock: 'p1' }, send('c1', patternBytes(5)), recv('p1', 100, { timeoutMs: 50 }), ...runs, { op: 'getsockopt', sock: 'p1', opt: SockOpt.SO_ERROR }, recv('p1', 100, { timeoutMs: 50 })]));
     // Parser: 0 for the first 4 bytes, then 3 (not past the 4 accumulated bytes) → EPROTO (71).
