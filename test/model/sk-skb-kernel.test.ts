@@ -5,11 +5,11 @@
  * send/recv results, bytes at every socket, SO_ERROR, run counts and map contents must agree
  * (test/model/differential.ts). Skipped with the reason when the kernel oracle is unavailable.
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadCollectionFile } from '../../src/elf/index.js';
 import { AttachType, MapType, SockOpt, patternBytes, sockAvailability, tcpPair, type Scenario, type ScenarioStep } from '../kernel/sockrun.js';
 import { DROP, PASS, PARSE_LEN, bytes, redirectVerdict, skSkb, skbScenario, sockhash, sockmap } from '../kernel/sockrun-scenarios.js';
-import { differential } from './differential.js';
+import { differential, differentialStats } from './differential.js';
 
 const avail = sockAvailability();
 const suite = avail.ok ? describe : describe.skip;
@@ -76,6 +76,8 @@ out:
   exit`;
 
 suite('sk_skb model vs host kernel (differential)', () => {
+  afterAll(() => console.log(`sk_skb differential: ${differentialStats.agreed}/${differentialStats.scenarios} scenarios agree with the kernel`));
+
   it('strparser (parser = skb->len) + verdict PASS: send, FIONREAD, peek, merged recv, FIN → EOF', () => {
     differential(
       skbScenario({ parser: PARSE_LEN, verdict: PASS }, [
