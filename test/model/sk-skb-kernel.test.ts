@@ -596,4 +596,31 @@ suite('sk_skb model vs host kernel (differential)', () => {
       expect(cookieOk).toEqual([true, true]);
     });
   });
+
+  it('test_sockmap layout (sockmap_layout.o / sockhash_layout.o bpf_prog1 + bpf_prog2): ports 10000/10001, redirect egress, then ingress with sock_skb_opts', () => {
+    for (const file of ['sockmap_layout', 'sockhash_layout']) {
+      const spec = loadCollectionFile(new URL(`../../fixtures/v3/${file}.o`, import.meta.url).pathname);
+      const maps = spec.maps.map((m) => ({ type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries }));
+      const mi = (n: string) => spec.maps.findIndex((m) => m.name === n);
+      const prog = (n: string, at: number) => ({ progType: 14, expectedAttachType: at, insns: spec.programs.find((p) => p.name === n)!.insns });
+      const steps = (ingress: boolean): ScenarioStep[] => [
+        { op: 'attach', prog: 0, map: mi('sock_map'), attachType: AttachType.SK_SKB_STREAM_PARSER },
+        { op: 'attach', prog: 1, map: mi('sock_map'), attachType: AttachType.SK_SKB_STREAM_VERDICT },
+        ...(ingress ? [{ op: 'mapUpdate', map: mi('sock_skb_opts'), key: 0, value: 1 } as ScenarioStep] : []),
+        ...tcpPair('l1', 'c1', 'p1', 10000),
+        ...tcpPair('l2', 'c2', 'p2', 10001),
+        { op: 'sockUpdate', map: mi('sock_map'), key: 1, sock: 'p1' },
+        { op: 'sockUpdate', map: mi('sock_map'), key: ingress ? 3 : 10, sock: ingress ? 'p2' : 'c2' },
+        send('c1', patternBytes(100)),
+        send('c1', patternBytes(1000)),
+        { op: 'sleep', ms: 20 },
+        recv('p2', 600),
+        { op: 'runCount', prog: 0 },
+        { op: 'runCount', prog: 1 },
+      ];
+      for (const ingress of [false, true]) {
+        differential({ maps, progs: [prog('bpf_prog1', AttachType.SK_SKB_STREAM_PARSER), prog('bpf_prog2', AttachType.SK_SKB_STREAM_VERDICT)], steps: steps(ingress) });
+      }
+    }
+  });
 });
