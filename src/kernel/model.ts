@@ -415,13 +415,15 @@ export class Kernel {
     return tcpRecvNative(sock, len, flags);
   }
 
-  /** ioctl(FIONREAD): ingressMsg bytes plus the native queue; -EINVAL on a listener. */
+  /** ioctl(FIONREAD): a psock's ingressMsg bytes, else the native queue; -EINVAL on a listener. */
   fionread(sock: Socket): number {
     if (!sock.open) return -Errno.EBADF;
     if (sock.state === TCP_LISTEN) return -Errno.EINVAL;
+    // tcp_bpf_ioctl (every psock config): the ingress queue only. KERNEL vs SPEC: §5.5 adds the native queue
+    // when no verdict program is attached; the 6.18 host does not (a parser-only psock with 10 native bytes: 0).
     const p = sock.psock;
-    if (p !== null && hasVerdict(p)) return p.msgTotLen; // tcp_bpf_ioctl: the ingress queue only
-    return (p?.msgTotLen ?? 0) + sock.seqHole + sock.rcvQueueBytes;
+    if (p !== null) return p.msgTotLen;
+    return sock.seqHole + sock.rcvQueueBytes;
   }
 
   /** shutdown(2): how 0 = SHUT_RD, 1 = SHUT_WR, 2 = SHUT_RDWR. */

@@ -23,7 +23,7 @@ export const EFAULT = 14;
 /** MSG_DONTWAIT | MSG_NOSIGNAL: how the backlog sends egress-redirected bytes (skb_send_sock). */
 const BACKLOG_SEND_FLAGS = 0x40 | 0x4000;
 /** Bounds the work loop (the kernel has no bound; a redirect ping-pong would run forever there too). */
-const MAX_WORK_ROUNDS = 1 << 16;
+const MAX_WORK_ROUNDS = 1 << 12;
 
 /** What the receive path needs from the surrounding model. */
 export interface SkSkbRxEnv {
@@ -209,7 +209,8 @@ export class SkSkbRx {
 
   private backlog(p: Psock): void {
     const sk = p.sk;
-    while (p.backlog.length > 0 && !p.dropped) {
+    // Items queued while this pass runs (e.g. by a redirect loop) wait for the next pass (runWork counts passes).
+    for (let n = p.backlog.length; n > 0 && p.backlog.length > 0 && !p.dropped; n--) {
       const item = p.backlog[0]!;
       const ret = sk.open ? this.handle(sk, p, item) : -EIO;
       p.backlog.shift();
@@ -220,6 +221,7 @@ export class SkSkbRx {
         return;
       }
     }
+    if (p.backlog.length > 0 && !p.dropped) this.schedule(p);
   }
 
   /** sk_psock_handle_skb: bytes handled (> 0), 0 for an empty skb, or -errno. */

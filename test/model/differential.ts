@@ -50,13 +50,18 @@ export function view(s: Scenario, r: ScenarioResult, opts: CompareOpts = {}): un
   };
 }
 
+/** Scenarios compared so far in this test file, and how many agreed (for the files' summary lines). */
+export const differentialStats = { scenarios: 0, agreed: 0 };
+
 /** Runs `s` in both; returns both results after asserting they agree. */
 export function differential(s: Scenario, opts: CompareOpts = {}): { kernel: ScenarioResult; model: ScenarioResult } {
+  differentialStats.scenarios++;
   const kernel = runScenario(s);
   const model = runModelScenario(s).result;
   const k = view(s, kernel, opts) as { runs: number[] | null };
   const m = view(s, model, opts) as { runs: number[] | null };
   if (k.runs === null) m.runs = null;
   expect(m).toEqual(k);
+  differentialStats.agreed++;
   return { kernel, model };
 }

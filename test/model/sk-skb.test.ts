@@ -202,4 +202,9 @@ describe('the receive path in the model (kernel facts from sk-skb-kernel.test.ts
     });
     expect(r).toEqual([0, -16]);
   });
+
+  it('a redirect loop (p2 egress-redirects into c2, whose peer is p2) is reported, not run forever', () => {
+    const s = skbScenario({ verdict: redirectVerdict(0, 1, 0), skbVerdict: true, target: 'c2' }, [{ op: 'sockUpdate', map: 0, key: 2, sock: 'p2' }, send('c1', patternBytes(3))]);
+    expect(() => run(s)).toThrow(/redirect loop/);
+  });
 });
