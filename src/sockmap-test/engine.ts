@@ -292,6 +292,12 @@ class DataVerifier {
 
 export interface RunCaseOptions {
   tier?: Tier;
+  /**
+   * When the receiver reads: 'interleaved' (default; after every send call, like test_sockmap's concurrent
+   * receiver on an idle machine) or 'after' (once all sends are done). It matters beyond timing: the sender's
+   * page fragment is reused only when nothing references it, which changes how later messages are laid out.
+   */
+  receive?: 'interleaved' | 'after';
 }
 
 /** Checks the numeric options (they are int in test_sockmap; we refuse what would be meaningless). */
@@ -490,7 +496,7 @@ export function runSockmapCase(spec: CollectionSpec, o: SockmapCaseOptions, run:
       break;
     }
     if (sent > 0) txBytes += sent;
-    receive();
+    if (run.receive !== 'after') receive();
   }
   receive();
   if (!rxDone && rxActive) rxErr = EIO; // the receive timeout

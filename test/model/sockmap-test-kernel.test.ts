@@ -1,0 +1,164 @@
+/**
+ * `bpfvm sockmap` against the kernel: the same test_sockmap cases, with our fixture objects of test_sockmap's
+ * layout, run by the engine on the socket model (src/sockmap-test) and on real loopback sockets in the host
+ * kernel (test/kernel/sockrun.c: the same maps and programs, sock_ops on a private cgroup v2, listeners on
+ * 10000/10001, the same send calls with the data-test byte pattern). Compared: every send's return value, the
+ * bytes (and their FNV-1a-64) that arrive at p2 and at c1/p1/c2, and the run counts of the sk_msg and sockops
+ * programs. With push, only lengths are compared at p2 (the kernel leaves the pushed bytes uninitialised).
+ *
+ * The kernel side does all sends first and then drains every socket, the engine lets its receiver read after
+ * each send; without memory pressure (small cases) the bytes are the same. Skipped with the reason when the
+ * kernel oracle or a cgroup v2 hierarchy is unavailable.
+ */
+import { describe, expect, it } from 'vitest';
+import { loadCollectionFile } from '../../src/elf/index.js';
+import type { CollectionSpec, ProgramSpec } from '../../src/spec.js';
+import { fnv1a64, resolveLayout, runSockmapCase, caseNeedsSkb, skbPathModelled } from '../../src/sockmap-test/engine.js';
+import { defaultCaseOptions, type SockmapCaseOptions } from '../../src/sockmap-test/options.js';
+import { runScenario, sockAvailability, type Scenario, type ScenarioStep } from '../kernel/sockrun.js';
+
+const avail = sockAvailability();
+const suite = avail.ok ? describe : describe.skip;
+if (!avail.ok) console.warn(`bpfvm sockmap kernel tests skipped: ${avail.reason}`);
+
+const fixture = (n: string): CollectionSpec => loadCollectionFile(new URL(`../../fixtures/v3/${n}.o`, import.meta.url).pathname);
+
+/** The case as a sockrun scenario (what test_sockmap's run_options + sendmsg_test do, minus the receiver). */
+function toScenario(spec: CollectionSpec, o: SockmapCaseOptions, interleaved = false): { s: Scenario; progNames: string[] } {
+  const L = resolveLayout(spec);
+  const mi = (n: string): number => spec.maps.findIndex((m) => m.name === n);
+  const progList: ProgramSpec[] = [L.parser, L.verdict, L.sockops];
+  const role = o.txmsg ? 'pass' : o.txmsgRedir ? 'redir' : o.txmsgApply ? 'apply' : o.txmsgCork ? 'cork' : o.txmsgDrop ? 'drop' : null;
+  if (role !== null) progList.push(L.msg[role]!);
+  const int = (m: string, key: number, v: number): ScenarioStep => ({ op: 'mapUpdate', map: mi(m), key, value: v });
+  const steps: ScenarioStep[] = [];
+  if (!o.txmsgOmitSkbParser) steps.push({ op: 'attach', prog: 0, map: mi('sock_map'), attachType: 4 });
+  steps.push(
+    { op: 'attach', prog: 1, map: mi('sock_map'), attachType: 5 },
+    { op: 'cgroupAttach', prog: 2 },
+    { op: 'listen', name: 's1', port: 10000 },
+    { op: 'listen', name: 's2', port: 10001 },
+    { op: 'connect', name: 'c1', listener: 's1' },
+    { op: 'connect', name: 'c2', listener: 's2' },
+    { op: 'accept', name: 'p1', listener: 's1' },
+    { op: 'accept', name: 'p2', listener: 's2' },
+  );
+  if (role !== null) {
+    steps.push(
+      { op: 'attach', prog: 3, map: mi('sock_map_txmsg'), attachType: 7 },
+      { op: 'sockUpdate', map: mi('sock_map_txmsg'), key: 0, sock: 'c1' },
+      { op: 'sockUpdate', map: mi('sock_map_redir'), key: 0, sock: o.txmsgRedir ? 'c2' : 'c1' },
+    );
+    if (o.txmsgApply) steps.push(int('sock_apply_bytes', 0, o.txmsgApply));
+    if (o.txmsgCork) steps.push(int('sock_cork_bytes', 0, o.txmsgCork));
+    if (o.txmsgStart) steps.push(int('sock_bytes', 0, o.txmsgStart));
+    if (o.txmsgEnd) steps.push(int('sock_bytes', 1, o.txmsgEnd));
+    if (o.txmsgStartPush) steps.push(int('sock_bytes', 2, o.txmsgStartPush));
+    if (o.txmsgEndPush) steps.push(int('sock_bytes', 3, o.txmsgEndPush));
+    steps.push(int('sock_bytes', 4, o.txmsgStartPop), int('sock_bytes', 5, o.txmsgPop));
+    if (o.txmsgIngress) {
+      steps.push(
+        int('sock_redir_flags', 0, 1),
+        { op: 'sockUpdate', map: mi('sock_map_txmsg'), key: 1, sock: 'p1' },
+        { op: 'sockUpdate', map: mi('sock_map_redir'), key: 1, sock: 'p1' },
+        { op: 'sockUpdate', map: mi('sock_map_redir'), key: 2, sock: 'p2' },
+      );
+    }
+  }
+  for (let i = 0; i < o.rate; i++) {
+    steps.push(o.test === 'sendpage' ? { op: 'sendfile', sock: 'c1', len: o.length } : { op: 'sendmsg', sock: 'c1', iovLen: o.length, iovCount: o.iovCount, flags: 0x4000 });
+    // The engine's default receiver reads after every send (which lets the sender's page fragment be reused).
+    if (interleaved) steps.push({ op: 'recv', sock: 'p2', maxLen: 1 << 20, timeoutMs: 20 }, { op: 'recv', sock: 'p2', maxLen: 1 << 20, timeoutMs: 0 });
+  }
+  const s: Scenario = {
+    maps: spec.maps.map((m) => ({ type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags })),
+    progs: progList.map((p) => ({ progType: p.type, ...(p.attachType !== undefined ? { expectedAttachType: p.attachType } : {}), insns: p.insns })),
+    steps,
+    drainMs: 300,
+  };
+  return { s, progNames: progList.map((p) => p.name) };
+}
+
+function compare(objName: string, partial: Partial<SockmapCaseOptions>, ctx: { skip: (why: string) => void }, interleaved = false): void {
+  const spec = fixture(objName);
+  const o: SockmapCaseOptions = { ...defaultCaseOptions(), dataTest: true, ...partial };
+  if (caseNeedsSkb(o) && !skbPathModelled()) {
+    ctx.skip('needs the sk_skb path in the model');
+    return;
+  }
+  const { s, progNames } = toScenario(spec, o, interleaved);
+  const k = runScenario(s);
+  if (!k.cgroup?.ok) {
+    ctx.skip(`no usable cgroup v2: ${k.cgroup?.reason}`);
+    return;
+  }
+  expect(k.ok, JSON.stringify(k.setupError)).toBe(true);
+  const sendSteps = k.steps.filter((st) => st.op === 'sendmsg' || st.op === 'sendfile');
+  const recvd = k.steps.filter((st) => st.op === 'recv' && st.ret > 0).map((st) => st.data!);
+  expect(k.steps.filter((st) => st.ret < 0 && st.op !== 'recv' && !sendSteps.includes(st))).toEqual([]);
+  const m = runSockmapCase(spec, o, { receive: interleaved ? 'interleaved' : 'after' });
+  expect(m.skipped).toBeUndefined();
+  const lengthOnly = o.txmsgEndPush > 0;
+  const sock = (n: string): Uint8Array => (n === 'p2' ? Buffer.concat([...recvd, k.sockets[n]!.data]) : k.sockets[n]!.data);
+  const kernelView = {
+    sends: sendSteps.map((st) => st.ret),
+    p2: lengthOnly ? sock('p2').length : { bytes: sock('p2').length, fnv1a64: fnv1a64(sock('p2')) },
+    others: ['c1', 'p1', 'c2'].map((n) => sock(n).length),
+    runs: k.statsEnabled ? progNames.slice(2).map((_, i) => k.progs[i + 2]!.runCnt) : null,
+  };
+  const modelView = {
+    sends: m.sends,
+    p2: lengthOnly ? m.sockets.p2.bytes : m.sockets.p2,
+    others: [m.sockets.c1.bytes, m.sockets.p1.bytes, m.sockets.c2.bytes],
+    runs: k.statsEnabled ? progNames.slice(2).map((n) => m.runs[n]) : null,
+  };
+  expect(modelView).toEqual(kernelView);
+}
+
+const one = { rate: 1, iovCount: 1, length: 1 };
+const oneK = { rate: 1, iovCount: 1024, length: 1 };
+const many = { rate: 100, iovCount: 1, length: 5 };
+const mid = { rate: 2, iovCount: 4, length: 4096 };
+
+suite('bpfvm sockmap: engine vs kernel (sockmap_layout.o, sendmsg)', () => {
+  const obj = 'sockmap_layout';
+  it('redirect: send_one, 1024 iovecs, send_many, 16 KiB x 2', (ctx) => {
+    for (const p of [one, oneK, many, mid]) compare(obj, { txmsgRedir: true, ...p }, ctx);
+  });
+  it('drop: every send fails with EACCES', (ctx) => {
+    for (const p of [one, many]) compare(obj, { txmsgDrop: true, ...p }, ctx);
+  });
+  it('ingress redirect', (ctx) => {
+    for (const p of [one, oneK, many, mid]) compare(obj, { txmsgRedir: true, txmsgIngress: true, ...p }, ctx);
+  });
+  it('redirect with apply 1 / apply 1024, egress and ingress', (ctx) => {
+    compare(obj, { txmsgRedir: true, txmsgApply: 1, ...oneK }, ctx);
+    compare(obj, { txmsgRedir: true, txmsgIngress: true, txmsgApply: 1, ...oneK }, ctx);
+    compare(obj, { txmsgRedir: true, txmsgApply: 1024, ...mid }, ctx);
+  });
+  it('redirect with cork (flushing and hanging), pull, pop, push', (ctx) => {
+    compare(obj, { txmsgRedir: true, txmsgCork: 512, ...many }, ctx);
+    compare(obj, { txmsgRedir: true, txmsgCork: 4097, txmsgApply: 4097, ...mid }, ctx);
+    compare(obj, { txmsgRedir: true, txmsgStart: 1, txmsgEnd: 2, ...many }, ctx);
+    compare(obj, { txmsgRedir: true, txmsgStartPop: 1, txmsgPop: 2, ...many }, ctx);
+    compare(obj, { txmsgRedir: true, txmsgStartPush: 1, txmsgEndPush: 2, ...many }, ctx);
+    compare(obj, { txmsgRedir: true, txmsgStartPush: 1, txmsgEndPush: 10, txmsgStartPop: 5, txmsgPop: 4, ...mid }, ctx);
+  });
+  it('the receiver reading after every send (the engine default): redirect, cork + apply, ingress', (ctx) => {
+    compare(obj, { txmsgRedir: true, ...many }, ctx, true);
+    compare(obj, { txmsgRedir: true, txmsgCork: 4097, txmsgApply: 4097, rate: 3, iovCount: 1, length: 5000 }, ctx, true);
+    compare(obj, { txmsgRedir: true, txmsgCork: 4097, txmsgApply: 4097, ...mid }, ctx, true);
+    compare(obj, { txmsgRedir: true, txmsgIngress: true, txmsgApply: 3, ...many }, ctx, true);
+  });
+});
+
+suite('bpfvm sockmap: engine vs kernel (sockhash_layout.o, sendpage)', () => {
+  const obj = 'sockhash_layout';
+  it('redirect, ingress redirect, drop, apply 1 with sendfile', (ctx) => {
+    compare(obj, { test: 'sendpage', txmsgRedir: true, ...many }, ctx);
+    compare(obj, { test: 'sendpage', txmsgRedir: true, rate: 2, length: 8192 }, ctx);
+    compare(obj, { test: 'sendpage', txmsgRedir: true, txmsgIngress: true, ...many }, ctx);
+    compare(obj, { test: 'sendpage', txmsgDrop: true, rate: 3, length: 10 }, ctx);
+    compare(obj, { test: 'sendpage', txmsgRedir: true, txmsgApply: 1, rate: 1, length: 100 }, ctx);
+  });
+});
