@@ -4,9 +4,9 @@
 //
 // Scope of this slice: SOCKMAP/SOCKHASH maps and their user-space API, SK_MSG verdict programs (attach,
 // inheritance at insert, the sendmsg verdict loop, PASS / DROP / REDIRECT egress and ingress, apply, cork,
-// pull/push/pop through skmsg.ts), psock-aware recv / FIONREAD. Not yet: SK_SKB (parser/verdict attach is
-// recorded, and the psock copies those programs, but no skb path runs), sock_ops, UDP / AF_UNIX, links,
-// memory limits, blocking.
+// pull/push/pop through skmsg.ts), psock-aware recv / FIONREAD, and the SK_SKB receive path (strparser and
+// verdict mode, PASS / DROP / REDIRECT ingress and egress, the backlog: sk_skb_rx.ts, strparser.ts, sk_skb.ts).
+// Not yet: sock_ops, UDP / AF_UNIX, links, memory limits, blocking.
 //
 // One process: every socket shares one task page fragment (current->task_frag), as in the kernel harness,
 // which makes sk_msg element sizes (data_end - data) depend on earlier sends exactly as on Linux. The kernel
@@ -62,6 +62,9 @@ import {
   sockOpsState,
   type SockOpsEnv,
 } from './sockops.js';
+import { SkSkb, runSkSkbProgram, skSkbHelperProvided, type SkSkbFields, type SkSkbRunResult } from './sk_skb.js';
+import { SkSkbRx, hasVerdict } from './sk_skb_rx.js';
+import { BPF_PROG_TYPE_SK_SKB, checkProgramHelpers } from './testrun.js';
 
 export { Socket } from './socket.js';
 export { SockMap, SockHash, SockMapBase } from './sockmap.js';
@@ -95,6 +98,21 @@ export interface ProgramLoad {
 
 export type MapKey = number | Uint8Array;
 
+/** Options of Kernel.runSkSkb (one skb through an SK_SKB program, outside any socket's receive path). */
+export interface SkSkbRunOptions {
+  /** skb->sk: the socket the skb belongs to (its cookie, addresses and ports); default none. */
+  sock?: Socket;
+  /** Bytes of the payload in the linear head (default 0, as TCP skbs on loopback). */
+  linear?: number;
+  /** Other __sk_buff field values (defaults: sk_skb.ts DEFAULT_SK_SKB_FIELDS). */
+  fields?: Partial<SkSkbFields>;
+}
+
+export interface SkSkbRunOutcome extends SkSkbRunResult {
+  /** The skb's bytes after the program (changed by store_bytes / change_tail / change_head / adjust_room). */
+  data: Uint8Array;
+}
+
 export class Kernel {
   readonly vm: Vm;
   /** The task page fragment every sendmsg copies into. */
@@ -113,6 +131,8 @@ export class Kernel {
   /** The cgroup new sockets are created in (the "process's" cgroup); accepted children take the listener's. */
   currentCgroup = '/';
   private readonly sockOpsEnv: SockOpsEnv = { cookieOf: (sk) => (sk instanceof RequestSock ? sk.cookie(() => this.tcpSocketCookie()) : sk.cookie) };
+  /** The SK_SKB receive path (data-ready, verdicts, backlogs). */
+  readonly rx: SkSkbRx;
 
   constructor(opts: KernelOptions = {}) {
     this.vm = new Vm({ ...(opts.tier !== undefined ? { tier: opts.tier } : {}), helperName });
@@ -130,6 +150,11 @@ export class Kernel {
       taskFrag: () => this.taskFrag(),
       runMsgProgram: (prog, msg, sk) => this.runMsgProgram(prog as KProgram, msg, sk),
     };
+    this.rx = new SkSkbRx({
+      vm: this.vm,
+      bound: (prog) => (prog as KProgram).bound,
+      send: (sk, data, flags) => this.send(sk, data, flags),
+    });
   }
 
   // ---- maps and programs -------------------------------------------------------------------------------------
@@ -150,6 +175,10 @@ export class Kernel {
     const id = this.programs.length + 1;
     const name = p.name ?? `prog${id}`;
     const bound = this.vm.load(p.insns, this.mapsVm?.resolver, name);
+    if (p.type === BPF_PROG_TYPE_SK_SKB) {
+      // A helper the kernel refuses for SK_SKB, or one the model does not implement, fails here (name and id).
+      checkProgramHelpers(bound, name, p.type, (hid) => skSkbHelperProvided(this.vm, hid), "bpfvm's socket model");
+    }
     const prog = new KProgram(id, name, p.type, p.expectedAttachType ?? 0, bound);
     this.programs.push(prog);
     return prog;
@@ -181,6 +210,21 @@ export class Kernel {
     return sockMapDetach(map, prog, attachType);
   }
 
+  /**
+   * Runs an SK_SKB program (stream parser, stream verdict or skb verdict) on ONE skb holding `data`, outside
+   * any receive path: returns r0 (`ret`), the verdict as the kernel maps it (__SK_PASS 1 / __SK_REDIRECT 2 /
+   * __SK_DROP 0), the recorded redirect (map, key, flags, target socket) and the skb bytes afterwards. Nothing is
+   * delivered; the program's run count grows by one.
+   */
+  runSkSkb(prog: KProgram, data: Uint8Array, opts: SkSkbRunOptions = {}): SkSkbRunOutcome {
+    if (prog.type !== BPF_PROG_TYPE_SK_SKB) throw new Error(`runSkSkb: program ${prog.name} is not an SK_SKB program (type ${prog.type})`);
+    const skb = new SkSkb(data, { ...(opts.linear !== undefined ? { linear: opts.linear } : {}), ...(opts.fields ? { fields: opts.fields } : {}) });
+    skb.sk = opts.sock ?? null;
+    prog.runCount++;
+    const r = runSkSkbProgram(this.vm, prog.bound, skb);
+    return { ...r, data: skb.bytes() };
+  }
+
   private runMsgProgram(prog: KProgram, msg: SkMsg, sk: Socket): number {
     prog.runCount++;
     const r = runSkMsgProgram(this.vm, prog.bound, msg, sk, {
@@ -197,6 +241,7 @@ export class Kernel {
   private newSocket(cgroup = this.currentCgroup): Socket {
     const s = new Socket(this.nextFd++, this.sockOpts);
     sockOpsState(s, cgroupPath(cgroup));
+    s.rxHook = (sk) => this.rx.dataReady(sk);
     this.fds.set(s.fd, s);
     this.all.push(s);
     return s;
@@ -429,7 +474,9 @@ export class Kernel {
   recv(sock: Socket, len: number, flags = 0): Uint8Array | number {
     if (!sock.open) return -Errno.EBADF;
     const p = sock.psock;
-    if (p !== null && sock.state !== TCP_LISTEN) return tcpBpfRecvmsg(sock, p, len, flags);
+    if (p !== null && sock.state !== TCP_LISTEN) {
+      return hasVerdict(p) ? this.rx.recvmsgParser(sock, p, len, flags) : tcpBpfRecvmsg(sock, p, len, flags);
+    }
     return tcpRecvNative(sock, len, flags);
   }
 
@@ -437,7 +484,9 @@ export class Kernel {
   fionread(sock: Socket): number {
     if (!sock.open) return -Errno.EBADF;
     if (sock.state === TCP_LISTEN) return -Errno.EINVAL;
-    return (sock.psock?.msgTotLen ?? 0) + sock.rcvQueueBytes;
+    const p = sock.psock;
+    if (p !== null && hasVerdict(p)) return p.msgTotLen; // tcp_bpf_ioctl: the ingress queue only
+    return (p?.msgTotLen ?? 0) + sock.rcvQueueBytes;
   }
 
   /** shutdown(2): how 0 = SHUT_RD, 1 = SHUT_WR, 2 = SHUT_RDWR. */
@@ -470,6 +519,7 @@ export class Kernel {
     if (peer !== null && peer.open) {
       peer.rcvFin = true;
       if (peer.state === TCP_ESTABLISHED) peer.state = TCP_CLOSE_WAIT;
+      peer.rxHook?.(peer);
     }
   }
 

@@ -9,6 +9,17 @@
 import type { BpfMap, BpfProgRef } from './maps/index.js';
 import { __SK_NONE, type SkMsg } from './skmsg.js';
 import type { Socket } from './socket.js';
+import type { Strparser } from './strparser.js';
+
+/** An skb waiting in a psock's backlog (psock->ingress_skb): bytes for this socket's ingress queue or to send. */
+export interface BacklogItem {
+  /** null: the skb no longer holds the message's range (a strparser verdict shrank it): handling fails -EINVAL. */
+  bytes: Uint8Array | null;
+  /** BPF_F_INGRESS (or PASS into the backlog): queue for this socket's readers; else send out of it. */
+  ingress: boolean;
+  /** The zero-length skb carrying a FIN. */
+  fin: boolean;
+}
 
 /** A loaded program as psocks and maps hold it. */
 export interface SockProg extends BpfProgRef {
@@ -52,8 +63,16 @@ export class Psock {
   readonly ingressMsg: SkMsg[] = [];
   /** SK_PSOCK_TX_ENABLED. */
   txEnabled = true;
-  /** The verdict/strparser machinery was started (saved_data_ready); the sk_skb path is not modelled yet. */
+  /** The verdict/strparser machinery was started (saved_data_ready). */
   savedDataReady = false;
+  /** Which receive machinery runs (§5.1): strparser, verdict (read_skb) or none. */
+  rxMode: 'strp' | 'verdict' | null = null;
+  /** The stream parser's state in strparser mode. */
+  strp: Strparser | null = null;
+  /** psock->ingress_skb: skbs handed to this socket's backlog worker (redirect targets, ordered PASS). */
+  readonly backlog: BacklogItem[] = [];
+  /** Verdict mode: the peer's FIN skb was read off the receive queue. */
+  finRead = false;
   /** Set once the psock is dropped. */
   dropped = false;
 
@@ -89,6 +108,9 @@ export class Psock {
       this.cork = null;
     }
     for (const m of this.ingressMsg.splice(0)) m.free();
+    this.backlog.length = 0;
+    this.rxMode = null;
+    this.strp = null;
     this.skRedir = null;
     this.progs.msgParser = this.progs.streamParser = this.progs.streamVerdict = this.progs.skbVerdict = null;
   }
@@ -112,11 +134,18 @@ export function psockUnlink(sk: Socket, map: BpfMap & SockMapLike, slot: string)
   const i = p.links.findIndex((l) => l.map === map && l.slot === slot);
   if (i >= 0) {
     const mp = map.progs;
-    if (p.savedDataReady && mp.streamParser !== null) p.progs.streamParser = null;
-    if (p.savedDataReady && (mp.streamVerdict !== null || mp.skbVerdict !== null)) {
+    const strpStop = p.savedDataReady && mp.streamParser !== null;
+    const verdictStop = p.savedDataReady && (mp.streamVerdict !== null || mp.skbVerdict !== null);
+    if (strpStop) p.progs.streamParser = null;
+    if (verdictStop) {
       p.progs.streamVerdict = null;
       p.progs.skbVerdict = null;
+    }
+    if (strpStop || verdictStop) {
+      // sk_psock_stop_strp / sk_psock_stop_verdict: the data-ready hook is restored, a partial message dropped.
       p.savedDataReady = false;
+      p.rxMode = null;
+      p.strp = null;
     }
     p.links.splice(i, 1);
   }

@@ -107,15 +107,36 @@ export function csumPartial(bytes: Uint8Array, seed: number): number {
 
 // ---- the packets ---------------------------------------------------------------------------------------
 
-/** The linear sk_buff: head allocation plus the kernel's offsets into it. */
+/**
+ * The sk_buff: head allocation plus the kernel's offsets into it. All packet bytes sit contiguously in
+ * buf[data, tail); the last `dataLen` of them stand for the paged (non-linear) part (the kernel's
+ * skb->data_len), so the linear head is [data, data + headLen). BPF_PROG_TEST_RUN skbs are linear
+ * (dataLen 0); SK_SKB skbs built from TCP receive start with an empty head (see sk_skb.ts).
+ */
 export class SkbPacket {
   buf: Uint8Array = new Uint8Array(0);
   data = 0;
   tail = 0;
   mac = 0;
   network = 0;
+  /** Bytes at the end of the packet that are not in the linear head (skb->data_len). */
+  dataLen = 0;
   get len(): number {
     return this.tail - this.data;
+  }
+  /** skb_headlen: bytes of the linear head (what data..data_end covers). */
+  get headLen(): number {
+    return this.len - this.dataLen;
+  }
+  /** pskb_may_pull: make the first `len` bytes linear; false when the packet is shorter. */
+  pull(len: number): boolean {
+    if (len > this.len) return false;
+    if (len > this.headLen) this.dataLen = this.len - len;
+    return true;
+  }
+  /** skb_linearize / __bpf_try_make_writable(skb, skb->len): everything into the head. */
+  linearize(): void {
+    this.dataLen = 0;
   }
   /** The packet bytes from skb->data to the tail (a view, not a copy). */
   bytes(): Uint8Array {
@@ -226,9 +247,9 @@ function write(vm: Vm, pc: number, r: number, data: Uint8Array): void {
   vm.space.write(pc, vm.lo[r]!, vm.hi[r]!, data);
 }
 
-/** __bpf_try_make_writable → pskb_may_pull: the first `len` bytes must exist (the skb is always linear here). */
+/** __bpf_try_make_writable → pskb_may_pull: the first `len` bytes must exist; they become linear. */
 function mayPull(pkt: SkbPacket, len: number): boolean {
-  return len <= pkt.len;
+  return pkt.pull(len);
 }
 
 // ---- skb helpers ------------------------------------------------------------------------------------------
@@ -286,11 +307,11 @@ export function skbStoreBytes(env: SkbEnv): HelperFn {
   };
 }
 
-/** bpf_skb_pull_data (39): the skb is linear, so this only checks that `len` (0: the head length) bytes exist. */
+/** bpf_skb_pull_data (39): makes the first `len` bytes (0: the current head length) linear; -ENOMEM past the end. */
 export function skbPullData(env: SkbEnv): HelperFn {
   return (vm) => {
     const len = u32(vm, 2);
-    const ok = mayPull(env.pkt, len === 0 ? env.pkt.len : len);
+    const ok = mayPull(env.pkt, len === 0 ? env.pkt.headLen : len);
     env.changed();
     vm.setR0Int(ok ? 0 : -ENOMEM);
   };
@@ -309,6 +330,7 @@ export function skbChangeTail(env: SkbEnv): HelperFn {
     const pkt = env.pkt;
     if (!isZero64(vm, 3) || newLen > BPF_SKB_MAX_LEN || newLen < skbMinLen(pkt)) return vm.setR0Int(-EINVAL);
     const old = pkt.len;
+    pkt.linearize();
     if (newLen > old) {
       if (!pkt.reserve(0, newLen - old)) return vm.setR0Int(-ENOMEM);
       pkt.buf.fill(0, pkt.tail, pkt.data + newLen);
@@ -332,6 +354,35 @@ export function skbChangeHead(env: SkbEnv): HelperFn {
     pkt.data -= room;
     pkt.buf.fill(0, pkt.data, pkt.data + room);
     pkt.mac = pkt.data;
+    env.changed();
+    vm.setR0(0, 0);
+  };
+}
+
+/** Largest |len_diff| bpf_skb_adjust_room takes for SK_SKB. */
+export const SK_SKB_ADJUST_ROOM_MAX = 0xfff;
+
+/**
+ * bpf_skb_adjust_room (50), the SK_SKB variant (sk_skb_adjust_room): mode and flags must be 0 (-EINVAL),
+ * |len_diff| at most 0xfff (-EFAULT); a positive len_diff pushes that many zero bytes in front of the data, a
+ * negative one pulls bytes off the front (-ENOMEM when the packet is shorter).
+ */
+export function skSkbAdjustRoom(env: SkbEnv): HelperFn {
+  return (vm) => {
+    const diff = vm.lo[2]! | 0;
+    const mode = u32(vm, 3);
+    if (mode !== 0 || !isZero64(vm, 4)) return vm.setR0Int(-EINVAL);
+    const abs = Math.abs(diff);
+    if (abs > SK_SKB_ADJUST_ROOM_MAX) return vm.setR0Int(-EFAULT);
+    const pkt = env.pkt;
+    if (diff >= 0) {
+      if (!pkt.reserve(abs, 0)) return vm.setR0Int(-ENOMEM);
+      pkt.data -= abs;
+      pkt.buf.fill(0, pkt.data, pkt.data + abs);
+    } else {
+      if (!pkt.pull(abs)) return vm.setR0Int(-ENOMEM);
+      pkt.data += abs;
+    }
     env.changed();
     vm.setR0(0, 0);
   };

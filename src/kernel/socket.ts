@@ -13,8 +13,12 @@
 //    the write queue — the kernel's TCP_NAGLE_CORK behaviour for less than one MSS — until a later push, a
 //    queue of at least `mss` bytes, shutdown(SHUT_WR) or close(). The oracle shows exactly this (KERNEL vs SPEC
 //    notes in sockrun.test.ts): the peer cannot read such bytes while the sender stays open.
-//  - Segmentation: one Skb per transmit call, split at `segmentSize` bytes (default 65483, the loopback MSS).
-//    Only sk_skb programs (not modelled yet) could observe segment boundaries; native recv merges them.
+//  - Segmentation (what SK_SKB programs see as one skb): each push of the write queue delivers its bytes as
+//    skbs of at most `segmentSize` bytes (default 65483, the loopback MSS); a send without MSG_MORE pushes at
+//    once, so on loopback one send() = one skb (checked for 1..5000-byte sends by the kernel differential
+//    tests); MSG_MORE data joins the unsent tail skb. Received skbs are never coalesced in the model (the
+//    kernel may coalesce into an unread tail skb when the receiver is busy; the sockmap receive path dequeues
+//    every skb at once, so there is nothing to coalesce into). Native recv merges skbs anyway.
 //  - FIN: shutdown(SHUT_WR)/close() push the write queue and then mark the peer's receive side finished; the
 //    peer's recv returns 0 once its queue is drained. close() with unread received data resets the connection
 //    instead (peer: sk_err ECONNRESET), as tcp_close does.
@@ -53,7 +57,7 @@ export const SO_RCVBUF = 8;
 
 /** errno values the socket layer returns (negated in results). */
 export const Errno = {
-  EPERM: 1, ENOENT: 2, EBADF: 9, EAGAIN: 11, ENOMEM: 12, EACCES: 13, EBUSY: 16, EEXIST: 17, EINVAL: 22,
+  EPERM: 1, ENOENT: 2, EIO: 5, EBADF: 9, EAGAIN: 11, ENOMEM: 12, EACCES: 13, EBUSY: 16, EEXIST: 17, EFAULT: 14, EINVAL: 22,
   ENOSPC: 28, EPIPE: 32, ENOTSOCK: 88, EOPNOTSUPP: 95, ECONNRESET: 104, EISCONN: 106, ENOTCONN: 107,
   ECONNREFUSED: 111, EADDRINUSE: 98, E2BIG: 7,
 } as const;
@@ -117,6 +121,10 @@ export class Socket implements SkMsgSock {
   /** Data handed to TCP but not pushed to the peer (MSG_MORE). */
   readonly writeQueue: Skb[] = [];
   psock: Psock | null = null;
+  /** Data-ready hook: called after bytes or the FIN were added to rcvQueue (the sockmap receive path). */
+  rxHook: ((sk: Socket) => void) | null = null;
+  /** Owner uid (bpf_get_socket_uid): the model's process runs as root. */
+  uid = 0;
   /** SO_SNDBUF / SO_RCVBUF as set (doubled, like the kernel); not enforced. */
   sndBuf = 16384;
   rcvBuf = 131072;
@@ -196,7 +204,22 @@ export class Socket implements SkMsgSock {
       this.state = TCP_CLOSE;
       return;
     }
-    peer.rcvQueue.push(...segs);
+    // Loopback delivers what one push transmits as skbs of at most segmentSize bytes: data appended to the
+    // unsent tail skb (MSG_MORE) travels in that skb (tcp_sendmsg_locked fills the write-queue tail first).
+    let cur: Skb | null = null;
+    for (const s of segs) {
+      if (cur !== null && cur.len + s.len <= this.segmentSize) {
+        const d: Uint8Array = new Uint8Array(cur.len + s.len);
+        d.set(cur.data.subarray(cur.off));
+        d.set(s.data.subarray(s.off), cur.len);
+        cur = new Skb(d, [...cur.pages, ...s.pages]);
+        peer.rcvQueue[peer.rcvQueue.length - 1] = cur;
+      } else {
+        cur = new Skb(s.data.subarray(s.off), s.pages);
+        peer.rcvQueue.push(cur);
+      }
+    }
+    peer.rxHook?.(peer);
   }
 
   /** Pages referenced by data this socket still holds (receive and write queues). */

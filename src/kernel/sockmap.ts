@@ -90,6 +90,8 @@ export abstract class SockMapBase extends BpfMap implements SockMapLike {
     }
     const r = this.updateCommon(key, sk, f);
     if (r < 0) this.fail(errName(r), 'update', this.lastDetail);
+    // sk_psock_start_strp → strp_check_rcv: bytes already queued are framed once the update is done.
+    if (sk.psock?.rxMode === 'strp') sk.rxHook?.(sk);
   }
 
   protected lastDetail = '';
@@ -167,7 +169,10 @@ export abstract class SockMapBase extends BpfMap implements SockMapLike {
     if (mp.streamParser) p.progs.streamParser = mp.streamParser;
     if (mp.streamVerdict) p.progs.streamVerdict = mp.streamVerdict;
     if (mp.skbVerdict) p.progs.skbVerdict = mp.skbVerdict;
-    if (!p.savedDataReady && ((mp.streamParser && mp.streamVerdict) || mp.streamVerdict || mp.skbVerdict)) p.savedDataReady = true;
+    if (!p.savedDataReady && ((mp.streamParser && mp.streamVerdict) || mp.streamVerdict || mp.skbVerdict)) {
+      p.savedDataReady = true;
+      p.rxMode = mp.streamParser && mp.streamVerdict ? 'strp' : 'verdict';
+    }
     return 0;
   }
 

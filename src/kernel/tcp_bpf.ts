@@ -230,6 +230,7 @@ export function skMsgRecvmsg(psock: Psock, len: number, peek: boolean): Uint8Arr
   let copied = 0;
   if (peek) {
     outer: for (const m of psock.ingressMsg) {
+      if (m.size === 0) break; // an empty message (the FIN skb) copies nothing and stops the read
       for (const e of m.elements()) {
         if (copied >= len) break outer;
         const n = Math.min(e.length, len - copied);
@@ -240,6 +241,7 @@ export function skMsgRecvmsg(psock: Psock, len: number, peek: boolean): Uint8Arr
   } else {
     while (copied < len && psock.ingressMsg.length > 0) {
       const m = psock.ingressMsg[0]!;
+      if (m.size === 0) break; // an empty message (the FIN skb) copies nothing and stops the read
       const want = len - copied;
       const chunk = m.takeFront(want >= m.size ? 0 : want);
       parts.push(chunk);
@@ -280,5 +282,8 @@ export function tcpBpfRecvmsg(sk: Socket, psock: Psock, len: number, flags: numb
   if (sk.rcvQueueBytes > 0 && psock.ingressMsg.length === 0) return tcpRecvNative(sk, len, flags);
   const got = skMsgRecvmsg(psock, len, (flags & MSG_PEEK) !== 0);
   if (got.length > 0) return got;
+  // An empty message at the head (a FIN skb redirected here by an SK_SKB verdict): __sk_msg_recvmsg reports
+  // -EFAULT, which this reader (unlike tcp_bpf_recvmsg_parser) passes on.
+  if (psock.ingressMsg.length > 0 && psock.ingressMsg[0]!.size === 0) return -Errno.EFAULT;
   return tcpRecvNative(sk, len, flags);
 }

@@ -128,6 +128,15 @@ export const TEST_RUN_TYPES: readonly number[] = [
 
 /** Refuses, before running, a program that calls a helper not in `helpers` (or not allowed for its type). */
 function checkHelpers(prog: BoundProgram, name: string, type: number, helpers: (HelperFn | undefined)[]): void {
+  checkProgramHelpers(prog, name, type, (id) => helpers[id] !== undefined, "bpfvm's test run");
+}
+
+/**
+ * Refuses a program that calls a helper its type may not use (as the kernel refuses to load it) or one that
+ * `provided` says bpfvm does not implement for it (`who` names the runner in the message). bpf_tail_call (12)
+ * is the interpreter's own. Throws BpfExecutionError naming the helper, its id and the pc.
+ */
+export function checkProgramHelpers(prog: BoundProgram, name: string, type: number, provided: (id: number) => boolean, who: string): void {
   const exe = prog.exe;
   for (let pc = 0; pc < exe.slots; pc++) {
     if (exe.op[pc] === 0x85 && exe.variant[pc] === 0) {
@@ -135,17 +144,33 @@ function checkHelpers(prog: BoundProgram, name: string, type: number, helpers: (
       if (!isHelperAllowed(type, id)) {
         throw new BpfExecutionError(pc, `program ${name}: program of this type cannot use helper ${helperName(id)}#${id} (the kernel refuses to load it)`);
       }
-      if (id !== 12 && helpers[id] === undefined) {
-        throw new BpfExecutionError(pc, `program ${name} calls ${helperName(id)}#${id}, which bpfvm's test run does not provide yet`);
+      if (id !== 12 && !provided(id)) {
+        throw new BpfExecutionError(pc, `program ${name} calls ${helperName(id)}#${id}, which ${who} does not provide yet`);
       }
     }
   }
 }
 
+/**
+ * The kernel's narrow-load rule for a context field of `fieldSize` bytes holding `v`, loaded with `size` bytes
+ * at __sk_buff offset `off`: narrower loads are shifted by the offset inside the 4-byte slot and masked, wider
+ * ones return the whole field. Writes lo/hi into out.
+ */
+export function narrowFieldLoad(v: number, fieldSize: number, off: number, size: number, out: Int32Array): void {
+  if (size < fieldSize) {
+    // A load narrower than the kernel's field: shifted by the offset in the 4-byte __sk_buff slot, masked.
+    v = (v >>> ((off & 3) * 8)) & (size === 1 ? 0xff : 0xffff);
+  } else if (size < 4) {
+    v &= size === 1 ? 0xff : 0xffff; // the whole (narrow) kernel field
+  }
+  out[0] = size === 4 || size === 8 ? v | 0 : v;
+  out[1] = 0;
+}
+
 // ---- __sk_buff ------------------------------------------------------------------------------------------
 
 /** Offsets in struct __sk_buff. */
-const SKB = {
+export const SKB = {
   len: 0, pkt_type: 4, mark: 8, queue_mapping: 12, protocol: 16, vlan_present: 20, vlan_tci: 24, vlan_proto: 28,
   priority: 32, ingress_ifindex: 36, ifindex: 40, tc_index: 44, cb: 48, hash: 68, tc_classid: 72, data: 76,
   data_end: 80, napi_id: 84, family: 88, remote_ip4: 92, local_ip4: 96, remote_ip6: 100, local_ip6: 116,
@@ -386,15 +411,7 @@ function setupSkb(vm: Vm, type: number, dataIn: Uint8Array, opts: TestRunOptions
     }
     const f = field(off & ~3);
     if (f === null) return false;
-    let v = f.v;
-    if (size < f.size) {
-      // A load narrower than the kernel's field: shifted by the offset in the 4-byte __sk_buff slot, masked.
-      v = (v >>> ((off & 3) * 8)) & (size === 1 ? 0xff : 0xffff);
-    } else if (size < 4) {
-      v &= size === 1 ? 0xff : 0xffff; // the whole (narrow) kernel field
-    }
-    out[0] = size === 4 || size === 8 ? v | 0 : v;
-    out[1] = 0;
+    narrowFieldLoad(f.v, f.size, off, size, out);
     return true;
   };
   const writable = new Set(SKB_WRITABLE[type] ?? []);

@@ -32,3 +32,65 @@ export function msgScenario(prog: string, steps: ScenarioStep[], extra: Partial<
     ...(extra.drainMs !== undefined ? { drainMs: extra.drainMs } : {}),
   };
 }
+
+// ---- sk_skb ---------------------------------------------------------------------------------------------------
+
+export const skSkb = (src: string, expectedAttachType?: number) => ({
+  progType: ProgType.SK_SKB,
+  ...(expectedAttachType !== undefined ? { expectedAttachType } : {}),
+  insns: assemble(src),
+});
+
+/** A stream parser that frames whole skbs (returns skb->len). */
+export const PARSE_LEN = 'r0 = *(u32 *)(r1 + 0)\nexit';
+
+/** A verdict that redirects to key `key` of map `map` (SOCKMAP: sk_redirect_map, SOCKHASH: sk_redirect_hash). */
+export function redirectVerdict(map: number, key: number, flags: number, hash = false): string {
+  return hash
+    ? `
+      *(u32 *)(r10 - 4) = ${key}
+      r2 = map[idx:${map}]
+      r3 = r10
+      r3 += -4
+      r4 = ${flags}
+      call bpf_sk_redirect_hash#72
+      exit`
+    : `
+      r2 = map[idx:${map}]
+      r3 = ${key}
+      r4 = ${flags}
+      call bpf_sk_redirect_map#52
+      exit`;
+}
+
+/**
+ * sk_skb scenario skeleton: map 0 = SOCKMAP (or SOCKHASH with `hash`) with the given parser (optional) and
+ * verdict attached before any insert (verdict as STREAM_VERDICT, or SKB_VERDICT with `skbVerdict`); pairs
+ * c1→p1 and c2→p2; p1 inserted at key 0 (label `insert`), and with `target` that socket at key 1 (label
+ * `insert2`). Extra maps/progs come after (map 1.., prog 2..).
+ */
+export function skbScenario(
+  o: { parser?: string; verdict: string; skbVerdict?: boolean; hash?: boolean; target?: string; maps?: Scenario['maps']; progs?: Scenario['progs']; drainMs?: number },
+  steps: ScenarioStep[],
+): Scenario {
+  const vType = o.skbVerdict ? AttachType.SK_SKB_VERDICT : AttachType.SK_SKB_STREAM_VERDICT;
+  const progs = [
+    skSkb(o.parser ?? PARSE_LEN, AttachType.SK_SKB_STREAM_PARSER),
+    skSkb(o.verdict, vType),
+    ...(o.progs ?? []),
+  ];
+  return {
+    maps: [o.hash ? sockhash() : sockmap(), ...(o.maps ?? [])],
+    progs,
+    steps: [
+      ...(o.parser !== undefined ? [{ op: 'attach', prog: 0, map: 0, attachType: AttachType.SK_SKB_STREAM_PARSER } as ScenarioStep] : []),
+      { op: 'attach', prog: 1, map: 0, attachType: vType },
+      ...tcpPair('l1', 'c1', 'p1'),
+      ...tcpPair('l2', 'c2', 'p2'),
+      { op: 'sockUpdate', map: 0, key: 0, sock: 'p1', label: 'insert' },
+      ...(o.target !== undefined ? [{ op: 'sockUpdate', map: 0, key: 1, sock: o.target, label: 'insert2' } as ScenarioStep] : []),
+      ...steps,
+    ],
+    ...(o.drainMs !== undefined ? { drainMs: o.drainMs } : {}),
+  };
+}

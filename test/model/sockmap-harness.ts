@@ -157,6 +157,7 @@ export function runModelScenario(s: Scenario, kernel = new Kernel()): ModelRun {
         break;
       case 'recv':
         sr = { ...dataResult(kernel.recv(sock(st.sock), st.maxLen, (st.flags ?? 0) | (st.peek ? 2 : 0))), op: 'recv' };
+        if (sr.ret === 0) sr.data = new Uint8Array(0); // the harness reports the (empty) bytes of an EOF read
         break;
       case 'shutdown':
         sr = { op: 'shutdown', ret: kernel.shutdown(sock(st.sock), ({ rd: 0, wr: 1, rdwr: 2 } as const)[st.how ?? 'rdwr']) };

@@ -15,55 +15,11 @@ import {
   type Scenario, type ScenarioResult, type ScenarioStep,
 } from '../kernel/sockrun.js';
 import { DROP, PASS, bytes, hexOf as hex, msgScenario, skMsg, sockhash, sockmap } from '../kernel/sockrun-scenarios.js';
-import { runModelScenario } from './sockmap-harness.js';
+import { differential } from './differential.js';
 
 const avail = sockAvailability();
 const suite = avail.ok ? describe : describe.skip;
 if (!avail.ok) console.warn(`sockmap differential tests skipped: ${avail.reason}`);
-
-interface CompareOpts {
-  /** Sockets whose data is compared by length only (pushed bytes are garbage in the kernel). */
-  lengthOnly?: string[];
-}
-
-/** A normalised view of a result: everything the model must reproduce. */
-function view(s: Scenario, r: ScenarioResult, opts: CompareOpts): unknown {
-  const cookies: string[] = [];
-  const steps = r.steps.map((st, i) => {
-    const op = s.steps[i]!.op;
-    if (op === 'cookie' || (op === 'mapLookup' && st.ret === 0 && s.maps![(s.steps[i] as { map: number }).map]!.type >= 15)) {
-      const h = hex(st.data);
-      if (!cookies.includes(h)) cookies.push(h);
-      return { op, ret: st.ret, cookie: cookies.indexOf(h) };
-    }
-    const sock = (s.steps[i] as { sock?: string }).sock;
-    if (op === 'recv' && sock !== undefined && opts.lengthOnly?.includes(sock)) return { op, ret: st.ret };
-    return { op, ret: st.ret, ...(st.data !== undefined && st.ret >= 0 ? { data: hex(st.data) } : {}) };
-  });
-  const sockets = Object.fromEntries(
-    Object.values(r.sockets)
-      .filter((k) => k.open)
-      .map((k) => [k.name, { data: opts.lengthOnly?.includes(k.name) ? k.data.length : hex(k.data), eof: k.eof, soError: k.soError, recvErrno: k.recvErrno }]),
-  );
-  return {
-    ok: r.ok,
-    steps,
-    sockets,
-    runs: r.statsEnabled ? r.progs.map((p) => p.runCnt) : null,
-    maps: r.maps.map((m) => ({ socks: m.socks?.map((x) => [hex(x.key), x.sock]), lookupErrno: m.lookupErrno ?? 0, entries: m.entries?.map((e) => [hex(e.key), hex(e.value)]).sort() })), // HASH iteration order depends on a random seed
-  };
-}
-
-/** Runs `s` in both; returns both results after asserting they agree. */
-function differential(s: Scenario, opts: CompareOpts = {}): { kernel: ScenarioResult; model: ScenarioResult } {
-  const kernel = runScenario(s);
-  const model = runModelScenario(s).result;
-  const k = view(s, kernel, opts) as { runs: number[] | null };
-  const m = view(s, model, opts) as { runs: number[] | null };
-  if (k.runs === null) m.runs = null;
-  expect(m).toEqual(k);
-  return { kernel, model };
-}
 
 const sends30 = (sock: string): ScenarioStep[] => [0, 1, 2, 3].map((i) => ({ op: 'send', sock, data: patternBytes(120).slice(30 * i, 30 * i + 30) }));
 
