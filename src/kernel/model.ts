@@ -486,7 +486,7 @@ export class Kernel {
     if (sock.state === TCP_LISTEN) return -Errno.EINVAL;
     const p = sock.psock;
     if (p !== null && hasVerdict(p)) return p.msgTotLen; // tcp_bpf_ioctl: the ingress queue only
-    return (p?.msgTotLen ?? 0) + sock.rcvQueueBytes;
+    return (p?.msgTotLen ?? 0) + sock.seqHole + sock.rcvQueueBytes;
   }
 
   /** shutdown(2): how 0 = SHUT_RD, 1 = SHUT_WR, 2 = SHUT_RDWR. */

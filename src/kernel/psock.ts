@@ -19,6 +19,8 @@ export interface BacklogItem {
   ingress: boolean;
   /** The zero-length skb carrying a FIN. */
   fin: boolean;
+  /** PASSed by this socket's own verdict (its TCP sequence advances only when read). */
+  self: boolean;
 }
 
 /** A loaded program as psocks and maps hold it. */
@@ -73,6 +75,13 @@ export class Psock {
   readonly backlog: BacklogItem[] = [];
   /** Verdict mode: the peer's FIN skb was read off the receive queue. */
   finRead = false;
+  /** Bytes an SK_SKB verdict PASSed to this socket and nobody has read yet (their TCP sequence is unconsumed). */
+  get selfPendingBytes(): number {
+    let n = 0;
+    for (const m of this.ingressMsg) if ((m.skb as { self?: boolean } | null)?.self === true) n += m.size;
+    for (const b of this.backlog) if (b.self && b.bytes !== null) n += b.bytes.length;
+    return n;
+  }
   /** Set once the psock is dropped. */
   dropped = false;
 
@@ -107,6 +116,9 @@ export class Psock {
       this.cork.free();
       this.cork = null;
     }
+    // [quirk, observed] PASSed bytes still unread are purged but TCP never consumed their sequence range:
+    // the native stream now has a hole and native reads find nothing (-EAGAIN) from here on.
+    this.sk.seqHole += this.selfPendingBytes;
     for (const m of this.ingressMsg.splice(0)) m.free();
     this.backlog.length = 0;
     this.rxMode = null;

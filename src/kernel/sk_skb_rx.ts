@@ -34,17 +34,14 @@ export interface SkSkbRxEnv {
   send(sk: Socket, data: Uint8Array, flags: number): number;
 }
 
-/** A message marker for the zero-length FIN skb queued in ingressMsg. */
-const FIN_SKB = { fin: true } as const;
-
-function msgOf(bytes: Uint8Array, fin: boolean): SkMsg {
+function msgOf(bytes: Uint8Array, fin: boolean, self: boolean): SkMsg {
   const m = new SkMsg();
   if (bytes.length > 0) {
     const page = new Page(bytes.length);
     page.bytes.set(bytes);
     m.pageAdd(page, bytes.length, 0);
   }
-  if (fin) m.skb = FIN_SKB;
+  m.skb = { fin, self };
   return m;
 }
 
@@ -168,10 +165,10 @@ export class SkSkbRx {
     if (verdict === __SK_PASS) {
       if (!sk.open || !p.txEnabled) return -EIO;
       if (p.backlog.length === 0 && bytes !== null) {
-        p.queueMsg(msgOf(bytes, skb.fin));
+        p.queueMsg(msgOf(bytes, skb.fin, true));
         return 0;
       }
-      p.backlog.push({ bytes, ingress: true, fin: skb.fin });
+      p.backlog.push({ bytes, ingress: true, fin: skb.fin, self: true });
       this.schedule(p);
       return 0;
     }
@@ -180,7 +177,7 @@ export class SkSkbRx {
       const target = r.target;
       const tp = target.psock;
       if (tp === null || tp.dropped || !target.open || !tp.txEnabled) return -EIO;
-      tp.backlog.push({ bytes, ingress: (r.flags & BPF_F_INGRESS) !== 0, fin: skb.fin });
+      tp.backlog.push({ bytes, ingress: (r.flags & BPF_F_INGRESS) !== 0, fin: skb.fin, self: false });
       this.schedule(tp);
       return 0;
     }
@@ -227,7 +224,7 @@ export class SkSkbRx {
     if (item.bytes === null) return -Errno.EINVAL;
     if (item.ingress) {
       // sk_psock_skb_ingress(_self): wrap into an sk_msg on this socket's ingress queue.
-      p.queueMsg(msgOf(item.bytes, item.fin));
+      p.queueMsg(msgOf(item.bytes, item.fin, item.self));
       return item.bytes.length;
     }
     if (item.bytes.length === 0) return 0;
@@ -244,6 +241,12 @@ export class SkSkbRx {
    */
   recvmsgParser(sk: Socket, p: Psock, len: number, flags: number): Uint8Array | number {
     if (len === 0) return new Uint8Array(0);
+    if (sk.rcvQueue.length > 0 && p.rxMode === 'strp') {
+      // [observed] Bytes that were queued before the insert: the reader holds the socket lock, so the
+      // strparser's data-ready defers to its work item, which frames them after this read returned -EAGAIN.
+      this.dataReady(sk);
+      return -Errno.EAGAIN;
+    }
     if (sk.rcvQueue.length > 0 || (p.rxMode === 'verdict' && sk.rcvFin && !p.finRead)) {
       this.dataReady(sk);
       if (sk.rcvQueue.length > 0) return -Errno.EAGAIN;

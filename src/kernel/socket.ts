@@ -123,6 +123,11 @@ export class Socket implements SkMsgSock {
   psock: Psock | null = null;
   /** Data-ready hook: called after bytes or the FIN were added to rcvQueue (the sockmap receive path). */
   rxHook: ((sk: Socket) => void) | null = null;
+  /**
+   * Bytes of the stream TCP counts as unread that no queue holds any more (SK_SKB PASS data purged with its
+   * psock): native reads stop there for good; FIONREAD still counts them.
+   */
+  seqHole = 0;
   /** Owner uid (bpf_get_socket_uid): the model's process runs as root. */
   uid = 0;
   /** SO_SNDBUF / SO_RCVBUF as set (doubled, like the kernel); not enforced. */

@@ -90,8 +90,6 @@ export abstract class SockMapBase extends BpfMap implements SockMapLike {
     }
     const r = this.updateCommon(key, sk, f);
     if (r < 0) this.fail(errName(r), 'update', this.lastDetail);
-    // sk_psock_start_strp → strp_check_rcv: bytes already queued are framed once the update is done.
-    if (sk.psock?.rxMode === 'strp') sk.rxHook?.(sk);
   }
 
   protected lastDetail = '';

@@ -265,6 +265,7 @@ export function skMsgRecvmsg(psock: Psock, len: number, peek: boolean): Uint8Arr
 export function tcpRecvNative(sk: Socket, len: number, flags: number): Uint8Array | number {
   if (sk.state === TCP_LISTEN) return -Errno.ENOTCONN;
   if (len === 0) return new Uint8Array(0);
+  if (sk.seqHole > 0) return sk.skErr ? -sk.takeError() : -Errno.EAGAIN; // copied_seq points into a purged range
   if (sk.rcvQueueBytes > 0) return sk.readNative(len, (flags & MSG_PEEK) !== 0);
   if (sk.rcvFin) return 0;
   if (sk.skErr) return -sk.takeError();
