@@ -167,8 +167,11 @@ export class Socket implements SkMsgSock {
 
   /** Bytes in the write queue (handed to TCP with MSG_MORE, not yet sent). */
   get writeQueueBytes(): number {
-    return this.writeQueue.reduce((a, s) => a + s.len, 0);
+    // Kept as a running count (apply_bytes 1 queues one-byte chunks by the ten thousand); an emptied queue is 0.
+    if (this.writeQueue.length === 0) this.wqBytes = 0;
+    return this.wqBytes;
   }
+  private wqBytes = 0;
 
   // ---- native transmit (tcp_sendmsg_locked) -----------------------------------------------------------------
 
@@ -190,9 +193,11 @@ export class Socket implements SkMsgSock {
     const err = this.sendError();
     if (err < 0) return err;
     if (data.length === 0) return 0;
+    if (this.writeQueue.length === 0) this.wqBytes = 0;
     for (let o = 0; o < data.length; o += this.segmentSize) {
       this.writeQueue.push(new Skb(data.slice(o, Math.min(data.length, o + this.segmentSize)), pages));
     }
+    this.wqBytes += data.length;
     if (!more || this.writeQueueBytes >= this.mss) this.pushWriteQueue();
     return data.length;
   }
@@ -201,6 +206,7 @@ export class Socket implements SkMsgSock {
   pushWriteQueue(): void {
     if (this.writeQueue.length === 0) return;
     const segs = this.writeQueue.splice(0);
+    this.wqBytes = 0;
     const peer = this.peer;
     if (peer === null) return;
     if (!peer.open) {
@@ -211,18 +217,26 @@ export class Socket implements SkMsgSock {
     }
     // Loopback delivers what one push transmits as skbs of at most segmentSize bytes: data appended to the
     // unsent tail skb (MSG_MORE) travels in that skb (tcp_sendmsg_locked fills the write-queue tail first).
-    let cur: Skb | null = null;
-    for (const s of segs) {
-      if (cur !== null && cur.len + s.len <= this.segmentSize) {
-        const d: Uint8Array = new Uint8Array(cur.len + s.len);
-        d.set(cur.data.subarray(cur.off));
-        d.set(s.data.subarray(s.off), cur.len);
-        cur = new Skb(d, [...cur.pages, ...s.pages]);
-        peer.rcvQueue[peer.rcvQueue.length - 1] = cur;
+    // (Each skb is built once from its run of segments: no quadratic copying, each page listed once.)
+    for (let i = 0; i < segs.length; ) {
+      let j = i;
+      let len = 0;
+      while (j < segs.length && (j === i || len + segs[j]!.len <= this.segmentSize)) len += segs[j++]!.len;
+      if (j === i + 1) {
+        peer.rcvQueue.push(new Skb(segs[i]!.data.subarray(segs[i]!.off), segs[i]!.pages));
       } else {
-        cur = new Skb(s.data.subarray(s.off), s.pages);
-        peer.rcvQueue.push(cur);
+        const d = new Uint8Array(len);
+        const pages: Page[] = [];
+        let o = 0;
+        for (let k = i; k < j; k++) {
+          const seg = segs[k]!;
+          d.set(seg.data.subarray(seg.off), o);
+          o += seg.len;
+          for (const pg of seg.pages) if (pages[pages.length - 1] !== pg && !pages.includes(pg)) pages.push(pg);
+        }
+        peer.rcvQueue.push(new Skb(d, pages));
       }
+      i = j;
     }
     peer.rxHook?.(peer);
   }
