@@ -11,7 +11,7 @@ const USAGE = `usage: bpfvm sockmap OBJ [--test sendmsg|sendpage] [--rate N] [--
                      [--txmsg_start_pop N] [--txmsg_pop N] [--txmsg_ingress] [--txmsg_redir_skb]
                      [--txmsg_omit_skb_parser] [--peek] [--data_test] [--skb_use_parser N] [--json]
                      [--tier interp|js|auto]
-       bpfvm sockmap OBJ --all [--test sendmsg|sendpage] [--data_test] [--json]
+       bpfvm sockmap OBJ --all [--test sendmsg|sendpage] [--data_test] [--whitelist A,B] [--blacklist A,B] [--json]
 
 Runs one case of the kernel's test_sockmap selftest on bpfvm's socket model, for an object with
 test_sockmap's layout (maps sock_map, sock_map_txmsg, sock_map_redir, sock_apply_bytes, sock_cork_bytes,
@@ -30,7 +30,8 @@ Exit status 0 when the case is OK (or skipped), 1 when it fails.
 
 --all runs the built-in list (every group but kTLS) and prints test_sockmap's "#N/M type::group:OK|FAIL"
 lines and "Pass: X Fail: Y"; the send mode defaults to sendmsg for a SOCKMAP object and sendpage for a
-SOCKHASH one. Groups whose cases cannot run in this build say SKIP. With --json: { groups, pass, fail }.`;
+SOCKHASH one. --whitelist / --blacklist (comma-separated) select groups whose title contains a word, as in
+test_sockmap. Groups whose cases cannot run in this build say SKIP. With --json: { groups, pass, fail }.`;
 
 const NUMERIC: Record<string, keyof SockmapCaseOptions> = {
   rate: 'rate', iov_count: 'iovCount', length: 'length', txmsg_apply: 'txmsgApply', txmsg_cork: 'txmsgCork',
@@ -49,6 +50,8 @@ export async function main(argv: string[]): Promise<number> {
     test: { type: 'string', short: 't' },
     json: { type: 'boolean' },
     all: { type: 'boolean' },
+    whitelist: { type: 'string', short: 'n' },
+    blacklist: { type: 'string', short: 'b' },
     tier: { type: 'string' },
   };
   for (const n of Object.keys(NUMERIC)) options[n] = { type: 'string', ...(SHORT[n] ? { short: SHORT[n] } : {}) };
@@ -77,10 +80,14 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (r.bool('all')) {
       const given = [...Object.keys(NUMERIC), ...Object.keys(FLAGS)].filter((n) => n !== 'data_test' && (r.str(n) !== undefined || r.bool(n)));
-      if (given.length > 0) throw new UsageError(`--all runs test_sockmap's built-in list; it takes only --test, --data_test, --json and --tier (not --${given.join(', --')})`);
+      if (given.length > 0) throw new UsageError(`--all runs test_sockmap's built-in list; it takes only --test, --data_test, --whitelist, --blacklist, --json and --tier (not --${given.join(', --')})`);
+      const wl = r.str('whitelist');
+      const bl = r.str('blacklist');
       const res = runSockmapAll(spec, {
         ...(test !== undefined ? { test } : {}),
         dataTest: r.bool('data_test'),
+        ...(wl !== undefined ? { whitelist: wl.split(',').filter((x) => x !== '') } : {}),
+        ...(bl !== undefined ? { blacklist: bl.split(',').filter((x) => x !== '') } : {}),
         ...(tier !== undefined ? { tier } : {}),
         ...(json ? {} : { onGroup: (g) => process.stdout.write(g.line + '\n') }),
       });
@@ -89,6 +96,7 @@ export async function main(argv: string[]): Promise<number> {
       return res.fail === 0 ? 0 : 1;
     }
 
+    if (r.str('whitelist') !== undefined || r.str('blacklist') !== undefined) throw new UsageError('--whitelist and --blacklist select groups of --all');
     const o = defaultCaseOptions();
     if (test !== undefined) o.test = test;
     for (const [name, field] of Object.entries(NUMERIC)) {

@@ -179,6 +179,10 @@ export interface SockmapAllOptions {
   tier?: Tier;
   /** Called after each group with its line. */
   onGroup?: (g: SockmapGroupResult) => void;
+  /** test_sockmap's --whitelist: run only groups whose title (or the type, "sockmap"/"sockhash") contains one of these. */
+  whitelist?: string[];
+  /** test_sockmap's --blacklist: skip groups whose title (or type) contains one of these. */
+  blacklist?: string[];
 }
 
 export interface SockmapGroupResult {
@@ -212,6 +216,9 @@ export function runSockmapAll(spec: CollectionSpec, opts: SockmapAllOptions = {}
   const test: SendMode = opts.test ?? (layout.sockMapType === 15 ? 'sendmsg' : 'sendpage');
   const out: SockmapAllResult = { groups: [], pass: 0, fail: 0, skipped: 0 };
   builtinGroups(opts.dataTest ?? false).forEach((g, i) => {
+    const hit = (list: string[]): boolean => list.some((w) => g.title.includes(w) || type.includes(w));
+    if (opts.whitelist !== undefined && !hit(opts.whitelist)) return;
+    if (opts.blacklist !== undefined && hit(opts.blacklist)) return;
     const cases = g.cases.map((c) => runSockmapCase(spec, { ...c, test }, opts.tier !== undefined ? { tier: opts.tier } : {}));
     const ran = cases.filter((c) => c.skipped === undefined);
     const failed = ran.some((c) => !c.ok);
