@@ -256,7 +256,13 @@ export class SocketScenario {
       if (typeof r === 'number' || r.length === 0) break;
       parts.push(r);
     }
-    return Buffer.concat(parts);
+    const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+    let o = 0;
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    return out;
   }
 
   fionread(sock: SockRef): number {
