@@ -17,3 +17,9 @@ export { MapsVm } from './kernel/maps/vm.js';
 // Importing the socket model registers SOCKMAP and SOCKHASH with createMap.
 export { Kernel, KProgram, Socket, SockMap, SockHash } from './kernel/model.js';
 export { SkMsg } from './kernel/skmsg.js';
+export { SocketScenario, ScenarioError, ATTACH_TYPES, PROG_TYPES, type SocketScenarioOptions, type ScenarioSnapshot, type SocketState } from './scenario/api.js';
+export { runScenarioFile, runScenarioPath, parseScenarioFile, type ScenarioFile, type ScenarioFileResult, type ScenarioFileStep } from './scenario/file.js';
+export { runSockmapCase, resolveLayout, fnv1a64, SockmapTestError, type SockmapCaseResult, type RunCaseOptions } from './sockmap-test/engine.js';
+export { runSockmapAll, builtinGroups, type SockmapAllOptions, type SockmapAllResult, type SockmapGroupResult } from './sockmap-test/matrix.js';
+export { defaultCaseOptions, type SockmapCaseOptions, type SendMode } from './sockmap-test/options.js';
+export { Cgroups, SockOp, BpfTcpState, SOCK_OPS as SOCK_OPS_OFFSETS } from './kernel/sockops.js';
