@@ -200,4 +200,45 @@ suite('sock_ops: model vs kernel', () => {
     if (r === null) return;
     expect(r.model.steps.slice(-2).map((x) => x.ret)).toEqual([-13, -13]);
   });
+
+  it('bpf_get_socket_cookie(skops) is the SO_COOKIE of the listener, the client and the accepted child', (ctx) => {
+    // cookies[op] = bpf_get_socket_cookie(skops) for TCP_LISTEN_CB (11), ACTIVE (4), PASSIVE (5)
+    const prog = `
+      r6 = r1
+      r7 = *(u32 *)(r6 + 0)
+      if r7 == 4 goto rec
+      if r7 == 5 goto rec
+      if r7 == 11 goto rec
+      goto out
+    rec:
+      r1 = r6
+      call bpf_get_socket_cookie#46
+      *(u64 *)(r10 - 8) = r0
+      *(u32 *)(r10 - 12) = r7
+      r1 = map[idx:0]
+      r2 = r10
+      r2 += -12
+      r3 = r10
+      r3 += -8
+      r4 = 0
+      call bpf_map_update_elem#2
+    out:
+      r0 = 1
+      exit`;
+    const s: Scenario = {
+      maps: [{ type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 12 }],
+      progs: [{ progType: ProgType.SOCK_OPS, expectedAttachType: AttachType.CGROUP_SOCK_OPS, insns: assemble(prog) }],
+      steps: [{ op: 'cgroupAttach', prog: 0 }, ...tcpPair('l1', 'c1', 'p1'), { op: 'cookie', sock: 'l1' }, { op: 'cookie', sock: 'c1' }, { op: 'cookie', sock: 'p1' }],
+    };
+    for (const r of [runScenario(s), runModelScenario(s).result]) {
+      if (!r.cgroup?.ok) {
+        ctx.skip(`no usable cgroup v2: ${r.cgroup?.reason}`);
+        return;
+      }
+      const rec = (op: number): string => Buffer.from(r.maps[0]!.entries!.find((e) => e.key[0] === op)!.value).toString('hex');
+      const so = (i: number): string => Buffer.from(r.steps[4 + i]!.data!).toString('hex');
+      expect([rec(11), rec(4), rec(5)]).toEqual([so(0), so(1), so(2)]);
+      expect(new Set([so(0), so(1), so(2)]).size).toBe(3);
+    }
+  });
 });
