@@ -23,3 +23,5 @@ export { runSockmapCase, resolveLayout, fnv1a64, SockmapTestError, type SockmapC
 export { runSockmapAll, builtinGroups, type SockmapAllOptions, type SockmapAllResult, type SockmapGroupResult } from './sockmap-test/matrix.js';
 export { defaultCaseOptions, type SockmapCaseOptions, type SendMode } from './sockmap-test/options.js';
 export { Cgroups, SockOp, BpfTcpState, SOCK_OPS as SOCK_OPS_OFFSETS } from './kernel/sockops.js';
+export { SkSkb, runSkSkbProgram, type SkSkbRunResult, type SkSkbRedirect } from './kernel/sk_skb.js';
+export type { SkSkbRunOptions, SkSkbRunOutcome } from './kernel/model.js';

@@ -16,6 +16,7 @@
 
 import type { CollectionSpec, MapSpec } from '../spec.js';
 import { helperName } from '../../helpers/ids.js';
+import { helperChangesPktData } from '../../helpers/protos.js';
 import { Vm, type BoundProgram, type Tier } from '../../vm/interpreter.js';
 import { BpfMap, BpfMapError, Maps, u32Bytes, ERRNO } from './maps/index.js';
 import { MapsVm } from './maps/vm.js';
@@ -79,13 +80,22 @@ export interface KernelOptions extends SocketOptions {
 /** A loaded program. */
 export class KProgram implements AttachableProg {
   runCount = 0;
+  /** Calls a helper that changes packet data (bpf_helper_changes_pkt_data; tail_call included). */
+  readonly changesPktData: boolean;
   constructor(
     readonly id: number,
     readonly name: string,
     readonly type: number,
     readonly expectedAttachType: number,
     readonly bound: BoundProgram,
-  ) {}
+  ) {
+    const exe = bound.exe;
+    let changes = false;
+    for (let pc = 0; pc < exe.slots && !changes; pc++) {
+      if (exe.op[pc] === 0x85 && exe.variant[pc] === 0 && helperChangesPktData(exe.imm[pc]!)) changes = true;
+    }
+    this.changesPktData = changes;
+  }
 }
 
 export interface ProgramLoad {
@@ -480,13 +490,15 @@ export class Kernel {
     return tcpRecvNative(sock, len, flags);
   }
 
-  /** ioctl(FIONREAD): ingressMsg bytes plus the native queue; -EINVAL on a listener. */
+  /** ioctl(FIONREAD): a psock's ingressMsg bytes, else the native queue; -EINVAL on a listener. */
   fionread(sock: Socket): number {
     if (!sock.open) return -Errno.EBADF;
     if (sock.state === TCP_LISTEN) return -Errno.EINVAL;
+    // tcp_bpf_ioctl (every psock config): the ingress queue only. KERNEL vs SPEC: §5.5 adds the native queue
+    // when no verdict program is attached; the 6.18 host does not (a parser-only psock with 10 native bytes: 0).
     const p = sock.psock;
-    if (p !== null && hasVerdict(p)) return p.msgTotLen; // tcp_bpf_ioctl: the ingress queue only
-    return (p?.msgTotLen ?? 0) + sock.seqHole + sock.rcvQueueBytes;
+    if (p !== null) return p.msgTotLen;
+    return sock.seqHole + sock.rcvQueueBytes;
   }
 
   /** shutdown(2): how 0 = SHUT_RD, 1 = SHUT_WR, 2 = SHUT_RDWR. */

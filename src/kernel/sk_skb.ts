@@ -14,7 +14,6 @@
 // runSkSkbProgram is the one function that runs an SK_SKB program: the receive path (sk_skb_rx.ts) calls it
 // per parse / per verdict, and `bpfvm run` can call it on a single skb (Kernel.runSkSkb).
 
-import { helperName } from '../../helpers/ids.js';
 import { BpfExecutionError } from '../../vm/errors.js';
 import type { BoundProgram, HelperFn, RunResult, Vm } from '../../vm/interpreter.js';
 import type { Region } from '../../vm/memory.js';
@@ -329,7 +328,6 @@ export function runSkSkbProgram(vm: Vm, prog: BoundProgram, skb: SkSkb): SkSkbRu
     const r = vm.run(prog, [view.ctx.address(0)]);
     const ret = Number(BigInt.asIntN(32, r.r0));
     const verdict = skSkbVerdict(ret, skb.redirect !== null);
-    if (verdict !== __SK_REDIRECT) skb.redirect = verdict === __SK_PASS ? null : skb.redirect;
     return { ...r, ret, verdict, redirect: verdict === __SK_REDIRECT ? skb.redirect : null };
   } finally {
     for (const [id, f] of saved) vm.helpers[id] = f as HelperFn;
@@ -341,6 +339,3 @@ export function runSkSkbProgram(vm: Vm, prog: BoundProgram, skb: SkSkb): SkSkbRu
 export function skSkbHelperProvided(vm: Vm, id: number): boolean {
   return SK_SKB_HELPER_IDS.has(id) || vm.helpers[id] !== undefined;
 }
-
-/** For messages: "bpf_sk_redirect_map#52". */
-export const helperLabel = (id: number): string => `${helperName(id)}#${id}`;

@@ -23,7 +23,7 @@ export const EFAULT = 14;
 /** MSG_DONTWAIT | MSG_NOSIGNAL: how the backlog sends egress-redirected bytes (skb_send_sock). */
 const BACKLOG_SEND_FLAGS = 0x40 | 0x4000;
 /** Bounds the work loop (the kernel has no bound; a redirect ping-pong would run forever there too). */
-const MAX_WORK_ROUNDS = 1 << 16;
+const MAX_WORK_ROUNDS = 1 << 12;
 
 /** What the receive path needs from the surrounding model. */
 export interface SkSkbRxEnv {
@@ -101,11 +101,14 @@ export class SkSkbRx {
     return p.strp;
   }
 
-  /** strp_data_ready → strp_read_sock → tcp_read_sock(strp_recv). */
-  private strpDataReady(sk: Socket, p: Psock): void {
+  /**
+   * strp_data_ready → strp_read_sock → tcp_read_sock(strp_recv). `fromWork`: the strparser's work item
+   * (do_strp_work), which reads without the need_bytes check.
+   */
+  private strpDataReady(sk: Socket, p: Psock, fromWork = false): void {
     const strp = this.strparser(sk, p);
     if (strp.stopped) return;
-    if (strp.needBytes && sk.rcvQueueBytes < strp.needBytes) return;
+    if (!fromWork && strp.needBytes && sk.rcvQueueBytes < strp.needBytes) return;
     strp.keepReading = true;
     while (sk.rcvQueue.length > 0) {
       const s = sk.rcvQueue[0]!;
@@ -206,7 +209,8 @@ export class SkSkbRx {
 
   private backlog(p: Psock): void {
     const sk = p.sk;
-    while (p.backlog.length > 0 && !p.dropped) {
+    // Items queued while this pass runs (e.g. by a redirect loop) wait for the next pass (runWork counts passes).
+    for (let n = p.backlog.length; n > 0 && p.backlog.length > 0 && !p.dropped; n--) {
       const item = p.backlog[0]!;
       const ret = sk.open ? this.handle(sk, p, item) : -EIO;
       p.backlog.shift();
@@ -217,6 +221,7 @@ export class SkSkbRx {
         return;
       }
     }
+    if (p.backlog.length > 0 && !p.dropped) this.schedule(p);
   }
 
   /** sk_psock_handle_skb: bytes handled (> 0), 0 for an empty skb, or -errno. */
@@ -242,9 +247,11 @@ export class SkSkbRx {
   recvmsgParser(sk: Socket, p: Psock, len: number, flags: number): Uint8Array | number {
     if (len === 0) return new Uint8Array(0);
     if (sk.rcvQueue.length > 0 && p.rxMode === 'strp') {
-      // [observed] Bytes that were queued before the insert: the reader holds the socket lock, so the
-      // strparser's data-ready defers to its work item, which frames them after this read returned -EAGAIN.
-      this.dataReady(sk);
+      // [observed] Bytes still in the native queue (queued before the insert, or waiting for need_bytes): the
+      // reader holds the socket lock, so the strparser's data-ready defers to its work item, which reads them
+      // (without the need_bytes check) after this read returned -EAGAIN.
+      this.strpDataReady(sk, p, true);
+      this.runWork();
       return -Errno.EAGAIN;
     }
     if (sk.rcvQueue.length > 0 || (p.rxMode === 'verdict' && sk.rcvFin && !p.finRead)) {

@@ -14,9 +14,11 @@
 //    queue of at least `mss` bytes, shutdown(SHUT_WR) or close(). The oracle shows exactly this (KERNEL vs SPEC
 //    notes in sockrun.test.ts): the peer cannot read such bytes while the sender stays open.
 //  - Segmentation (what SK_SKB programs see as one skb): each push of the write queue delivers its bytes as
-//    skbs of at most `segmentSize` bytes (default 65483, the loopback MSS); a send without MSG_MORE pushes at
-//    once, so on loopback one send() = one skb (checked for 1..5000-byte sends by the kernel differential
-//    tests); MSG_MORE data joins the unsent tail skb. Received skbs are never coalesced in the model (the
+//    skbs of at most `segmentSize` bytes (default LOOPBACK_SEGMENT = 32741, half the initial loopback window);
+//    a send without MSG_MORE pushes at once, so on loopback one send() of up to 32741 bytes = one skb, and a
+//    larger one is cut every 32741 bytes (checked for 1 / 5000 / 40000 / 65483-byte sends by the kernel
+//    differential tests; the kernel's later skbs grow with the window, see LOOPBACK_SEGMENT); MSG_MORE data
+//    fills the unsent tail skb. Received skbs are never coalesced in the model (the
 //    kernel may coalesce into an unread tail skb when the receiver is busy; the sockmap receive path dequeues
 //    every skb at once, so there is nothing to coalesce into). Native recv merges skbs anyway.
 //  - FIN: shutdown(SHUT_WR)/close() push the write queue and then mark the peer's receive side finished; the
@@ -65,6 +67,13 @@ export const Errno = {
 export const LOOPBACK_IP4 = 0x7f000001;
 /** Loopback MSS (65535 MTU - 40 header bytes - 12 timestamp option bytes). */
 export const LOOPBACK_MSS = 65483;
+/**
+ * The largest skb a fresh loopback connection transmits: tcp_bound_to_half_wnd caps the send size goal at half
+ * the peer's largest advertised window, 65483 at first → 32741 (checked on the 6.18 host: a 65483-byte send
+ * arrives as 32741 + 32741 + 1). Later, as the window grows, the kernel's skbs get larger (a 100000-byte send:
+ * 32741 + 32741 + 34518), which the model does not follow.
+ */
+export const LOOPBACK_SEGMENT = 32741;
 
 // ---- segments -------------------------------------------------------------------------------------------------
 
@@ -88,7 +97,7 @@ export function resetCookies(): void {
 }
 
 export interface SocketOptions {
-  /** Segment size for the native stream (default LOOPBACK_MSS). */
+  /** Largest skb a push delivers (default LOOPBACK_SEGMENT). */
   segmentSize?: number;
   /** Bytes at which a MSG_MORE-held write queue is pushed anyway (default LOOPBACK_MSS). */
   mss?: number;
@@ -142,7 +151,7 @@ export class Socket implements SkMsgSock {
     readonly fd: number,
     opts: SocketOptions = {},
   ) {
-    this.segmentSize = opts.segmentSize ?? LOOPBACK_MSS;
+    this.segmentSize = opts.segmentSize ?? LOOPBACK_SEGMENT;
     this.mss = opts.mss ?? LOOPBACK_MSS;
     this.name = `fd ${fd}`;
   }
@@ -216,27 +225,20 @@ export class Socket implements SkMsgSock {
       return;
     }
     // Loopback delivers what one push transmits as skbs of at most segmentSize bytes: data appended to the
-    // unsent tail skb (MSG_MORE) travels in that skb (tcp_sendmsg_locked fills the write-queue tail first).
-    // (Each skb is built once from its run of segments: no quadratic copying, each page listed once.)
-    for (let i = 0; i < segs.length; ) {
-      let j = i;
-      let len = 0;
-      while (j < segs.length && (j === i || len + segs[j]!.len <= this.segmentSize)) len += segs[j++]!.len;
-      if (j === i + 1) {
-        peer.rcvQueue.push(new Skb(segs[i]!.data.subarray(segs[i]!.off), segs[i]!.pages));
-      } else {
-        const d = new Uint8Array(len);
-        const pages: Page[] = [];
-        let o = 0;
-        for (let k = i; k < j; k++) {
-          const seg = segs[k]!;
-          d.set(seg.data.subarray(seg.off), o);
-          o += seg.len;
-          for (const pg of seg.pages) if (pages[pages.length - 1] !== pg && !pages.includes(pg)) pages.push(pg);
-        }
-        peer.rcvQueue.push(new Skb(d, pages));
+    // unsent tail skb (MSG_MORE) fills that skb first (tcp_sendmsg_locked), so the pushed bytes are cut anew.
+    if (segs.length === 1) {
+      peer.rcvQueue.push(segs[0]!);
+    } else {
+      const total = segs.reduce((a, s) => a + s.len, 0);
+      const all = new Uint8Array(total);
+      let o = 0;
+      const pages: Page[] = [];
+      for (const s of segs) {
+        all.set(s.data.subarray(s.off), o);
+        o += s.len;
+        for (const pg of s.pages) if (pages[pages.length - 1] !== pg && !pages.includes(pg)) pages.push(pg);
       }
-      i = j;
+      for (let at = 0; at < total; at += this.segmentSize) peer.rcvQueue.push(new Skb(all.subarray(at, Math.min(total, at + this.segmentSize)), pages));
     }
     peer.rxHook?.(peer);
   }

@@ -423,6 +423,8 @@ registerMapType(BPF_MAP_TYPE_SOCKHASH, (a, s, o) => {
 /** A program as attach sees it: its type and the SockProg the map slot will hold. */
 export interface AttachableProg extends SockProg {
   readonly type: number;
+  /** The program (or a subprogram) calls a helper in bpf_helper_changes_pkt_data, tail_call included. */
+  readonly changesPktData?: boolean;
 }
 
 type SlotName = 'msgParser' | 'streamParser' | 'streamVerdict' | 'skbVerdict';
@@ -453,6 +455,9 @@ export function sockMapAttach(map: BpfMap, prog: AttachableProg, attachType: num
   if (s === null || prog.type !== s.progType) return -ERRNO.EINVAL;
   if (attachFlags !== 0) return -ERRNO.EINVAL;
   if (!(map instanceof SockMapBase)) return -ERRNO.EOPNOTSUPP;
+  // KERNEL vs SPEC: the spec (§3.8, §10) has this refusal from 7.x on; the 6.18 host already refuses a stream
+  // parser that calls skb_store_bytes / skb_pull_data / skb_change_tail / ... or bpf_tail_call.
+  if (s.slot === 'streamParser' && prog.changesPktData === true) return -ERRNO.EINVAL;
   if (s.slot === 'streamVerdict' && map.progs.skbVerdict !== null) return -ERRNO.EBUSY;
   if (s.slot === 'skbVerdict' && map.progs.streamVerdict !== null) return -ERRNO.EBUSY;
   map.progs[s.slot] = prog;

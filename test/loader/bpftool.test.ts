@@ -19,7 +19,7 @@ const LEFT_OUT: Record<string, string> = {
   'verifier_reject.o': 'holds programs the kernel rejects, so loadall fails by design',
 };
 /** Objects whose section names libbpf 1.1 does not know: loaded with bpftool's `type` override. */
-const TYPE_OVERRIDE: Record<string, string> = { 'sk_skb_redirect.o': 'sk_skb' };
+const TYPE_OVERRIDE: Record<string, string> = { 'sk_skb_redirect.o': 'sk_skb', 'sk_skb_framing.o': 'sk_skb' };
 
 function unavailable(): string | null {
   const k = kernelAvailability();

@@ -65,6 +65,8 @@ const KNOWN_COUNT_DIFFS = new Set([
   'v4/sk_msg_helpers.o/msg_push', 'v4/sk_msg_helpers.o/msg_pop', 'v4/sockhash_layout.o/bpf_prog2',
   'v4/sockhash_layout.o/bpf_sockmap', 'v4/sockhash_layout.o/bpf_prog6', 'v4/sockmap_layout.o/bpf_prog2',
   'v4/sockmap_layout.o/bpf_sockmap',
+  // sk_skb_framing.o skb_edit (a chain of helper branches): kernel 120 / 116, bpfvm 148 / 149.
+  'v3/sk_skb_framing.o/skb_edit', 'v4/sk_skb_framing.o/skb_edit',
 ]);
 
 const avail = kernelAvailability();
