@@ -63,6 +63,8 @@ export function toScenario(spec: CollectionSpec, o: SockmapCaseOptions, interlea
     progs: progList.map((p) => ({ progType: p.type, ...(p.attachType !== undefined ? { expectedAttachType: p.attachType } : {}), insns: p.insns })),
     steps,
     drainMs: 300,
+    // test_sockmap's fixed ports: a private network namespace keeps parallel runs apart
+    netns: true,
   };
   return { s, progNames: progList.map((p) => p.name) };
 }
