@@ -27,6 +27,12 @@ export {
   type MsgTopology,
   type SkbRunResult,
 } from './kernel/prog-run.js';
+export { SocketScenario, ScenarioError, ATTACH_TYPES, PROG_TYPES, type SocketScenarioOptions, type ScenarioSnapshot, type SocketState } from './scenario/api.js';
+export { runScenarioFile, runScenarioPath, parseScenarioFile, type ScenarioFile, type ScenarioFileResult, type ScenarioFileStep } from './scenario/file.js';
+export { runSockmapCase, resolveLayout, fnv1a64, SockmapTestError, type SockmapCaseResult, type RunCaseOptions } from './sockmap-test/engine.js';
+export { runSockmapAll, builtinGroups, type SockmapAllOptions, type SockmapAllResult, type SockmapGroupResult } from './sockmap-test/matrix.js';
+export { defaultCaseOptions, type SockmapCaseOptions, type SendMode } from './sockmap-test/options.js';
+export { Cgroups, SockOp, BpfTcpState, SOCK_OPS as SOCK_OPS_OFFSETS } from './kernel/sockops.js';
 export { SkSkb, runSkSkbProgram, type SkSkbRunResult, type SkSkbRedirect } from './kernel/sk_skb.js';
 export type { SkSkbRunOptions, SkSkbRunOutcome } from './kernel/model.js';
 export { parseTestAnnotations, matchMessages, BpfAnnotationError, type TestSpec, type ModeSpec, type ExpectedMessage } from './selftest/annotations.js';

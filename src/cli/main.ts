@@ -21,6 +21,8 @@ const COMMANDS: Record<string, Command> = {
   bench: { summary: 'time a program over many runs; fail on a regression against a baseline', load: () => import('./bench.js') },
   exec: { summary: 'run a raw or assembled program on a memory buffer (r1 = buffer, r2 = length)', load: () => import('./exec.js') },
   run: { summary: 'run a program of an object like BPF_PROG_TEST_RUN (bpftool prog run)', load: () => import('./run.js') },
+  sockmap: { summary: 'run a case of the kernel\'s test_sockmap (or its built-in list) on the socket model', load: () => import('./sockmap.js') },
+  scenario: { summary: 'run a JSON socket scenario (sockets, maps, programs, sends, expectations) on the socket model', load: () => import('./scenario.js') },
   'conformance-plugin': { summary: 'plugin for the bpf_conformance ISA suite (program hex on stdin)', load: () => import('./conformance.js') },
 };
 

@@ -46,9 +46,23 @@ import {
   TCP_CLOSE_WAIT,
   TCP_ESTABLISHED,
   TCP_LISTEN,
+  TCP_SYN_SENT,
   type SocketOptions,
 } from './socket.js';
 import { tcpBpfRecvmsg, tcpBpfSendmsg, tcpRecvNative, type TcpBpfEnv } from './tcp_bpf.js';
+import { Prng, VirtualClock } from './skb-helpers.js';
+import {
+  BPF_SOCK_OPS_STATE_CB_FLAG,
+  BpfTcpState,
+  Cgroups,
+  RequestSock,
+  SockOp,
+  cgroupPath,
+  installSockOpsHelpers,
+  runSockOps,
+  sockOpsState,
+  type SockOpsEnv,
+} from './sockops.js';
 import { SkSkb, runSkSkbProgram, skSkbHelperProvided, type SkSkbFields, type SkSkbRunResult } from './sk_skb.js';
 import { SkSkbRx, hasVerdict } from './sk_skb_rx.js';
 import { BPF_PROG_TYPE_SK_SKB, checkProgramHelpers } from './testrun.js';
@@ -132,6 +146,11 @@ export class Kernel {
   private nextPort: number;
   private readonly sockOpts: SocketOptions;
   readonly env: TcpBpfEnv;
+  /** BPF_CGROUP_SOCK_OPS attachments (see sockops.ts for the model's cgroups). */
+  readonly cgroups = new Cgroups();
+  /** The cgroup new sockets are created in (the "process's" cgroup); accepted children take the listener's. */
+  currentCgroup = '/';
+  private readonly sockOpsEnv: SockOpsEnv = { cookieOf: (sk) => (sk instanceof RequestSock ? sk.cookie(() => this.tcpSocketCookie()) : sk.cookie) };
   /** The SK_SKB receive path (data-ready, verdicts, backlogs). */
   readonly rx: SkSkbRx;
   /** Called after every SK_MSG program run (bpfvm run and bpfvm/testing report from it); null = nobody. */
@@ -140,6 +159,13 @@ export class Kernel {
   constructor(opts: KernelOptions = {}) {
     this.vm = new Vm({ ...(opts.tier !== undefined ? { tier: opts.tier } : {}), helperName });
     installSkMsgHelpers(this.vm);
+    installSockOpsHelpers(this.vm);
+    // Generic helpers every socket program type may call (bpf_base_func_proto), deterministic here.
+    const clock = new VirtualClock();
+    for (const id of [5, 125, 160]) this.vm.helpers[id] = clock.helper();
+    this.vm.helpers[7] = new Prng().helper();
+    this.vm.helpers[8] = (vm) => vm.setR0(0, 0); // get_smp_processor_id: one CPU
+    this.vm.helpers[42] = (vm) => vm.setR0(0, 0); // get_numa_node_id
     this.nextPort = opts.ephemeralBase ?? 32768;
     this.sockOpts = { ...(opts.segmentSize !== undefined ? { segmentSize: opts.segmentSize } : {}), ...(opts.mss !== undefined ? { mss: opts.mss } : {}) };
     this.env = {
@@ -242,8 +268,9 @@ export class Kernel {
 
   // ---- sockets ---------------------------------------------------------------------------------------------------
 
-  private newSocket(): Socket {
+  private newSocket(cgroup = this.currentCgroup): Socket {
     const s = new Socket(this.nextFd++, this.sockOpts);
+    sockOpsState(s, cgroupPath(cgroup));
     s.rxHook = (sk) => this.rx.dataReady(sk);
     this.fds.set(s.fd, s);
     this.all.push(s);
@@ -271,6 +298,7 @@ export class Kernel {
     s.localIp4 = LOOPBACK_IP4;
     s.localPort = port;
     s.state = TCP_LISTEN;
+    this.sockOps(s, SockOp.TCP_LISTEN_CB);
     return s;
   }
 
@@ -290,17 +318,84 @@ export class Kernel {
   connect(listener: Socket): Socket | number {
     if (!listener.open || listener.state !== TCP_LISTEN) return -Errno.ECONNREFUSED;
     const c = this.newSocket();
-    const child = this.newSocket();
-    c.localIp4 = c.remoteIp4 = child.localIp4 = child.remoteIp4 = LOOPBACK_IP4;
+    c.localIp4 = c.remoteIp4 = LOOPBACK_IP4;
     c.localPort = this.ephemeralPort();
     c.remotePort = listener.localPort;
+    // The sock_ops callbacks of a loopback handshake, in the kernel's order (sockops.ts).
+    const cs = sockOpsState(c);
+    c.state = TCP_SYN_SENT;
+    this.sockOps(c, SockOp.TCP_CONNECT_CB);
+    cs.mss = 524;
+    this.sockOps(c, SockOp.RWND_INIT);
+    this.sockOps(c, SockOp.TIMEOUT_INIT);
+    this.sockOps(c, SockOp.NEEDS_ECN);
+    const req = new RequestSock(listener, listener.localPort, c.localPort);
+    this.sockOps(req, SockOp.RWND_INIT);
+    this.sockOps(req, SockOp.TIMEOUT_INIT);
+    this.sockOps(req, SockOp.NEEDS_ECN);
+    const ls = sockOpsState(listener);
+    const child = this.newSocket(ls.cgroup);
+    child.localIp4 = child.remoteIp4 = LOOPBACK_IP4;
     child.localPort = listener.localPort;
     child.remotePort = c.localPort;
     c.peer = child;
     child.peer = c;
-    c.state = child.state = TCP_ESTABLISHED;
+    cs.mss = 32741;
+    this.tcpSetState(c, BpfTcpState.ESTABLISHED);
+    c.state = TCP_ESTABLISHED;
+    this.sockOps(c, SockOp.ACTIVE_ESTABLISHED_CB);
+    const chs = sockOpsState(child);
+    chs.cbFlags = ls.cbFlags;
+    chs.mss = 32768;
+    chs.tcpState = BpfTcpState.SYN_RECV;
+    child.state = TCP_ESTABLISHED;
+    this.sockOps(child, SockOp.PASSIVE_ESTABLISHED_CB);
+    this.tcpSetState(child, BpfTcpState.ESTABLISHED);
     listener.acceptQueue.push(child);
     return c;
+  }
+
+  // ---- sock_ops ---------------------------------------------------------------------------------------------
+
+  /** BPF_PROG_ATTACH of a SOCK_OPS program to a cgroup (BPF_CGROUP_SOCK_OPS): 0 or -errno. */
+  cgroupAttach(prog: KProgram, cgroup = '/', flags = 0): number {
+    return this.cgroups.attach(cgroup, prog, flags);
+  }
+
+  /** BPF_PROG_DETACH from a cgroup: 0 or -ENOENT. */
+  cgroupDetach(prog: KProgram, cgroup = '/'): number {
+    return this.cgroups.detach(cgroup, prog);
+  }
+
+  /** The cgroup a socket belongs to. */
+  cgroupOf(sock: Socket): string {
+    return sockOpsState(sock).cgroup;
+  }
+
+  /** tcp_call_bpf: runs the socket's cgroup programs for `op`; the reply TCP would use (-1 / 0 / reply). */
+  sockOps(sk: Socket | RequestSock, op: number, args?: readonly number[]): number {
+    const owner = sk instanceof RequestSock ? sk.listener : sk;
+    const progs = this.cgroups.effective(sockOpsState(owner).cgroup);
+    if (progs.length === 0) return 0;
+    return runSockOps(this.vm, progs, { op, sk, ...(args !== undefined ? { args } : {}) }, this.sockOpsEnv);
+  }
+
+  /** tcp_set_state as sock_ops sees it: STATE_CB (old, new) when the socket asked for it, then the new state. */
+  private tcpSetState(sk: Socket, state: number): void {
+    const st = sockOpsState(sk);
+    const old = st.tcpState ?? sk.state;
+    if (old === state) return;
+    if (st.cbFlags & BPF_SOCK_OPS_STATE_CB_FLAG) this.sockOps(sk, SockOp.STATE_CB, [old, state]);
+    st.tcpState = state;
+  }
+
+  private tcpState(sk: Socket): number {
+    return sockOpsState(sk).tcpState ?? sk.state;
+  }
+
+  private tcpSocketCookie(): bigint {
+    // Request sockets take a cookie from the same counter as sockets: a throwaway socket object does that.
+    return new Socket(-1).cookie;
   }
 
   /** accept(): the oldest pending connection, or -EAGAIN (-EINVAL when not listening). */
@@ -438,9 +533,21 @@ export class Kernel {
     return 0;
   }
 
-  private sendFin(sock: Socket): void {
+  private sendFin(sock: Socket, closing = false): void {
     sock.pushWriteQueue();
     const peer = sock.peer;
+    // TCP state changes sock_ops programs can observe (STATE_CB), in the kernel's order over loopback.
+    const from = this.tcpState(sock);
+    if (from === BpfTcpState.ESTABLISHED) {
+      this.tcpSetState(sock, BpfTcpState.FIN_WAIT1);
+      if (peer !== null && peer.open && this.tcpState(peer) === BpfTcpState.ESTABLISHED) this.tcpSetState(peer, BpfTcpState.CLOSE_WAIT);
+      this.tcpSetState(sock, BpfTcpState.FIN_WAIT2);
+      if (closing) this.tcpSetState(sock, BpfTcpState.CLOSE);
+    } else if (from === BpfTcpState.CLOSE_WAIT) {
+      this.tcpSetState(sock, BpfTcpState.LAST_ACK);
+      if (peer !== null && peer.open && this.tcpState(peer) === BpfTcpState.FIN_WAIT2) this.tcpSetState(peer, BpfTcpState.CLOSE);
+      this.tcpSetState(sock, BpfTcpState.CLOSE);
+    }
     if (peer !== null && peer.open) {
       peer.rcvFin = true;
       if (peer.state === TCP_ESTABLISHED) peer.state = TCP_CLOSE_WAIT;
@@ -453,19 +560,24 @@ export class Kernel {
     if (!sock.open) return -Errno.EBADF;
     psockRemoveAll(sock);
     if (sock.state === TCP_LISTEN) {
+      this.tcpSetState(sock, BpfTcpState.CLOSE);
       for (const child of sock.acceptQueue.splice(0)) this.close(child);
     } else if (sock.peer !== null) {
       if (sock.rcvQueueBytes > 0) {
         // tcp_close with unread data: RST instead of FIN; our unsent data is dropped.
         sock.writeQueue.length = 0;
         const peer = sock.peer;
+        this.tcpSetState(sock, BpfTcpState.CLOSE);
         if (peer.open) {
+          this.tcpSetState(peer, BpfTcpState.CLOSE);
           peer.skErr = Errno.ECONNRESET;
           peer.state = TCP_CLOSE;
           peer.shutdownFlags = RCV_SHUTDOWN | SEND_SHUTDOWN; // tcp_done
         }
       } else if (!(sock.shutdownFlags & SEND_SHUTDOWN)) {
-        this.sendFin(sock);
+        this.sendFin(sock, true);
+      } else {
+        this.tcpSetState(sock, BpfTcpState.CLOSE);
       }
     }
     sock.open = false;

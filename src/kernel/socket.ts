@@ -176,8 +176,11 @@ export class Socket implements SkMsgSock {
 
   /** Bytes in the write queue (handed to TCP with MSG_MORE, not yet sent). */
   get writeQueueBytes(): number {
-    return this.writeQueue.reduce((a, s) => a + s.len, 0);
+    // Kept as a running count (apply_bytes 1 queues one-byte chunks by the ten thousand); an emptied queue is 0.
+    if (this.writeQueue.length === 0) this.wqBytes = 0;
+    return this.wqBytes;
   }
+  private wqBytes = 0;
 
   // ---- native transmit (tcp_sendmsg_locked) -----------------------------------------------------------------
 
@@ -199,9 +202,11 @@ export class Socket implements SkMsgSock {
     const err = this.sendError();
     if (err < 0) return err;
     if (data.length === 0) return 0;
+    if (this.writeQueue.length === 0) this.wqBytes = 0;
     for (let o = 0; o < data.length; o += this.segmentSize) {
       this.writeQueue.push(new Skb(data.slice(o, Math.min(data.length, o + this.segmentSize)), pages));
     }
+    this.wqBytes += data.length;
     if (!more || this.writeQueueBytes >= this.mss) this.pushWriteQueue();
     return data.length;
   }
@@ -210,6 +215,7 @@ export class Socket implements SkMsgSock {
   pushWriteQueue(): void {
     if (this.writeQueue.length === 0) return;
     const segs = this.writeQueue.splice(0);
+    this.wqBytes = 0;
     const peer = this.peer;
     if (peer === null) return;
     if (!peer.open) {
@@ -230,7 +236,7 @@ export class Socket implements SkMsgSock {
       for (const s of segs) {
         all.set(s.data.subarray(s.off), o);
         o += s.len;
-        pages.push(...s.pages);
+        for (const pg of s.pages) if (pages[pages.length - 1] !== pg && !pages.includes(pg)) pages.push(pg);
       }
       for (let at = 0; at < total; at += this.segmentSize) peer.rcvQueue.push(new Skb(all.subarray(at, Math.min(total, at + this.segmentSize)), pages));
     }

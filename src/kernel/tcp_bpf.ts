@@ -203,7 +203,11 @@ export function tcpBpfSendmsg(env: TcpBpfEnv, sk: Socket, data: Uint8Array, flag
       // partly transmitted keeps a stale copybreak (cork + apply_bytes re-engaging): send(3) returns 0.
       break;
     }
-    st.copied += r.copy;
+    // KERNEL vs 6.12 SOURCE: Linux 6.18 counts what sk_msg_memcopy_from_iter actually copied, not `copy`: a
+    // short copy into a held cork message with a stale copybreak (the rest of the call is then copied into a
+    // fresh message in the next round) is not counted twice. Observed: redirect + cork 4097 + apply 4097,
+    // three send(5000) return 5000 each (test/model/sockmap-test-kernel.test.ts).
+    st.copied += r.consumed;
     if (psock.corkBytes) {
       psock.corkBytes = size > psock.corkBytes ? 0 : psock.corkBytes - size;
       if (psock.corkBytes && !r.enospc) break;

@@ -21,6 +21,10 @@
  *
  *   TIMEOUT <seconds>               global alarm, default 10, max 60
  *   DRAIN <ms>                      final drain window, default 200, max 2000
+ *   NETNS                           run in a private network namespace (own
+ *                                   loopback: fixed ports cannot collide with
+ *                                   other runs); "netns" in the output says
+ *                                   whether that worked
  *   MAP <type> <keySize> <valueSize> <maxEntries> <flags> <nameHex|->
  *   ELEM <keyHex> <valueHex>        initial element (BPF_ANY) of the previous MAP
  *   PROG <progType> <expectedAttachType> <licenseHex|-> <insnsHex>
@@ -141,6 +145,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/bpf.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -263,6 +268,8 @@ static int links[MAX_LINKS];
 static int nlinks;
 static unsigned timeout_s = 10, drain_ms = 200;
 static int want_cgroup;
+static int want_netns, netns_ok;
+static char netns_reason[160];
 static unsigned long lineno;
 static char parse_err[256];
 
@@ -879,6 +886,12 @@ static int parse_line(char *line)
 		if (n != 2 || parse_u64(tok[1], 60, "timeout", &v))
 			return fail("TIMEOUT needs seconds (1..60)");
 		timeout_s = v ? (unsigned)v : 1;
+		return 0;
+	}
+	if (strcmp(tok[0], "NETNS") == 0) {
+		if (n != 1)
+			return fail("NETNS takes no arguments");
+		want_netns = 1;
 		return 0;
 	}
 	if (strcmp(tok[0], "DRAIN") == 0) {
@@ -1679,6 +1692,39 @@ done:
 	free(val);
 }
 
+/*
+ * NETNS: run in a fresh network namespace with its own loopback, so that
+ * scenarios on fixed ports (test_sockmap's 10000/10001) cannot collide with
+ * other helpers running at the same time.  On failure the scenario runs in
+ * the helper's namespace and "netns" says why.
+ */
+static void netns_setup(void)
+{
+	struct ifreq ifr;
+	int fd;
+
+	if (syscall(SYS_unshare, 0x40000000 /* CLONE_NEWNET */) != 0) {
+		snprintf(netns_reason, sizeof(netns_reason), "unshare(CLONE_NEWNET): %s", strerror(errno));
+		return;
+	}
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
+		snprintf(netns_reason, sizeof(netns_reason), "lo flags: %s", strerror(errno));
+	} else {
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+			snprintf(netns_reason, sizeof(netns_reason), "lo up: %s", strerror(errno));
+		else {
+			netns_ok = 1;
+			snprintf(netns_reason, sizeof(netns_reason), "private network namespace");
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
 static void report(void)
 {
 	int i, j;
@@ -1766,6 +1812,8 @@ int main(void)
 		a.enable_stats.type = BPF_STATS_RUN_TIME;
 		stats_fd = (int)sys_bpf(BPF_ENABLE_STATS, &a);
 	}
+	if (want_netns)
+		netns_setup();
 	if (setup() == 0) {
 		if (want_cgroup)
 			cg_setup();
@@ -1773,6 +1821,11 @@ int main(void)
 		if (want_cgroup) {
 			fprintf(out, ",\"cgroup\":{\"ok\":%s,\"reason\":", cg_ok ? "true" : "false");
 			put_json_string(out, cg_reason);
+			fputc('}', out);
+		}
+		if (want_netns) {
+			fprintf(out, ",\"netns\":{\"ok\":%s,\"reason\":", netns_ok ? "true" : "false");
+			put_json_string(out, netns_reason);
 			fputc('}', out);
 		}
 		fputs(",\"steps\":[", out);

@@ -140,6 +140,8 @@ export interface Scenario {
   drainMs?: number;
   /** Helper alarm in seconds (default 10, max 60). */
   timeoutSec?: number;
+  /** Run in a private network namespace (fixed ports such as test_sockmap's 10000/10001 cannot collide). */
+  netns?: boolean;
 }
 
 // ---- result types ------------------------------------------------------------
@@ -187,6 +189,8 @@ export interface ScenarioResult {
   statsEnabled: boolean;
   /** Present when the scenario has a cgroupAttach step. */
   cgroup?: { ok: boolean; reason: string };
+  /** Present when the scenario asked for a private network namespace. */
+  netns?: { ok: boolean; reason: string };
   steps: StepResult[];
   byLabel: Record<string, StepResult>;
   sockets: Record<string, SocketReport>;
@@ -299,6 +303,7 @@ function encodeScenario(s: Scenario): string {
   const lines: string[] = [];
   lines.push(`TIMEOUT ${uint(s.timeoutSec, 10, 'timeoutSec', 60)}`);
   lines.push(`DRAIN ${uint(s.drainMs, 200, 'drainMs', 2000)}`);
+  if (s.netns) lines.push('NETNS');
   maps.forEach((m, i) => {
     const name = Buffer.from(m.name ?? '', 'utf8');
     if (name.length > 15) throw new RangeError(`sockrun: maps[${i}].name longer than 15 bytes`);
@@ -454,6 +459,7 @@ interface RawResult {
   errno?: number;
   log?: string;
   statsEnabled?: boolean;
+  netns?: { ok: boolean; reason: string };
   cgroup?: { ok: boolean; reason: string };
   steps?: { op: string; ret: number; data?: string; port?: number; peerPort?: number }[];
   sockets?: {
@@ -500,6 +506,7 @@ function execScenario(bin: string, s: Scenario): ScenarioResult {
     return out;
   }
   if (raw.cgroup) out.cgroup = raw.cgroup;
+  if (raw.netns) out.netns = raw.netns;
   (raw.steps ?? []).forEach((r, i) => {
     const sr: StepResult = { op: r.op, ret: r.ret };
     if (r.data !== undefined) sr.data = unhex(r.data);

@@ -6,7 +6,8 @@
  * programs loaded (lddw map[idx:N] → map N); steps in order with the same return conventions (ret >= 0 or
  * -errno); `sleep` does nothing (the model is synchronous); the final drain reads SO_ERROR of every open socket,
  * then recv(65536, non-blocking) on every open non-listening socket until it returns <= 0.
- * Not supported (throws): cgroupAttach (sock_ops), link, udp, udpConnect, unixPair.
+ * cgroupAttach attaches to the model's root cgroup (every model socket is in it, as every harness socket is in
+ * the helper's private cgroup). Not supported (throws): link, udp, udpConnect, unixPair.
  */
 import { Kernel, type KProgram } from '../../src/kernel/model.js';
 import { SockMapBase } from '../../src/kernel/sockmap.js';
@@ -181,6 +182,10 @@ export function runModelScenario(s: Scenario, kernel = new Kernel()): ModelRun {
         break;
       case 'sleep':
         sr = { op: 'sleep_ms', ret: 0 };
+        break;
+      case 'cgroupAttach':
+        result.cgroup = { ok: true, reason: 'model root cgroup' };
+        sr = { op: 'cgroup_attach', ret: kernel.cgroupAttach(progs[st.prog]!, '/', st.flags ?? 0) };
         break;
       default:
         throw new Error(`model scenario: step ${st.op} is not supported by the model yet`);
