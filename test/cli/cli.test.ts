@@ -133,5 +133,7 @@ describe('bpfvm CLI', () => {
     const r = bpfvm(['demo']);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/(\d+)\/\1 return values equal the kernel's/);
+    expect(r.stdout).toMatch(/(\d+)\/\1 verdicts equal the kernel's/);
+    expect(r.stdout).toContain("9/9 cases equal the kernel's send results and bytes");
   });
 });
