@@ -434,6 +434,25 @@ describe('maps in the VM', () => {
     expect(() => vm.load(assemble('r1 = map[idx:7]\nexit'), mv.resolver)).toThrow(/refers to map 7/);
   });
 
+  it('BPF_F_WRONLY_PROG: the lookup helper returns the value pointer and stores through it reach the map (kernel selftest verifier_array_access "valid write map access into a write-only array")', () => {
+    const { vm, maps, mv } = vmWith([spec({ name: 'wo', type: 2, valueSize: 8, maxEntries: 1, flags: 256 })]);
+    const prog = vm.load(assemble(`
+      r1 = 0
+      *(u32 *)(r10 -4) = r1
+      r1 = map[idx:0]
+      r2 = r10
+      r2 += -4
+      call bpf_map_lookup_elem#1
+      if r0 == 0 goto out
+      r1 = 42
+      *(u64 *)(r0 +0) = r1
+      r0 = 1
+    out:
+      exit`), mv.resolver);
+    expect(vm.run(prog).r0).toBe(1n);
+    expect(maps.get('wo').lookup(k32(0))).toEqual(u64(42));
+  });
+
   it('tail calls go through prog arrays', () => {
     const maps = new Maps([spec({ name: 'jmp', type: 3, valueSize: 4, maxEntries: 2 })]);
     const vm = new Vm();
