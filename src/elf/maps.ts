@@ -245,8 +245,10 @@ function collectLegacyMaps(sec: ElfSection, syms: ElfSymbol[], t: MapTable): voi
   for (const s of defs) {
     withContext(`map "${s.name}"`, () => {
       const size = s.size || stride;
-      if (s.value + Math.min(size, LEGACY_DEF_MIN) > sec.size || size < LEGACY_DEF_MIN) {
-        throw new BpfLoadError(`definition at offset ${s.value} (size ${size}) does not fit section "maps" (${sec.size} bytes)`);
+      // sec.data can be shorter than sec.size (a NOBITS "maps" section has no bytes in the file).
+      const avail = Math.min(sec.size, sec.data.byteLength);
+      if (s.value + LEGACY_DEF_MIN > avail || size < LEGACY_DEF_MIN) {
+        throw new BpfLoadError(`definition at offset ${s.value} (size ${size}) does not fit section "maps" (${avail} bytes of data)`);
       }
       const u = (i: number) => dv.getUint32(s.value + i * 4, true);
       const type = u(0);
