@@ -52,8 +52,10 @@ export interface ProgramSpec {
   /** True for program types bpfvm knows by name but does not model (tracing, lsm, ...). */
   unsupported?: boolean;
   /**
-   * Set when an unsupported-type program could not be fully prepared (e.g. a CO-RE relocation against a
-   * vmlinux type); the affected instructions are poisoned like libbpf does. Such a program cannot run.
+   * Set when the program could not be fully prepared: a CO-RE relocation against a type bpfvm's built-in kernel
+   * BTF lacks (the instruction is poisoned like libbpf does), any CO-RE failure in an unsupported-type program,
+   * or a reference to an `__arena` global. The text names the relocation (and the subprogram, when the problem
+   * is in one). Such a program cannot run; the rest of the object loads normally.
    */
   loadError?: string;
 }

@@ -341,12 +341,19 @@ export class Vm {
 
   /** Region for an access of `size` bytes at reg + off, or a fault. Returns the byte offset in `this.scratch[0]`. */
   private region(pc: number, access: 'load' | 'store' | 'atomic', base: number, off: number, size: number): Region {
-    const a = (this.lo[base]! >>> 0) + off;
-    const h = this.hi[base]!;
-    const r = this.space.regions[(h >>> 0) - REGION_HI_BASE];
-    if (r === undefined || r === null || a < 0 || a + size > r.bytes.length) {
-      this.fault(pc, access, a | 0, a < 0 ? h - 1 : a >= TWO32 ? h + 1 : h, size);
+    // reg + off is a 64-bit sum: a carry or borrow out of the low word moves to the next or previous region
+    // (r10 - 513 + 1 is byte 0 of the stack again, as in the kernel).
+    let a = (this.lo[base]! >>> 0) + off;
+    let h = this.hi[base]!;
+    if (a < 0) {
+      a += TWO32;
+      h = (h - 1) | 0;
+    } else if (a >= TWO32) {
+      a -= TWO32;
+      h = (h + 1) | 0;
     }
+    const r = this.space.regions[(h >>> 0) - REGION_HI_BASE];
+    if (r === undefined || r === null || a + size > r.bytes.length) this.fault(pc, access, a | 0, h, size);
     if (access !== 'load' && !r.writable) this.fault(pc, access, a | 0, h, size);
     this.scratch[0] = a;
     return r;

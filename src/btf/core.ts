@@ -209,13 +209,17 @@ export interface CoreReloContext {
 
 /**
  * Resolves one relocation and patches `ctx.insns` at `relo.insnOff`. `target` defaults to the built-in
- * kernel table (pass it explicitly to test with other targets).
+ * kernel table (pass it explicitly to test with other targets). Returns a reason when the instruction was
+ * poisoned because `target` has no type of the relocated name (libbpf's "no matching targets" case; a real
+ * kernel's vmlinux BTF usually has it, so the caller records the reason on the programs that use the
+ * instruction), undefined otherwise. Malformed relocations throw, as they fail libbpf's whole object.
  */
-export function applyCoreRelo(local: Btf, target: Btf, relo: BtfCoreRelo, ctx: CoreReloContext): void {
+export function applyCoreRelo(local: Btf, target: Btf, relo: BtfCoreRelo, ctx: CoreReloContext): string | undefined {
   const kindName = CORE_RELO_KIND[relo.kind];
   const accessStr = btfString(local, relo.accessStrOff);
   typeById(local, relo.typeId);
   const where = `CO-RE relocation at insn ${relo.insnOff} (${kindName ?? `kind ${relo.kind}`}, access "${accessStr}", ${typeString(local, relo.typeId)})`;
+  let missing: string | undefined;
   try {
     if (kindName === undefined) throw new BpfLoadError(`unknown relocation kind ${relo.kind}`);
     const ls = parseSpec(local, relo, accessStr);
@@ -229,24 +233,28 @@ export function applyCoreRelo(local: Btf, target: Btf, relo: BtfCoreRelo, ctx: C
       const name = essentialName(root.name);
       if (!name) throw new BpfLoadError('relocation against an anonymous type cannot be matched by name');
       const cands = target.types.filter((t) => t.name !== '' && essentialName(t.name) === name && sameFamily(root, t));
-      if (cands.length === 0) {
-        throw new BpfLoadError(`no type named "${name}" in the built-in kernel BTF (bpfvm models only the uapi context structs: __sk_buff, sk_msg_md, bpf_sock_ops, bpf_sock, xdp_md, and enums sk_action, xdp_action)`);
+      // No candidate: libbpf (bpf_core_calc_relo_insn with no matching target) computes the relocation against
+      // "no target": existence checks and type-based relocations give 0, the others poison the instruction
+      // (`call 0xbad2310`), which fails verification only if it is reachable.
+      const cand = cands[0];
+      if (cand === undefined) {
+        missing = `no type named "${name}" in the built-in kernel BTF (bpfvm models only the uapi context structs: __sk_buff, sk_msg_md, bpf_sock_ops, bpf_sock, xdp_md, and enums sk_action, xdp_action)`;
       }
-      const cand = cands[0]!;
       if (isTypeKind(relo.kind)) {
-        const tsz = relo.kind === 9 ? BigInt(sizeOf(target, cand.id)) : 0n;
+        const tsz = relo.kind === 9 && cand ? BigInt(sizeOf(target, cand.id)) : 0n;
         const lsz = relo.kind === 9 ? BigInt(sizeOf(local, ls.rootId)) : 0n;
-        const [orig, val] = relo.kind === 7 ? [BigInt(relo.typeId), BigInt(cand.id)] : relo.kind === 9 ? [lsz, tsz] : [1n, 1n];
+        const found = cand ? 1n : 0n;
+        const [orig, val] = relo.kind === 7 ? [BigInt(relo.typeId), cand ? BigInt(cand.id) : 0n] : relo.kind === 9 ? [lsz, tsz] : [1n, found];
         res = { orig, val, validate: relo.kind === 9 || relo.kind === 8 || relo.kind === 12, poison: false, origSz: 0, newSz: 0, memszOk: true };
       } else if (isEnumvalKind(relo.kind)) {
         const lv = (typeById(local, ls.rootId) as BtfEnum).values[ls.acc[0]!.idx]!;
-        const tv = (cand as BtfEnum).values.find((v) => essentialName(v.name) === essentialName(lv.name));
+        const tv = cand ? (cand as BtfEnum).values.find((v) => essentialName(v.name) === essentialName(lv.name)) : undefined;
         if (relo.kind === 10) res = { orig: 1n, val: tv ? 1n : 0n, validate: true, poison: false, origSz: 0, newSz: 0, memszOk: true };
         else res = { orig: lv.value, val: tv ? tv.value : 0n, validate: true, poison: tv === undefined, origSz: 0, newSz: 0, memszOk: true };
       } else {
         const lr = calcField(relo.kind, ls);
         if (lr === 'poison') throw new BpfLoadError('local field spec did not resolve');
-        const ts = matchFieldSpec(ls, target, cand.id);
+        const ts = cand ? matchFieldSpec(ls, target, cand.id) : undefined;
         const tr = calcField(relo.kind, ts);
         if (tr === 'poison') {
           res = { orig: lr.val, val: 0n, validate: false, poison: true, origSz: 0, newSz: 0, memszOk: true };
@@ -259,6 +267,7 @@ export function applyCoreRelo(local: Btf, target: Btf, relo: BtfCoreRelo, ctx: C
       }
     }
     patchInsn(ctx.insns, relo.insnOff, res);
+    return res.poison && missing !== undefined ? `${where}: ${missing}` : undefined;
   } catch (e) {
     const err = e instanceof BpfLoadError ? e : new BpfLoadError(String(e instanceof Error ? e.message : e));
     throw err.within(where, { section: ctx.section });

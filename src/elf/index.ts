@@ -14,7 +14,7 @@ import { SHF_EXECINSTR, SHT_PROGBITS, SHT_REL, readElf, type ElfFile } from './e
 import { collectMaps, resolveMapRefs } from './maps.js';
 import { progTypeForSection } from './sections.js';
 import { CORE_POISON_IMM } from '../btf/core.js';
-import { attachRelocs, findFunctions, isEntryFunction, linkProgram, type SectionCode } from './programs.js';
+import { attachRelocs, findFunctions, funcAt, isEntryFunction, linkProgram, type SectionCode } from './programs.js';
 import { readRels, readSymbols, type ElfSymbol } from './symbols.js';
 
 export { BpfLoadError } from '../errors.js';
@@ -69,24 +69,29 @@ function load(bytes: Uint8Array, opts: LoadOptions): CollectionSpec {
     sections.set(s.index, { section: s, code, funcs });
   }
 
-  const coreErrors = new Map<number, string>();
   if (btf?.ext && btf.ext.coreRelos.length > 0) {
     const target = opts.targetBtf ?? kernelBtf();
     withContext('apply CO-RE relocations', () => {
       for (const cs of btf.ext!.coreRelos) {
         const sc = [...sections.values()].find((x) => x.section.name === cs.section);
         if (!sc) throw new BpfLoadError(`CO-RE relocations for unknown section "${cs.section}"`);
-        // Tracing-type programs (iterators, kprobes, ...) relocate against vmlinux types bpfvm does not
-        // have. Those programs are not runnable here anyway, so a failure there is recorded on the
-        // program (and the instruction poisoned, as libbpf does) instead of failing the whole object.
+        // Like libbpf, a relocation whose type the target BTF lacks poisons its instruction instead of failing
+        // the object; since bpfvm's built-in BTF has only the uapi context structs, the reason is recorded on
+        // the function (and so on every program that includes it) as a loadError. Tracing-type programs
+        // (iterators, kprobes, ...) are not runnable here anyway: any failure there is recorded the same way.
         const pt = progTypeForSection(cs.section);
         const tolerate = cs.section !== '.text' && pt !== undefined && pt.unsupported;
+        const mark = (slot: number, why: string): void => {
+          const f = funcAt(sc.funcs, slot);
+          if (f !== undefined && f.loadError === undefined) f.loadError = why;
+        };
         for (const r of cs.records) {
           try {
-            applyCoreRelo(btf, target, r, { insns: sc.code, section: cs.section });
+            const why = applyCoreRelo(btf, target, r, { insns: sc.code, section: cs.section });
+            if (why !== undefined) mark(r.insnOff, why);
           } catch (e) {
             if (!tolerate || !(e instanceof BpfLoadError)) throw e;
-            if (!coreErrors.has(sc.section.index)) coreErrors.set(sc.section.index, e.message);
+            mark(r.insnOff, e.message);
             poisonCoreInsn(sc.code, r.insnOff);
           }
         }
@@ -110,8 +115,6 @@ function load(bytes: Uint8Array, opts: LoadOptions): CollectionSpec {
     for (const f of sc.funcs) {
       if (!isEntryFunction(f)) continue;
       const spec = withContext(`load program "${f.name}"`, () => linkProgram(ctx, f), { section: sc.section.name });
-      const ce = coreErrors.get(sc.section.index);
-      if (ce !== undefined) spec.loadError = ce;
       if (f.sym) progBySym.set(`${f.sym.shndx}:${f.sym.value}`, programs.length);
       programs.push(spec);
     }

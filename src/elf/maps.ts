@@ -77,6 +77,19 @@ function mapInt(btf: Btf, typeId: number, field: string): number {
   return a.nelems;
 }
 
+/**
+ * `__ulong(name, val)` (libbpf get_map_field_long): an anonymous enum with one value, ENUM or ENUM64; `__uint`'s
+ * PTR form is accepted too. A 32-bit ENUM value is sign-extended, as libbpf reads it into a u64 from an s32.
+ */
+function mapLong(btf: Btf, typeId: number, field: string): bigint {
+  const t = resolveType(btf, typeId);
+  if (t.kind === 'PTR') return BigInt(mapInt(btf, typeId, field));
+  if (t.kind !== 'ENUM' && t.kind !== 'ENUM64') throw new BpfLoadError(`attr '${field}': expected PTR, ENUM or ENUM64, got ${t.kind}`);
+  if (t.values.length !== 1) throw new BpfLoadError(`attr '${field}': invalid __ulong (an enum with ${t.values.length} values, want 1)`);
+  const v = t.values[0]!.value;
+  return BigInt.asUintN(64, t.kind === 'ENUM' ? BigInt.asIntN(32, v) : v);
+}
+
 interface BtfMapDef {
   spec: MapSpec;
   /** For map-in-map / prog array: the `values` member (array of pointers) offset and length. */
@@ -102,7 +115,7 @@ function parseBtfMapDef(btf: Btf, name: string, def: BtfComposite, section: stri
           spec.pinning = v;
           break;
         }
-        case 'map_extra': spec.mapExtra = BigInt(mapInt(btf, m.type, m.name)); break;
+        case 'map_extra': spec.mapExtra = mapLong(btf, m.type, m.name); break;
         case 'key_size': case 'value_size': {
           const v = mapInt(btf, m.type, m.name);
           const prev = m.name === 'key_size' ? keySize : valueSize;
@@ -232,8 +245,10 @@ function collectLegacyMaps(sec: ElfSection, syms: ElfSymbol[], t: MapTable): voi
   for (const s of defs) {
     withContext(`map "${s.name}"`, () => {
       const size = s.size || stride;
-      if (s.value + Math.min(size, LEGACY_DEF_MIN) > sec.size || size < LEGACY_DEF_MIN) {
-        throw new BpfLoadError(`definition at offset ${s.value} (size ${size}) does not fit section "maps" (${sec.size} bytes)`);
+      // sec.data can be shorter than sec.size (a NOBITS "maps" section has no bytes in the file).
+      const avail = Math.min(sec.size, sec.data.byteLength);
+      if (s.value + LEGACY_DEF_MIN > avail || size < LEGACY_DEF_MIN) {
+        throw new BpfLoadError(`definition at offset ${s.value} (size ${size}) does not fit section "maps" (${avail} bytes of data)`);
       }
       const u = (i: number) => dv.getUint32(s.value + i * 4, true);
       const type = u(0);

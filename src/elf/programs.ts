@@ -12,7 +12,7 @@ import { BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, LDDW } from '../../vm/isa.js';
 import type { ExternSpec, ProgramSpec } from '../spec.js';
 import type { ElfFile, ElfSection } from './elf.js';
 import type { MapTable } from './maps.js';
-import { applyDataReloc, classifyReloc, type Reloc } from './relocations.js';
+import { ARENA_SECTION, applyDataReloc, classifyReloc, type Reloc } from './relocations.js';
 import { progTypeForSection, unknownSectionError } from './sections.js';
 import { STB_GLOBAL, STB_LOCAL, STT_FUNC, STT_NOTYPE, type ElfRel, type ElfSymbol } from './symbols.js';
 
@@ -28,6 +28,11 @@ export interface Func {
   len: number;
   /** Relocations keyed by slot relative to `start`. */
   relocs: Map<number, Reloc>;
+  /**
+   * Why this function cannot be prepared (a CO-RE relocation bpfvm could not resolve, its instruction poisoned
+   * like libbpf does); every program that includes the function gets it as its ProgramSpec.loadError.
+   */
+  loadError?: string;
 }
 
 export interface SectionCode {
@@ -120,7 +125,9 @@ export function linkProgram(ctx: LinkContext, entry: Func): ProgramSpec {
     return t ? t.id : 0;
   };
 
+  const loadErrors: string[] = [];
   const place = (f: Func): void => {
+    if (f.loadError !== undefined) loadErrors.push(f === entry ? f.loadError : `subprogram "${f.name}": ${f.loadError}`);
     const src = ctx.sections.get(f.section.index)!.code;
     const code = src.slice(f.start * 8, (f.start + f.len) * 8);
     const base = total;
@@ -134,6 +141,9 @@ export function linkProgram(ctx: LinkContext, entry: Func): ProgramSpec {
         const srcReg = code[i * 8 + 1]! >> 4;
         const r = f.relocs.get(i);
         if (r && r.kind !== 'call' && r.kind !== 'subprog_addr') applyDataReloc(code, base, r, ctx.maps, externs, btfIdOf);
+        if (r && r.kind === 'arena') {
+          loadErrors.push(`${f === entry ? '' : `subprogram "${f.name}": `}insn ${i} uses __arena global "${r.name}" (section "${ARENA_SECTION}"): arena maps are not modelled by bpfvm`);
+        }
         const isCall = op === CALL && srcReg === BPF_PSEUDO_CALL && !(r && r.kind === 'extern');
         const isFuncAddr = op === LDDW && (srcReg === BPF_PSEUDO_FUNC || (r !== undefined && r.kind === 'subprog_addr'));
         if (isFuncAddr) code[i * 8 + 1] = (code[i * 8 + 1]! & 0x0f) | (BPF_PSEUDO_FUNC << 4);
@@ -221,6 +231,7 @@ export function linkProgram(ctx: LinkContext, entry: Func): ProgramSpec {
   if (lineInfo.length > 0 && lineInfo[0]!.file) spec.sourceFile = lineInfo[0]!.file;
   if (externs.length > 0) spec.externs = externs;
   if (pt.unsupported) spec.unsupported = true;
+  if (loadErrors.length > 0) spec.loadError = loadErrors[0]!;
   return spec;
 }
 

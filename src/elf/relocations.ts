@@ -8,6 +8,9 @@
 //   lddw       + symbol in .data/.rodata/.bss         → map value: src=6 (BPF_PSEUDO_MAP_IDX_VALUE), imm=map
 //                                                       index, second-slot imm = insn imm + symbol value
 //   lddw       + undefined symbol                      → ksym or .kconfig extern
+//   lddw       + symbol in .addr_space.1 (__arena)     → arena global: src=6, imm=the ARENA map's index, second-slot
+//                                                       imm = offset in the arena (bpfvm does not model arenas:
+//                                                       the linker marks the program with a loadError)
 // For a data reference the byte offset is split between the symbol and the instruction: clang emits
 // `imm = 0` against a global variable's symbol (offset in st_value), and `imm = offset` against the
 // section symbol for static variables and string literals (st_value 0). libbpf adds the two; so do we.
@@ -26,7 +29,12 @@ export type Reloc =
   | { kind: 'subprog_addr'; slot: number; sym: ElfSymbol; symSection: number }
   | { kind: 'map'; slot: number; mapIndex: number }
   | { kind: 'data'; slot: number; mapIndex: number; symOff: number }
-  | { kind: 'extern'; slot: number; sym: ElfSymbol; call: boolean };
+  | { kind: 'extern'; slot: number; sym: ElfSymbol; call: boolean }
+  | { kind: 'arena'; slot: number; mapIndex: number; symOff: number; name: string };
+
+/** The section libbpf treats as the arena's global data (ARENA_SEC in libbpf.c). */
+export const ARENA_SECTION = '.addr_space.1';
+const BPF_MAP_TYPE_ARENA = 33;
 
 /** Turns one ELF relocation against instruction slot `slot` of `code` into a Reloc. */
 export function classifyReloc(elf: ElfFile, maps: MapTable, code: Uint8Array, slot: number, rel: ElfRel, sym: ElfSymbol): Reloc {
@@ -66,6 +74,12 @@ export function classifyReloc(elf: ElfFile, maps: MapTable, code: Uint8Array, sl
     if (mapIndex === undefined) throw new BpfLoadError(`no map at offset ${sym.value} of section "${sec.name}" for "${symName}" (insn ${slot})`);
     return { kind: 'map', slot, mapIndex };
   }
+  if (sec.name === ARENA_SECTION) {
+    // libbpf: __arena globals live in the object's ARENA map, which must be declared explicitly.
+    const arena = maps.maps.findIndex((m) => m.type === BPF_MAP_TYPE_ARENA);
+    if (arena < 0) throw new BpfLoadError(`insn ${slot} refers to __arena global "${symName}" in section "${ARENA_SECTION}", but the object declares no ARENA map in SEC(".maps")`);
+    return { kind: 'arena', slot, mapIndex: arena, symOff: sym.value, name: symName };
+  }
   const dataIndex = maps.bySection.get(sym.shndx);
   if (dataIndex === undefined) throw new BpfLoadError(`insn ${slot} refers to "${symName}" in section "${sec.name}", which is neither a map nor global data`);
   return { kind: 'data', slot, mapIndex: dataIndex, symOff: sym.value };
@@ -93,6 +107,12 @@ export function applyDataReloc(code: Uint8Array, base: number, r: Reloc, maps: M
       setSrc(BPF_PSEUDO_MAP_IDX_VALUE);
       dv.setInt32(o + 4, r.mapIndex, true);
       dv.setInt32(o + 12, off, true);
+      return;
+    }
+    case 'arena': {
+      setSrc(BPF_PSEUDO_MAP_IDX_VALUE);
+      dv.setInt32(o + 12, dv.getInt32(o + 4, true) + r.symOff, true);
+      dv.setInt32(o + 4, r.mapIndex, true);
       return;
     }
     case 'extern': {

@@ -2,10 +2,10 @@
 // as a ratio to the calibration loop. No assertion here depends on how fast the machine is.
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
 const main = join(root, 'dist', 'src', 'cli', 'main.js');
@@ -25,6 +25,7 @@ interface BenchJson {
 
 describe('bpfvm bench', () => {
   const dir = mkdtempSync(join(tmpdir(), 'bpfvm-bench-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const basePath = join(dir, 'base.json');
   let base: BenchJson;
 

@@ -1,14 +1,16 @@
 // The command line, run as users run it: the compiled dist/ entry point (npm test builds it first).
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
 const main = join(root, 'dist', 'src', 'cli', 'main.js');
 const bpfvm = (args: string[], input?: string) => spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', input });
+const tmp = mkdtempSync(join(tmpdir(), 'bpfvm-cli-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('bpfvm CLI', () => {
   it('--version prints the package version', () => {
@@ -61,7 +63,7 @@ describe('bpfvm CLI', () => {
   });
 
   it('asm and disasm read each other\'s output', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bpfvm-cli-'));
+    const dir = mkdtempSync(join(tmp, 'case-'));
     const src = join(dir, 'p.s');
     writeFileSync(src, 'r0 = 0\nif r1 > 0x5 goto pc+1\nr0 = 1\nexit\n');
     const bin = join(dir, 'p.bin');
@@ -70,7 +72,7 @@ describe('bpfvm CLI', () => {
     expect(d.stdout).toBe('   0: (b7) r0 = 0\n   1: (25) if r1 > 0x5 goto pc+1\n   2: (b7) r0 = 1\n   3: (95) exit\n');
   });
   it('asm reports the line of a syntax error', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bpfvm-cli-'));
+    const dir = mkdtempSync(join(tmp, 'case-'));
     const src = join(dir, 'bad.s');
     writeFileSync(src, 'r0 = 0\nr0 +== 1\nexit\n');
     const r = bpfvm(['asm', src]);
@@ -78,7 +80,7 @@ describe('bpfvm CLI', () => {
     expect(r.stderr).toMatch(/line 2: cannot parse instruction/);
   });
   it('exec runs a program on memory and reports r0 and the instruction count', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bpfvm-cli-'));
+    const dir = mkdtempSync(join(tmp, 'case-'));
     const src = join(dir, 'sum.s');
     writeFileSync(src, 'r0 = *(u8 *)(r1 +0)\nr3 = *(u8 *)(r1 +1)\nr0 += r3\nexit\n');
     const r = bpfvm(['exec', src, '--mem', '28 02', '--json']);
@@ -117,7 +119,7 @@ describe('bpfvm CLI', () => {
     expect(p.annotations).toContain('comment:test_expect_failure');
   });
   it('inspect of a file that is not an object is a typed loader error', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bpfvm-cli-'));
+    const dir = mkdtempSync(join(tmp, 'case-'));
     const f = join(dir, 'junk.o');
     writeFileSync(f, 'not an elf file at all');
     const r = bpfvm(['inspect', f]);

@@ -2,16 +2,17 @@
 // entry point (npm test builds it first).
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
 const main = join(root, 'dist', 'src', 'cli', 'main.js');
 const bpfvm = (args: string[]) => spawnSync(process.execPath, [main, ...args], { encoding: 'utf8' });
 const fx = (f: string) => join(root, 'fixtures', 'v3', f);
 const tmp = mkdtempSync(join(tmpdir(), 'bpfvm-run-msg-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const pattern = (n: number) => Buffer.from(Uint8Array.from({ length: n }, (_, i) => i));
 
 describe('bpfvm run: sk_msg', () => {

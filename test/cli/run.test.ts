@@ -1,16 +1,17 @@
 // `bpfvm run`, as users run it: the compiled dist/ entry point (npm test builds it first).
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
 const main = join(root, 'dist', 'src', 'cli', 'main.js');
 const bpfvm = (args: string[]) => spawnSync(process.execPath, [main, ...args], { encoding: 'utf8' });
 const pktParse = join(root, 'fixtures', 'v3', 'pkt_parse.o');
 const tmp = mkdtempSync(join(tmpdir(), 'bpfvm-run-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('bpfvm run', () => {
   it('prints the return value and duration like bpftool prog run', () => {

@@ -1,16 +1,17 @@
 // `bpfvm test`: one line per test, the summary line, exit status, --json fields, --junit XML, --filter, -v.
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
 const main = join(root, 'dist', 'src', 'cli', 'main.js');
 const bpfvm = (args: string[]) => spawnSync(process.execPath, [main, ...args], { encoding: 'utf8' });
 const fx = (f: string): string => join(root, 'fixtures', 'v3', f);
 const tmp = mkdtempSync(join(tmpdir(), 'bpfvm-test-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** Minimal XML well-formedness check: balanced elements, quoted attributes, no raw '<' or '&' in text. */
 function checkXml(xml: string): { name: string; attrs: Record<string, string>; depth: number }[] {

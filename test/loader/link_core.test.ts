@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { BpfLoadError } from '../../src/errors.js';
 import { loadCollection } from '../../src/elf/index.js';
 import { kernelBtf } from '../../src/btf/kernel.js';
+import { CORE_POISON_IMM } from '../../src/btf/core.js';
 import type { BtfComposite } from '../../src/btf/types.js';
 import { sizeOf } from '../../src/btf/resolve.js';
 import { dataObject, insns } from './helpers.js';
@@ -66,20 +67,54 @@ describe('CO-RE', () => {
     expect(skb[0]!.imm).toBe(168);
   });
 
-  it('rejects relocations against types the kernel table does not have, naming the relocation', () => {
-    let err: unknown;
-    try {
-      loadCollection(dataObject('core_bad.o'), { file: 'core_bad.o' });
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(BpfLoadError);
-    const e = err as BpfLoadError;
-    expect(e.message).toContain('CO-RE relocation at insn 0 (FIELD_BYTE_OFFSET, access "0:0", struct task_struct)');
-    expect(e.message).toContain('no type named "task_struct"');
-    expect(e.context[0]).toBe('apply CO-RE relocations');
-    expect(e.file).toBe('core_bad.o');
-    expect(e.section).toBe('sk_msg');
+  it('a relocation against a type the kernel table does not have poisons its insn and marks only that program (libbpf loads the object)', () => {
+    const s = loadCollection(dataObject('core_bad.o'), { file: 'core_bad.o' });
+    const p = s.programs.find((x) => x.name === 'core_bad')!;
+    expect(p.loadError).toContain('CO-RE relocation at insn 0 (FIELD_BYTE_OFFSET, access "0:0", struct task_struct)');
+    expect(p.loadError).toContain('no type named "task_struct"');
+    const first = insns(p.insns)[0]!;
+    expect([first.op, first.src, first.imm]).toEqual([0x85, 0, CORE_POISON_IMM]);
+  });
+});
+
+describe('loader_partial.o: what libbpf loads, bpfvm loads, marking only the programs it cannot prepare', () => {
+  const s = loadCollection(dataObject('loader_partial.o'), { file: 'loader_partial.o' });
+  const prog = (n: string) => s.programs.find((x) => x.name === n)!;
+
+  it('an ARENA map with map_extra as __ulong (an ENUM64 in BTF)', () => {
+    const arena = s.maps.find((m) => m.name === 'arena')!;
+    expect(arena.type).toBe(33);
+    expect(arena.typeName).toBe('arena');
+    expect(arena.mapExtra).toBe(1n << 44n);
+    expect(arena.maxEntries).toBe(4);
+  });
+
+  it('an __arena global (.addr_space.1) is a value of the ARENA map; its program gets a loadError', () => {
+    const p = prog('uses_arena');
+    expect(p.loadError).toBe('insn 0 uses __arena global "arena_counter" (section ".addr_space.1"): arena maps are not modelled by bpfvm');
+    const ld = insns(p.insns)[0]!;
+    expect([ld.op, ld.src, s.maps[ld.imm]!.name, ld.hi]).toEqual([0x18, 6, 'arena', 0]);
+  });
+
+  it('a CO-RE failure in a .text subprogram marks every program that calls it, naming the subprogram', () => {
+    const p = prog('uses_core_subprog');
+    expect(p.loadError).toMatch(/^subprogram "task_tgid_off": CO-RE relocation at insn 0 \(FIELD_BYTE_OFFSET, access "0:1", struct task_struct\): no type named "task_struct"/);
+    const sub = p.funcInfo.find((f) => f.name === 'task_tgid_off')!;
+    const poisoned = insns(p.insns).find((i) => i.pc === sub.insnOff)!;
+    expect([poisoned.op, poisoned.imm]).toEqual([0x85, CORE_POISON_IMM]);
+  });
+
+  it('existence checks of a missing type resolve to 0 without poisoning (libbpf: no candidates)', () => {
+    const p = prog('checks_existence');
+    expect(p.loadError).toBeUndefined();
+    const movs = insns(p.insns).filter((i) => i.op === 0xb7 && i.dst === 1);
+    expect(movs.map((i) => i.imm)).toEqual([0, 0]);
+    expect(insns(p.insns).some((i) => i.op === 0x85)).toBe(false);
+  });
+
+  it('the other programs are untouched', () => {
+    expect(prog('plain').loadError).toBeUndefined();
+    expect(s.programs.map((x) => x.name)).toEqual(['uses_arena', 'uses_core_subprog', 'checks_existence', 'plain']);
   });
 });
 

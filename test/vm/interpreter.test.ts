@@ -201,6 +201,15 @@ describe('memory', () => {
     expect(() => run('*(u64 *)(r10 -520) = 1\nexit')).toThrow(BpfMemoryFault);
     expect(() => run('r0 = *(u8 *)(r10 +0)\nexit')).toThrow(BpfMemoryFault);
   });
+  it('reg + off is a 64-bit sum: a pointer one byte below the stack plus 1 is the stack again (kernel selftest verifier_stack_ptr "check low 2")', () => {
+    expect(r0('r1 = r10\nr1 += -513\nr0 = 42\n*(u8 *)(r1 +1) = r0\nr0 = *(u8 *)(r1 +1)\nexit')).toBe(42n);
+    expect(r0('r1 = r10\nr1 += -513\nr0 = 7\n*(u64 *)(r1 +1) = r0\nr2 = 5\nlock *(u64 *)(r1 +1) += r2\nr0 = *(u64 *)(r10 -512)\nexit')).toBe(12n);
+    // and the same carry upwards: a pointer 2^32 - 8 below a region's start still faults outside it
+    expect(() => run('r1 = r10\nr1 += -513\nr0 = *(u8 *)(r1 +0)\nexit')).toThrow(/address is not in any region/);
+    const mem = new Uint8Array(8);
+    expect(r0('r1 += -8\nr0 = 9\n*(u32 *)(r1 +12) = r0\nr0 = *(u32 *)(r1 +12)\nexit', mem)).toBe(9n);
+    expect(mem[4]).toBe(9);
+  });
   it('a null pointer faults with a clear reason', () => {
     expect(() => run('r1 = 0\nr0 = *(u8 *)(r1 +0)\nexit')).toThrow(/null pointer/);
   });

@@ -9,6 +9,8 @@ export const BPF_MAP_TYPE_LRU_HASH = 9;
 export const BPF_MAP_TYPE_LRU_PERCPU_HASH = 10;
 export const BPF_MAP_TYPE_ARRAY_OF_MAPS = 12;
 export const BPF_MAP_TYPE_HASH_OF_MAPS = 13;
+export const BPF_MAP_TYPE_BLOOM_FILTER = 30;
+export const BPF_MAP_TYPE_ARENA = 33;
 export const BPF_MAP_TYPE_SOCKMAP = 15;
 export const BPF_MAP_TYPE_SOCKHASH = 18;
 

@@ -18,8 +18,10 @@ import {
   BPF_F_TOKEN_FD,
   BPF_F_WRONLY,
   BPF_F_WRONLY_PROG,
+  BPF_MAP_TYPE_ARENA,
   BPF_MAP_TYPE_ARRAY,
   BPF_MAP_TYPE_ARRAY_OF_MAPS,
+  BPF_MAP_TYPE_BLOOM_FILTER,
   BPF_MAP_TYPE_HASH,
   BPF_MAP_TYPE_HASH_OF_MAPS,
   BPF_MAP_TYPE_LRU_HASH,
@@ -190,7 +192,10 @@ export function createMap(spec: MapCreateSpec, opts: CreateMapOptions = {}): Bpf
   const flags = (spec.flags & ~BPF_F_TOKEN_FD) >>> 0; // map_create clears the token flag before the type checks
   const s: MapCreateSpec = { ...spec, flags };
   // syscall.c map_create, before the type's own checks.
-  if (spec.mapExtra !== undefined && spec.mapExtra !== 0n) fail(s, 'EINVAL', `map_extra must be 0 for ${mapTypeName(spec.type)}`);
+  // map_extra is the bloom filter's hash count and the arena's user-space start address; 0 for the rest.
+  if (spec.mapExtra !== undefined && spec.mapExtra !== 0n && spec.type !== BPF_MAP_TYPE_BLOOM_FILTER && spec.type !== BPF_MAP_TYPE_ARENA) {
+    fail(s, 'EINVAL', `map_extra must be 0 for ${mapTypeName(spec.type)}`);
+  }
   if (flags & BPF_F_RDONLY && flags & BPF_F_WRONLY) fail(s, 'EINVAL', 'BPF_F_RDONLY and BPF_F_WRONLY together');
   const node = numaNode(s);
   if (node !== null && (node < 0 || node >= MODEL_NUMA_NODES)) fail(s, 'EINVAL', `NUMA node ${node} is not online`);

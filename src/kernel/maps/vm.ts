@@ -5,7 +5,9 @@
 //    helpers get the map back with space.objectAt.
 //  - A value is a 'map_value' region over the element's own bytes (value_size long): repeated lookups of the same
 //    element return the same region, so stores through the pointer change the map. Maps created with
-//    BPF_F_RDONLY_PROG (.rodata, .kconfig) get read-only regions. Regions of deleted or replaced elements stay
+//    BPF_F_RDONLY_PROG (.rodata, .kconfig) get read-only regions. BPF_F_WRONLY_PROG does not restrict the
+//    lookup helper (the kernel's verifier refuses only direct loads through the returned pointer and passing it
+//    to a helper that reads it, check_map_access_type): the lookup returns the value pointer as for any map. Regions of deleted or replaced elements stay
 //    mapped (the kernel keeps them valid until the program ends) but are no longer part of the map.
 //  - lddw BPF_PSEUDO_MAP_VALUE / IDX_VALUE (global data) resolves to element 0 of a single-element ARRAY.
 //  - bpfvm has no file descriptors: the imm of src 1 / 2 (map by fd) is taken as the map's index as well.
@@ -20,7 +22,7 @@ import type { BoundProgram, HelperFn, LddwResolver, Vm } from '../../../vm/inter
 import type { AddressSpace, Region } from '../../../vm/memory.js';
 import { ArrayMap } from './array.js';
 import type { Maps } from './collection.js';
-import { BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG } from './constants.js';
+import { BPF_F_RDONLY_PROG } from './constants.js';
 import { BpfMapError } from './errors.js';
 import { ProgArrayMap } from './fdarray.js';
 import { BpfMap, type BpfProgRef } from './map.js';
@@ -135,7 +137,6 @@ export class MapsVm {
   private lookup(vm: Vm, pc: number, percpu: boolean): void {
     const helper = percpu ? 'bpf_map_lookup_percpu_elem' : 'bpf_map_lookup_elem';
     const map = this.mapArg(vm, pc, helper);
-    if (map.flags & BPF_F_WRONLY_PROG) throw new BpfExecutionError(pc, `${helper}: map "${map.name}" is write-only for programs`);
     const key = vm.space.read(pc, vm.lo[2]!, vm.hi[2]!, map.keySize);
     const r = this.call(pc, helper, () => (percpu ? map.lookupPercpuElem(key, vm.lo[3]! >>> 0) : map.lookupElem(key, this.cpu)));
     if (r === null) vm.setR0(0, 0);

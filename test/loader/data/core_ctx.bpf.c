@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // CO-RE test object for test/loader (not a fixture: the loader tests own it).
-// Rebuild (from this directory): for f in core_ctx core_bad link_misc; do clang-19 -O2 -g -target bpf -mcpu=v3 -I/usr/include/x86_64-linux-gnu -c $f.bpf.c -o $f.o && llvm-strip-19 -g $f.o; done
+// Rebuild (from this directory): for f in core_ctx core_bad link_misc loader_partial; do clang-19 -O2 -g -target bpf -mcpu=v3 -I/usr/include/x86_64-linux-gnu -c $f.bpf.c -o $f.o && llvm-strip-19 -g $f.o; done
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
