@@ -1863,6 +1863,9 @@ export class Verifier {
         if (id === 1 && (meta.map.type === MT.ARRAY || meta.map.type === MT.PERCPU_ARRAY) && meta.constMapKey >= 0 && meta.constMapKey < meta.map.maxEntries) nullable = false;
         r0.map = meta.map;
         r0.maybeNull = nullable;
+        // KERNEL vs SPEC: the host kernel (6.18 stable) types a sockmap/sockhash lookup result as sock_or_null
+        // straight after the call (it prints `R0=sock_or_null(id=N,ref_obj_id=N)`), not map_value_or_null.
+        if (meta.map.type === MT.SOCKMAP || meta.map.type === MT.SOCKHASH) r0.type = RegType.PTR_TO_SOCKET;
         break;
       }
       case 'RET_PTR_TO_SOCKET':

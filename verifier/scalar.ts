@@ -435,6 +435,21 @@ export function coerceRegToSizeSx(r: ScalarBounds, size: number): void {
       return;
     }
   }
+  // KERNEL vs SPEC: the host kernel (6.18 stable) does not fall back to the default range at once: when the
+  // subregister's signed range already lies inside the target's signed range, sign extension is the identity on
+  // the low 32 bits, so the result's s64 range is that s32 range and the 32-bit bounds stay; var_off is rebuilt
+  // from the bounds (observed against the kernel, see the sign-extension cases in test/verifier/scalar.test.ts).
+  const lo = size === 1 ? -128 : size === 2 ? -32768 : S32_MIN;
+  const hi = size === 1 ? 127 : size === 2 ? 32767 : S32_MAX;
+  if (r.s32min >= lo && r.s32max <= hi) {
+    r.smin = BigInt(r.s32min);
+    r.smax = BigInt(r.s32max);
+    r.umin = 0n;
+    r.umax = U64_MAX;
+    r.varOff = TNUM_UNKNOWN;
+    regBoundsSync(r);
+    return;
+  }
   setSext64DefaultVal(r, size);
 }
 
