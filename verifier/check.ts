@@ -364,9 +364,9 @@ export class Verifier {
 
   run(): CheckResult {
     const code = new Uint8Array(this.n * 8);
+    const dv = new DataView(code.buffer);
     for (let pc = 0; pc < this.n; pc++) {
       const s = this.slots[pc]!;
-      const dv = new DataView(code.buffer);
       dv.setUint8(pc * 8, s.op);
       dv.setUint8(pc * 8 + 1, (s.src << 4) | s.dst);
       dv.setInt16(pc * 8 + 2, s.off, true);

@@ -89,7 +89,7 @@ export class RegState {
     this.type = o.type;
     this.maybeNull = o.maybeNull;
     this.off = o.off;
-    this.s = o.s.clone();
+    this.s.copyFrom(o.s);
     this.id = o.id;
     this.refObjId = o.refObjId;
     this.range = o.range;
