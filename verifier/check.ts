@@ -85,6 +85,16 @@ export interface CheckOptions {
   privileged: boolean;
   maps: MapSpec[];
   license?: string;
+  /** BTF line info (ProgramSpec.lineInfo, sorted by insnOff): source lines for the log, as verbose_linfo prints them. */
+  lineInfo?: readonly LineInfo[];
+}
+
+export interface LineInfo {
+  insnOff: number;
+  file: string;
+  line: number;
+  col: number;
+  source: string;
 }
 
 export interface CheckResult {
@@ -209,19 +219,14 @@ function insnUseDef(i: Insn, nextSlot: Insn | undefined, progType: number): [num
   return [0, 0];
 }
 
-export function computeLiveRegs(slots: Insn[], isInsn: Uint8Array, progType: number): Uint16Array {
+/** insn_successors: fallthrough first, then the jump target; none after exit; a call falls through. */
+export function insnSuccessors(slots: Insn[], isInsn: Uint8Array): number[][] {
   const n = slots.length;
-  const liveIn = new Uint16Array(n);
-  const use = new Uint16Array(n);
-  const def = new Uint16Array(n);
   const succ: number[][] = new Array(n);
   for (let pc = 0; pc < n; pc++) {
     succ[pc] = [];
     if (!isInsn[pc]) continue;
     const i = slots[pc]!;
-    const [u, d] = insnUseDef(i, slots[pc + 1], progType);
-    use[pc] = u & 0x3ff;
-    def[pc] = d & 0x3ff;
     const c = cls(i.op);
     if (c === BPF_JMP || c === BPF_JMP32) {
       const op = aluOp(i.op);
@@ -238,6 +243,80 @@ export function computeLiveRegs(slots: Insn[], isInsn: Uint8Array, progType: num
       continue;
     }
     succ[pc]!.push(pc + (i.op === LDDW ? 2 : 1));
+  }
+  return succ;
+}
+
+/**
+ * compute_scc: strongly connected components of the instruction graph (Tarjan, roots in instruction order,
+ * successors in insn_successors order). Only loops get a number (1, 2, ... in the order Tarjan completes
+ * them); other instructions get 0. The level-2 log prints the number in front of the live-register dump.
+ */
+export function computeSccs(succ: number[][], isInsn: Uint8Array): Int32Array {
+  const n = succ.length;
+  const scc = new Int32Array(n);
+  const index = new Int32Array(n).fill(-1);
+  const low = new Int32Array(n);
+  const onStack = new Uint8Array(n);
+  const stack: number[] = [];
+  const work: [number, number][] = [];
+  let next = 0;
+  let sccId = 0;
+  for (let root = 0; root < n; root++) {
+    if (!isInsn[root] || index[root] !== -1) continue;
+    work.push([root, 0]);
+    index[root] = low[root] = next++;
+    stack.push(root);
+    onStack[root] = 1;
+    while (work.length) {
+      const top = work[work.length - 1]!;
+      const v = top[0];
+      const out = succ[v]!;
+      if (top[1] < out.length) {
+        const w = out[top[1]++]!;
+        if (w < 0 || w >= n) continue;
+        if (index[w] === -1) {
+          index[w] = low[w] = next++;
+          stack.push(w);
+          onStack[w] = 1;
+          work.push([w, 0]);
+        } else if (onStack[w]) {
+          low[v] = Math.min(low[v]!, index[w]!);
+        }
+        continue;
+      }
+      work.pop();
+      if (work.length) {
+        const u = work[work.length - 1]![0];
+        low[u] = Math.min(low[u]!, low[v]!);
+      }
+      if (low[v] !== index[v]) continue;
+      const members: number[] = [];
+      let w: number;
+      do {
+        w = stack.pop()!;
+        onStack[w] = 0;
+        members.push(w);
+      } while (w !== v);
+      if (members.length > 1 || out.includes(v)) {
+        sccId++;
+        for (const m of members) scc[m] = sccId;
+      }
+    }
+  }
+  return scc;
+}
+
+export function computeLiveRegs(slots: Insn[], isInsn: Uint8Array, progType: number, succ = insnSuccessors(slots, isInsn)): Uint16Array {
+  const n = slots.length;
+  const liveIn = new Uint16Array(n);
+  const use = new Uint16Array(n);
+  const def = new Uint16Array(n);
+  for (let pc = 0; pc < n; pc++) {
+    if (!isInsn[pc]) continue;
+    const [u, d] = insnUseDef(slots[pc]!, slots[pc + 1], progType);
+    use[pc] = u & 0x3ff;
+    def[pc] = d & 0x3ff;
   }
   let changed = true;
   while (changed) {
@@ -356,6 +435,34 @@ export class Verifier {
     return r;
   }
 
+  /** The last line-info record printed (env->prev_linfo): kept across paths, as in the kernel. */
+  private prevLinfo: LineInfo | null = null;
+
+  /**
+   * verbose_linfo: print `<prefix><source line> @ <file>:<line>` for the line-info record covering `insnOff`
+   * unless it is the one printed last or names the same file, line and source text (records that differ only in
+   * the column are merged).
+   */
+  private verboseLinfo(insnOff: number, prefix: string): void {
+    const li = this.opts.lineInfo;
+    if (!this.log.enabled || !li || li.length === 0 || insnOff >= this.n) return;
+    let lo = 0;
+    let hi = li.length - 1;
+    if (li[0]!.insnOff > insnOff) return;
+    while (lo < hi) {
+      const m = (lo + hi + 1) >> 1;
+      if (li[m]!.insnOff <= insnOff) lo = m;
+      else hi = m - 1;
+    }
+    const cur = li[lo]!;
+    const prev = this.prevLinfo;
+    if (cur === prev) return;
+    if (prev && cur.source === prev.source && cur.line === prev.line && cur.file === prev.file) return;
+    const slash = cur.file.lastIndexOf('/');
+    this.log.verbose(`${prefix}${cur.source.replace(/^[ \t\n\v\f\r]+/, "")} @ ${slash >= 0 ? cur.file.slice(slash + 1) : cur.file}:${cur.line}\n`);
+    this.prevLinfo = cur;
+  }
+
   private isPointerValue(r: RegState): boolean {
     return !this.priv && r.isPointer();
   }
@@ -396,8 +503,10 @@ export class Verifier {
       for (let pc = sp.start; pc < sp.end; pc++) this.subprogOf[pc] = k;
       this.subprogDepth.push(0);
     });
-    this.live = computeLiveRegs(this.slots, this.structure.isInsn, this.progType);
+    const succ = insnSuccessors(this.slots, this.structure.isInsn);
+    this.live = computeLiveRegs(this.slots, this.structure.isInsn, this.progType, succ);
     if (this.log.level & BPF_LOG_LEVEL2) {
+      const scc = computeSccs(succ, this.structure.isInsn);
       this.structure.subprogs.forEach((sp, k) => this.log.verbose(`func#${k} @${sp.start}\n`));
       this.log.verbose('Live regs before insn:\n');
       for (let pc = 0; pc < this.n; pc++) {
@@ -405,7 +514,8 @@ export class Verifier {
         let m = '';
         for (let r = 0; r < 10; r++) m += this.live[pc]! & (1 << r) ? String(r) : '.';
         const line = formatLine(this.slots[pc]!, { imm: (i, full) => this.lddwText(i, full) });
-        this.log.verbose(`${String(pc).padStart(7)}: ${m} ${line.slice(line.indexOf(' ') + 1)}\n`);
+        const sccCol = scc[pc] ? `${String(scc[pc]).padStart(3)} ` : '    ';
+        this.log.verbose(`${sccCol}${String(pc).padStart(3)}: ${m} ${line.slice(line.indexOf(' ') + 1)}\n`);
       }
     }
     try {
@@ -472,6 +582,7 @@ export class Verifier {
         }
         if (this.log.level & BPF_LOG_LEVEL) {
           if (this.scratch.any()) this.printInsnState(this.cur.frames.length - 1);
+          this.verboseLinfo(idx, '; ');
           const start = this.log.pos;
           this.log.verbose(formatLine(insn, { imm: (i, full) => this.lddwText(i, full) }) + '\n');
           this.log.prevInsnPrintPos = this.log.pos - start;
@@ -541,6 +652,7 @@ export class Verifier {
       if (sl.st.branches) {
         if (statesExact(sl.st, this.cur)) {
           const msg = `infinite loop detected at insn ${idx}`;
+          this.verboseLinfo(idx, '; ');
           this.log.verbose(msg + '\n');
           const fi = this.cur.frames.length - 1;
           this.log.verbose('cur state:' + formatState(this.cur, fi, null) + '\n');
