@@ -435,6 +435,29 @@ export class Verifier {
     return r;
   }
 
+  /** Known-constant bounds by value (instruction immediates recur; copying them avoids the bigint work). */
+  private knownCache = new Map<number, ScalarBounds>();
+  /** The fake source register of K-form ALU and jump instructions (the kernel's on-stack `off_reg`/`src_reg`). */
+  private immReg = new RegState();
+
+  private knownBounds(v: number): ScalarBounds {
+    let b = this.knownCache.get(v);
+    if (!b) {
+      b = ScalarBounds.known(BigInt(v));
+      this.knownCache.set(v, b);
+    }
+    return b;
+  }
+
+  /** A scalar register holding the immediate `v` (a number: sign- or zero-extended as the caller wants). */
+  private immScalar(v: number): RegState {
+    const r = this.immReg;
+    markNotInit(r);
+    r.type = RegType.SCALAR_VALUE;
+    r.s.copyFrom(this.knownBounds(v));
+    return r;
+  }
+
   /** The last line-info record printed (env->prev_linfo): kept across paths, as in the kernel. */
   private prevLinfo: LineInfo | null = null;
 
@@ -862,7 +885,7 @@ export class Verifier {
         }
       } else {
         markRegUnknown(dst);
-        markKnown(dst.s, alu64 ? BigInt(insn.imm) : BigInt(insn.imm >>> 0));
+        dst.s.copyFrom(this.knownBounds(alu64 ? insn.imm : insn.imm >>> 0));
       }
     } else {
       if (x) {
@@ -915,16 +938,15 @@ export class Verifier {
         return;
       }
     } else {
-      src = new RegState();
-      src.type = RegType.SCALAR_VALUE;
-      markKnown(src.s, BigInt(insn.imm));
+      src = this.immScalar(insn.imm);
       if (ptrReg) {
         this.adjustPtrMinMaxVals(insn, ptrReg, src, false);
         return;
       }
     }
-    // two scalars
-    const srcS = src.s.clone();
+    // two scalars (the transfer functions may change their source operand: give them a copy, except of the
+    // immediate's register, which is rebuilt for every instruction anyway)
+    const srcS = src === this.immReg ? src.s : src.s.clone();
     const res = adjustScalarMinMaxVals(dst.s, srcS, op, alu64);
     if (res.fork) {
       // maybe_fork_scalars: the pushed branch re-executes this insn with dst = 0
@@ -1599,8 +1621,7 @@ export class Verifier {
       }
     } else {
       if (insn.src !== 0) this.fail('BPF_JMP/JMP32 uses reserved fields', EINVAL);
-      src = new RegState();
-      markRegKnown(src, BigInt(insn.imm));
+      src = this.immScalar(insn.imm);
     }
     const is32 = cls(insn.op) === BPF_JMP32;
     const pred = this.isBranchTaken(dst, src, op, is32);
