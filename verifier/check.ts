@@ -366,7 +366,7 @@ export class Verifier {
   subprogOf!: Int32Array;
   private seenPtrType = new Map<number, number>();
 
-  constructor(code: Uint8Array, readonly opts: CheckOptions) {
+  constructor(readonly code: Uint8Array, readonly opts: CheckOptions) {
     this.n = Math.floor(code.byteLength / 8);
     this.slots = [];
     for (let pc = 0; pc < this.n; pc++) {
@@ -493,16 +493,7 @@ export class Verifier {
   // -- main loop --
 
   run(): CheckResult {
-    const code = new Uint8Array(this.n * 8);
-    const dv = new DataView(code.buffer);
-    for (let pc = 0; pc < this.n; pc++) {
-      const s = this.slots[pc]!;
-      dv.setUint8(pc * 8, s.op);
-      dv.setUint8(pc * 8 + 1, (s.src << 4) | s.dst);
-      dv.setInt16(pc * 8 + 2, s.off, true);
-      dv.setInt32(pc * 8 + 4, s.imm, true);
-    }
-    this.structure = checkStructure(code, { bpfCapable: true });
+    this.structure = checkStructure(this.code, { bpfCapable: true, decoded: this.slots });
     const stats = () => ({ processed: this.processed, maxStatesPerInsn: this.maxStatesPerInsn, totalStates: this.totalStates, peakStates: this.peakStates });
     const result = (err: VerifierError | null): CheckResult => {
       if (!err && this.log.level === BPF_LOG_LEVEL1) this.log.reset(0);
