@@ -486,6 +486,22 @@ export class Verifier {
     this.prevLinfo = cur;
   }
 
+  /**
+   * A register copy links source and destination through a scalar id. A source without an id gets a fresh one;
+   * so does a source that carries an add-const link (observed on the host kernel: `r0 = r3` with R3 id=1-6 gives
+   * both a new plain id), since the copy cannot share that delta.
+   */
+  private needsFreshId(src: RegState): boolean {
+    return (!src.id || src.linked) && !tnumIsConst(src.s.varOff);
+  }
+
+  private freshId(src: RegState): void {
+    src.id = ++this.idGen;
+    src.linked = false;
+    src.linkOff = 0;
+    src.link32 = false;
+  }
+
   private isPointerValue(r: RegState): boolean {
     return !this.priv && r.isPointer();
   }
@@ -837,17 +853,19 @@ export class Verifier {
         const src = this.regs[insn.src]!;
         if (alu64) {
           if (insn.off === 0) {
-            if (src.type === RegType.SCALAR_VALUE && !src.id && !tnumIsConst(src.s.varOff)) src.id = ++this.idGen;
+            if (src.type === RegType.SCALAR_VALUE && this.needsFreshId(src)) this.freshId(src);
             dst.copyFrom(src);
           } else if (this.isPointerValue(src)) {
             this.fail(`R${insn.src} sign-extension part of pointer`);
           } else if (src.type === RegType.SCALAR_VALUE) {
             const noSext = src.s.umax < (1n << BigInt(insn.off - 1));
-            if (noSext && !src.id && !tnumIsConst(src.s.varOff)) src.id = ++this.idGen;
+            if (noSext && this.needsFreshId(src)) this.freshId(src);
             dst.copyFrom(src);
             if (!noSext) dst.id = 0;
             coerceRegToSizeSx(dst.s, insn.off >> 3);
             dst.linked = false;
+            dst.linkOff = 0;
+            dst.link32 = false;
           } else {
             markRegUnknown(dst);
           }
@@ -857,13 +875,13 @@ export class Verifier {
             const s = src.s.clone();
             if (insn.off === 0) {
               const u32 = regWidth(src.s) <= 32;
-              if (u32 && !src.id && !tnumIsConst(src.s.varOff)) src.id = ++this.idGen;
+              if (u32 && this.needsFreshId(src)) this.freshId(src);
               dst.copyFrom(src);
               if (!u32) dst.id = 0;
               scalarAluInsn(dst.s, s, BPF_MOV, false, 0, 0);
             } else {
               const noSext = src.s.umax < (1n << BigInt(insn.off - 1));
-              if (noSext && !src.id && !tnumIsConst(src.s.varOff)) src.id = ++this.idGen;
+              if (noSext && this.needsFreshId(src)) this.freshId(src);
               dst.copyFrom(src);
               if (!noSext) dst.id = 0;
               scalarAluInsn(dst.s, s, BPF_MOV, false, 0, insn.off);
@@ -947,20 +965,30 @@ export class Verifier {
     }
     const srcConst = alu64 ? tnumIsConst(src.s.varOff) : tnumIsConst(src.s.varOff) || (src.s.varOff.mask & 0xffffffffn) === 0n;
     if ((op === BPF_ADD || op === BPF_SUB) && dst.id && srcConst) {
-      const raw = alu64 ? src.s.varOff.value : src.s.varOff.value & 0xffffffffn;
-      const val = op === BPF_SUB ? -raw : raw;
-      if (dst.linked || raw > 0x7fffffffn) {
+      // BPF_ADD_CONST (host kernel 6.18): `rX += K` / `rX -= K`, also in 32 bits, keeps the scalar id with the
+      // delta, which must fit s32 (and be negatable for SUB); a second add/sub drops the link.
+      const v = alu64 ? BigInt.asIntN(64, src.s.varOff.value) : BigInt.asIntN(32, src.s.varOff.value);
+      let off = Number(v);
+      let ok = v >= -0x8000_0000n && v <= 0x7fff_ffffn && !dst.linked;
+      if (ok && op === BPF_SUB) {
+        if (off === -0x8000_0000) ok = false;
+        off = -off;
+      }
+      if (ok) {
+        dst.linked = true;
+        dst.linkOff = off;
+        dst.link32 = !alu64;
+      } else {
+        dst.id = 0;
         dst.linked = false;
         dst.linkOff = 0;
-        dst.id = 0;
-      } else {
-        dst.linked = true;
-        dst.linkOff = Number(BigInt.asIntN(32, val));
+        dst.link32 = false;
       }
     } else {
       dst.id = 0;
       dst.linked = false;
       dst.linkOff = 0;
+      dst.link32 = false;
     }
   }
 
@@ -1108,6 +1136,7 @@ export class Verifier {
     dst.copyFrom(res);
     dst.linked = false;
     dst.linkOff = 0;
+    dst.link32 = false;
   }
 
   /** sanitize_ptr_alu without bypass_spec_v1 (the non-speculative checks only; see sanitize_err). */
@@ -1719,18 +1748,24 @@ export class Verifier {
     }
   }
 
+  /**
+   * sync_linked_regs: every scalar sharing `known`'s id becomes `known` plus the difference of their deltas,
+   * added in 32 bits (and zero-extended) when either link came from a 32-bit add. Registers linked by a 64-bit
+   * add are left alone when `known`'s link is a 32-bit one and vice versa (observed on the host kernel).
+   */
   private syncLinkedRegs(st: VerifierState, known: RegState): void {
     const kOff = known.linked ? known.linkOff : 0;
     this.forEachReg(st, (r) => {
       if (r === known || r.type !== RegType.SCALAR_VALUE || r.id !== known.id) return;
+      if (r.linked && known.linked && r.link32 !== known.link32) return;
       const rOff = r.linked ? r.linkOff : 0;
-      const linked = r.linked;
-      const precise = r.precise;
+      const { linked, link32, precise } = r;
       r.copyFrom(known);
       r.linked = linked;
       r.linkOff = linked ? rOff : 0;
+      r.link32 = link32;
       r.precise = precise;
-      if (rOff !== kOff) adjustScalarMinMaxVals(r.s, ScalarBounds.known(BigInt(rOff - kOff)), BPF_ADD, true);
+      if (rOff !== kOff) adjustScalarMinMaxVals(r.s, ScalarBounds.known(BigInt(rOff - kOff)), BPF_ADD, !(link32 || known.link32));
     });
   }
 

@@ -78,6 +78,8 @@ export class RegState {
   /** Scalars: BPF_ADD_CONST link (`r2 = r1; r2 += K` keeps id with delta `linkOff`). */
   linked = false;
   linkOff = 0;
+  /** The link came from a 32-bit add/sub (BPF_ADD_CONST32: the delta is applied to the low half, zero-extended). */
+  link32 = false;
 
   clone(): RegState {
     const r = new RegState();
@@ -98,6 +100,7 @@ export class RegState {
     this.precise = o.precise;
     this.linked = o.linked;
     this.linkOff = o.linkOff;
+    this.link32 = o.link32;
     return this;
   }
 
@@ -128,6 +131,7 @@ export function markNotInit(r: RegState): void {
   r.precise = false;
   r.linked = false;
   r.linkOff = 0;
+  r.link32 = false;
 }
 
 /** __mark_reg_unknown: an unbounded scalar. */
@@ -386,7 +390,7 @@ export function regsafe(o: RegState, c: RegState, idmap: IdMap): boolean {
   if (o.type === RegType.SCALAR_VALUE) {
     if (c.type !== RegType.SCALAR_VALUE) return false;
     // scalar ids link registers that a comparison refines together: keep the relation.
-    if (o.id && (!idmap.check(o.id, c.id) || o.linked !== c.linked || o.linkOff !== c.linkOff)) return false;
+    if (o.id && (!idmap.check(o.id, c.id) || o.linked !== c.linked || o.linkOff !== c.linkOff || o.link32 !== c.link32)) return false;
     if (!o.id && c.id) {
       // an unlinked old scalar accepts a linked current one (linking only adds knowledge)
     }

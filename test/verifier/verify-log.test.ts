@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCollectionFile } from '../../src/elf/index.js';
 import { verify } from '../../verifier/index.js';
-import { kernelAvailability } from '../kernel/oracle.js';
+import { kernelAvailability, kernelRunBatch } from '../kernel/oracle.js';
+import { assemble } from '../../vm/asm.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const fixture = (cpu: string, file: string) => loadCollectionFile(join(root, 'fixtures', cpu, file));
@@ -115,5 +116,31 @@ describe.skipIf(!bpftoolOk)(`verifier log vs the host kernel's (bpftool, BTF lin
       `${sameLinfo} with identical source lines`);
     expect(programs).toBeGreaterThan(80);
     expect(problems).toEqual([]);
+  });
+});
+
+// Linked scalars (BPF_ADD_CONST, 64- and 32-bit, negative deltas, SUB) and the ids register copies get: every
+// instruction line with a state column that the host kernel prints at level 2 must appear in our log.
+const LINKED: string[] = [
+  'r2 = *(u32 *)(r1 +0)\nr3 = r2\nr3 += 6\nw4 = w2\nw4 += -6\nif w4 > 0xfffffffd goto out\nr5 = r2\nw5 += 10\nif w5 < 20 goto out',
+  'r2 = *(u32 *)(r1 +0)\nw3 = w2\nw3 += -6\nif w3 > 100 goto out\nr0 = r2',
+  'r2 = *(u32 *)(r1 +0)\nr3 = r2\nr3 += -6\nr4 = r2\nr4 -= 6\nw5 = w2\nw5 -= 6\nr6 = r2\nr6 -= -2147483648\nr7 = r2\nr7 += 1\nr7 += 1\n' +
+    'r8 = r2\nr8 += 1\nw8 += 1\nif r2 > 100 goto out\nr0 = r3\nr0 = r4\nr0 = r5',
+  'r2 = *(u32 *)(r1 +0)\nw3 = w2\nw3 += 10\nr4 = r3\nif w2 < 20 goto out\nr0 = r3\nr0 = r4',
+  'r2 = *(u32 *)(r1 +0)\nr2 <<= 32\nr3 = *(u32 *)(r1 +0)\nr2 |= r3\nw3 = w2\nw3 += 10\nif r3 > 20 goto out\nr0 = r2',
+  'r2 = *(u32 *)(r1 +0)\nr3 = r2\nr3 += -6\nw5 = w2\nw5 += 3\nif r2 > 100 goto out\nif r2 > 50 goto out\nr0 = r3',
+  'r2 = *(u32 *)(r1 +0)\nr3 = r2\nr3 += 4\nw5 = w2\nw5 += 3\nif w5 > 100 goto out\nr0 = r2\nr0 = r3',
+  'r2 = *(u32 *)(r1 +0)\nw3 = w2\nw3 += 4\nw4 = w3\nr5 = r3\nif w2 > 100 goto out\nr0 = r3',
+].map((s) => `${s}\nr0 = 0\nexit\nout:\nr0 = 0\nexit`);
+
+describe.skipIf(!avail.ok)(`linked scalars against the host kernel${avail.ok ? '' : ` (skipped: ${avail.reason})`}`, () => {
+  it('32-bit and negative add/sub links, their syncing and register copies print as in the kernel', () => {
+    const res = kernelRunBatch(LINKED.map((s) => ({ progType: 1, insns: assemble(s), logLevel: 2 })));
+    const stateLines = (log: string) => log.split('\n').filter((l) => /^\d+: \(.*; /.test(l));
+    res.forEach((k, i) => {
+      expect(k.loaded, k.log).toBe(true);
+      const ours = stateLines(verify({ insns: assemble(LINKED[i]!), type: 1 }, { logLevel: 2 }).log);
+      for (const line of stateLines(k.log)) expect(ours, `program ${i}`).toContain(line);
+    });
   });
 });
