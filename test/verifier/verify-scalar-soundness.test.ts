@@ -38,7 +38,7 @@ describe('verifier soundness: computed stack offsets', () => {
       accepted++;
       const s = spec(insns);
       const R = rng(p.seed ^ 0x9e3779b9);
-      for (let k = 0; k < 24; k++) {
+      for (let k = 0; k < 12; k++) {
         const pkt = new Uint8Array(14 + Math.floor(R() * 600)).map(() => Math.floor(R() * 256));
         runs++;
         try {
