@@ -37,7 +37,7 @@ import {
 } from './scalar.js';
 import {
   AT_PKT_END, BEYOND_PKT_END, FuncState, RegState, RegType, Scratch, Slot, VerifierState, formatState,
-  markNotInit, markPtr, markRegKnown, markRegUnknown, regTypeStr, statesEqual, statesExact,
+  markNotInit, markPtr, markRegKnown, markRegUnknown, regTypeStr, statesEqual, statesExact, type StackSlot,
 } from './state.js';
 import { checkStructure, type StructureResult } from './structure.js';
 import { tnumAdd, tnumConst, tnumIsAligned, tnumIsConst, tnumSub } from './tnum.js';
@@ -1411,7 +1411,7 @@ export class Verifier {
     }
   }
 
-  private saveRegisterState(st: { types: Uint8Array; spilled: RegState }, reg: RegState, sz: number): void {
+  private saveRegisterState(st: StackSlot, reg: RegState, sz: number): void {
     st.spilled.copyFrom(reg);
     let i = 8;
     for (; i > 8 - sz; i--) st.types[i - 1] = Slot.SPILL;

@@ -170,12 +170,12 @@ export const SLOT_CHARS = ['?', 'r', 'm', '0'];
 
 export class StackSlot {
   /** slot_type[0..7]; index 0 is the highest address of the slot. */
-  types = new Uint8Array(8);
+  types: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
   spilled = new RegState();
 
   clone(): StackSlot {
     const s = new StackSlot();
-    s.types.set(this.types);
+    s.types = this.types.slice();
     s.spilled.copyFrom(this.spilled);
     return s;
   }
