@@ -118,7 +118,7 @@ export class Psock {
     }
     // [quirk, observed] PASSed bytes still unread are purged but TCP never consumed their sequence range:
     // the native stream now has a hole and native reads find nothing (-EAGAIN) from here on.
-    this.sk.seqHole += this.selfPendingBytes;
+    if (this.sk.isTcp) this.sk.seqHole += this.selfPendingBytes;
     for (const m of this.ingressMsg.splice(0)) m.free();
     this.backlog.length = 0;
     this.rxMode = null;

@@ -1,0 +1,71 @@
+// AF_UNIX socketpairs (kinds 'unix-stream' and 'unix-dgram') and net/unix/unix_bpf.c's receive side for them
+// in a sock map. Kernel facts from the 6.18 host (test/model/udp-unix-kernel.test.ts):
+//
+//  - socketpair() gives two connected ends (state ESTABLISHED, so both may be inserted and be redirect
+//    targets). Each send() is one skb in the peer's queue (the model does not split large stream sends).
+//  - Stream: close() or shutdown(SHUT_WR) of one end: the other reads its queued bytes, then 0 (EOF); the end
+//    that shut down gets -EPIPE on send; sending to a closed peer: -EPIPE.
+//  - Datagram: recv reads one datagram (rest discarded); send to a closed peer: -ECONNREFUSED; shutdown(SHUT_WR)
+//    only stops this end's sends (-EPIPE); the peer still sends to it.
+//  - FIONREAD (unix_ioctl, no sockmap override): stream = bytes in the native queue, datagram = the first
+//    datagram's length; data an SK_SKB verdict moved to the psock's ingress queue is not counted (0).
+//  - In a sock map (unix_bpf_recvmsg): ingress queue when it holds anything (merged, like UDP), else native.
+//    SK_MSG programs never run (unix sendmsg has no sk_msg hook); parser + verdict maps refuse the insert
+//    (-EOPNOTSUPP); verdict programs see each skb with skb->protocol 0.
+
+import { psockDgramRecv, dgramRecvNative } from './udp.js';
+import { Errno, RCV_SHUTDOWN, SEND_SHUTDOWN, Skb, TCP_CLOSE, TCP_ESTABLISHED, type Socket } from './socket.js';
+import { tcpRecvNative } from './tcp_bpf.js';
+
+/** ECONNREFUSED: a datagram to a closed socketpair end. */
+const ECONNREFUSED = 111;
+
+/** Links two fresh sockets as a connected pair. */
+export function unixPair(a: Socket, b: Socket): void {
+  a.peer = b;
+  b.peer = a;
+  a.state = b.state = TCP_ESTABLISHED;
+}
+
+/** send() on a socketpair end: bytes or -errno; the skb is in the peer's queue (data-ready has run). */
+export function unixSend(sk: Socket, data: Uint8Array): number {
+  const peer = sk.peer;
+  if (sk.shutdownFlags & SEND_SHUTDOWN) return -Errno.EPIPE;
+  if (peer === null || !peer.open) return sk.isDgram ? -ECONNREFUSED : -Errno.EPIPE;
+  if (!sk.isDgram && peer.shutdownFlags & RCV_SHUTDOWN) return -Errno.EPIPE;
+  if (!sk.isDgram && data.length === 0) return 0;
+  peer.rcvQueue.push(new Skb(data.slice(), []));
+  peer.rxHook?.(peer);
+  return data.length;
+}
+
+/** recv() on a socketpair end. */
+export function unixRecv(sk: Socket, len: number, flags: number): Uint8Array | number {
+  const native = (): Uint8Array | number => (sk.isDgram ? dgramRecvNative(sk, len, flags) : tcpRecvNative(sk, len, flags));
+  return sk.psock !== null ? psockDgramRecv(sk.psock, len, flags, native) : native();
+}
+
+/** ioctl(FIONREAD) on a socketpair end (unix_inq_len). */
+export function unixFionread(sk: Socket): number {
+  return sk.isDgram ? (sk.rcvQueue[0]?.len ?? 0) : sk.rcvQueueBytes;
+}
+
+/** shutdown(): SHUT_WR of a stream end ends the peer's stream (it reads 0 once drained). */
+export function unixShutdown(sk: Socket, how: 0 | 1 | 2): number {
+  if (how === 0 || how === 2) sk.shutdownFlags |= RCV_SHUTDOWN;
+  if (how === 1 || how === 2) {
+    sk.shutdownFlags |= SEND_SHUTDOWN;
+    if (!sk.isDgram && sk.peer !== null) sk.peer.rcvFin = true;
+  }
+  return 0;
+}
+
+/** The stream peer of a closing end reads EOF after its queue and cannot send any more. */
+export function unixRelease(sk: Socket): void {
+  const peer = sk.peer;
+  if (peer !== null && peer.open && !sk.isDgram) {
+    peer.rcvFin = true;
+    peer.shutdownFlags |= SEND_SHUTDOWN;
+  }
+  sk.state = TCP_CLOSE;
+}
