@@ -48,6 +48,7 @@ import {
   TCP_CLOSE_WAIT,
   TCP_ESTABLISHED,
   TCP_LISTEN,
+  releaseSkb,
   type SocketOptions,
 } from './socket.js';
 import { tcpBpfRecvmsg, tcpBpfSendmsg, tcpRecvNative, type TcpBpfEnv } from './tcp_bpf.js';
@@ -527,7 +528,7 @@ export class Kernel {
     }
     sock.open = false;
     sock.state = TCP_CLOSE;
-    sock.rcvQueue.length = 0;
+    for (const skb of sock.rcvQueue.splice(0)) releaseSkb(skb);
     this.fds.delete(sock.fd);
     return 0;
   }

@@ -14,7 +14,7 @@ import type { BoundProgram, Vm } from '../../vm/interpreter.js';
 import type { BacklogItem, Psock, SockProg } from './psock.js';
 import { SkSkb, runSkSkbProgram, type SkSkbRunResult } from './sk_skb.js';
 import { BPF_F_INGRESS, Page, SkMsg, __SK_DROP, __SK_PASS, __SK_REDIRECT } from './skmsg.js';
-import { AF_UNIX, Errno, MSG_PEEK, RCV_SHUTDOWN, TCP_CLOSE, type Socket } from './socket.js';
+import { AF_UNIX, Errno, MSG_PEEK, RCV_SHUTDOWN, TCP_CLOSE, releaseSkb, type Socket } from './socket.js';
 import { Strparser } from './strparser.js';
 import { skMsgRecvmsg } from './tcp_bpf.js';
 
@@ -145,6 +145,7 @@ export class SkSkbRx {
       const s = sk.rcvQueue.shift();
       let skb: SkSkb;
       if (s !== undefined) {
+        releaseSkb(s); // the verdict owns the data now: the sender's write memory is free again (observed)
         // AF_UNIX skbs carry no protocol (skb->protocol 0, observed); UDP and TCP ones ETH_P_IP.
         skb = new SkSkb(s.data.subarray(s.off), sk.family === AF_UNIX ? { fields: { protocol: 0 } } : {});
       } else if (sk.isTcp && sk.rcvFin && !p.finRead) {

@@ -90,12 +90,24 @@ export const LOOPBACK_SEGMENT = 32741;
 /** One queued segment: its bytes (a copy) and the pages whose data it references (for page-frag reuse). */
 export class Skb {
   off = 0;
+  /** The sending socket whose write memory (wmemAlloc) this skb is charged to until it is consumed (AF_UNIX). */
+  owner: Socket | null = null;
+  /** skb->truesize as charged to `owner`. */
+  truesize = 0;
   constructor(
     readonly data: Uint8Array,
     readonly pages: readonly Page[],
   ) {}
   get len(): number {
     return this.data.length - this.off;
+  }
+}
+
+/** The skb is consumed (read, taken by a verdict program or purged): uncharge its sender's write memory. */
+export function releaseSkb(s: Skb): void {
+  if (s.owner !== null) {
+    s.owner.wmemAlloc -= s.truesize;
+    s.owner = null;
   }
 }
 
@@ -164,9 +176,11 @@ export class Socket implements SkMsgSock {
    * psock): native reads stop there for good; FIONREAD still counts them.
    */
   seqHole = 0;
+  /** sk_wmem_alloc: truesize of this socket's sent skbs not yet consumed by the receiver (AF_UNIX only). */
+  wmemAlloc = 0;
   /** Owner uid (bpf_get_socket_uid): the model's process runs as root. */
   uid = 0;
-  /** SO_SNDBUF / SO_RCVBUF as set (doubled, like the kernel); not enforced. */
+  /** SO_SNDBUF / SO_RCVBUF as set (doubled, like the kernel); SO_SNDBUF is enforced for AF_UNIX sends (unix.ts). */
   sndBuf = 16384;
   rcvBuf = 131072;
   readonly segmentSize: number;
@@ -289,7 +303,7 @@ export class Socket implements SkMsgSock {
         continue;
       }
       s.off += n;
-      if (s.len === 0) this.rcvQueue.shift();
+      if (s.len === 0) releaseSkb(this.rcvQueue.shift()!);
     }
     return out;
   }

@@ -23,7 +23,7 @@
 //    STREAM_VERDICT alone) see each datagram as one skb of its payload (skb->len = payload bytes).
 
 import type { Psock } from './psock.js';
-import { Errno, MSG_PEEK, SEND_SHUTDOWN, RCV_SHUTDOWN, TCP_ESTABLISHED, Skb, type Socket } from './socket.js';
+import { Errno, MSG_PEEK, SEND_SHUTDOWN, RCV_SHUTDOWN, TCP_ESTABLISHED, Skb, releaseSkb, type Socket } from './socket.js';
 import { skMsgRecvmsg } from './tcp_bpf.js';
 
 /** ECONNREFUSED (ICMP port unreachable on a connected UDP socket). */
@@ -90,7 +90,7 @@ export function dgramRecvNative(sk: Socket, len: number, flags: number): Uint8Ar
   const s = sk.rcvQueue[0];
   if (s === undefined) return sk.skErr ? -sk.takeError() : -Errno.EAGAIN;
   const out = s.data.slice(s.off, s.off + Math.min(len, s.len));
-  if ((flags & MSG_PEEK) === 0) sk.rcvQueue.shift();
+  if ((flags & MSG_PEEK) === 0) releaseSkb(sk.rcvQueue.shift()!);
   return out;
 }
 

@@ -384,6 +384,61 @@ suite('UDP and AF_UNIX model vs host kernel (differential)', () => {
     });
   });
 
+  const DONTWAIT = 0x40 | 0x4000;
+  const sends = (sock: string, n: number, len: number): ScenarioStep[] => Array.from({ length: n }, () => ({ op: 'send', sock, data: new Uint8Array(len).fill(7), flags: DONTWAIT }));
+  it('AF_UNIX SO_SNDBUF: sends charge their truesize until read; -EAGAIN at the limit (0 / 100 / 300 / 1000 / 3000 / 8000-byte skbs)', () => {
+    const SNDBUF = { opt: 7 };
+    differential({
+      steps: [
+        { op: 'unixPair', names: ['a1', 'b1'], type: 'dgram' },
+        { op: 'setsockopt', sock: 'a1', ...SNDBUF, value: 1 },
+        { op: 'getsockopt', sock: 'a1', ...SNDBUF },
+        ...sends('a1', 8, 100),
+        recv('b1', 1000),
+        ...sends('a1', 2, 100),
+        { op: 'unixPair', names: ['a2', 'b2'], type: 'dgram' },
+        { op: 'setsockopt', sock: 'a2', ...SNDBUF, value: 20000 },
+        ...sends('a2', 4, 8000),
+        ...sends('a2', 1, 3000),
+        { op: 'unixPair', names: ['a3', 'b3'], type: 'stream' },
+        { op: 'setsockopt', sock: 'a3', ...SNDBUF, value: 1 },
+        ...sends('a3', 7, 100),
+        recv('b3', 150),
+        ...sends('a3', 2, 100),
+        { op: 'unixPair', names: ['a4', 'b4'], type: 'dgram' },
+        { op: 'setsockopt', sock: 'a4', ...SNDBUF, value: 1 },
+        ...sends('a4', 6, 0),
+        ...sends('a4', 1, 300),
+        { op: 'close', sock: 'b4' },
+        ...sends('a4', 1, 300),
+        { op: 'unixPair', names: ['a5', 'b5'], type: 'dgram' },
+        { op: 'setsockopt', sock: 'a5', ...SNDBUF, value: 20000 },
+        ...sends('a5', 11, 3000),
+        ...sends('a5', 1, 1000),
+      ],
+    });
+  });
+
+  it('AF_UNIX SO_SNDBUF with a verdict program at the receiver: the verdict consumes each skb, the sender never fills up', () => {
+    differential({
+      maps: [sockmap()],
+      progs: [skSkb(PASS, SV)],
+      steps: [
+        { op: 'attach', prog: 0, map: 0, attachType: SV },
+        { op: 'unixPair', names: ['a1', 'b1'], type: 'dgram' },
+        { op: 'sockUpdate', map: 0, key: 0, sock: 'b1' },
+        { op: 'setsockopt', sock: 'a1', opt: 7, value: 1 },
+        ...sends('a1', 12, 100),
+        { op: 'fionread', sock: 'b1' },
+        { op: 'mapDelete', map: 0, key: 0 },
+        ...sends('a1', 8, 100),
+        recv('b1', 2000),
+        recv('b1', 2000),
+        recv('b1', 2000),
+      ],
+    });
+  });
+
   for (const type of ['stream', 'dgram'] as const) {
     it(`AF_UNIX ${type}: parser + verdict map refuses the insert (-EOPNOTSUPP)`, () => {
       differential({
