@@ -457,6 +457,14 @@ export class Kernel {
 
   /** recv(2), non-blocking: bytes, 0 at EOF, or -errno (-EAGAIN when nothing is there). MSG_PEEK = 2. */
   recv(sock: Socket, len: number, flags = 0): Uint8Array | number {
+    const r = this.recvNow(sock, len, flags);
+    // Redirected data that waited for SO_RCVBUF room is retried once the reader has taken some (the kernel
+    // retries every jiffy: the next read sees it).
+    if (sock.psock !== null) this.rx.retry(sock.psock);
+    return r;
+  }
+
+  private recvNow(sock: Socket, len: number, flags: number): Uint8Array | number {
     if (!sock.open) return -Errno.EBADF;
     if (sock.kind === 'udp') return udpRecv(sock, len, flags);
     if (!sock.isTcp) return unixRecv(sock, len, flags);

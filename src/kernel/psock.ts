@@ -21,6 +21,8 @@ export interface BacklogItem {
   fin: boolean;
   /** PASSed by this socket's own verdict (its TCP sequence advances only when read). */
   self: boolean;
+  /** skb->truesize the message charges to this socket's receive memory once queued (AF_UNIX skbs; else 0). */
+  truesize?: number;
 }
 
 /** A loaded program as psocks and maps hold it. */

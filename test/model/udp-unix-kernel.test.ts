@@ -440,6 +440,28 @@ suite('UDP and AF_UNIX model vs host kernel (differential)', () => {
   });
 
   for (const type of ['stream', 'dgram'] as const) {
+    it(`AF_UNIX ${type} SO_RCVBUF: redirect ingress into a full target waits in the backlog and arrives as the reader makes room`, () => {
+      const pause: ScenarioStep = { op: 'sleep', ms: 50 };
+      differential(
+        unixScenario(type, redirectVerdict(0, 1, 1), [
+          { op: 'setsockopt', sock: 'b2', opt: 8, value: 1 },
+          ...sends('a1', 7, 1000),
+          ...sends('a1', 1, 300),
+          pause,
+          fionread('b2'),
+          recv('b2', 100000),
+          pause,
+          recv('b2', 1500),
+          pause,
+          recv('b2', 100000),
+          pause,
+          recv('b2', 100000),
+          pause,
+          recv('b2', 100000),
+          { op: 'runCount', prog: 0 },
+        ]),
+      );
+    });
     it(`AF_UNIX ${type}: parser + verdict map refuses the insert (-EOPNOTSUPP)`, () => {
       differential({
         maps: [sockmap()],
