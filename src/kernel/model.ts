@@ -8,7 +8,7 @@
 // verdict mode, PASS / DROP / REDIRECT ingress and egress, the backlog: sk_skb_rx.ts, strparser.ts, sk_skb.ts).
 // UDP sockets (udp.ts) and AF_UNIX socketpairs (unix.ts) share the Socket object, the sock maps and the SK_SKB
 // verdict path; their send / recv / FIONREAD / shutdown / close rules live in those files.
-// Not yet: sock_ops, links, memory limits, blocking.
+// Not yet: sock_ops, links, TCP memory limits, blocking.
 //
 // One process: every socket shares one task page fragment (current->task_frag), as in the kernel harness,
 // which makes sk_msg element sizes (data_end - data) depend on earlier sends exactly as on Linux. The kernel
@@ -26,7 +26,7 @@ import { installSkMsgHelpers, runSkMsgProgram, type SkMsgRunResult } from './skm
 import { PageFrag, type Page, type SkMsg } from './skmsg.js';
 import {
   SockMapBase,
-  msgRedirectTarget,
+  skMsgRedirectTarget,
   sockMapAttach,
   sockMapDetach,
   type AttachableProg,
@@ -232,7 +232,7 @@ export class Kernel {
     prog.runCount++;
     let redirect: MsgRunEvent['redirect'] = null;
     const found = (map: unknown, key: Uint8Array, flags: number): Socket | null => {
-      const t = msgRedirectTarget(map, key, flags);
+      const t = skMsgRedirectTarget(map, key, flags);
       if (t !== null && this.msgRunObserver !== null) redirect = { map: map as BpfMap, key, flags };
       return t;
     };

@@ -6,8 +6,9 @@
 //
 // Synchronous model: the kernel's data-ready runs in softirq context and the backlog in a workqueue, both
 // "soon" after the bytes arrive; here data-ready runs when a push delivers bytes (Socket.rxHook) and the
-// backlog workers run right after the verdict, before the sending call returns. Memory is unlimited: the
-// SO_RCVBUF back-pressure (-EAGAIN) of ingress redirects and the sender's window are not modelled.
+// backlog workers run right after the verdict, before the sending call returns. Memory: the SO_RCVBUF
+// back-pressure (-EAGAIN) of ingress redirects applies to skbs with a known truesize (AF_UNIX, unix.ts); TCP
+// and UDP skbs count 0, and the sender's window is not modelled.
 
 import { BpfExecutionError } from '../../vm/errors.js';
 import type { BoundProgram, Vm } from '../../vm/interpreter.js';

@@ -26,7 +26,9 @@
 //    instead (peer: sk_err ECONNRESET), as tcp_close does.
 //  - Sending to a peer that was closed: the bytes are discarded and the sender gets sk_err EPIPE (the RST a
 //    closed socket answers with, tcp_reset in CLOSE_WAIT); the next send returns -EPIPE.
-//  - Memory is unlimited: no SO_SNDBUF / SO_RCVBUF back-pressure, sends never block or return EAGAIN.
+//  - Memory is unlimited for TCP: no SO_SNDBUF / SO_RCVBUF back-pressure, sends never block or return EAGAIN.
+//    (AF_UNIX sends are charged against SO_SNDBUF, and SK_SKB ingress redirects of AF_UNIX skbs against the
+//    target's SO_RCVBUF: unix.ts, sk_skb_rx.ts.)
 
 import type { Page, SkMsgSock } from './skmsg.js';
 import type { Psock } from './psock.js';

@@ -511,3 +511,14 @@ export function msgRedirectTarget(map: unknown, key: Uint8Array, flags: number):
   void flags;
   return sk;
 }
+
+/**
+ * bpf_msg_redirect_map / _hash: msgRedirectTarget plus the SK_MSG rule that egress (no BPF_F_INGRESS) needs a
+ * TCP target — a UDP or AF_UNIX target without BPF_F_INGRESS is SK_DROP (observed: the send returns -EACCES).
+ * Ingress redirects to them work (the bytes reach the target's readers).
+ */
+export function skMsgRedirectTarget(map: unknown, key: Uint8Array, flags: number): Socket | null {
+  const sk = msgRedirectTarget(map, key, flags);
+  if (sk !== null && !sk.isTcp && (flags & 1) === 0) return null;
+  return sk;
+}

@@ -357,6 +357,29 @@ suite('UDP and AF_UNIX model vs host kernel (differential)', () => {
     });
   });
 
+  it('SK_MSG redirect egress to a UDP or AF_UNIX target: SK_DROP (-EACCES), and the drop verdict sticks', () => {
+    const prog = redirectVerdict(0, 1, 0).replace('bpf_sk_redirect_map#52', 'bpf_msg_redirect_map#60');
+    for (const target of ['udp', 'unix'] as const) {
+      differential({
+        maps: [sockmap()],
+        progs: [skMsg(prog)],
+        steps: [
+          { op: 'attach', prog: 0, map: 0, attachType: AttachType.SK_MSG_VERDICT },
+          ...tcpPair('l1', 'c1', 'p1'),
+          ...(target === 'udp'
+            ? ([{ op: 'udp', name: 'u1' }, { op: 'udp', name: 'u2' }, { op: 'udpConnect', sock: 'u2', to: 'u1' }, { op: 'sockUpdate', map: 0, key: 1, sock: 'u2' }] as ScenarioStep[])
+            : ([{ op: 'unixPair', names: ['u1', 'u2'], type: 'stream' }, { op: 'sockUpdate', map: 0, key: 1, sock: 'u2' }] as ScenarioStep[])),
+          { op: 'sockUpdate', map: 0, key: 0, sock: 'c1' },
+          send('c1', t('hello')),
+          send('c1', t('again')),
+          recv('u1'),
+          recv('p1'),
+          { op: 'runCount', prog: 0 },
+        ],
+      });
+    }
+  });
+
   it('SK_SKB redirect ingress from a TCP receiver into a connected UDP socket and into an AF_UNIX stream end', () => {
     differential({
       maps: [sockmap()],
