@@ -152,6 +152,24 @@ suite('UDP and AF_UNIX model vs host kernel (differential)', () => {
     });
   });
 
+  it('UDP: a receiver connected elsewhere does not get a datagram; binding a used port is -EADDRINUSE', () => {
+    differential({
+      steps: [
+        { op: 'udp', name: 'u1' },
+        { op: 'udp', name: 'u2' },
+        { op: 'udp', name: 'u3' },
+        { op: 'udpConnect', sock: 'u1', to: 'u2' },
+        sendto('u3', 'u1', t('no')),
+        send('u2', t('no')), // u2 is not connected: EDESTADDRREQ
+        sendto('u2', 'u1', t('yes')),
+        recv('u1'),
+        recv('u1'),
+        { op: 'udp', name: 'u4', port: 47123 },
+        { op: 'udp', name: 'u5', port: 47123 },
+      ],
+    });
+  });
+
   it('UDP to a closed port: the connected sender gets ECONNREFUSED once per ICMP error', () => {
     differential({
       steps: [
