@@ -125,6 +125,9 @@ export interface SkSkbRunOutcome extends SkSkbRunResult {
   data: Uint8Array;
 }
 
+/** net.core.wmem_default / rmem_default: SO_SNDBUF / SO_RCVBUF of new UDP and AF_UNIX sockets. */
+const DGRAM_DEFAULT_BUF = 212992;
+
 export class Kernel {
   readonly vm: Vm;
   /** The task page fragment every sendmsg copies into. */
@@ -250,6 +253,7 @@ export class Kernel {
 
   private newSocket(kind: SockKind = 'tcp'): Socket {
     const s = new Socket(this.nextFd++, this.sockOpts, kind);
+    if (kind !== 'tcp') s.sndBuf = s.rcvBuf = DGRAM_DEFAULT_BUF;
     s.rxHook = (sk) => this.rx.dataReady(sk);
     this.fds.set(s.fd, s);
     this.all.push(s);

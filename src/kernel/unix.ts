@@ -2,7 +2,9 @@
 // in a sock map. Kernel facts from the 6.18 host (test/model/udp-unix-kernel.test.ts):
 //
 //  - socketpair() gives two connected ends (state ESTABLISHED, so both may be inserted and be redirect
-//    targets). Each send() is one skb in the peer's queue (the model does not split large stream sends).
+//    targets). A datagram send is one skb; a stream send is cut into skbs of at most min(SO_SNDBUF/2 - 64,
+//    36544) bytes (a verdict program runs twice for a 40000-byte send: 36544 + 3456, observed). Default
+//    SO_SNDBUF / SO_RCVBUF: 212992 (net.core.wmem_default / rmem_default), as for UDP.
 //  - Stream: close() or shutdown(SHUT_WR) of one end: the other reads its queued bytes, then 0 (EOF); the end
 //    that shut down gets -EPIPE on send; sending to a closed peer: -EPIPE.
 //  - Datagram: recv reads one datagram (rest discarded); send to a closed peer: -ECONNREFUSED; shutdown(SHUT_WR)
@@ -30,18 +32,47 @@ export function unixPair(a: Socket, b: Socket): void {
 /** sizeof(struct sk_buff) as truesize counts it, and SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) (x86-64). */
 const SKB_STRUCT = 256;
 const SHINFO = 320;
+const PAGE = 4096;
+/** SKB_MAX_HEAD(0): the largest linear part of a one-page head. */
+const SKB_MAX_HEAD0 = PAGE - SHINFO;
+/** SKB_MAX_ALLOC: a datagram longer than this keeps the rest in page fragments. */
+const SKB_MAX_ALLOC = 4 * PAGE - SHINFO;
+/** UNIX_SKB_FRAGS_SZ: page-fragment bytes a stream skb may carry besides its head. */
+const UNIX_SKB_FRAGS_SZ = 32768;
+const MAX_SKB_FRAGS = 17;
 
-/**
- * The truesize a send of `len` bytes charges to the sender: the skb plus the kmalloc bucket (a power of two) of
- * the 64-aligned data and shared info. Checked on the 6.18 host through SO_SNDBUF for 0, 100, 300, 1000, 3000
- * and 8000 bytes (768, 768, 1280, 2304, 4352, 16640); above SKB_MAX_ALLOC (~16 KiB) the kernel moves data into
- * page fragments, which this formula does not follow.
- */
-export function unixSkbTruesize(len: number): number {
-  const need = ((len + 63) & ~63) + SHINFO;
+const pageAlign = (n: number): number => Math.ceil(n / PAGE) * PAGE;
+
+/** truesize of an skb with a `head`-byte linear part (a power-of-two kmalloc bucket) and `frags` page bytes. */
+function truesize(head: number, frags: number): number {
+  const need = ((head + 63) & ~63) + SHINFO;
   let b = 512;
   while (b < need) b *= 2;
-  return SKB_STRUCT + b;
+  return SKB_STRUCT + b + pageAlign(frags);
+}
+
+/**
+ * The truesize an AF_UNIX datagram of `len` bytes charges to its sender (unix_dgram_sendmsg: linear up to
+ * SKB_MAX_ALLOC, the rest in pages). Checked on the 6.18 host through SO_SNDBUF: 0, 100, 300, 1000, 3000 and
+ * 8000 bytes → 768, 768, 1280, 2304, 4352, 16640.
+ */
+export function unixSkbTruesize(len: number): number {
+  const frags = len > SKB_MAX_ALLOC ? pageAlign(Math.min(len - SKB_MAX_ALLOC, MAX_SKB_FRAGS * PAGE)) : 0;
+  return truesize(len - Math.min(frags, len), frags);
+}
+
+/** The bytes of the next skb of a stream send (unix_stream_sendmsg): at most SO_SNDBUF/2 - 64 and 36544. */
+export function unixStreamSkbSize(remaining: number, sndBuf: number): number {
+  return Math.max(1, Math.min(remaining, (sndBuf >> 1) - 64, SKB_MAX_HEAD0 + UNIX_SKB_FRAGS_SZ));
+}
+
+/**
+ * The truesize of a stream skb of `size` bytes: a head of what does not fit page-aligned fragments past the first
+ * 3776 bytes (checked: 100 → 768, 3000 → 4352, 5000 → 6400, 8000 → 8960, 19936 → 20736).
+ */
+export function unixStreamSkbTruesize(size: number): number {
+  const frags = Math.min(size, pageAlign(Math.max(0, size - SKB_MAX_HEAD0)));
+  return truesize(size - frags, frags);
 }
 
 /**
@@ -57,14 +88,29 @@ export function unixSend(sk: Socket, data: Uint8Array): number {
   if (sk.wmemAlloc >= sk.sndBuf) return -Errno.EAGAIN;
   if (peer === null || !peer.open) return sk.isDgram ? -ECONNREFUSED : -Errno.EPIPE;
   if (!sk.isDgram && peer.shutdownFlags & RCV_SHUTDOWN) return -Errno.EPIPE;
-  if (!sk.isDgram && data.length === 0) return 0;
-  const skb = new Skb(data.slice(), []);
+  if (sk.isDgram) {
+    queueSkb(sk, peer, data.slice(), unixSkbTruesize(data.length));
+    peer.rxHook?.(peer);
+    return data.length;
+  }
+  // Stream: cut into skbs; a full send buffer part-way ends the send with the bytes queued so far.
+  let sent = 0;
+  while (sent < data.length) {
+    if (sent > 0 && sk.wmemAlloc >= sk.sndBuf) break;
+    const size = unixStreamSkbSize(data.length - sent, sk.sndBuf);
+    queueSkb(sk, peer, data.slice(sent, sent + size), unixStreamSkbTruesize(size));
+    sent += size;
+    peer.rxHook?.(peer); // data-ready per skb (a verdict program consumes it before the next one is built)
+  }
+  return sent;
+}
+
+function queueSkb(sk: Socket, peer: Socket, bytes: Uint8Array, size: number): void {
+  const skb = new Skb(bytes, []);
   skb.owner = sk;
-  skb.truesize = unixSkbTruesize(data.length);
-  sk.wmemAlloc += skb.truesize;
+  skb.truesize = size;
+  sk.wmemAlloc += size;
   peer.rcvQueue.push(skb);
-  peer.rxHook?.(peer);
-  return data.length;
 }
 
 /** recv() on a socketpair end. */

@@ -67,9 +67,9 @@ function udpScenario(verdict: string, at: number, steps: ScenarioStep[], o: { pa
 }
 
 /** Two socketpairs a1-b1, a2-b2 of `type`; b1 at key 0 and b2 at key 1 of map 0 with `verdict` attached. */
-function unixScenario(type: 'stream' | 'dgram', verdict: string, steps: ScenarioStep[], at = SV): Scenario {
+function unixScenario(type: 'stream' | 'dgram', verdict: string, steps: ScenarioStep[], at = SV, maps: Scenario['maps'] = []): Scenario {
   return {
-    maps: [sockmap()],
+    maps: [sockmap(), ...(maps ?? [])],
     progs: [skSkb(verdict, at)],
     steps: [
       { op: 'attach', prog: 0, map: 0, attachType: at },
@@ -458,6 +458,50 @@ suite('UDP and AF_UNIX model vs host kernel (differential)', () => {
         ...sends('a5', 1, 1000),
       ],
     });
+  });
+
+  it('AF_UNIX defaults and large sends: SO_SNDBUF / SO_RCVBUF 212992; stream sends cut at 36544 bytes (and at SO_SNDBUF/2 - 64), partial when the buffer fills; page-fragment truesize', () => {
+    const big = (n: number): Uint8Array => new Uint8Array(n).fill(3);
+    differential(
+      unixScenario(
+        'stream',
+        RECORD_LEN,
+        [
+          { op: 'getsockopt', sock: 'a1', opt: 7 },
+          { op: 'getsockopt', sock: 'b1', opt: 8 },
+          { op: 'send', sock: 'a1', data: big(40000), flags: DONTWAIT },
+          sleep,
+          { op: 'runCount', prog: 0 },
+          recv('b1', 100000),
+          { op: 'send', sock: 'a1', data: big(100000), flags: DONTWAIT },
+          sleep,
+          { op: 'runCount', prog: 0 },
+          { op: 'fionread', sock: 'b1' },
+        ],
+        SV,
+        [{ type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 2 }],
+      ),
+      { lengthOnly: ['b1'] },
+    );
+    differential({
+      steps: [
+        { op: 'udp', name: 'u1' },
+        { op: 'getsockopt', sock: 'u1', opt: 7 },
+        { op: 'getsockopt', sock: 'u1', opt: 8 },
+        { op: 'unixPair', names: ['a1', 'b1'], type: 'stream' },
+        { op: 'setsockopt', sock: 'a1', opt: 7, value: 20000 },
+        ...sends('a1', 6, 8000),
+        { op: 'unixPair', names: ['a2', 'b2'], type: 'stream' },
+        { op: 'setsockopt', sock: 'a2', opt: 7, value: 20000 },
+        ...sends('a2', 8, 5000),
+        { op: 'unixPair', names: ['a3', 'b3'], type: 'stream' },
+        { op: 'setsockopt', sock: 'a3', opt: 7, value: 20000 },
+        ...sends('a3', 2, 40000),
+        { op: 'unixPair', names: ['a4', 'b4'], type: 'dgram' },
+        { op: 'setsockopt', sock: 'a4', opt: 7, value: 50000 },
+        ...sends('a4', 4, 40000),
+      ],
+    }, { lengthOnly: ['b1', 'b2', 'b3', 'b4'] });
   });
 
   it('AF_UNIX SO_SNDBUF with a verdict program at the receiver: the verdict consumes each skb, the sender never fills up', () => {
