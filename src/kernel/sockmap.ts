@@ -77,8 +77,9 @@ export abstract class SockMapBase extends BpfMap implements SockMapLike {
   }
 
   /**
-   * sock_map_update_elem_sys after the fd lookup: `sk` null (or closed) = EBADF; then the state gate (TCP
-   * ESTABLISHED or LISTEN, else EOPNOTSUPP), then the type's update_common. Throws BpfMapError.
+   * sock_map_update_elem_sys after the fd lookup: `sk` null (or closed) = EBADF; then the state gate
+   * (sockStateRefused: TCP ESTABLISHED or LISTEN, UDP bound, AF_UNIX stream connected; else EOPNOTSUPP), then
+   * the type's update_common. Throws BpfMapError.
    */
   updateSocket(key: Uint8Array, sk: Socket | null, flags: number | bigint = 0): void {
     this.checkWrite('update');
