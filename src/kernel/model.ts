@@ -6,7 +6,9 @@
 // inheritance at insert, the sendmsg verdict loop, PASS / DROP / REDIRECT egress and ingress, apply, cork,
 // pull/push/pop through skmsg.ts), psock-aware recv / FIONREAD, and the SK_SKB receive path (strparser and
 // verdict mode, PASS / DROP / REDIRECT ingress and egress, the backlog: sk_skb_rx.ts, strparser.ts, sk_skb.ts).
-// Not yet: sock_ops, UDP / AF_UNIX, links, memory limits, blocking.
+// UDP sockets (udp.ts) and AF_UNIX socketpairs (unix.ts) share the Socket object, the sock maps and the SK_SKB
+// verdict path; their send / recv / FIONREAD / shutdown / close rules live in those files.
+// Not yet: sock_ops, links, TCP memory limits, blocking.
 //
 // One process: every socket shares one task page fragment (current->task_frag), as in the kernel harness,
 // which makes sk_msg element sizes (data_end - data) depend on earlier sends exactly as on Linux. The kernel
@@ -24,7 +26,7 @@ import { installSkMsgHelpers, runSkMsgProgram, type SkMsgRunResult } from './skm
 import { PageFrag, type Page, type SkMsg } from './skmsg.js';
 import {
   SockMapBase,
-  msgRedirectTarget,
+  skMsgRedirectTarget,
   sockMapAttach,
   sockMapDetach,
   type AttachableProg,
@@ -47,6 +49,7 @@ import {
   TCP_ESTABLISHED,
   TCP_LISTEN,
   TCP_SYN_SENT,
+  releaseSkb,
   type SocketOptions,
 } from './socket.js';
 import { tcpBpfRecvmsg, tcpBpfSendmsg, tcpRecvNative, type TcpBpfEnv } from './tcp_bpf.js';
@@ -66,6 +69,9 @@ import {
 import { SkSkb, runSkSkbProgram, skSkbHelperProvided, type SkSkbFields, type SkSkbRunResult } from './sk_skb.js';
 import { SkSkbRx, hasVerdict } from './sk_skb_rx.js';
 import { BPF_PROG_TYPE_SK_SKB, checkProgramHelpers } from './testrun.js';
+import { udpBind, udpConnect, udpFionread, udpRecv, udpSendto, udpShutdown, type UdpEnv } from './udp.js';
+import { unixFionread, unixPair, unixRecv, unixRelease, unixSend, unixShutdown } from './unix.js';
+import type { SockKind } from './socket.js';
 
 export { Socket } from './socket.js';
 export { SockMap, SockHash, SockMapBase } from './sockmap.js';
@@ -132,6 +138,9 @@ export interface SkSkbRunOutcome extends SkSkbRunResult {
   /** The skb's bytes after the program (changed by store_bytes / change_tail / change_head / adjust_room). */
   data: Uint8Array;
 }
+
+/** net.core.wmem_default / rmem_default: SO_SNDBUF / SO_RCVBUF of new UDP and AF_UNIX sockets. */
+const DGRAM_DEFAULT_BUF = 212992;
 
 export class Kernel {
   readonly vm: Vm;
@@ -252,7 +261,7 @@ export class Kernel {
     prog.runCount++;
     let redirect: MsgRunEvent['redirect'] = null;
     const found = (map: unknown, key: Uint8Array, flags: number): Socket | null => {
-      const t = msgRedirectTarget(map, key, flags);
+      const t = skMsgRedirectTarget(map, key, flags);
       if (t !== null && this.msgRunObserver !== null) redirect = { map: map as BpfMap, key, flags };
       return t;
     };
@@ -268,8 +277,9 @@ export class Kernel {
 
   // ---- sockets ---------------------------------------------------------------------------------------------------
 
-  private newSocket(cgroup = this.currentCgroup): Socket {
-    const s = new Socket(this.nextFd++, this.sockOpts);
+  private newSocket(kind: SockKind = 'tcp', cgroup = this.currentCgroup): Socket {
+    const s = new Socket(this.nextFd++, this.sockOpts, kind);
+    if (kind !== 'tcp') s.sndBuf = s.rcvBuf = DGRAM_DEFAULT_BUF;
     sockOpsState(s, cgroupPath(cgroup));
     s.rxHook = (sk) => this.rx.dataReady(sk);
     this.fds.set(s.fd, s);
@@ -287,7 +297,7 @@ export class Kernel {
   }
 
   private portInUse(port: number): boolean {
-    return this.all.some((s) => s.open && s.localPort === port && (s.state === TCP_LISTEN || s.peer === null));
+    return this.all.some((s) => s.open && s.isTcp && s.localPort === port && (s.state === TCP_LISTEN || s.peer === null));
   }
 
   /** A TCP listener on 127.0.0.1:port (0 = ephemeral). Throws EADDRINUSE as an Error. */
@@ -334,7 +344,7 @@ export class Kernel {
     this.sockOps(req, SockOp.TIMEOUT_INIT);
     this.sockOps(req, SockOp.NEEDS_ECN);
     const ls = sockOpsState(listener);
-    const child = this.newSocket(ls.cgroup);
+    const child = this.newSocket('tcp', ls.cgroup);
     child.localIp4 = child.remoteIp4 = LOOPBACK_IP4;
     child.localPort = listener.localPort;
     child.remotePort = c.localPort;
@@ -404,6 +414,48 @@ export class Kernel {
     return listener.acceptQueue.shift() ?? -Errno.EAGAIN;
   }
 
+  // ---- UDP and AF_UNIX (udp.ts, unix.ts) ---------------------------------------------------------------------
+
+  private readonly udpEnv: UdpEnv = {
+    ephemeralPort: () => this.ephemeralPort(),
+    boundTo: (port) => this.all.find((s) => s.open && s.kind === 'udp' && s.localPort === port) ?? null,
+  };
+
+  /** A UDP socket, neither bound nor connected (bind / udpConnect / sendto bind it). */
+  udpSocket(): Socket {
+    return this.newSocket('udp');
+  }
+
+  /** bind() a UDP socket to 127.0.0.1:port (0 = ephemeral): 0 or -errno (-EINVAL bound already, -EADDRINUSE). */
+  bind(sock: Socket, port = 0): number {
+    if (!sock.open) return -Errno.EBADF;
+    if (sock.kind !== 'udp') throw new Error(`bind: ${sock.name} is not a UDP socket (TCP: use listen())`);
+    return udpBind(sock, port, this.udpEnv);
+  }
+
+  /** connect() a UDP socket to `to`'s address: 0 or -errno. */
+  udpConnect(sock: Socket, to: Socket): number {
+    if (!sock.open) return -Errno.EBADF;
+    if (sock.kind !== 'udp' || to.kind !== 'udp') throw new Error(`udpConnect: ${sock.name} and ${to.name} must be UDP sockets`);
+    return udpConnect(sock, to, this.udpEnv);
+  }
+
+  /** sendto() `to`'s address from a UDP socket: bytes or -errno. */
+  sendto(sock: Socket, data: Uint8Array, to: Socket): number {
+    if (!sock.open) return -Errno.EBADF;
+    if (sock.kind !== 'udp' || to.kind !== 'udp') throw new Error(`sendto: ${sock.name} and ${to.name} must be UDP sockets`);
+    return udpSendto(sock, data, to, this.udpEnv);
+  }
+
+  /** socketpair(AF_UNIX, SOCK_STREAM | SOCK_DGRAM): two connected ends. */
+  socketpair(type: 'stream' | 'dgram'): [Socket, Socket] {
+    const kind = type === 'stream' ? 'unix-stream' : 'unix-dgram';
+    const a = this.newSocket(kind);
+    const b = this.newSocket(kind);
+    unixPair(a, b);
+    return [a, b];
+  }
+
   // ---- map operations with errno results -----------------------------------------------------------------------
 
   private key(map: BpfMap, key: MapKey): Uint8Array {
@@ -461,6 +513,8 @@ export class Kernel {
   /** send(2). Default flags MSG_NOSIGNAL (SIGPIPE is not modelled either way). */
   send(sock: Socket, data: Uint8Array, flags: number = MSG_NOSIGNAL): number {
     if (!sock.open) return -Errno.EBADF;
+    if (sock.kind === 'udp') return udpSendto(sock, data, null, this.udpEnv);
+    if (!sock.isTcp) return unixSend(sock, data);
     if (sock.state === TCP_LISTEN || (sock.peer === null && sock.state === TCP_CLOSE)) return -Errno.EPIPE;
     const p = sock.psock;
     if (p !== null && p.progs.msgParser !== null) return tcpBpfSendmsg(this.env, sock, data, flags);
@@ -502,7 +556,17 @@ export class Kernel {
 
   /** recv(2), non-blocking: bytes, 0 at EOF, or -errno (-EAGAIN when nothing is there). MSG_PEEK = 2. */
   recv(sock: Socket, len: number, flags = 0): Uint8Array | number {
+    const r = this.recvNow(sock, len, flags);
+    // Redirected data that waited for SO_RCVBUF room is retried once the reader has taken some (the kernel
+    // retries every jiffy: the next read sees it).
+    if (sock.psock !== null) this.rx.retry(sock.psock);
+    return r;
+  }
+
+  private recvNow(sock: Socket, len: number, flags: number): Uint8Array | number {
     if (!sock.open) return -Errno.EBADF;
+    if (sock.kind === 'udp') return udpRecv(sock, len, flags);
+    if (!sock.isTcp) return unixRecv(sock, len, flags);
     const p = sock.psock;
     if (p !== null && sock.state !== TCP_LISTEN) {
       return hasVerdict(p) ? this.rx.recvmsgParser(sock, p, len, flags) : tcpBpfRecvmsg(sock, p, len, flags);
@@ -513,6 +577,8 @@ export class Kernel {
   /** ioctl(FIONREAD): a psock's ingressMsg bytes, else the native queue; -EINVAL on a listener. */
   fionread(sock: Socket): number {
     if (!sock.open) return -Errno.EBADF;
+    if (sock.kind === 'udp') return udpFionread(sock);
+    if (!sock.isTcp) return unixFionread(sock);
     if (sock.state === TCP_LISTEN) return -Errno.EINVAL;
     // tcp_bpf_ioctl (every psock config): the ingress queue only. KERNEL vs SPEC: §5.5 adds the native queue
     // when no verdict program is attached; the 6.18 host does not (a parser-only psock with 10 native bytes: 0).
@@ -524,6 +590,8 @@ export class Kernel {
   /** shutdown(2): how 0 = SHUT_RD, 1 = SHUT_WR, 2 = SHUT_RDWR. */
   shutdown(sock: Socket, how: 0 | 1 | 2): number {
     if (!sock.open) return -Errno.EBADF;
+    if (sock.kind === 'udp') return udpShutdown(sock, how);
+    if (!sock.isTcp) return unixShutdown(sock, how);
     if (sock.state !== TCP_ESTABLISHED && sock.state !== TCP_CLOSE_WAIT && sock.state !== TCP_LISTEN) return -Errno.ENOTCONN;
     if (how === 0 || how === 2) sock.shutdownFlags |= RCV_SHUTDOWN;
     if ((how === 1 || how === 2) && !(sock.shutdownFlags & SEND_SHUTDOWN)) {
@@ -559,7 +627,9 @@ export class Kernel {
   close(sock: Socket): number {
     if (!sock.open) return -Errno.EBADF;
     psockRemoveAll(sock);
-    if (sock.state === TCP_LISTEN) {
+    if (sock.kind !== 'tcp') {
+      if (sock.kind !== 'udp') unixRelease(sock);
+    } else if (sock.state === TCP_LISTEN) {
       this.tcpSetState(sock, BpfTcpState.CLOSE);
       for (const child of sock.acceptQueue.splice(0)) this.close(child);
     } else if (sock.peer !== null) {
@@ -582,7 +652,7 @@ export class Kernel {
     }
     sock.open = false;
     sock.state = TCP_CLOSE;
-    sock.rcvQueue.length = 0;
+    for (const skb of sock.rcvQueue.splice(0)) releaseSkb(skb);
     this.fds.delete(sock.fd);
     return 0;
   }

@@ -21,6 +21,8 @@ export interface BacklogItem {
   fin: boolean;
   /** PASSed by this socket's own verdict (its TCP sequence advances only when read). */
   self: boolean;
+  /** skb->truesize the message charges to this socket's receive memory once queued (AF_UNIX skbs; else 0). */
+  truesize?: number;
 }
 
 /** A loaded program as psocks and maps hold it. */
@@ -118,7 +120,7 @@ export class Psock {
     }
     // [quirk, observed] PASSed bytes still unread are purged but TCP never consumed their sequence range:
     // the native stream now has a hole and native reads find nothing (-EAGAIN) from here on.
-    this.sk.seqHole += this.selfPendingBytes;
+    if (this.sk.isTcp) this.sk.seqHole += this.selfPendingBytes;
     for (const m of this.ingressMsg.splice(0)) m.free();
     this.backlog.length = 0;
     this.rxMode = null;

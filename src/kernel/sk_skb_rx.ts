@@ -6,15 +6,16 @@
 //
 // Synchronous model: the kernel's data-ready runs in softirq context and the backlog in a workqueue, both
 // "soon" after the bytes arrive; here data-ready runs when a push delivers bytes (Socket.rxHook) and the
-// backlog workers run right after the verdict, before the sending call returns. Memory is unlimited: the
-// SO_RCVBUF back-pressure (-EAGAIN) of ingress redirects and the sender's window are not modelled.
+// backlog workers run right after the verdict, before the sending call returns. Memory: the SO_RCVBUF
+// back-pressure (-EAGAIN) of ingress redirects applies to skbs with a known truesize (AF_UNIX, unix.ts); TCP
+// and UDP skbs count 0, and the sender's window is not modelled.
 
 import { BpfExecutionError } from '../../vm/errors.js';
 import type { BoundProgram, Vm } from '../../vm/interpreter.js';
 import type { BacklogItem, Psock, SockProg } from './psock.js';
 import { SkSkb, runSkSkbProgram, type SkSkbRunResult } from './sk_skb.js';
 import { BPF_F_INGRESS, Page, SkMsg, __SK_DROP, __SK_PASS, __SK_REDIRECT } from './skmsg.js';
-import { Errno, MSG_PEEK, RCV_SHUTDOWN, TCP_CLOSE, type Socket } from './socket.js';
+import { AF_UNIX, Errno, MSG_PEEK, RCV_SHUTDOWN, TCP_CLOSE, releaseSkb, type Socket } from './socket.js';
 import { Strparser } from './strparser.js';
 import { skMsgRecvmsg } from './tcp_bpf.js';
 
@@ -34,15 +35,26 @@ export interface SkSkbRxEnv {
   send(sk: Socket, data: Uint8Array, flags: number): number;
 }
 
-function msgOf(bytes: Uint8Array, fin: boolean, self: boolean): SkMsg {
+function msgOf(bytes: Uint8Array, fin: boolean, self: boolean, truesize = 0): SkMsg {
   const m = new SkMsg();
   if (bytes.length > 0) {
     const page = new Page(bytes.length);
     page.bytes.set(bytes);
     m.pageAdd(page, bytes.length, 0);
   }
-  m.skb = { fin, self };
+  m.skb = { fin, self, truesize };
   return m;
+}
+
+/**
+ * sk_rmem_alloc as the ingress check sees it: the truesize of the skbs behind the messages in the ingress queue
+ * (each charged until read completely). Only AF_UNIX skbs carry a truesize in the model (unix.ts); TCP and UDP
+ * skbs count 0, so the SO_RCVBUF check below never triggers for them.
+ */
+export function ingressRmem(psock: Psock): number {
+  let n = 0;
+  for (const m of psock.ingressMsg) n += (m.skb as { truesize?: number } | null)?.truesize ?? 0;
+  return n;
 }
 
 /** Whether the message at the head of ingressMsg is an empty one (the FIN skb): reading it copies nothing. */
@@ -144,9 +156,13 @@ export class SkSkbRx {
     while (sk.psock === p && p.rxMode === 'verdict') {
       const s = sk.rcvQueue.shift();
       let skb: SkSkb;
+      let truesize = 0;
       if (s !== undefined) {
-        skb = new SkSkb(s.data.subarray(s.off));
-      } else if (sk.rcvFin && !p.finRead) {
+        truesize = s.truesize;
+        releaseSkb(s); // the verdict owns the data now: the sender's write memory is free again (observed)
+        // AF_UNIX skbs carry no protocol (skb->protocol 0, observed); UDP and TCP ones ETH_P_IP.
+        skb = new SkSkb(s.data.subarray(s.off), sk.family === AF_UNIX ? { fields: { protocol: 0 } } : {});
+      } else if (sk.isTcp && sk.rcvFin && !p.finRead) {
         p.finRead = true;
         skb = new SkSkb(new Uint8Array(0));
         skb.markFin();
@@ -157,21 +173,21 @@ export class SkSkbRx {
       const prog = p.progs.streamVerdict ?? p.progs.skbVerdict;
       let verdict = __SK_DROP;
       if (prog !== null) verdict = this.run(prog, skb).verdict;
-      const r = this.apply(sk, p, skb, verdict, skb.pkt.bytes().slice());
+      const r = this.apply(sk, p, skb, verdict, skb.pkt.bytes().slice(), truesize);
       if (r < 0 || skb.fin) break;
     }
   }
 
   // ---- applying the verdict (sk_psock_verdict_apply) --------------------------------------------------------
 
-  private apply(sk: Socket, p: Psock, skb: SkSkb, verdict: number, bytes: Uint8Array | null): number {
+  private apply(sk: Socket, p: Psock, skb: SkSkb, verdict: number, bytes: Uint8Array | null, truesize = 0): number {
     if (verdict === __SK_PASS) {
       if (!sk.open || !p.txEnabled) return -EIO;
       if (p.backlog.length === 0 && bytes !== null) {
-        p.queueMsg(msgOf(bytes, skb.fin, true));
+        p.queueMsg(msgOf(bytes, skb.fin, true, truesize));
         return 0;
       }
-      p.backlog.push({ bytes, ingress: true, fin: skb.fin, self: true });
+      p.backlog.push({ bytes, ingress: true, fin: skb.fin, self: true, truesize });
       this.schedule(p);
       return 0;
     }
@@ -180,7 +196,7 @@ export class SkSkbRx {
       const target = r.target;
       const tp = target.psock;
       if (tp === null || tp.dropped || !target.open || !tp.txEnabled) return -EIO;
-      tp.backlog.push({ bytes, ingress: (r.flags & BPF_F_INGRESS) !== 0, fin: skb.fin, self: false });
+      tp.backlog.push({ bytes, ingress: (r.flags & BPF_F_INGRESS) !== 0, fin: skb.fin, self: false, truesize });
       this.schedule(tp);
       return 0;
     }
@@ -213,6 +229,9 @@ export class SkSkbRx {
     for (let n = p.backlog.length; n > 0 && p.backlog.length > 0 && !p.dropped; n--) {
       const item = p.backlog[0]!;
       const ret = sk.open ? this.handle(sk, p, item) : -EIO;
+      // SO_RCVBUF back-pressure: the item stays first in the backlog; the kernel retries every jiffy, the model
+      // when this socket's reader has taken data (retry()).
+      if (ret === -Errno.EAGAIN) return;
       p.backlog.shift();
       if (ret <= 0) {
         // Hard errors break the pipe: sk_err on this socket, TX disabled, the rest stays queued.
@@ -228,12 +247,22 @@ export class SkSkbRx {
   private handle(sk: Socket, p: Psock, item: BacklogItem): number {
     if (item.bytes === null) return -Errno.EINVAL;
     if (item.ingress) {
-      // sk_psock_skb_ingress(_self): wrap into an sk_msg on this socket's ingress queue.
-      p.queueMsg(msgOf(item.bytes, item.fin, item.self));
+      // sk_psock_skb_ingress(_self): wrap into an sk_msg on this socket's ingress queue. Data redirected from
+      // another socket waits (-EAGAIN) while this socket's receive memory is above SO_RCVBUF (observed with
+      // AF_UNIX skbs: SO_RCVBUF 2304 takes two 1000-byte skbs of truesize 2304 at a time).
+      if (!item.self && ingressRmem(p) > sk.rcvBuf) return -Errno.EAGAIN;
+      p.queueMsg(msgOf(item.bytes, item.fin, item.self, item.truesize ?? 0));
       return item.bytes.length;
     }
     if (item.bytes.length === 0) return 0;
     return this.env.send(sk, item.bytes, BACKLOG_SEND_FLAGS);
+  }
+
+  /** The delayed backlog retry after -EAGAIN: runs `psock`'s backlog again if it holds anything. */
+  retry(psock: Psock): void {
+    if (psock.backlog.length === 0 || psock.dropped) return;
+    this.schedule(psock);
+    this.runWork();
   }
 
   // ---- reading (tcp_bpf_recvmsg_parser, tcp_bpf_ioctl) ------------------------------------------------------

@@ -26,16 +26,28 @@
 //    instead (peer: sk_err ECONNRESET), as tcp_close does.
 //  - Sending to a peer that was closed: the bytes are discarded and the sender gets sk_err EPIPE (the RST a
 //    closed socket answers with, tcp_reset in CLOSE_WAIT); the next send returns -EPIPE.
-//  - Memory is unlimited: no SO_SNDBUF / SO_RCVBUF back-pressure, sends never block or return EAGAIN.
+//  - Memory is unlimited for TCP: no SO_SNDBUF / SO_RCVBUF back-pressure, sends never block or return EAGAIN.
+//    (AF_UNIX sends are charged against SO_SNDBUF, and SK_SKB ingress redirects of AF_UNIX skbs against the
+//    target's SO_RCVBUF: unix.ts, sk_skb_rx.ts.)
 
 import type { Page, SkMsgSock } from './skmsg.js';
 import type { Psock } from './psock.js';
 
 // ---- constants ------------------------------------------------------------------------------------------------
 
+export const AF_UNIX = 1;
 export const AF_INET = 2;
 export const SOCK_STREAM = 1;
+export const SOCK_DGRAM = 2;
 export const IPPROTO_TCP = 6;
+export const IPPROTO_UDP = 17;
+
+/**
+ * What a Socket is: TCP (this file), UDP on 127.0.0.1 (udp.ts) or one end of an AF_UNIX socketpair (unix.ts).
+ * The non-TCP kinds reuse the Socket object (queues, psock, peer, shutdown flags) with their own send / recv
+ * rules; `state` is TCP_CLOSE or TCP_ESTABLISHED for them (a connected UDP socket, a socketpair end).
+ */
+export type SockKind = 'tcp' | 'udp' | 'unix-stream' | 'unix-dgram';
 
 /** TCP states (include/net/tcp_states.h). */
 export const TCP_ESTABLISHED = 1;
@@ -60,7 +72,7 @@ export const SO_RCVBUF = 8;
 /** errno values the socket layer returns (negated in results). */
 export const Errno = {
   EPERM: 1, ENOENT: 2, EIO: 5, EBADF: 9, EAGAIN: 11, ENOMEM: 12, EACCES: 13, EBUSY: 16, EEXIST: 17, EFAULT: 14, EINVAL: 22,
-  ENOSPC: 28, EPIPE: 32, ENOTSOCK: 88, EOPNOTSUPP: 95, ECONNRESET: 104, EISCONN: 106, ENOTCONN: 107,
+  ENOSPC: 28, EPIPE: 32, ENOTSOCK: 88, EDESTADDRREQ: 89, EOPNOTSUPP: 95, ECONNRESET: 104, EISCONN: 106, ENOTCONN: 107,
   ECONNREFUSED: 111, EADDRINUSE: 98, E2BIG: 7,
 } as const;
 
@@ -80,12 +92,24 @@ export const LOOPBACK_SEGMENT = 32741;
 /** One queued segment: its bytes (a copy) and the pages whose data it references (for page-frag reuse). */
 export class Skb {
   off = 0;
+  /** The sending socket whose write memory (wmemAlloc) this skb is charged to until it is consumed (AF_UNIX). */
+  owner: Socket | null = null;
+  /** skb->truesize as charged to `owner`. */
+  truesize = 0;
   constructor(
     readonly data: Uint8Array,
     readonly pages: readonly Page[],
   ) {}
   get len(): number {
     return this.data.length - this.off;
+  }
+}
+
+/** The skb is consumed (read, taken by a verdict program or purged): uncharge its sender's write memory. */
+export function releaseSkb(s: Skb): void {
+  if (s.owner !== null) {
+    s.owner.wmemAlloc -= s.truesize;
+    s.owner = null;
   }
 }
 
@@ -103,11 +127,28 @@ export interface SocketOptions {
   mss?: number;
 }
 
-/** An IPv4 TCP socket. Implements SkMsgSock, so it is what sk_msg programs see as `sk` and as redirect targets. */
+/**
+ * A socket (an IPv4 TCP socket unless `kind` says otherwise). Implements SkMsgSock, so it is what sk_msg
+ * programs see as `sk` and as redirect targets.
+ */
 export class Socket implements SkMsgSock {
-  readonly family = AF_INET;
-  readonly type = SOCK_STREAM;
-  readonly protocol = IPPROTO_TCP;
+  get family(): number {
+    return this.kind === 'tcp' || this.kind === 'udp' ? AF_INET : AF_UNIX;
+  }
+  get type(): number {
+    return this.kind === 'tcp' || this.kind === 'unix-stream' ? SOCK_STREAM : SOCK_DGRAM;
+  }
+  get protocol(): number {
+    return this.kind === 'tcp' ? IPPROTO_TCP : this.kind === 'udp' ? IPPROTO_UDP : 0;
+  }
+  /** sk_is_tcp. */
+  get isTcp(): boolean {
+    return this.kind === 'tcp';
+  }
+  /** Datagram semantics: one recv reads at most one queued skb (UDP, AF_UNIX SOCK_DGRAM). */
+  get isDgram(): boolean {
+    return this.kind === 'udp' || this.kind === 'unix-dgram';
+  }
   state = TCP_CLOSE;
   localIp4 = 0;
   remoteIp4 = 0;
@@ -137,9 +178,11 @@ export class Socket implements SkMsgSock {
    * psock): native reads stop there for good; FIONREAD still counts them.
    */
   seqHole = 0;
+  /** sk_wmem_alloc: truesize of this socket's sent skbs not yet consumed by the receiver (AF_UNIX only). */
+  wmemAlloc = 0;
   /** Owner uid (bpf_get_socket_uid): the model's process runs as root. */
   uid = 0;
-  /** SO_SNDBUF / SO_RCVBUF as set (doubled, like the kernel); not enforced. */
+  /** SO_SNDBUF / SO_RCVBUF as set (doubled, like the kernel); SO_SNDBUF is enforced for AF_UNIX sends (unix.ts). */
   sndBuf = 16384;
   rcvBuf = 131072;
   readonly segmentSize: number;
@@ -150,6 +193,7 @@ export class Socket implements SkMsgSock {
   constructor(
     readonly fd: number,
     opts: SocketOptions = {},
+    readonly kind: SockKind = 'tcp',
   ) {
     this.segmentSize = opts.segmentSize ?? LOOPBACK_SEGMENT;
     this.mss = opts.mss ?? LOOPBACK_MSS;
@@ -267,13 +311,14 @@ export class Socket implements SkMsgSock {
         continue;
       }
       s.off += n;
-      if (s.len === 0) this.rcvQueue.shift();
+      if (s.len === 0) releaseSkb(this.rcvQueue.shift()!);
     }
     return out;
   }
 
   /** SkMsgSock-compatible description (also what `toString` prints). */
   toString(): string {
-    return `${this.name} (127.0.0.1:${this.localPort}${this.peer ? ` -> 127.0.0.1:${this.remotePort}` : ''})`;
+    if (this.family === AF_UNIX) return `${this.name} (unix ${this.kind === 'unix-stream' ? 'stream' : 'dgram'})`;
+    return `${this.name} (${this.kind === 'udp' ? 'udp ' : ''}127.0.0.1:${this.localPort}${this.peer ? ` -> 127.0.0.1:${this.remotePort}` : ''})`;
   }
 }

@@ -77,17 +77,17 @@ export abstract class SockMapBase extends BpfMap implements SockMapLike {
   }
 
   /**
-   * sock_map_update_elem_sys after the fd lookup: `sk` null (or closed) = EBADF; then the state gate (TCP
-   * ESTABLISHED or LISTEN, else EOPNOTSUPP), then the type's update_common. Throws BpfMapError.
+   * sock_map_update_elem_sys after the fd lookup: `sk` null (or closed) = EBADF; then the state gate
+   * (sockStateRefused: TCP ESTABLISHED or LISTEN, UDP bound, AF_UNIX stream connected; else EOPNOTSUPP), then
+   * the type's update_common. Throws BpfMapError.
    */
   updateSocket(key: Uint8Array, sk: Socket | null, flags: number | bigint = 0): void {
     this.checkWrite('update');
     this.checkKey('update', key);
     if (sk === null || !sk.open) this.fail('EBADF', 'update', 'no such socket (fd not open)');
     const f = typeof flags === 'bigint' ? (flags > 0xffffffffn ? 0xffffffff : Number(flags)) : flags;
-    if (sk.state !== TCP_ESTABLISHED && sk.state !== TCP_LISTEN) {
-      this.fail('EOPNOTSUPP', 'update', `socket ${sk.name} is not ESTABLISHED or LISTEN (state ${sk.state})`);
-    }
+    const refused = sockStateRefused(sk);
+    if (refused !== null) this.fail('EOPNOTSUPP', 'update', `socket ${sk.name} ${refused}`);
     const r = this.updateCommon(key, sk, f);
     if (r < 0) this.fail(errName(r), 'update', this.lastDetail);
   }
@@ -163,6 +163,12 @@ export abstract class SockMapBase extends BpfMap implements SockMapLike {
     } else {
       p = psockInit(sk);
     }
+    if (mp.streamParser && mp.streamVerdict && !p.savedDataReady && !sk.isTcp) {
+      // sock_map_link: the strparser runs on TCP only (observed -EOPNOTSUPP for UDP and AF_UNIX sockets).
+      this.unlinkFailed(sk);
+      this.lastDetail = `socket ${sk.name} is not TCP: a stream parser cannot run on it`;
+      return -ERRNO.EOPNOTSUPP;
+    }
     if (mp.msgParser) p.progs.msgParser = mp.msgParser;
     if (mp.streamParser) p.progs.streamParser = mp.streamParser;
     if (mp.streamVerdict) p.progs.streamVerdict = mp.streamVerdict;
@@ -181,6 +187,25 @@ export abstract class SockMapBase extends BpfMap implements SockMapLike {
 
   protected addLink(sk: Socket, slot: string): void {
     sk.psock!.links.push({ map: this, slot });
+  }
+}
+
+/**
+ * sock_map_sk_state_allowed plus the kinds the model has (null = the socket may be inserted, else why not):
+ * TCP in ESTABLISHED or LISTEN; UDP once bound (an unbound UDP socket is refused: observed -EOPNOTSUPP on 6.18;
+ * sendto's autobind counts as bound); AF_UNIX stream ends ESTABLISHED (a socketpair end is); AF_UNIX datagram
+ * always. (AF_UNIX SOCK_SEQPACKET is refused by the kernel and not modelled.)
+ */
+export function sockStateRefused(sk: Socket): string | null {
+  switch (sk.kind) {
+    case 'tcp':
+      return sk.state === TCP_ESTABLISHED || sk.state === TCP_LISTEN ? null : `is not ESTABLISHED or LISTEN (state ${sk.state})`;
+    case 'udp':
+      return sk.localPort !== 0 ? null : 'is an unbound UDP socket';
+    case 'unix-stream':
+      return sk.state === TCP_ESTABLISHED ? null : 'is an unconnected AF_UNIX stream socket';
+    case 'unix-dgram':
+      return null;
   }
 }
 
@@ -481,8 +506,20 @@ export function msgRedirectTarget(map: unknown, key: Uint8Array, flags: number):
   if (!(map instanceof SockMapBase)) return null;
   const sk = map.socketFor(key);
   if (sk === null) return null;
-  // TCP: anything but LISTEN (non-TCP targets would need ESTABLISHED, and egress needs TCP: all sockets here are TCP).
-  if (sk.state === TCP_LISTEN) return null;
+  // sock_map_redirect_allowed: TCP anything but LISTEN; other kinds ESTABLISHED (a connected UDP socket, a
+  // socketpair end; a bound but unconnected UDP target drops the message: observed).
+  if (sk.isTcp ? sk.state === TCP_LISTEN : sk.state !== TCP_ESTABLISHED) return null;
   void flags;
+  return sk;
+}
+
+/**
+ * bpf_msg_redirect_map / _hash: msgRedirectTarget plus the SK_MSG rule that egress (no BPF_F_INGRESS) needs a
+ * TCP target — a UDP or AF_UNIX target without BPF_F_INGRESS is SK_DROP (observed: the send returns -EACCES).
+ * Ingress redirects to them work (the bytes reach the target's readers).
+ */
+export function skMsgRedirectTarget(map: unknown, key: Uint8Array, flags: number): Socket | null {
+  const sk = msgRedirectTarget(map, key, flags);
+  if (sk !== null && !sk.isTcp && (flags & 1) === 0) return null;
   return sk;
 }

@@ -56,6 +56,8 @@
  *   accept NAME LISTENER            accept one connection (poll <= 1 s)
  *   udp NAME PORT                   UDP socket bound to 127.0.0.1:PORT
  *   udp_connect NAME OTHER          connect UDP socket NAME to OTHER's address
+ *   udp_unbound NAME                UDP socket, not bound, not connected
+ *   sendto SOCK OTHER HEX FLAGS     sendto() OTHER's address (getsockname)
  *   unix_pair NAME1 NAME2 TYPE      socketpair(AF_UNIX, TYPE) (1 stream,
  *                                   2 dgram, 5 seqpacket)
  *   sock_update MAP KEYHEX SOCK FLAGS   BPF_MAP_UPDATE_ELEM, value = SOCK's fd
@@ -233,7 +235,7 @@ enum op {
 	OP_SOCK_UPDATE, OP_MAP_UPDATE, OP_MAP_DELETE, OP_MAP_LOOKUP,
 	OP_MAP_NEXT, OP_SEND, OP_SENDMSG, OP_SENDFILE, OP_RECV, OP_SHUTDOWN,
 	OP_CLOSE, OP_SETSOCKOPT, OP_GETSOCKOPT, OP_FIONREAD, OP_COOKIE,
-	OP_RUNCNT, OP_SLEEP,
+	OP_RUNCNT, OP_SLEEP, OP_UDP_UNBOUND, OP_SENDTO,
 };
 
 static const char *const op_names[] = {
@@ -242,7 +244,7 @@ static const char *const op_names[] = {
 	"sock_update", "map_update", "map_delete", "map_lookup",
 	"map_next", "send", "sendmsg", "sendfile", "recv", "shutdown",
 	"close", "setsockopt", "getsockopt", "fionread", "cookie",
-	"runcnt", "sleep_ms",
+	"runcnt", "sleep_ms", "udp_unbound", "sendto",
 };
 
 struct step {
@@ -730,6 +732,7 @@ static const struct opspec opspecs[] = {
 	{ "setsockopt", OP_SETSOCKOPT, 4 }, { "getsockopt", OP_GETSOCKOPT, 3 },
 	{ "fionread", OP_FIONREAD, 1 },    { "cookie", OP_COOKIE, 1 },
 	{ "runcnt", OP_RUNCNT, 1 },        { "sleep_ms", OP_SLEEP, 1 },
+	{ "udp_unbound", OP_UDP_UNBOUND, 1 }, { "sendto", OP_SENDTO, 4 },
 };
 
 static int parse_step(char **tok, int n)
@@ -788,6 +791,16 @@ static int parse_step(char **tok, int n)
 		break;
 	case OP_UDP_CONNECT:
 		if (use_sock(tok[1], &s->s1) || use_sock(tok[2], &s->s2))
+			return -1;
+		break;
+	case OP_UDP_UNBOUND:
+		if (decl_sock(tok[1], SK_UDP, &s->s1))
+			return -1;
+		break;
+	case OP_SENDTO:
+		if (use_sock(tok[1], &s->s1) || use_sock(tok[2], &s->s2) ||
+		    parse_hex(tok[3], MAX_SEND, "data", &s->val) ||
+		    parse_u64(tok[4], UINT32_MAX, "flags", &s->n[0]))
 			return -1;
 		break;
 	case OP_UNIX_PAIR:
@@ -1324,6 +1337,31 @@ static void run_step(struct step *s)
 		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 			ret = neg();
 		fprintf(out, ",\"port\":%d", local_port(fd));
+		break;
+	}
+	case OP_UDP_UNBOUND:
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			ret = neg();
+		else
+			socks[s->s1].fd = fd;
+		break;
+	case OP_SENDTO: {
+		struct sockaddr_in sa;
+		socklen_t l = sizeof(sa);
+
+		if (fd < 0 || sock_fd(s->s2) < 0) {
+			ret = -EBADF;
+			break;
+		}
+		if (getsockname(sock_fd(s->s2), (struct sockaddr *)&sa, &l) < 0) {
+			ret = neg();
+			break;
+		}
+		ret = sendto(fd, s->val.p ? (void *)s->val.p : (void *)"", s->val.n, (int)s->n[0],
+			     (struct sockaddr *)&sa, l);
+		if (ret < 0)
+			ret = neg();
 		break;
 	}
 	case OP_UDP_CONNECT:

@@ -101,6 +101,10 @@ export type ScenarioStep = StepBase &
     /** UDP socket bound to 127.0.0.1:port. */
     | { op: 'udp'; name: string; port?: number }
     | { op: 'udpConnect'; sock: string; to: string }
+    /** UDP socket neither bound nor connected. */
+    | { op: 'udpUnbound'; name: string }
+    /** sendto() `to`'s address (UDP); default flags MSG_NOSIGNAL. */
+    | { op: 'sendto'; sock: string; to: string; data: Uint8Array; flags?: number }
     | { op: 'unixPair'; names: [string, string]; type?: 'stream' | 'dgram' | 'seqpacket' }
     /** BPF_MAP_UPDATE_ELEM with the socket's fd as value. */
     | { op: 'sockUpdate'; map: number; key: Key; sock: string; flags?: number }
@@ -370,6 +374,12 @@ function encodeScenario(s: Scenario): string {
         break;
       case 'udpConnect':
         lines.push(`udp_connect ${use(st.sock)} ${use(st.to)}`);
+        break;
+      case 'udpUnbound':
+        lines.push(`udp_unbound ${decl(st.name)}`);
+        break;
+      case 'sendto':
+        lines.push(`sendto ${use(st.sock)} ${use(st.to)} ${hex(st.data)} ${uint(st.flags, MsgFlags.NOSIGNAL, 'flags')}`);
         break;
       case 'unixPair': {
         const t = { stream: 1, dgram: 2, seqpacket: 5 }[st.type ?? 'stream'];

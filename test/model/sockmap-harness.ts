@@ -7,7 +7,7 @@
  * -errno); `sleep` does nothing (the model is synchronous); the final drain reads SO_ERROR of every open socket,
  * then recv(65536, non-blocking) on every open non-listening socket until it returns <= 0.
  * cgroupAttach attaches to the model's root cgroup (every model socket is in it, as every harness socket is in
- * the helper's private cgroup). Not supported (throws): link, udp, udpConnect, unixPair.
+ * the helper's private cgroup). Not supported (throws): link, unixPair of type seqpacket.
  */
 import { Kernel, type KProgram } from '../../src/kernel/model.js';
 import { SockMapBase } from '../../src/kernel/sockmap.js';
@@ -119,6 +119,31 @@ export function runModelScenario(s: Scenario, kernel = new Kernel()): ModelRun {
         a.name = st.name;
         socks.set(st.name, a);
         sr = { op: 'accept', ret: 0 };
+        break;
+      }
+      case 'udp':
+      case 'udpUnbound': {
+        const u = kernel.udpSocket();
+        u.name = st.name;
+        socks.set(st.name, u);
+        const ret = st.op === 'udp' ? kernel.bind(u, st.port ?? 0) : 0;
+        sr = { op: st.op === 'udp' ? 'udp' : 'udp_unbound', ret, ...(st.op === 'udp' ? { port: u.localPort } : {}) };
+        break;
+      }
+      case 'udpConnect':
+        sr = { op: 'udp_connect', ret: kernel.udpConnect(sock(st.sock), sock(st.to)) };
+        break;
+      case 'sendto':
+        sr = { op: 'sendto', ret: kernel.sendto(sock(st.sock), st.data, sock(st.to)) };
+        break;
+      case 'unixPair': {
+        if (st.type === 'seqpacket') throw new Error('model scenario: AF_UNIX SOCK_SEQPACKET is not modelled');
+        const [a, b] = kernel.socketpair(st.type ?? 'stream');
+        a.name = st.names[0];
+        b.name = st.names[1];
+        socks.set(a.name, a);
+        socks.set(b.name, b);
+        sr = { op: 'unix_pair', ret: 0 };
         break;
       }
       case 'sockUpdate':
