@@ -1,0 +1,147 @@
+/**
+ * The socket program types' helper table (what the 6.18 kernel allows as root, what the model implements), the
+ * shared load-time refusal of SK_SKB / SK_MSG / SOCK_OPS programs that call a helper the model lacks, and the
+ * generic / sock_ops / sk_storage helpers of src/kernel/sock-helpers.ts. The kernel comparison of the sock_ops
+ * socket-option helpers is in sock-helpers-kernel.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import { assemble } from '../../vm/asm.js';
+import { Kernel } from '../../src/kernel/model.js';
+import { SOCKET_PROG_TYPES, bpfStrtoull, socketHelperTable, INITIAL_JIFFIES } from '../../src/kernel/sock-helpers.js';
+import { SkStorageMap } from '../../src/kernel/maps/sk-storage.js';
+import { createMap } from '../../src/kernel/maps/index.js';
+import type { MapSpec } from '../../src/spec.js';
+
+const TYPE_NAMES: Record<number, string> = { 13: 'SOCK_OPS', 14: 'SK_SKB', 16: 'SK_MSG' };
+
+/** What the model implements per type (kept in step with README.md "Helpers in the socket model"). */
+const EXPECTED_IMPLEMENTED: Record<number, number[]> = {
+  14: [1, 2, 3, 5, 6, 7, 8, 9, 12, 14, 15, 16, 26, 38, 39, 42, 43, 46, 47, 50, 52, 72, 105, 106, 118, 125, 160, 182, 195],
+  16: [1, 2, 3, 5, 6, 7, 8, 12, 14, 15, 16, 42, 60, 61, 62, 63, 71, 90, 91, 105, 106, 107, 108, 118, 122, 125, 160, 182, 195],
+  13: [1, 2, 3, 5, 6, 7, 8, 12, 14, 15, 16, 42, 46, 49, 53, 57, 59, 70, 105, 106, 107, 108, 118, 122, 125, 143, 144, 160, 182, 195],
+};
+
+const spec = (name: string, type: number, keySize: number, valueSize: number, maxEntries: number, flags = 0): MapSpec => ({
+  name, type, typeName: '', keySize, valueSize, maxEntries, flags, section: '.maps',
+});
+
+describe('socket helper table', () => {
+  it('lists, per socket program type, the helpers the kernel allows and the ones the model implements', () => {
+    const k = new Kernel();
+    k.createMaps([spec('st', 24, 4, 8, 0, 1)]); // an sk_storage map installs bpf_sk_storage_get/delete
+    for (const t of SOCKET_PROG_TYPES) {
+      const rows = socketHelperTable(k.vm, t);
+      const impl = rows.filter((r) => r.implemented);
+      console.log(`${TYPE_NAMES[t]} (${t}): kernel allows ${rows.length}, model implements ${impl.length}: ${impl.map((r) => `${r.name}#${r.id}`).join(' ')}`);
+      console.log(`  not implemented (refused at load): ${rows.filter((r) => !r.implemented).map((r) => `${r.name}#${r.id}`).join(' ')}`);
+      expect(impl.map((r) => r.id)).toEqual(EXPECTED_IMPLEMENTED[t]);
+      // every implemented helper is one the kernel allows
+      expect(rows.length).toBeGreaterThan(impl.length);
+    }
+  });
+
+  it('refuses at load time, for SK_MSG and SOCK_OPS as for SK_SKB, a helper the model lacks or the type may not call', () => {
+    const k = new Kernel();
+    const prog = (id: number): Uint8Array => assemble(`r2 = 0\nr3 = 0\nr4 = 0\nr5 = 0\ncall ${id}\nr0 = 1\nexit`);
+    for (const type of [14, 16, 13]) {
+      expect(() => k.loadProgram({ type, name: 'perf', insns: prog(25) })).toThrow(/program perf calls bpf_perf_event_output#25, which bpfvm's socket model does not provide/);
+      expect(() => k.loadProgram({ type, name: 'loop', insns: prog(181) })).toThrow(/bpf_loop#181/);
+    }
+    expect(() => k.loadProgram({ type: 16, name: 'ops', insns: prog(49) })).toThrow(/bpf_setsockopt#49 \(the kernel refuses to load it\)|cannot use helper bpf_setsockopt#49/);
+    expect(() => k.loadProgram({ type: 13, name: 'msg', insns: prog(61) })).toThrow(/cannot use helper bpf_msg_apply_bytes#61/);
+    expect(() => k.loadProgram({ type: 13, name: 'hdr', insns: prog(142) })).toThrow(/bpf_load_hdr_opt#142, which bpfvm's socket model does not provide/);
+    // sk_storage helpers need an sk_storage map (no maps yet: not installed)
+    expect(() => k.loadProgram({ type: 16, name: 'st', insns: prog(107) })).toThrow(/bpf_sk_storage_get#107/);
+    expect(k.loadProgram({ type: 13, name: 'ok', insns: prog(49) }).name).toBe('ok');
+  });
+});
+
+describe('generic helpers', () => {
+  it('bpf_strtol / bpf_strtoul parse like the kernel', () => {
+    const enc = (s: string): Uint8Array => Buffer.from(s, 'latin1');
+    expect(bpfStrtoull(enc('  -123abc'), 10n)).toEqual({ consumed: 6, value: 123n, negative: true });
+    expect(bpfStrtoull(enc('0x1fz'), 0n)).toEqual({ consumed: 4, value: 0x1fn, negative: false });
+    expect(bpfStrtoull(enc('0x1f'), 16n)).toEqual({ consumed: 4, value: 0x1fn, negative: false });
+    expect(bpfStrtoull(enc('017'), 0n)).toEqual({ consumed: 3, value: 15n, negative: false });
+    expect(bpfStrtoull(enc('0x'), 0n)).toEqual({ consumed: 1, value: 0n, negative: false }); // octal "0", then "x"
+    expect(bpfStrtoull(enc('x'), 10n)).toBe(-22);
+    expect(bpfStrtoull(enc('   '), 10n)).toBe(-22);
+    expect(bpfStrtoull(enc('12'), 7n)).toBe(-22);
+    expect(bpfStrtoull(enc('12'), 0x20n)).toBe(-22);
+    expect(bpfStrtoull(enc('18446744073709551616'), 10n)).toBe(-34);
+    expect(bpfStrtoull(enc('18446744073709551615'), 10n)).toEqual({ consumed: 20, value: 2n ** 64n - 1n, negative: false });
+  });
+
+  it('strtol / strtoul / strncmp / jiffies64 / get_current_comm / trace_printk from a SOCK_OPS program', () => {
+    const k = new Kernel();
+    k.createMaps([spec('out', 2, 4, 64, 1)]);
+    // out[0..8) strtol("-42 ") res, [8..12) its ret, [12..16) strtoul("-1") ret, [16..20) strncmp("abd","abc"),
+    // [24..32) jiffies64, [32..48) comm, [48..52) trace_printk ret
+    const p = k.loadProgram({
+      type: 13, name: 'gen', insns: assemble(`
+        r6 = r1
+        *(u32 *)(r10 - 4) = 0
+        r1 = map[idx:0]
+        r2 = r10
+        r2 += -4
+        call bpf_map_lookup_elem#1
+        if r0 == 0 goto out
+        r7 = r0
+        r1 = 0x20323434
+        *(u32 *)(r10 - 16) = r1
+        *(u8 *)(r10 - 16) = 0x2d
+        r1 = r10
+        r1 += -16
+        r2 = 4
+        r3 = 10
+        r4 = r7
+        call bpf_strtol#105
+        *(u32 *)(r7 + 8) = r0
+        *(u16 *)(r10 - 24) = 0x312d
+        r1 = r10
+        r1 += -24
+        r2 = 2
+        r3 = 0
+        r4 = r10
+        r4 += -32
+        call bpf_strtoul#106
+        *(u32 *)(r7 + 12) = r0
+        *(u32 *)(r10 - 40) = 0x00646261
+        *(u32 *)(r10 - 48) = 0x00636261
+        r1 = r10
+        r1 += -40
+        r2 = 3
+        r3 = r10
+        r3 += -48
+        call bpf_strncmp#182
+        *(u32 *)(r7 + 16) = r0
+        call bpf_jiffies64#118
+        *(u64 *)(r7 + 24) = r0
+        r1 = r7
+        r1 += 32
+        r2 = 16
+        call bpf_get_current_comm#16
+        *(u32 *)(r10 - 56) = 0x000a6968
+        r1 = r10
+        r1 += -56
+        r2 = 4
+        call bpf_trace_printk#6
+        *(u32 *)(r7 + 48) = r0
+      out:
+        r0 = 1
+        exit`),
+    });
+    expect(k.cgroupAttach(p)).toBe(0);
+    k.listen(); // TCP_LISTEN_CB: one run
+    const v = k.mapLookup(k.map(0), 0) as Uint8Array;
+    const dv = new DataView(v.buffer, v.byteOffset, v.byteLength);
+    expect(dv.getBigInt64(0, true)).toBe(-42n);
+    expect(dv.getInt32(8, true)).toBe(3); // "-42" consumed, the space stops it
+    expect(dv.getInt32(12, true)).toBe(-22); // strtoul of a negative number
+    expect(dv.getInt32(16, true)).toBe(1); // "abd" > "abc"
+    expect(dv.getBigUint64(24, true)).toBeGreaterThanOrEqual(INITIAL_JIFFIES + 250n); // 1 s of virtual clock
+    expect(Buffer.from(v.subarray(32, 48)).toString('latin1')).toBe('bpfvm' + '\0'.repeat(11));
+    expect(dv.getInt32(48, true)).toBe(3);
+    expect(k.helperOutput.trace).toEqual(['hi']);
+  });
+});
