@@ -51,7 +51,7 @@ import {
 } from './socket.js';
 import { tcpBpfRecvmsg, tcpBpfSendmsg, tcpRecvNative, type TcpBpfEnv } from './tcp_bpf.js';
 import { SkStorageMap } from './maps/sk-storage.js';
-import { SOCKET_PROG_TYPES, installGenericSocketHelpers, installSkStorageHelpers, installSockOpsSockopt, socketHelperProvided, type SocketHelperOutput } from './sock-helpers.js';
+import { DEFAULT_SOCKOPT_SYSCTL, SOCKET_PROG_TYPES, inheritSockOpts, installGenericSocketHelpers, installSkStorageHelpers, installSockOpsSockopt, socketHelperProvided, type SockoptSysctl, type SocketHelperOutput } from './sock-helpers.js';
 import {
   BPF_SOCK_OPS_STATE_CB_FLAG,
   BpfTcpState,
@@ -158,6 +158,8 @@ export class Kernel {
   msgRunObserver: ((e: MsgRunEvent) => void) | null = null;
   /** What programs print: bpf_trace_printk messages (sock-helpers.ts). */
   readonly helperOutput: SocketHelperOutput;
+  /** net.core.wmem_max / rmem_max as bpf_setsockopt(SO_SNDBUF / SO_RCVBUF) clamps to (kernel defaults; mutable). */
+  readonly sysctl: SockoptSysctl = { ...DEFAULT_SOCKOPT_SYSCTL };
 
   constructor(opts: KernelOptions = {}) {
     this.vm = new Vm({ ...(opts.tier !== undefined ? { tier: opts.tier } : {}), helperName });
@@ -166,7 +168,7 @@ export class Kernel {
     // Generic helpers every socket program type may call (bpf_base_func_proto), deterministic here, and the
     // sock_ops socket-option helpers (sock-helpers.ts).
     this.helperOutput = installGenericSocketHelpers(this.vm);
-    installSockOpsSockopt(this.vm);
+    installSockOpsSockopt(this.vm, this.sysctl);
     this.nextPort = opts.ephemeralBase ?? 32768;
     this.sockOpts = { ...(opts.segmentSize !== undefined ? { segmentSize: opts.segmentSize } : {}), ...(opts.mss !== undefined ? { mss: opts.mss } : {}) };
     this.env = {
@@ -340,6 +342,7 @@ export class Kernel {
     child.localIp4 = child.remoteIp4 = LOOPBACK_IP4;
     child.localPort = listener.localPort;
     child.remotePort = c.localPort;
+    inheritSockOpts(child, listener);
     c.peer = child;
     child.peer = c;
     cs.mss = 32741;

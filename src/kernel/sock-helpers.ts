@@ -291,9 +291,14 @@ export const SOL_IP = 0;
 export const SOL_TCP = 6;
 export const SO = { REUSEADDR: 2, SNDBUF: 7, RCVBUF: 8, KEEPALIVE: 9, PRIORITY: 12, RCVLOWAT: 18, MARK: 36 } as const;
 export const TCP = { NODELAY: 1, KEEPIDLE: 4, KEEPINTVL: 5, KEEPCNT: 6, NOTSENT_LOWAT: 25 } as const;
-/** sysctl net.core.wmem_max / rmem_max defaults (212992), SOCK_MIN_SNDBUF / SOCK_MIN_RCVBUF on x86-64. */
-export const WMEM_MAX = 212992;
-export const RMEM_MAX = 212992;
+/** The sysctls SO_SNDBUF / SO_RCVBUF are clamped to (net.core.wmem_max / rmem_max). */
+export interface SockoptSysctl {
+  wmemMax: number;
+  rmemMax: number;
+}
+/** The kernel's built-in defaults (the 6.18 test host is tuned to 4194304 for both; the tests read /proc). */
+export const DEFAULT_SOCKOPT_SYSCTL: Readonly<SockoptSysctl> = { wmemMax: 212992, rmemMax: 212992 };
+/** SOCK_MIN_SNDBUF / SOCK_MIN_RCVBUF on x86-64. */
 export const SOCK_MIN_SNDBUF = 4608;
 export const SOCK_MIN_RCVBUF = 2304;
 const MAX_TCP_KEEPIDLE = 32767;
@@ -312,14 +317,29 @@ export interface ModelSockOpts {
   keepintvl: number;
   keepcnt: number;
   notsentLowat: number;
+  /** SOCK_SNDBUF_LOCK / SOCK_RCVBUF_LOCK: the size was set, TCP no longer tunes it. */
+  sndbufLocked: boolean;
+  rcvbufLocked: boolean;
 }
 
 const sockOptsOf = new WeakMap<Socket, ModelSockOpts>();
+/**
+ * sk_clone / tcp_create_openreq_child: an accepted socket starts with its listener's options (the whole sock
+ * is copied), including buffer sizes the listener locked with SO_SNDBUF / SO_RCVBUF.
+ */
+export function inheritSockOpts(child: Socket, listener: Socket): void {
+  const o = sockOptsOf.get(listener);
+  if (o === undefined) return;
+  sockOptsOf.set(child, { ...o });
+  if (o.sndbufLocked) child.sndBuf = listener.sndBuf;
+  if (o.rcvbufLocked) child.rcvBuf = listener.rcvBuf;
+}
+
 /** The options a socket has (defaults of a fresh TCP socket: keepalive timers 7200 / 75 / 9). */
 export function modelSockOpts(sk: Socket): ModelSockOpts {
   let o = sockOptsOf.get(sk);
   if (o === undefined) {
-    o = { reuseaddr: 0, keepalive: 0, priority: 0, rcvlowat: 1, mark: 0, nodelay: 0, keepidle: 7200, keepintvl: 75, keepcnt: 9, notsentLowat: 0 };
+    o = { reuseaddr: 0, keepalive: 0, priority: 0, rcvlowat: 1, mark: 0, nodelay: 0, keepidle: 7200, keepintvl: 75, keepcnt: 9, notsentLowat: 0, sndbufLocked: false, rcvbufLocked: false };
     sockOptsOf.set(sk, o);
   }
   return o;
@@ -331,7 +351,7 @@ export function modelSockOpts(sk: Socket): ModelSockOpts {
  * sk_setsockopt / do_tcp_setsockopt's checks. Options the kernel accepts there but the model does not keep stop
  * the run with a BpfExecutionError rather than return a made-up value.
  */
-export function sockOpsSockopt(pc: number, sk: Socket, level: number, opt: number, optlen: number, setValue: number | null): { ret: number; value?: number } {
+export function sockOpsSockopt(pc: number, sk: Socket, level: number, opt: number, optlen: number, setValue: number | null, sysctl: SockoptSysctl = DEFAULT_SOCKOPT_SYSCTL): { ret: number; value?: number } {
   const o = modelSockOpts(sk);
   const notModelled = (): never => {
     throw new BpfExecutionError(pc, `bpf_${setValue === null ? 'get' : 'set'}sockopt: level ${level} option ${opt} is accepted by the kernel but not modelled by bpfvm`);
@@ -351,8 +371,14 @@ export function sockOpsSockopt(pc: number, sk: Socket, level: number, opt: numbe
     const val = setValue | 0;
     switch (opt) {
       case SO.REUSEADDR: o.reuseaddr = val !== 0 ? 1 : 0; break;
-      case SO.SNDBUF: sk.sndBuf = Math.max(2 * Math.min(val >>> 0, WMEM_MAX), SOCK_MIN_SNDBUF); break;
-      case SO.RCVBUF: sk.rcvBuf = Math.max(2 * Math.min(val >>> 0, RMEM_MAX), SOCK_MIN_RCVBUF); break;
+      case SO.SNDBUF:
+        sk.sndBuf = Math.max(2 * Math.min(val >>> 0, sysctl.wmemMax), SOCK_MIN_SNDBUF);
+        o.sndbufLocked = true;
+        break;
+      case SO.RCVBUF:
+        sk.rcvBuf = Math.max(2 * Math.min(val >>> 0, sysctl.rmemMax), SOCK_MIN_RCVBUF);
+        o.rcvbufLocked = true;
+        break;
       case SO.KEEPALIVE: o.keepalive = val !== 0 ? 1 : 0; break;
       case SO.PRIORITY: o.priority = val; break;
       case SO.RCVLOWAT: o.rcvlowat = val < 0 ? 0x7fffffff : val === 0 ? 1 : val; break;
@@ -410,7 +436,7 @@ const lockedOp = (op: number): boolean => op <= 15;
  * a request socket (not a full socket), then sockOpsSockopt. getsockopt writes the int to optval, or zeroes
  * optval on failure.
  */
-export function installSockOpsSockopt(vm: Vm): void {
+export function installSockOpsSockopt(vm: Vm, sysctl: SockoptSysctl = DEFAULT_SOCKOPT_SYSCTL): void {
   const common = (get: boolean): HelperFn => (v, pc) => {
     const c = sockOpsCtx(v, pc);
     const optlen = v.lo[5]! | 0;
@@ -426,7 +452,7 @@ export function installSockOpsSockopt(vm: Vm): void {
     const opt = v.lo[3]! | 0;
     let setValue: number | null = null;
     if (!get && optlen === 4) setValue = new DataView(v.space.read(pc, v.lo[4]!, v.hi[4]!, 4).buffer).getInt32(0, true);
-    const r = sockOpsSockopt(pc, sk, level, opt, optlen, get ? null : (setValue ?? 0));
+    const r = sockOpsSockopt(pc, sk, level, opt, optlen, get ? null : (setValue ?? 0), sysctl);
     if (r.ret < 0) return fail(r.ret);
     if (get) {
       const b = new Uint8Array(len);
