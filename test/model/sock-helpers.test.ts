@@ -145,3 +145,150 @@ describe('generic helpers', () => {
     expect(k.helperOutput.trace).toEqual(['hi']);
   });
 });
+
+const codeOf = (fn: () => unknown): string | null => {
+  try {
+    fn();
+    return null;
+  } catch (e) {
+    return (e as { code?: string }).code ?? String(e);
+  }
+};
+
+describe('sk_storage', () => {
+  it('creates maps with the kernel attribute rules', () => {
+    expect(createMap(spec('st', 24, 4, 8, 0, 1))).toBeInstanceOf(SkStorageMap);
+    expect(createMap(spec('st', 24, 4, 8, 0, 1 | (1 << 9)))).toBeInstanceOf(SkStorageMap); // BPF_F_CLONE
+    expect(codeOf(() => createMap(spec('st', 24, 4, 8, 0, 0)))).toBe('EINVAL');
+    expect(codeOf(() => createMap(spec('st', 24, 4, 8, 1, 1)))).toBe('EINVAL');
+    expect(codeOf(() => createMap(spec('st', 24, 8, 8, 0, 1)))).toBe('EINVAL');
+    expect(codeOf(() => createMap(spec('st', 24, 4, 0, 0, 1)))).toBe('EINVAL');
+    expect(codeOf(() => createMap(spec('st', 24, 4, 70000, 0, 1)))).toBe('E2BIG');
+  });
+
+  it('sock_ops creates and counts per-socket values, sk_msg reads and deletes them, user space sees them by fd', () => {
+    const k = new Kernel();
+    k.createMaps([spec('st', 24, 4, 8, 0, 1), spec('sm', 15, 4, 4, 4), spec('out', 2, 4, 8, 4)]);
+    // sock_ops: every callback on a full socket: v = sk_storage_get(st, skops->sk, NULL, F_CREATE); v[0]++.
+    // On the request socket skops->sk is NULL: get returns NULL and delete -EINVAL (logged in out[1]).
+    const ops = k.loadProgram({
+      type: 13, name: 'count', insns: assemble(`
+        r6 = r1
+        r2 = *(u64 *)(r6 + 184)
+        r1 = map[idx:0]
+        r3 = 0
+        r4 = 1
+        call bpf_sk_storage_get#107
+        if r0 == 0 goto nostore
+        r1 = *(u32 *)(r0 + 0)
+        r1 += 1
+        *(u32 *)(r0 + 0) = r1
+        r1 = *(u32 *)(r6 + 0)
+        if r1 != 4 goto done
+        r1 = r6
+        r2 = map[idx:1]
+        *(u32 *)(r10 - 4) = 0
+        r3 = r10
+        r3 += -4
+        r4 = 0
+        call bpf_sock_map_update#53
+        goto done
+      nostore:
+        r2 = *(u64 *)(r6 + 184)
+        r1 = map[idx:0]
+        call bpf_sk_storage_delete#108
+        *(u32 *)(r10 - 8) = r0
+        *(u32 *)(r10 - 4) = 1
+        r1 = map[idx:2]
+        r2 = r10
+        r2 += -4
+        r3 = r10
+        r3 += -8
+        r4 = 0
+        call bpf_map_update_elem#2
+      done:
+        r0 = 1
+        exit`),
+    });
+    // sk_msg: out[0] = the sender's counter (get without F_CREATE), then delete twice: out[2], out[3] = rets
+    const msg = k.loadProgram({
+      type: 16, name: 'peek', insns: assemble(`
+        r6 = r1
+        r2 = *(u64 *)(r6 + 72)
+        r1 = map[idx:0]
+        r3 = 0
+        r4 = 0
+        call bpf_sk_storage_get#107
+        if r0 == 0 goto out
+        r1 = *(u32 *)(r0 + 0)
+        *(u64 *)(r10 - 8) = r1
+        *(u32 *)(r10 - 12) = 0
+        r1 = map[idx:2]
+        r2 = r10
+        r2 += -12
+        r3 = r10
+        r3 += -8
+        r4 = 0
+        call bpf_map_update_elem#2
+        r2 = *(u64 *)(r6 + 72)
+        r1 = map[idx:0]
+        call bpf_sk_storage_delete#108
+        *(u64 *)(r10 - 8) = r0
+        *(u32 *)(r10 - 12) = 2
+        r1 = map[idx:2]
+        r2 = r10
+        r2 += -12
+        r3 = r10
+        r3 += -8
+        r4 = 0
+        call bpf_map_update_elem#2
+        r2 = *(u64 *)(r6 + 72)
+        r1 = map[idx:0]
+        call bpf_sk_storage_delete#108
+        *(u64 *)(r10 - 8) = r0
+        *(u32 *)(r10 - 12) = 3
+        r1 = map[idx:2]
+        r2 = r10
+        r2 += -12
+        r3 = r10
+        r3 += -8
+        r4 = 0
+        call bpf_map_update_elem#2
+      out:
+        r0 = 1
+        exit`),
+    });
+    expect(k.cgroupAttach(ops)).toBe(0);
+    expect(k.attach(msg, k.map(1), 7)).toBe(0);
+    const l = k.listen();
+    const c = k.connect(l);
+    if (typeof c === 'number') throw new Error(`connect: ${c}`);
+    const p = k.accept(l);
+    if (typeof p === 'number') throw new Error(`accept: ${p}`);
+    const st = k.map(0) as SkStorageMap;
+    const u32 = (v: Uint8Array | number): number => (typeof v === 'number' ? v : new DataView(v.buffer, v.byteOffset).getUint32(0, true));
+    const key = (fd: number): Uint8Array => new Uint8Array(new Uint32Array([fd]).buffer);
+    // client: CONNECT, RWND_INIT, TIMEOUT_INIT, NEEDS_ECN, ACTIVE_ESTABLISHED = 5; listener: LISTEN_CB = 1;
+    // child: PASSIVE_ESTABLISHED = 1 (its request socket's 3 callbacks had no socket)
+    expect(u32(k.mapLookup(st, key(c.fd)))).toBe(5);
+    expect(u32(k.mapLookup(st, key(l.fd)))).toBe(1);
+    expect(u32(k.mapLookup(st, key(p.fd)))).toBe(1);
+    expect(st.count).toBe(3);
+    expect(u32(k.mapLookup(k.map(2), 1))).toBe(-22 >>> 0);
+    expect(k.send(c, new Uint8Array([1, 2, 3]))).toBe(3);
+    const out = k.map(2);
+    expect(u32(k.mapLookup(out, 0))).toBe(5);
+    expect(u32(k.mapLookup(out, 2))).toBe(0);
+    expect(u32(k.mapLookup(out, 3))).toBe(-2 >>> 0); // ENOENT
+    expect(k.mapLookup(st, key(c.fd))).toBe(-2);
+    // user space: update / lookup by fd, get_next_key unsupported, values go with the socket
+    expect(k.mapUpdate(st, key(p.fd), new Uint8Array(8).fill(9), 1)).toBe(-17); // BPF_NOEXIST, value exists
+    expect(k.mapUpdate(st, key(c.fd), new Uint8Array(8).fill(7), 2)).toBe(-2); // BPF_EXIST, none
+    expect(k.mapUpdate(st, key(c.fd), new Uint8Array(8).fill(7), 0)).toBe(0);
+    expect(Array.from(k.mapLookup(st, key(c.fd)) as Uint8Array)).toEqual([7, 7, 7, 7, 7, 7, 7, 7]);
+    expect(k.mapLookup(st, key(999))).toBe(-9); // EBADF
+    expect(k.mapNextKey(st, null)).toBe(-524);
+    expect(k.close(p)).toBe(0);
+    expect(st.count).toBe(2);
+  });
+});
