@@ -26,6 +26,7 @@ import { BpfExecutionError } from '../../vm/errors.js';
 import type { HelperFn, Vm } from '../../vm/interpreter.js';
 import type { MapsVm } from './maps/vm.js';
 import { BPF_SK_STORAGE_GET_F_CREATE, SkStorageMap } from './maps/sk-storage.js';
+import { BPF_F_INDEX_MASK, PerfEventArrayMap } from './maps/perf-event-array.js';
 import { SK_SKB_HELPER_IDS } from './sk_skb.js';
 import { EINVAL, Prng, VirtualClock, tracePrintk } from './skb-helpers.js';
 import { SK_MSG_HELPERS } from './skmsg-helpers.js';
@@ -44,7 +45,7 @@ export const ERANGE = 34;
 export const F = {
   map_lookup_elem: 1, map_update_elem: 2, map_delete_elem: 3, ktime_get_ns: 5, trace_printk: 6, get_prandom_u32: 7,
   get_smp_processor_id: 8, tail_call: 12, get_current_pid_tgid: 14, get_current_uid_gid: 15, get_current_comm: 16,
-  get_numa_node_id: 42, setsockopt: 49, getsockopt: 57, strtol: 105, strtoul: 106, sk_storage_get: 107,
+  perf_event_output: 25, get_numa_node_id: 42, setsockopt: 49, getsockopt: 57, strtol: 105, strtoul: 106, sk_storage_get: 107,
   sk_storage_delete: 108, jiffies64: 118, get_netns_cookie: 122, ktime_get_boot_ns: 125, store_hdr_opt: 143,
   reserve_hdr_opt: 144, ktime_get_coarse_ns: 160, strncmp: 182, map_lookup_percpu_elem: 195,
 } as const;
@@ -58,12 +59,12 @@ export const GENERIC_HELPER_IDS: ReadonlySet<number> = new Set([
 ]);
 
 /** The sock_ops helpers of this file (on top of sockops.ts SOCK_OPS_HELPERS). */
-const SOCK_OPS_EXTRA: readonly number[] = [BPF_FUNC_get_socket_cookie, F.setsockopt, F.getsockopt, F.store_hdr_opt, F.reserve_hdr_opt];
+const SOCK_OPS_EXTRA: readonly number[] = [BPF_FUNC_get_socket_cookie, F.setsockopt, F.getsockopt, F.store_hdr_opt, F.reserve_hdr_opt, F.perf_event_output];
 
 /** Context-specific helpers the model implements, per socket program type. */
 export const TYPE_HELPER_IDS: Readonly<Record<number, ReadonlySet<number>>> = {
   [BPF_PROG_TYPE_SK_SKB]: SK_SKB_HELPER_IDS,
-  [BPF_PROG_TYPE_SK_MSG]: new Set(SK_MSG_HELPERS.keys()),
+  [BPF_PROG_TYPE_SK_MSG]: new Set([...SK_MSG_HELPERS.keys(), F.perf_event_output]),
   [BPF_PROG_TYPE_SOCK_OPS]: new Set([...SOCK_OPS_HELPERS.keys(), ...SOCK_OPS_EXTRA]),
 };
 
@@ -240,6 +241,24 @@ function strtox(signed: boolean): HelperFn {
     new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, res), true);
     vm.space.write(pc, vm.lo[4]!, vm.hi[4]!, b);
     vm.setR0Int(r.consumed);
+  };
+}
+
+// ---- perf event output -----------------------------------------------------------------------------------
+
+/**
+ * bpf_perf_event_output (25), the flavour SK_MSG and SOCK_OPS get (bpf_event_output_data): flags other than the
+ * index bits → -EINVAL, then PerfEventArrayMap.output on CPU 0 (captured records). The SK_SKB flavour (with
+ * BPF_F_CTXLEN_MASK appending skb bytes) is not provided.
+ */
+export function installPerfEventOutput(vm: Vm): void {
+  vm.helpers[F.perf_event_output] = (v, pc) => {
+    const map = v.space.objectAt(v.lo[2]!, v.hi[2]!);
+    if (!(map instanceof PerfEventArrayMap)) throw new BpfExecutionError(pc, 'bpf_perf_event_output: r2 is not a perf event array (the verifier refuses it)');
+    const flags = v.reg(3);
+    if ((flags & ~BPF_F_INDEX_MASK) !== 0n) return v.setR0Int(-EINVAL);
+    const data = v.space.read(pc, v.lo[4]!, v.hi[4]!, v.lo[5]! >>> 0);
+    v.setR0Int(map.output(flags, 0, data));
   };
 }
 
