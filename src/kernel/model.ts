@@ -76,6 +76,8 @@ export interface KernelOptions extends SocketOptions {
   tier?: Tier;
   /** First ephemeral port (default 32768, counting up). */
   ephemeralBase?: number;
+  /** What bpf_get_netns_cookie returns (default 1; the kernel's value depends on the machine). */
+  netnsCookie?: bigint;
 }
 
 /** A loaded program. */
@@ -167,7 +169,7 @@ export class Kernel {
     installSockOpsHelpers(this.vm);
     // Generic helpers every socket program type may call (bpf_base_func_proto), deterministic here, and the
     // sock_ops socket-option helpers (sock-helpers.ts).
-    this.helperOutput = installGenericSocketHelpers(this.vm);
+    this.helperOutput = installGenericSocketHelpers(this.vm, opts.netnsCookie !== undefined ? { netnsCookie: opts.netnsCookie } : {});
     installSockOpsSockopt(this.vm, this.sysctl);
     installPerfEventOutput(this.vm);
     this.nextPort = opts.ephemeralBase ?? 32768;

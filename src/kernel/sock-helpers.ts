@@ -17,7 +17,8 @@
 //  - bpf_get_smp_processor_id / bpf_get_numa_node_id: 0 (one CPU, one node).
 //  - bpf_get_current_pid_tgid: pid = tgid = 1000; bpf_get_current_uid_gid: 0 (root, like Socket.uid);
 //    bpf_get_current_comm: "bpfvm".
-//  - bpf_get_netns_cookie: one network namespace with cookie 1 (init_net's on a fresh boot).
+//  - bpf_get_netns_cookie: one network namespace, cookie 1 unless KernelOptions.netnsCookie says otherwise (the
+//    kernel's value is machine-dependent: init_net's was 3 on the 6.18 host).
 //  - bpf_trace_printk: messages appended to SocketHelperOutput.trace, as trace_pipe shows them.
 
 import { allowedHelpers, isHelperAllowed } from '../../helpers/availability.js';
