@@ -24,12 +24,12 @@
 import { allowedHelpers, isHelperAllowed } from '../../helpers/availability.js';
 import { helperName } from '../../helpers/ids.js';
 import { BpfExecutionError } from '../../vm/errors.js';
-import type { HelperFn, Vm } from '../../vm/interpreter.js';
+import { BPF_MAX_LOOPS, type HelperFn, type Vm } from '../../vm/interpreter.js';
 import type { MapsVm } from './maps/vm.js';
 import { BPF_SK_STORAGE_GET_F_CREATE, SkStorageMap } from './maps/sk-storage.js';
 import { BPF_F_INDEX_MASK, PerfEventArrayMap } from './maps/perf-event-array.js';
 import { SK_SKB_HELPER_IDS } from './sk_skb.js';
-import { EINVAL, Prng, VirtualClock, tracePrintk } from './skb-helpers.js';
+import { E2BIG, EINVAL, Prng, VirtualClock, tracePrintk } from './skb-helpers.js';
 import { SK_MSG_HELPERS } from './skmsg-helpers.js';
 import {
   BPF_FUNC_get_socket_cookie, BPF_PROG_TYPE_SOCK_OPS, RequestSock, SOCK_OPS_HELPERS, SockOpsContext,
@@ -48,7 +48,7 @@ export const F = {
   get_smp_processor_id: 8, tail_call: 12, get_current_pid_tgid: 14, get_current_uid_gid: 15, get_current_comm: 16,
   perf_event_output: 25, get_numa_node_id: 42, setsockopt: 49, getsockopt: 57, strtol: 105, strtoul: 106, sk_storage_get: 107,
   sk_storage_delete: 108, jiffies64: 118, get_netns_cookie: 122, ktime_get_boot_ns: 125, store_hdr_opt: 143,
-  reserve_hdr_opt: 144, ktime_get_coarse_ns: 160, strncmp: 182, map_lookup_percpu_elem: 195,
+  reserve_hdr_opt: 144, ktime_get_coarse_ns: 160, strncmp: 182, loop: 181, map_lookup_percpu_elem: 195,
 } as const;
 
 /** Helpers every socket program type gets from the model (when allowed for the type), wherever r1 points. */
@@ -56,7 +56,7 @@ export const GENERIC_HELPER_IDS: ReadonlySet<number> = new Set([
   F.map_lookup_elem, F.map_update_elem, F.map_delete_elem, F.map_lookup_percpu_elem, F.tail_call,
   F.ktime_get_ns, F.ktime_get_boot_ns, F.ktime_get_coarse_ns, F.jiffies64, F.trace_printk, F.get_prandom_u32,
   F.get_smp_processor_id, F.get_numa_node_id, F.get_current_pid_tgid, F.get_current_uid_gid, F.get_current_comm,
-  F.strtol, F.strtoul, F.strncmp, F.sk_storage_get, F.sk_storage_delete, F.get_netns_cookie,
+  F.strtol, F.strtoul, F.strncmp, F.loop, F.sk_storage_get, F.sk_storage_delete, F.get_netns_cookie,
 ]);
 
 /** The sock_ops helpers of this file (on top of sockops.ts SOCK_OPS_HELPERS). */
@@ -156,6 +156,19 @@ export function installGenericSocketHelpers(vm: Vm, opts: GenericHelperOptions =
       if (a === 0) break;
     }
     v.setR0Int(r);
+  };
+  h[F.loop] = (v, pc) => {
+    // bpf_loop(nr_loops, callback_fn, callback_ctx, flags): -EINVAL for flags, -E2BIG above BPF_MAX_LOOPS;
+    // callback(i, ctx) for i = 0.. until it returns non-zero (then i + 1) or nr_loops runs (then nr_loops).
+    const nr = v.lo[1]! >>> 0;
+    const fn = ptr(v, 2);
+    const ctx = v.reg(3);
+    if (v.lo[4] !== 0 || v.hi[4] !== 0) return v.setR0Int(-EINVAL);
+    if (nr > BPF_MAX_LOOPS) return v.setR0Int(-E2BIG);
+    for (let i = 0; i < nr; i++) {
+      if (v.callback(pc, fn, [BigInt(i), ctx]) !== 0n) return v.setR0(i + 1, 0);
+    }
+    v.setR0(nr, 0);
   };
   const netns = opts.netnsCookie ?? 1n;
   // bpf_get_netns_cookie(ctx): the socket's namespace, or init_net for NULL; the model has one namespace.

@@ -215,6 +215,7 @@ suite('generic helpers: model vs kernel', () => {
       steps: [{ op: 'cgroupAttach', prog: 0 }, { op: 'listen', name: 'l1' }],
     };
     const kernel = runScenario(s);
+    expect(kernel.setupError?.log ?? '').toBe('');
     if (!kernel.cgroup?.ok) return ctx.skip(`no usable cgroup v2: ${kernel.cgroup?.reason}`);
     expect(kernel.ok).toBe(true);
     const cookieOf = (r: ScenarioResult): bigint => new DataView(r.maps[0]!.entries![0]!.value.buffer, r.maps[0]!.entries![0]!.value.byteOffset).getBigUint64(12 * STRTO.length, true);
