@@ -35,6 +35,8 @@ export { defaultCaseOptions, type SockmapCaseOptions, type SendMode } from './so
 export { Cgroups, SockOp, BpfTcpState, SOCK_OPS as SOCK_OPS_OFFSETS } from './kernel/sockops.js';
 export { SkSkb, runSkSkbProgram, type SkSkbRunResult, type SkSkbRedirect } from './kernel/sk_skb.js';
 export type { SkSkbRunOptions, SkSkbRunOutcome } from './kernel/model.js';
+export { socketHelperTable, socketHelperProvided, SOCKET_PROG_TYPES, type HelperTableRow, type SocketHelperOutput, type SockoptSysctl } from './kernel/sock-helpers.js';
+export { SkStorageMap, PerfEventArrayMap, type PerfRecord } from './kernel/maps/index.js';
 export { parseTestAnnotations, matchMessages, BpfAnnotationError, type TestSpec, type ModeSpec, type ExpectedMessage } from './selftest/annotations.js';
 export { runSelftests, summarize, bpfvmBackend, type TestResult, type FileResult, type SelftestBackend, type Summary } from './selftest/engine.js';
 export { toJUnit } from './selftest/junit.js';

@@ -53,7 +53,8 @@ import {
   type SocketOptions,
 } from './socket.js';
 import { tcpBpfRecvmsg, tcpBpfSendmsg, tcpRecvNative, type TcpBpfEnv } from './tcp_bpf.js';
-import { Prng, VirtualClock } from './skb-helpers.js';
+import { SkStorageMap } from './maps/sk-storage.js';
+import { DEFAULT_SOCKOPT_SYSCTL, SOCKET_PROG_TYPES, inheritSockOpts, installGenericSocketHelpers, installPerfEventOutput, installSkStorageHelpers, installSockOpsSockopt, socketHelperProvided, type SockoptSysctl, type SocketHelperOutput } from './sock-helpers.js';
 import {
   BPF_SOCK_OPS_STATE_CB_FLAG,
   BpfTcpState,
@@ -66,7 +67,7 @@ import {
   sockOpsState,
   type SockOpsEnv,
 } from './sockops.js';
-import { SkSkb, runSkSkbProgram, skSkbHelperProvided, type SkSkbFields, type SkSkbRunResult } from './sk_skb.js';
+import { SkSkb, runSkSkbProgram, type SkSkbFields, type SkSkbRunResult } from './sk_skb.js';
 import { SkSkbRx, hasVerdict } from './sk_skb_rx.js';
 import { BPF_PROG_TYPE_SK_SKB, checkProgramHelpers } from './testrun.js';
 import { udpBind, udpConnect, udpFionread, udpRecv, udpSendto, udpShutdown, type UdpEnv } from './udp.js';
@@ -81,6 +82,8 @@ export interface KernelOptions extends SocketOptions {
   tier?: Tier;
   /** First ephemeral port (default 32768, counting up). */
   ephemeralBase?: number;
+  /** What bpf_get_netns_cookie returns (default 1; the kernel's value depends on the machine). */
+  netnsCookie?: bigint;
 }
 
 /** A loaded program. */
@@ -164,17 +167,20 @@ export class Kernel {
   readonly rx: SkSkbRx;
   /** Called after every SK_MSG program run (bpfvm run and bpfvm/testing report from it); null = nobody. */
   msgRunObserver: ((e: MsgRunEvent) => void) | null = null;
+  /** What programs print: bpf_trace_printk messages (sock-helpers.ts). */
+  readonly helperOutput: SocketHelperOutput;
+  /** net.core.wmem_max / rmem_max as bpf_setsockopt(SO_SNDBUF / SO_RCVBUF) clamps to (kernel defaults; mutable). */
+  readonly sysctl: SockoptSysctl = { ...DEFAULT_SOCKOPT_SYSCTL };
 
   constructor(opts: KernelOptions = {}) {
     this.vm = new Vm({ ...(opts.tier !== undefined ? { tier: opts.tier } : {}), helperName });
     installSkMsgHelpers(this.vm);
     installSockOpsHelpers(this.vm);
-    // Generic helpers every socket program type may call (bpf_base_func_proto), deterministic here.
-    const clock = new VirtualClock();
-    for (const id of [5, 125, 160]) this.vm.helpers[id] = clock.helper();
-    this.vm.helpers[7] = new Prng().helper();
-    this.vm.helpers[8] = (vm) => vm.setR0(0, 0); // get_smp_processor_id: one CPU
-    this.vm.helpers[42] = (vm) => vm.setR0(0, 0); // get_numa_node_id
+    // Generic helpers every socket program type may call (bpf_base_func_proto), deterministic here, and the
+    // sock_ops socket-option helpers (sock-helpers.ts).
+    this.helperOutput = installGenericSocketHelpers(this.vm, opts.netnsCookie !== undefined ? { netnsCookie: opts.netnsCookie } : {});
+    installSockOpsSockopt(this.vm, this.sysctl);
+    installPerfEventOutput(this.vm);
     this.nextPort = opts.ephemeralBase ?? 32768;
     this.sockOpts = { ...(opts.segmentSize !== undefined ? { segmentSize: opts.segmentSize } : {}), ...(opts.mss !== undefined ? { mss: opts.mss } : {}) };
     this.env = {
@@ -195,10 +201,11 @@ export class Kernel {
     if (this.maps !== null) throw new Error('Kernel.createMaps: this kernel already has its maps (one collection per Kernel)');
     const list = 'maps' in specs ? specs.maps : specs;
     const maps = new Maps(list);
-    for (const m of maps.list) if (m instanceof SockMapBase) m.fdResolver = (fd) => this.fds.get(fd) ?? null;
+    for (const m of maps.list) if (m instanceof SockMapBase || m instanceof SkStorageMap) m.fdResolver = (fd) => this.fds.get(fd) ?? null;
     this.maps = maps;
     this.mapsVm = new MapsVm(maps, this.vm.space);
     this.mapsVm.install(this.vm);
+    installSkStorageHelpers(this.vm, this.mapsVm);
     return maps;
   }
 
@@ -206,9 +213,9 @@ export class Kernel {
     const id = this.programs.length + 1;
     const name = p.name ?? `prog${id}`;
     const bound = this.vm.load(p.insns, this.mapsVm?.resolver, name);
-    if (p.type === BPF_PROG_TYPE_SK_SKB) {
-      // A helper the kernel refuses for SK_SKB, or one the model does not implement, fails here (name and id).
-      checkProgramHelpers(bound, name, p.type, (hid) => skSkbHelperProvided(this.vm, hid), "bpfvm's socket model");
+    if (SOCKET_PROG_TYPES.includes(p.type)) {
+      // A helper the kernel refuses for the type, or one the model does not implement, fails here (name and id).
+      checkProgramHelpers(bound, name, p.type, (hid) => socketHelperProvided(this.vm, p.type, hid), "bpfvm's socket model");
     }
     const prog = new KProgram(id, name, p.type, p.expectedAttachType ?? 0, bound);
     this.programs.push(prog);
@@ -348,6 +355,7 @@ export class Kernel {
     child.localIp4 = child.remoteIp4 = LOOPBACK_IP4;
     child.localPort = listener.localPort;
     child.remotePort = c.localPort;
+    inheritSockOpts(child, listener);
     c.peer = child;
     child.peer = c;
     cs.mss = 32741;
@@ -627,6 +635,7 @@ export class Kernel {
   close(sock: Socket): number {
     if (!sock.open) return -Errno.EBADF;
     psockRemoveAll(sock);
+    for (const m of this.maps?.list ?? []) if (m instanceof SkStorageMap) m.socketClosed(sock);
     if (sock.kind !== 'tcp') {
       if (sock.kind !== 'udp') unixRelease(sock);
     } else if (sock.state === TCP_LISTEN) {

@@ -21,7 +21,6 @@ import { Kernel, type KProgram, type MsgRunEvent } from './model.js';
 import { SockMapBase } from './sockmap.js';
 import { BPF_F_INGRESS, PageFrag, SkMsg, __SK_DROP, __SK_PASS, __SK_REDIRECT } from './skmsg.js';
 import { Errno, type Socket } from './socket.js';
-import { Prng, VirtualClock, tracePrintk } from './skb-helpers.js';
 import type { BpfMap } from './maps/index.js';
 
 export const BPF_PROG_TYPE_SK_MSG = 16;
@@ -228,13 +227,8 @@ export function setupMsgRun(collection: CollectionSpec, prog: ProgramSpec, opts:
   if (prog.loadError !== undefined) throw new BpfMsgRunError(`program ${prog.name} cannot run: ${prog.loadError}`);
   const topo = opts.topology ?? defaultMsgTopology(collection, prog);
   const kernel = new Kernel(opts.tier !== undefined ? { tier: opts.tier } : {});
-  const trace: string[] = [];
-  const clock = new VirtualClock();
-  const prng = new Prng();
-  kernel.vm.helpers[5] = kernel.vm.helpers[125] = kernel.vm.helpers[160] = clock.helper();
-  kernel.vm.helpers[7] = prng.helper();
-  kernel.vm.helpers[8] = (v) => v.setR0(0, 0);
-  kernel.vm.helpers[6] = tracePrintk(trace);
+  // The Kernel's generic helpers (sock-helpers.ts): virtual clock, seeded PRNG, trace_printk captured here.
+  const trace = kernel.helperOutput.trace;
   const specs = runMaps(collection);
   const maps = kernel.createMaps(specs);
   const mapNamed = (name: string, what: string): BpfMap => {

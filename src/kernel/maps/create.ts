@@ -110,7 +110,7 @@ function arrayCheck(spec: MapCreateSpec, nrCpus: number): void {
 }
 
 /** arraymap.c fd_array_map_alloc_check. */
-function fdArrayCheck(spec: MapCreateSpec, nrCpus: number): void {
+export function fdArrayCheck(spec: MapCreateSpec, nrCpus: number): void {
   if (spec.valueSize !== 4) fail(spec, 'EINVAL', `value_size must be 4 for ${mapTypeName(spec.type)} (got ${spec.valueSize})`);
   if (spec.flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) fail(spec, 'EINVAL', 'BPF_F_RDONLY_PROG / BPF_F_WRONLY_PROG are not supported');
   arrayCheck(spec, nrCpus);

@@ -8,3 +8,5 @@ export { HashMap, checkInner } from './hash.js';
 export { ProgArrayMap, ArrayOfMapsMap } from './fdarray.js';
 export { createMap, registerMapType, supportedMapTypes, type CreateMapOptions, type MapCreateSpec } from './create.js';
 export { Maps, type MapsOptions } from './collection.js';
+export { SkStorageMap, BPF_MAP_TYPE_SK_STORAGE, BPF_SK_STORAGE_GET_F_CREATE } from './sk-storage.js';
+export { PerfEventArrayMap, BPF_MAP_TYPE_PERF_EVENT_ARRAY, type PerfRecord } from './perf-event-array.js';

@@ -1,0 +1,99 @@
+// BPF_MAP_TYPE_PERF_EVENT_ARRAY (4) with bpf_perf_event_output's records captured instead of written to perf
+// ring buffers (kernel/bpf/arraymap.c, kernel/trace/bpf_trace.c bpf_event_output / __bpf_perf_event_output).
+//
+// The model has no perf events: a slot becomes usable with `open(index, cpu)`, the counterpart of
+// perf_event_open(PERF_TYPE_SOFTWARE, PERF_COUNT_SW_BPF_OUTPUT, cpu) + a map update with its fd. Records that
+// programs output are appended to `records` (and handed to `onRecord`), like the lines of a perf buffer reader.
+// User space: update with an fd is -EBADF (the model has no perf event fds), lookup -ENOTSUPP, delete clears a
+// slot (-ENOENT when empty); get_next_key walks indices like an array.
+
+import { fdArrayCheck, registerMapType } from './create.js';
+import { BpfMap, u32Bytes, u32le, type ElemRef, type MapAttrs, type MapOptions, type MapValueInput } from './map.js';
+
+export const BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4;
+export const BPF_F_INDEX_MASK = 0xffffffffn;
+export const BPF_F_CURRENT_CPU = 0xffffffffn;
+
+export interface PerfRecord {
+  /** The map's name and the slot the record went to. */
+  map: string;
+  index: number;
+  /** The bytes the program passed (data, size). */
+  data: Uint8Array;
+}
+
+export class PerfEventArrayMap extends BpfMap {
+  /** Per slot: the CPU of the open BPF_OUTPUT event, or null. */
+  private readonly slots: (number | null)[];
+  readonly records: PerfRecord[] = [];
+  onRecord: ((r: PerfRecord) => void) | null = null;
+
+  constructor(attrs: MapAttrs, opts: MapOptions = {}) {
+    super(attrs, opts);
+    this.slots = new Array<number | null>(attrs.maxEntries).fill(null);
+  }
+
+  get count(): number {
+    return this.maxEntries;
+  }
+
+  /** Puts an open BPF_OUTPUT perf event for `cpu` (default: the index) into slot `index`. */
+  open(index: number, cpu = index): void {
+    if (!Number.isInteger(index) || index < 0 || index >= this.maxEntries) this.fail('E2BIG', 'update', `index ${index} is outside max_entries ${this.maxEntries}`);
+    this.slots[index] = cpu;
+  }
+
+  /**
+   * __bpf_perf_event_output for a program on `cpu`: index = flags' low 32 bits (BPF_F_CURRENT_CPU: `cpu`);
+   * -E2BIG past max_entries, -ENOENT for an empty slot, -EOPNOTSUPP when the slot's event is on another CPU;
+   * else the record is captured and 0 returned.
+   */
+  output(flags: bigint, cpu: number, data: Uint8Array): number {
+    let index = flags & BPF_F_INDEX_MASK;
+    if (index === BPF_F_CURRENT_CPU) index = BigInt(cpu);
+    if (index >= BigInt(this.maxEntries)) return -7;
+    const on = this.slots[Number(index)];
+    if (on === null || on === undefined) return -2;
+    if (on !== cpu) return -95;
+    const r: PerfRecord = { map: this.name, index: Number(index), data: data.slice() };
+    this.records.push(r);
+    this.onRecord?.(r);
+    return 0;
+  }
+
+  protected sysLookup(): Uint8Array {
+    this.fail('ENOTSUPP', 'lookup', 'perf event arrays cannot be read from user space');
+  }
+
+  protected sysUpdate(key: Uint8Array, value: MapValueInput): void {
+    void key;
+    void value;
+    this.fail('EBADF', 'update', 'the model has no perf event fds: use PerfEventArrayMap.open(index, cpu)');
+  }
+
+  protected sysDelete(key: Uint8Array): void {
+    const i = u32le(key);
+    if (i >= this.maxEntries) this.fail('E2BIG', 'delete', `index ${i} is outside max_entries ${this.maxEntries}`);
+    if (this.slots[i] === null) this.fail('ENOENT', 'delete', `slot ${i} is empty`);
+    this.slots[i] = null;
+  }
+
+  protected nextKey(key: Uint8Array | null): Uint8Array {
+    const index = key === null ? 0xffffffff : u32le(key);
+    if (index >= this.maxEntries) return u32Bytes(0);
+    if (index === this.maxEntries - 1) this.fail('ENOENT', 'get_next_key', `index ${index} is the last one`);
+    return u32Bytes(index + 1);
+  }
+
+  lookupElem(): ElemRef | null {
+    this.fail('EINVAL', 'lookup_elem', 'programs use bpf_perf_event_output on perf event arrays (the verifier refuses map helpers)');
+  }
+  updateElem(): number {
+    this.fail('EINVAL', 'update_elem', 'programs use bpf_perf_event_output on perf event arrays (the verifier refuses map helpers)');
+  }
+  deleteElem(): number {
+    this.fail('EINVAL', 'delete_elem', 'programs use bpf_perf_event_output on perf event arrays (the verifier refuses map helpers)');
+  }
+}
+
+registerMapType(BPF_MAP_TYPE_PERF_EVENT_ARRAY, (a, s, o) => (fdArrayCheck(s, o.nrCpus ?? 2), new PerfEventArrayMap(a, o)));
