@@ -21,7 +21,7 @@ import { Vm, type BoundProgram, type Tier } from '../../vm/interpreter.js';
 import { BpfMap, BpfMapError, Maps, u32Bytes, ERRNO } from './maps/index.js';
 import { MapsVm } from './maps/vm.js';
 import { installSkMsgHelpers, runSkMsgProgram, type SkMsgRunResult } from './skmsg-helpers.js';
-import { PageFrag, type Page, type SkMsg } from './skmsg.js';
+import { PageFrag, type Page, type SkMsg, type SkMsgContextOptions } from './skmsg.js';
 import {
   SockMapBase,
   msgRedirectTarget,
@@ -258,21 +258,26 @@ export class Kernel {
   /** sk_psock_msg_verdict's program run (public for bpfvm run's --repeat timing on copies of a message). */
   runMsgProgram(prog: KProgram, msg: SkMsg, sk: Socket): number {
     prog.runCount++;
-    let redirect: MsgRunEvent['redirect'] = null;
-    const found = (map: unknown, key: Uint8Array, flags: number): Socket | null => {
-      const t = msgRedirectTarget(map, key, flags);
-      if (t !== null && this.msgRunObserver !== null) redirect = { map: map as BpfMap, key, flags };
-      return t;
-    };
-    const r = runSkMsgProgram(this.vm, prog.bound, msg, sk, {
-      redirect: {
-        sockMap: (map, key, flags) => found(map, u32Bytes(key), flags),
-        sockHash: (map, readKey, flags) => (map instanceof SockMapBase ? found(map, readKey(map.keySize), flags) : null),
-      },
-    });
-    this.msgRunObserver?.({ prog, msg, sk, result: r, redirect });
+    this.msgRedirect = null;
+    const r = runSkMsgProgram(this.vm, prog.bound, msg, sk, this.msgRunOpts);
+    this.msgRunObserver?.({ prog, msg, sk, result: r, redirect: this.msgRedirect });
     return r.verdict;
   }
+
+  /** The last redirect helper call of the current SK_MSG run that found a target (for msgRunObserver). */
+  private msgRedirect: MsgRunEvent['redirect'] = null;
+  private msgRedirectFound(map: unknown, key: Uint8Array, flags: number): Socket | null {
+    const t = msgRedirectTarget(map, key, flags);
+    if (t !== null && this.msgRunObserver !== null) this.msgRedirect = { map: map as BpfMap, key, flags };
+    return t;
+  }
+  /** The run options of every SK_MSG run (one object: runs happen once per byte with apply 1). */
+  private readonly msgRunOpts: SkMsgContextOptions = {
+    redirect: {
+      sockMap: (map, key, flags) => this.msgRedirectFound(map, u32Bytes(key), flags),
+      sockHash: (map, readKey, flags) => (map instanceof SockMapBase ? this.msgRedirectFound(map, readKey(map.keySize), flags) : null),
+    },
+  };
 
   // ---- sockets ---------------------------------------------------------------------------------------------------
 
