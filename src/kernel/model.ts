@@ -23,7 +23,7 @@ import { Vm, type BoundProgram, type Tier } from '../../vm/interpreter.js';
 import { BpfMap, BpfMapError, Maps, u32Bytes, ERRNO } from './maps/index.js';
 import { MapsVm } from './maps/vm.js';
 import { installSkMsgHelpers, runSkMsgProgram, type SkMsgRunResult } from './skmsg-helpers.js';
-import { PageFrag, type Page, type SkMsg } from './skmsg.js';
+import { PageFrag, type Page, type SkMsg, type SkMsgContextOptions } from './skmsg.js';
 import {
   SockMapBase,
   skMsgRedirectTarget,
@@ -149,6 +149,12 @@ export class Kernel {
   readonly vm: Vm;
   /** The task page fragment every sendmsg copies into. */
   readonly frag = new PageFrag();
+  /**
+   * The backlog worker's page fragment: the kworker that runs sk_psock_backlog has its own task_frag, which an
+   * egress redirect copies into when the target has an SK_MSG program (a native target references the skb's
+   * pages instead). Never the process's fragment: the process may still hold a message on that page.
+   */
+  readonly workerFrag = new PageFrag();
   readonly programs: KProgram[] = [];
   maps: Maps | null = null;
   private mapsVm: MapsVm | null = null;
@@ -158,6 +164,7 @@ export class Kernel {
   private nextPort: number;
   private readonly sockOpts: SocketOptions;
   readonly env: TcpBpfEnv;
+  private readonly workerEnv: TcpBpfEnv;
   /** BPF_CGROUP_SOCK_OPS attachments (see sockops.ts for the model's cgroups). */
   readonly cgroups = new Cgroups();
   /** The cgroup new sockets are created in (the "process's" cgroup); accepted children take the listener's. */
@@ -187,10 +194,11 @@ export class Kernel {
       taskFrag: () => this.taskFrag(),
       runMsgProgram: (prog, msg, sk) => this.runMsgProgram(prog as KProgram, msg, sk),
     };
+    this.workerEnv = { ...this.env, taskFrag: () => this.taskFrag(this.workerFrag) };
     this.rx = new SkSkbRx({
       vm: this.vm,
       bound: (prog) => (prog as KProgram).bound,
-      send: (sk, data, flags) => this.send(sk, data, flags),
+      send: (sk, data, flags, pages) => this.send(sk, data, flags, pages),
     });
   }
 
@@ -266,21 +274,26 @@ export class Kernel {
   /** sk_psock_msg_verdict's program run (public for bpfvm run's --repeat timing on copies of a message). */
   runMsgProgram(prog: KProgram, msg: SkMsg, sk: Socket): number {
     prog.runCount++;
-    let redirect: MsgRunEvent['redirect'] = null;
-    const found = (map: unknown, key: Uint8Array, flags: number): Socket | null => {
-      const t = skMsgRedirectTarget(map, key, flags);
-      if (t !== null && this.msgRunObserver !== null) redirect = { map: map as BpfMap, key, flags };
-      return t;
-    };
-    const r = runSkMsgProgram(this.vm, prog.bound, msg, sk, {
-      redirect: {
-        sockMap: (map, key, flags) => found(map, u32Bytes(key), flags),
-        sockHash: (map, readKey, flags) => (map instanceof SockMapBase ? found(map, readKey(map.keySize), flags) : null),
-      },
-    });
-    this.msgRunObserver?.({ prog, msg, sk, result: r, redirect });
+    this.msgRedirect = null;
+    const r = runSkMsgProgram(this.vm, prog.bound, msg, sk, this.msgRunOpts);
+    this.msgRunObserver?.({ prog, msg, sk, result: r, redirect: this.msgRedirect });
     return r.verdict;
   }
+
+  /** The last redirect helper call of the current SK_MSG run that found a target (for msgRunObserver). */
+  private msgRedirect: MsgRunEvent['redirect'] = null;
+  private msgRedirectFound(map: unknown, key: Uint8Array, flags: number): Socket | null {
+    const t = skMsgRedirectTarget(map, key, flags);
+    if (t !== null && this.msgRunObserver !== null) this.msgRedirect = { map: map as BpfMap, key, flags };
+    return t;
+  }
+  /** The run options of every SK_MSG run (one object: runs happen once per byte with apply 1). */
+  private readonly msgRunOpts: SkMsgContextOptions = {
+    redirect: {
+      sockMap: (map, key, flags) => this.msgRedirectFound(map, u32Bytes(key), flags),
+      sockHash: (map, readKey, flags) => (map instanceof SockMapBase ? this.msgRedirectFound(map, readKey(map.keySize), flags) : null),
+    },
+  };
 
   // ---- sockets ---------------------------------------------------------------------------------------------------
 
@@ -518,15 +531,19 @@ export class Kernel {
 
   // ---- data ----------------------------------------------------------------------------------------------------
 
-  /** send(2). Default flags MSG_NOSIGNAL (SIGPIPE is not modelled either way). */
-  send(sock: Socket, data: Uint8Array, flags: number = MSG_NOSIGNAL): number {
+  /**
+   * send(2). Default flags MSG_NOSIGNAL (SIGPIPE is not modelled either way). `splice`: the backlog worker's
+   * skb_send_sock, which sends in the worker's context (its own page fragment) and hands TCP the pages of the
+   * skb (MSG_SPLICE_PAGES: referenced, not copied into a fragment).
+   */
+  send(sock: Socket, data: Uint8Array, flags: number = MSG_NOSIGNAL, splice?: readonly Page[]): number {
     if (!sock.open) return -Errno.EBADF;
     if (sock.kind === 'udp') return udpSendto(sock, data, null, this.udpEnv);
     if (!sock.isTcp) return unixSend(sock, data);
     if (sock.state === TCP_LISTEN || (sock.peer === null && sock.state === TCP_CLOSE)) return -Errno.EPIPE;
     const p = sock.psock;
-    if (p !== null && p.progs.msgParser !== null) return tcpBpfSendmsg(this.env, sock, data, flags);
-    return this.tcpSendmsg(sock, data, flags);
+    if (p !== null && p.progs.msgParser !== null) return tcpBpfSendmsg(splice ? this.workerEnv : this.env, sock, data, flags);
+    return this.tcpSendmsg(sock, data, flags, splice);
   }
 
   /** sendmsg(2) with several buffers: one call over the concatenated iovecs. */
@@ -541,13 +558,17 @@ export class Kernel {
     return this.send(sock, data, flags);
   }
 
-  /** Native tcp_sendmsg: copies into the task fragment (so pages are referenced like the kernel's), then TCP. */
-  private tcpSendmsg(sock: Socket, data: Uint8Array, flags: number): number {
+  /**
+   * Native tcp_sendmsg: copies into the task fragment (so pages are referenced like the kernel's), then TCP;
+   * with `splice` the data references those pages instead.
+   */
+  private tcpSendmsg(sock: Socket, data: Uint8Array, flags: number, splice?: readonly Page[]): number {
     const err = sock.sendError();
     if (err < 0) {
       const e = sock.takeError();
       return e !== 0 ? -e : err;
     }
+    if (splice !== undefined) return sock.tcpSend(data, splice, (flags & MSG_MORE) !== 0);
     const pages: Page[] = [];
     let off = 0;
     while (off < data.length) {
@@ -694,8 +715,7 @@ export class Kernel {
   // ---- page fragment reuse -------------------------------------------------------------------------------------
 
   /** skb_page_frag_refill's first rule: a fragment page nobody else references restarts at offset 0. */
-  private taskFrag(): PageFrag {
-    const f = this.frag;
+  private taskFrag(f: PageFrag = this.frag): PageFrag {
     if (f.page !== null && f.offset !== 0 && !this.pageReferenced(f.page)) f.offset = 0;
     return f;
   }
@@ -708,6 +728,9 @@ export class Kernel {
       if (ps === null) continue;
       if (ps.cork !== null && ps.cork.elements().some((e) => e.page === page && e.length > 0)) return true;
       for (const m of ps.ingressMsg) if (m.elements().some((e) => e.page === page && e.length > 0)) return true;
+      // skbs waiting for the backlog worker and the strparser's message in progress hold their pages too.
+      for (const b of ps.backlog) if (b.pages.includes(page)) return true;
+      if (ps.strp?.holdsPage(page)) return true;
     }
     return false;
   }

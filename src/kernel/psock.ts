@@ -7,7 +7,7 @@
 // redirect target forgotten, and the socket's protocol hooks restored (socket.psock = null).
 
 import type { BpfMap, BpfProgRef } from './maps/index.js';
-import { __SK_NONE, type SkMsg } from './skmsg.js';
+import { __SK_NONE, type Page, type SkMsg } from './skmsg.js';
 import type { Socket } from './socket.js';
 import type { Strparser } from './strparser.js';
 
@@ -15,6 +15,8 @@ import type { Strparser } from './strparser.js';
 export interface BacklogItem {
   /** null: the skb no longer holds the message's range (a strparser verdict shrank it): handling fails -EINVAL. */
   bytes: Uint8Array | null;
+  /** Pages the skb's data references (an egress send references them instead of copying: MSG_SPLICE_PAGES). */
+  pages: readonly Page[];
   /** BPF_F_INGRESS (or PASS into the backlog): queue for this socket's readers; else send out of it. */
   ingress: boolean;
   /** The zero-length skb carrying a FIN. */

@@ -31,8 +31,11 @@ export interface SkSkbRxEnv {
   readonly vm: Vm;
   /** The program behind a psock slot, bound for the VM (counts its runs). */
   bound(prog: SockProg): BoundProgram;
-  /** sendmsg on `sk` as the backlog does it (through an SK_MSG program if `sk` has one): bytes or -errno. */
-  send(sk: Socket, data: Uint8Array, flags: number): number;
+  /**
+   * sendmsg on `sk` as the backlog worker does it (skb_send_sock: through an SK_MSG program if `sk` has one,
+   * else TCP referencing the skb's `pages`): bytes or -errno.
+   */
+  send(sk: Socket, data: Uint8Array, flags: number, pages: readonly Page[]): number;
 }
 
 function msgOf(bytes: Uint8Array, fin: boolean, self: boolean, truesize = 0): SkMsg {
@@ -102,7 +105,7 @@ export class SkSkbRx {
           skb.sk = sk;
           return this.run(prog, skb).ret;
         },
-        rcvMsg: (m) => this.strpRead(sk, m.bytes, m.offset, m.fullLen),
+        rcvMsg: (m) => this.strpRead(sk, m.bytes, m.offset, m.fullLen, m.pages),
         abort: (err) => {
           sk.skErr = -err;
         },
@@ -125,7 +128,7 @@ export class SkSkbRx {
     while (sk.rcvQueue.length > 0) {
       const s = sk.rcvQueue[0]!;
       if (s.len > 0) {
-        const used = strp.recv(s.data, s.off);
+        const used = strp.recv(s.data, s.off, s.pages);
         if (used <= 0) break;
         s.off += used;
         if (s.len !== 0) continue;
@@ -137,7 +140,7 @@ export class SkSkbRx {
   }
 
   /** sk_psock_strp_read: the verdict on a complete message. */
-  private strpRead(sk: Socket, bytes: Uint8Array, offset: number, fullLen: number): void {
+  private strpRead(sk: Socket, bytes: Uint8Array, offset: number, fullLen: number, pages: readonly Page[]): void {
     const p = sk.psock;
     if (p === null) return;
     const prog = p.progs.streamVerdict;
@@ -148,7 +151,7 @@ export class SkSkbRx {
     // Delivery uses the message's [offset, offset + full_len) of the skb as the program left it; if the program
     // shrank the skb below that range, wrapping it fails (-EINVAL, observed) and the skb takes the backlog path.
     const all = skb.pkt.bytes();
-    this.apply(sk, p, skb, verdict, offset + fullLen <= all.length ? all.slice(offset, offset + fullLen) : null);
+    this.apply(sk, p, skb, verdict, offset + fullLen <= all.length ? all.slice(offset, offset + fullLen) : null, pages);
   }
 
   /** sk_psock_verdict_data_ready → tcp_read_skb(sk_psock_verdict_recv): every queued skb, then the FIN. */
@@ -157,8 +160,10 @@ export class SkSkbRx {
       const s = sk.rcvQueue.shift();
       let skb: SkSkb;
       let truesize = 0;
+      let pages: readonly Page[] = [];
       if (s !== undefined) {
         truesize = s.truesize;
+        pages = s.pages;
         releaseSkb(s); // the verdict owns the data now: the sender's write memory is free again (observed)
         // AF_UNIX skbs carry no protocol (skb->protocol 0, observed); UDP and TCP ones ETH_P_IP.
         skb = new SkSkb(s.data.subarray(s.off), sk.family === AF_UNIX ? { fields: { protocol: 0 } } : {});
@@ -173,21 +178,21 @@ export class SkSkbRx {
       const prog = p.progs.streamVerdict ?? p.progs.skbVerdict;
       let verdict = __SK_DROP;
       if (prog !== null) verdict = this.run(prog, skb).verdict;
-      const r = this.apply(sk, p, skb, verdict, skb.pkt.bytes().slice(), truesize);
+      const r = this.apply(sk, p, skb, verdict, skb.pkt.bytes().slice(), pages, truesize);
       if (r < 0 || skb.fin) break;
     }
   }
 
   // ---- applying the verdict (sk_psock_verdict_apply) --------------------------------------------------------
 
-  private apply(sk: Socket, p: Psock, skb: SkSkb, verdict: number, bytes: Uint8Array | null, truesize = 0): number {
+  private apply(sk: Socket, p: Psock, skb: SkSkb, verdict: number, bytes: Uint8Array | null, pages: readonly Page[], truesize = 0): number {
     if (verdict === __SK_PASS) {
       if (!sk.open || !p.txEnabled) return -EIO;
       if (p.backlog.length === 0 && bytes !== null) {
         p.queueMsg(msgOf(bytes, skb.fin, true, truesize));
         return 0;
       }
-      p.backlog.push({ bytes, ingress: true, fin: skb.fin, self: true, truesize });
+      p.backlog.push({ bytes, pages, ingress: true, fin: skb.fin, self: true, truesize });
       this.schedule(p);
       return 0;
     }
@@ -196,7 +201,7 @@ export class SkSkbRx {
       const target = r.target;
       const tp = target.psock;
       if (tp === null || tp.dropped || !target.open || !tp.txEnabled) return -EIO;
-      tp.backlog.push({ bytes, ingress: (r.flags & BPF_F_INGRESS) !== 0, fin: skb.fin, self: false, truesize });
+      tp.backlog.push({ bytes, pages, ingress: (r.flags & BPF_F_INGRESS) !== 0, fin: skb.fin, self: false, truesize });
       this.schedule(tp);
       return 0;
     }
@@ -255,7 +260,7 @@ export class SkSkbRx {
       return item.bytes.length;
     }
     if (item.bytes.length === 0) return 0;
-    return this.env.send(sk, item.bytes, BACKLOG_SEND_FLAGS);
+    return this.env.send(sk, item.bytes, BACKLOG_SEND_FLAGS, item.pages);
   }
 
   /** The delayed backlog retry after -EAGAIN: runs `psock`'s backlog again if it holds anything. */

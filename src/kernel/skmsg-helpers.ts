@@ -136,15 +136,28 @@ export interface SkMsgRunResult extends RunResult {
  * sk_msg_md view, clear msg.sk, map the return value. (Copying apply_bytes / sk_redir into the psock is the
  * model's job.) The VM must have the SK_MSG helpers installed (installSkMsgHelpers).
  */
+/** Released contexts per address space, reused by the next run (apply 1 runs the program once per byte). */
+const contextPool = new WeakMap<Vm['space'], SkMsgContext[]>();
+
 export function runSkMsgProgram(vm: Vm, prog: BoundProgram, msg: SkMsg, sock: SkMsgSock, opts: SkMsgContextOptions = {}): SkMsgRunResult {
   msg.computeDataPointers();
   msg.sk = sock;
-  const c = new SkMsgContext(vm.space, msg, sock, opts);
+  let pool = contextPool.get(vm.space);
+  if (pool === undefined) contextPool.set(vm.space, (pool = []));
+  const reused = pool.pop();
+  let c: SkMsgContext;
+  if (reused !== undefined) {
+    reused.reuse(msg, sock, opts);
+    c = reused;
+  } else {
+    c = new SkMsgContext(vm.space, msg, sock, opts);
+  }
   try {
     const r = vm.run(prog, [c.ctxAddress]);
     return { ...r, verdict: skMsgVerdict(r.r0, msg) };
   } finally {
     msg.sk = null;
-    c.dispose();
+    c.release();
+    pool.push(c);
   }
 }

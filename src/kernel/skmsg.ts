@@ -1038,15 +1038,15 @@ function putU32(dv: DataView, off: number, v: number): void {
  */
 export class SkMsgContext {
   msg: SkMsg;
-  readonly sock: SkMsgSock;
+  sock: SkMsgSock;
   readonly space: AddressSpace;
   readonly ctx: Region;
   redirect: SkMsgRedirectHook | null;
   packet: Region | null = null;
   private readonly retired: Region[] = [];
   private skRegion: Region | null = null;
-  private readonly skLo: number;
-  private readonly skHi: number;
+  private skLo = 0;
+  private skHi = 0;
   private winPage: Page | null = null;
   private winOff = 0;
   private winEnd = 0;
@@ -1056,28 +1056,10 @@ export class SkMsgContext {
     this.msg = msg;
     this.sock = sock;
     this.redirect = opts.redirect ?? null;
-    if (opts.skAddress !== undefined) {
-      this.skLo = Number(opts.skAddress & 0xffffffffn) | 0;
-      this.skHi = Number((opts.skAddress >> 32n) & 0xffffffffn) | 0;
-    } else {
-      this.skRegion = space.mapObject('sk (sk_msg socket)', sock);
-      this.skLo = 0;
-      this.skHi = this.skRegion.hi;
-    }
+    if (opts.skAddress === undefined) this.skRegion = space.mapObject('sk (sk_msg socket)', sock);
     const ctx = space.map('ctx (sk_msg_md)', 'ctx', new Uint8Array(SK_MSG_MD_SIZE), false);
     ctx.object = this;
     this.ctx = ctx;
-    const dv = ctx.dv;
-    putU32(dv, SK_MSG_MD.family, sock.family & 0xffff);
-    dv.setUint32(SK_MSG_MD.remote_ip4, (sock.remoteIp4 ?? 0) >>> 0, false);
-    dv.setUint32(SK_MSG_MD.local_ip4, (sock.localIp4 ?? 0) >>> 0, false);
-    if (sock.remoteIp6) ctx.bytes.set(sock.remoteIp6.subarray(0, 16), SK_MSG_MD.remote_ip6);
-    if (sock.localIp6) ctx.bytes.set(sock.localIp6.subarray(0, 16), SK_MSG_MD.local_ip6);
-    // remote_port: skc_dport (network order) loaded as a little-endian u16, shifted left 16.
-    dv.setUint16(SK_MSG_MD.remote_port + 2, sock.remotePort & 0xffff, false);
-    putU32(dv, SK_MSG_MD.local_port, sock.localPort & 0xffff);
-    putU32(dv, SK_MSG_MD.sk, this.skLo);
-    putU32(dv, SK_MSG_MD.sk + 4, this.skHi);
     ctx.load = (offset, size, out) => {
       if (size === 8 && (offset === SK_MSG_MD.data || offset === SK_MSG_MD.data_end)) {
         this.refresh();
@@ -1097,6 +1079,63 @@ export class SkMsgContext {
       }
       return false;
     };
+    this.fill(opts);
+  }
+
+  /**
+   * Points a released context (see `release`) at another run: message, socket and options; the ctx and sk
+   * regions are reused (the model keeps a pool per address space: one sk_msg run per byte with apply 1).
+   */
+  reuse(msg: SkMsg, sock: SkMsgSock, opts: SkMsgContextOptions = {}): void {
+    this.msg = msg;
+    this.sock = sock;
+    this.redirect = opts.redirect ?? null;
+    if (opts.skAddress === undefined) {
+      if (this.skRegion === null) this.skRegion = this.space.mapObject('sk (sk_msg socket)', sock);
+      else this.skRegion.object = sock;
+    } else if (this.skRegion !== null) {
+      this.space.unmap(this.skRegion);
+      this.skRegion = null;
+    }
+    // The previous run's packet region is re-pointed at this message's window (no program holds it any more).
+    const m = this.msg;
+    if (this.packet !== null && (m.dataPage !== this.winPage || m.dataOff !== this.winOff || m.dataEndOff !== this.winEnd)) {
+      if (m.dataPage === null) {
+        this.space.unmap(this.packet);
+        this.packet = null;
+      } else {
+        this.space.remap(this.packet, m.dataPage.bytes.subarray(m.dataOff, m.dataEndOff));
+      }
+      this.winPage = m.dataPage;
+      this.winOff = m.dataOff;
+      this.winEnd = m.dataEndOff;
+    }
+    this.ctx.bytes.fill(0);
+    this.fill(opts);
+  }
+
+  /** Writes the socket fields and the data window into the ctx bytes. */
+  private fill(opts: SkMsgContextOptions): void {
+    const sock = this.sock;
+    if (opts.skAddress !== undefined) {
+      this.skLo = Number(opts.skAddress & 0xffffffffn) | 0;
+      this.skHi = Number((opts.skAddress >> 32n) & 0xffffffffn) | 0;
+    } else {
+      this.skLo = 0;
+      this.skHi = this.skRegion!.hi;
+    }
+    const ctx = this.ctx;
+    const dv = ctx.dv;
+    putU32(dv, SK_MSG_MD.family, sock.family & 0xffff);
+    dv.setUint32(SK_MSG_MD.remote_ip4, (sock.remoteIp4 ?? 0) >>> 0, false);
+    dv.setUint32(SK_MSG_MD.local_ip4, (sock.localIp4 ?? 0) >>> 0, false);
+    if (sock.remoteIp6) ctx.bytes.set(sock.remoteIp6.subarray(0, 16), SK_MSG_MD.remote_ip6);
+    if (sock.localIp6) ctx.bytes.set(sock.localIp6.subarray(0, 16), SK_MSG_MD.local_ip6);
+    // remote_port: skc_dport (network order) loaded as a little-endian u16, shifted left 16.
+    dv.setUint16(SK_MSG_MD.remote_port + 2, sock.remotePort & 0xffff, false);
+    putU32(dv, SK_MSG_MD.local_port, sock.localPort & 0xffff);
+    putU32(dv, SK_MSG_MD.sk, this.skLo);
+    putU32(dv, SK_MSG_MD.sk + 4, this.skHi);
     this.refresh();
   }
 
@@ -1145,6 +1184,15 @@ export class SkMsgContext {
     putU32(dv, SK_MSG_MD.data_end, this.packet === null ? 0 : this.packet.bytes.length);
     putU32(dv, SK_MSG_MD.data_end + 4, hi);
     putU32(dv, SK_MSG_MD.size, m.size);
+  }
+
+  /**
+   * After a run, for `reuse`: the regions of stale windows go; the current window's region stays mapped (the next
+   * run re-points it when its message lies elsewhere), so do the ctx and sk regions.
+   */
+  release(): void {
+    for (const r of this.retired) this.space.unmap(r);
+    this.retired.length = 0;
   }
 
   /** Unmaps every region this view created. */

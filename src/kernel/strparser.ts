@@ -13,6 +13,8 @@
 // parser waits (need_bytes) and the socket's next data-ready does nothing until enough bytes are queued.
 // The message-assembly timer (SO_RCVTIMEO) is not modelled: it is off by default.
 
+import type { Page } from './skmsg.js';
+
 export const ENODATA = 61;
 export const EPROTO = 71;
 export const EMSGSIZE = 90;
@@ -22,6 +24,8 @@ export const ESTRPIPE = 86;
 export interface StrpMsg {
   /** Concatenated bytes of the head's skb clones (what the verdict program sees as the skb). */
   bytes: Uint8Array;
+  /** Pages the clones' data references (the message keeps them in use until it is consumed). */
+  pages: readonly Page[];
   offset: number;
   fullLen: number;
 }
@@ -41,6 +45,7 @@ export interface StrparserCallbacks {
 
 interface Head {
   parts: Uint8Array[];
+  pages: Page[];
   len: number;
   offset: number;
   fullLen: number;
@@ -73,10 +78,11 @@ export class Strparser {
   }
 
   /**
-   * __strp_recv on one skb: `skb` is the whole skb, `origOffset` where its unread bytes start. Returns the bytes
-   * eaten (consumed from the socket); fewer than offered after a fatal parser error.
+   * __strp_recv on one skb: `skb` is the whole skb, `origOffset` where its unread bytes start, `pages` the pages
+   * its data references. Returns the bytes eaten (consumed from the socket); fewer than offered after a fatal
+   * parser error.
    */
-  recv(skb: Uint8Array, origOffset: number): number {
+  recv(skb: Uint8Array, origOffset: number, pages: readonly Page[] = []): number {
     const origLen = skb.length - origOffset;
     let eaten = 0;
     let orig = skb;
@@ -89,11 +95,12 @@ export class Strparser {
       const candLen = origLen - eaten;
       let head = this.head;
       if (head === null) {
-        head = { parts: [orig], len: orig.length, offset: origOffset + eaten, fullLen: 0, accumLen: 0 };
+        head = { parts: [orig], pages: [...pages], len: orig.length, offset: origOffset + eaten, fullLen: 0, accumLen: 0 };
         this.head = head;
       } else {
         head.parts.push(orig);
         head.len += orig.length;
+        for (const pg of pages) if (!head.pages.includes(pg)) head.pages.push(pg);
       }
       if (head.fullLen === 0) {
         let len = this.cb.parse(concat(head.parts, head.len));
@@ -133,11 +140,16 @@ export class Strparser {
       eaten += candLen - extra;
       this.head = null;
       this.needBytes = 0;
-      this.cb.rcvMsg({ bytes: concat(head.parts, head.len), offset: head.offset, fullLen: head.fullLen });
+      this.cb.rcvMsg({ bytes: concat(head.parts, head.len), pages: head.pages, offset: head.offset, fullLen: head.fullLen });
       // The verdict may have torn the psock down (e.g. a redirect loop closing it): stop like a paused strp.
       if (this.stopped) break;
     }
     return eaten;
+  }
+
+  /** Whether the message in progress references `page`. */
+  holdsPage(page: Page): boolean {
+    return this.head !== null && this.head.pages.includes(page);
   }
 
   /** strp_parser_err: drop the message in progress and abort. */

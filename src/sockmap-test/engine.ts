@@ -19,7 +19,6 @@ import { Kernel, type KProgram } from '../kernel/model.js';
 import type { BpfMap } from '../kernel/maps/index.js';
 import type { Socket } from '../kernel/socket.js';
 import { MSG_NOSIGNAL, MSG_PEEK, SOL_SOCKET, SO_RCVBUF, SO_SNDBUF } from '../kernel/socket.js';
-import { assemble } from '../../vm/asm.js';
 import type { Tier } from '../../vm/interpreter.js';
 import type { SockmapCaseOptions } from './options.js';
 
@@ -142,45 +141,6 @@ export function resolveLayout(spec: CollectionSpec): SockmapLayout {
     parser, verdict, sockops, sockMapType: sm.type,
     msg: { ...(pass ? { pass } : {}), ...(redir ? { redir } : {}), ...(apply ? { apply } : {}), ...(cork ? { cork } : {}), ...(drop ? { drop } : {}) },
   };
-}
-
-// ---- does the model run sk_skb programs? -------------------------------------------------------------------
-
-let skbProbe: boolean | undefined;
-
-/**
- * Whether this build's socket model runs SK_SKB stream verdicts on received data: a behavioural probe (a
- * verdict that returns SK_DROP must keep one byte from reaching the receiver).
- */
-export function skbPathModelled(): boolean {
-  if (skbProbe !== undefined) return skbProbe;
-  const k = new Kernel();
-  k.createMaps([{ name: 'm', type: 15, typeName: 'sockmap', keySize: 4, valueSize: 4, maxEntries: 1, flags: 0, section: '.maps' }]);
-  const v = k.loadProgram({ insns: assemble('r0 = 0\nexit'), type: SK_SKB, expectedAttachType: 5, name: 'probe_drop' });
-  k.attach(v, k.map(0), 5);
-  const l = k.listen(0);
-  const c = k.connect(l);
-  const p = k.accept(l);
-  if (typeof c === 'number' || typeof p === 'number') throw new Error('skbPathModelled: model connect failed');
-  k.mapUpdateSocket(k.map(0), 0, p);
-  k.send(c, new Uint8Array([1]));
-  const r = k.recv(p, 16, 0x40);
-  skbProbe = !(r instanceof Uint8Array && r.length > 0);
-  return skbProbe;
-}
-
-/**
- * Whether a case's data passes through an SK_SKB program (a sock_map member receives data): the pass-like
- * programs deliver to p1 (in sock_map), --txmsg_redir_skb puts p2 in sock_map. Redirect and drop cases without
- * it do not.
- */
-export function caseNeedsSkb(o: SockmapCaseOptions): boolean {
-  if (o.txmsgRedirSkb) return true;
-  if (o.txmsg) return true;
-  if (o.txmsgRedir) return false;
-  if (o.txmsgApply || o.txmsgCork) return true;
-  if (o.txmsgDrop) return false;
-  return true; // no SK_MSG program: native delivery to p1
 }
 
 // ---- data ------------------------------------------------------------------------------------------------------
@@ -321,9 +281,6 @@ export function runSockmapCase(spec: CollectionSpec, o: SockmapCaseOptions, run:
     ok: false, options: { ...o }, tx_bytes: 0, tx_err: 0, rx_bytes: 0, rx_err: 0, rx_expected: 0, rx_started: false, sends: [],
     sockets: { c1: empty(), p1: empty(), c2: empty(), p2: empty() }, runs: {},
   };
-  if (caseNeedsSkb(o) && !skbPathModelled()) {
-    return { ...base, skipped: 'the data passes through the sk_skb parser/verdict on sock_map, and this build\'s socket model does not run SK_SKB programs yet' };
-  }
 
   const k = new Kernel(run.tier !== undefined ? { tier: run.tier } : {});
   const { maps, programs } = k.loadCollection(spec);

@@ -597,7 +597,7 @@ suite('sk_skb model vs host kernel (differential)', () => {
     });
   });
 
-  it('test_sockmap layout (sockmap_layout.o / sockhash_layout.o bpf_prog1 + bpf_prog2): ports 10000/10001, redirect egress, then ingress with sock_skb_opts', () => {
+  it('test_sockmap layout (sockmap_layout.o / sockhash_layout.o bpf_prog1 + bpf_prog2): ports 10000/10001 in a private netns, redirect egress, then ingress with sock_skb_opts', () => {
     for (const file of ['sockmap_layout', 'sockhash_layout']) {
       const spec = loadCollectionFile(new URL(`../../fixtures/v3/${file}.o`, import.meta.url).pathname);
       const maps = spec.maps.map((m) => ({ type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries }));
@@ -619,7 +619,8 @@ suite('sk_skb model vs host kernel (differential)', () => {
         { op: 'runCount', prog: 1 },
       ];
       for (const ingress of [false, true]) {
-        differential({ maps, progs: [prog('bpf_prog1', AttachType.SK_SKB_STREAM_PARSER), prog('bpf_prog2', AttachType.SK_SKB_STREAM_VERDICT)], steps: steps(ingress) });
+        // test_sockmap's fixed ports: a private network namespace keeps parallel test files from colliding
+        differential({ maps, progs: [prog('bpf_prog1', AttachType.SK_SKB_STREAM_PARSER), prog('bpf_prog2', AttachType.SK_SKB_STREAM_VERDICT)], steps: steps(ingress), netns: true });
       }
     }
   });

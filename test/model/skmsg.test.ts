@@ -807,11 +807,19 @@ describe.each(TIERS)('SK_MSG programs in the VM (end to end, %s tier)', (t) => {
     expect(() => runSkMsgProgram(vm, p, mk(50), SOCK)).toThrow(BpfMemoryFault);
   });
 
-  it('regions are released after a run', () => {
+  it('regions do not accumulate over runs: one pooled context keeps its ctx, sk and packet regions; stale windows go', () => {
     const vm = vmWith();
-    const before = vm.space.regions.filter((r) => r !== null).length;
-    runSkMsgProgram(vm, vm.load(assemble(pullAndWrite)), mk(50), SOCK);
-    expect(vm.space.regions.filter((r) => r !== null).length).toBe(before);
+    const live = () => vm.space.regions.filter((r) => r !== null).length;
+    const before = live();
+    const prog = vm.load(assemble(pullAndWrite));
+    runSkMsgProgram(vm, prog, mk(50), SOCK);
+    expect(live()).toBe(before + 3);
+    for (let i = 0; i < 20; i++) runSkMsgProgram(vm, prog, mk(50 + i), { ...SOCK, localPort: 1000 + i });
+    expect(live()).toBe(before + 3);
+    // a reused context shows the new run's socket and message
+    const port = vm.load(assemble('r2 = *(u32 *)(r1 +64)\nr0 = *(u32 *)(r1 +68)\nr0 <<= 16\nr0 |= r2\nexit'));
+    expect(runSkMsgProgram(vm, port, mk(7), { ...SOCK, localPort: 1234 }).r0).toBe((7n << 16n) | 1234n);
+    expect(runSkMsgProgram(vm, port, mk(9), { ...SOCK, localPort: 4321 }).r0).toBe((9n << 16n) | 4321n);
   });
 });
 

@@ -1,8 +1,9 @@
 // The sockmap-test engine's own pieces: FNV-1a-64, the built-in list's shape, layout resolution.
 import { describe, expect, it } from 'vitest';
 import { loadCollectionFile } from '../../src/elf/index.js';
-import { fnv1a64, resolveLayout, SockmapTestError } from '../../src/sockmap-test/engine.js';
+import { fnv1a64, resolveLayout, runSockmapCase, SockmapTestError } from '../../src/sockmap-test/engine.js';
 import { builtinGroups } from '../../src/sockmap-test/matrix.js';
+import { defaultCaseOptions } from '../../src/sockmap-test/options.js';
 
 describe('sockmap-test engine', () => {
   it('FNV-1a 64 reference vectors', () => {
@@ -33,5 +34,19 @@ describe('sockmap-test engine', () => {
     const L = resolveLayout(loadCollectionFile(new URL('../../fixtures/v3/sockhash_layout.o', import.meta.url).pathname));
     expect([L.parser.name, L.verdict.name, L.sockops.name, L.msg.pass?.name, L.msg.redir?.name, L.msg.drop?.name, L.sockMapType]).toEqual(['bpf_prog1', 'bpf_prog2', 'bpf_sockmap', 'bpf_prog4', 'bpf_prog6', 'bpf_prog10', 18]);
     expect(() => resolveLayout(loadCollectionFile(new URL('../../fixtures/v3/sockops_insert.o', import.meta.url).pathname))).toThrow(SockmapTestError);
+  });
+
+  it('pass through the sk_skb parser/verdict (p1 redirects to c2) with the receiver reading after all sends: 512 KiB arrive intact', () => {
+    // Regression: the backlog worker's egress send on c2 copied into the process's page fragment and restarted it
+    // at offset 0 while c1 still held an unsent sk_msg element on that page (the last 27 bytes were overwritten).
+    // The kernel's worker sends on its own task (own fragment; a native target references the skb's pages).
+    const spec = loadCollectionFile(new URL('../../fixtures/v3/sockmap_layout.o', import.meta.url).pathname);
+    const o = { ...defaultCaseOptions(), txmsg: true, rate: 2, iovCount: 32, length: 8192, dataTest: true };
+    for (const receive of ['after', 'interleaved'] as const) {
+      const r = runSockmapCase(spec, o, { receive });
+      expect([receive, r.rx_err, r.tx_err, r.sends]).toEqual([receive, 0, 0, [262144, 262144]]);
+      // the FNV-1a-64 the 6.18 host reports at p2 for this case (test/kernel/sockmap-matrix-diff.ts)
+      expect(r.sockets.p2).toEqual({ bytes: 524288, fnv1a64: 'd51a3c145cba2325' });
+    }
   });
 });
