@@ -37,7 +37,7 @@ import {
 } from './scalar.js';
 import {
   AT_PKT_END, BEYOND_PKT_END, FuncState, RegState, RegType, Scratch, Slot, VerifierState, formatState,
-  markNotInit, markPtr, markRegKnown, markRegUnknown, regTypeStr, statesEqual, statesExact,
+  markNotInit, markPtr, markRegKnown, markRegUnknown, regTypeStr, statesEqual, statesExact, type StackSlot,
 } from './state.js';
 import { checkStructure, type StructureResult } from './structure.js';
 import { tnumAdd, tnumConst, tnumIsAligned, tnumIsConst, tnumSub } from './tnum.js';
@@ -85,6 +85,16 @@ export interface CheckOptions {
   privileged: boolean;
   maps: MapSpec[];
   license?: string;
+  /** BTF line info (ProgramSpec.lineInfo, sorted by insnOff): source lines for the log, as verbose_linfo prints them. */
+  lineInfo?: readonly LineInfo[];
+}
+
+export interface LineInfo {
+  insnOff: number;
+  file: string;
+  line: number;
+  col: number;
+  source: string;
 }
 
 export interface CheckResult {
@@ -209,19 +219,14 @@ function insnUseDef(i: Insn, nextSlot: Insn | undefined, progType: number): [num
   return [0, 0];
 }
 
-export function computeLiveRegs(slots: Insn[], isInsn: Uint8Array, progType: number): Uint16Array {
+/** insn_successors: fallthrough first, then the jump target; none after exit; a call falls through. */
+export function insnSuccessors(slots: Insn[], isInsn: Uint8Array): number[][] {
   const n = slots.length;
-  const liveIn = new Uint16Array(n);
-  const use = new Uint16Array(n);
-  const def = new Uint16Array(n);
   const succ: number[][] = new Array(n);
   for (let pc = 0; pc < n; pc++) {
     succ[pc] = [];
     if (!isInsn[pc]) continue;
     const i = slots[pc]!;
-    const [u, d] = insnUseDef(i, slots[pc + 1], progType);
-    use[pc] = u & 0x3ff;
-    def[pc] = d & 0x3ff;
     const c = cls(i.op);
     if (c === BPF_JMP || c === BPF_JMP32) {
       const op = aluOp(i.op);
@@ -238,6 +243,80 @@ export function computeLiveRegs(slots: Insn[], isInsn: Uint8Array, progType: num
       continue;
     }
     succ[pc]!.push(pc + (i.op === LDDW ? 2 : 1));
+  }
+  return succ;
+}
+
+/**
+ * compute_scc: strongly connected components of the instruction graph (Tarjan, roots in instruction order,
+ * successors in insn_successors order). Only loops get a number (1, 2, ... in the order Tarjan completes
+ * them); other instructions get 0. The level-2 log prints the number in front of the live-register dump.
+ */
+export function computeSccs(succ: number[][], isInsn: Uint8Array): Int32Array {
+  const n = succ.length;
+  const scc = new Int32Array(n);
+  const index = new Int32Array(n).fill(-1);
+  const low = new Int32Array(n);
+  const onStack = new Uint8Array(n);
+  const stack: number[] = [];
+  const work: [number, number][] = [];
+  let next = 0;
+  let sccId = 0;
+  for (let root = 0; root < n; root++) {
+    if (!isInsn[root] || index[root] !== -1) continue;
+    work.push([root, 0]);
+    index[root] = low[root] = next++;
+    stack.push(root);
+    onStack[root] = 1;
+    while (work.length) {
+      const top = work[work.length - 1]!;
+      const v = top[0];
+      const out = succ[v]!;
+      if (top[1] < out.length) {
+        const w = out[top[1]++]!;
+        if (w < 0 || w >= n) continue;
+        if (index[w] === -1) {
+          index[w] = low[w] = next++;
+          stack.push(w);
+          onStack[w] = 1;
+          work.push([w, 0]);
+        } else if (onStack[w]) {
+          low[v] = Math.min(low[v]!, index[w]!);
+        }
+        continue;
+      }
+      work.pop();
+      if (work.length) {
+        const u = work[work.length - 1]![0];
+        low[u] = Math.min(low[u]!, low[v]!);
+      }
+      if (low[v] !== index[v]) continue;
+      const members: number[] = [];
+      let w: number;
+      do {
+        w = stack.pop()!;
+        onStack[w] = 0;
+        members.push(w);
+      } while (w !== v);
+      if (members.length > 1 || out.includes(v)) {
+        sccId++;
+        for (const m of members) scc[m] = sccId;
+      }
+    }
+  }
+  return scc;
+}
+
+export function computeLiveRegs(slots: Insn[], isInsn: Uint8Array, progType: number, succ = insnSuccessors(slots, isInsn)): Uint16Array {
+  const n = slots.length;
+  const liveIn = new Uint16Array(n);
+  const use = new Uint16Array(n);
+  const def = new Uint16Array(n);
+  for (let pc = 0; pc < n; pc++) {
+    if (!isInsn[pc]) continue;
+    const [u, d] = insnUseDef(slots[pc]!, slots[pc + 1], progType);
+    use[pc] = u & 0x3ff;
+    def[pc] = d & 0x3ff;
   }
   let changed = true;
   while (changed) {
@@ -287,7 +366,7 @@ export class Verifier {
   subprogOf!: Int32Array;
   private seenPtrType = new Map<number, number>();
 
-  constructor(code: Uint8Array, readonly opts: CheckOptions) {
+  constructor(readonly code: Uint8Array, readonly opts: CheckOptions) {
     this.n = Math.floor(code.byteLength / 8);
     this.slots = [];
     for (let pc = 0; pc < this.n; pc++) {
@@ -356,6 +435,73 @@ export class Verifier {
     return r;
   }
 
+  /** Known-constant bounds by value (instruction immediates recur; copying them avoids the bigint work). */
+  private knownCache = new Map<number, ScalarBounds>();
+  /** The fake source register of K-form ALU and jump instructions (the kernel's on-stack `off_reg`/`src_reg`). */
+  private immReg = new RegState();
+
+  private knownBounds(v: number): ScalarBounds {
+    let b = this.knownCache.get(v);
+    if (!b) {
+      b = ScalarBounds.known(BigInt(v));
+      this.knownCache.set(v, b);
+    }
+    return b;
+  }
+
+  /** A scalar register holding the immediate `v` (a number: sign- or zero-extended as the caller wants). */
+  private immScalar(v: number): RegState {
+    const r = this.immReg;
+    markNotInit(r);
+    r.type = RegType.SCALAR_VALUE;
+    r.s.copyFrom(this.knownBounds(v));
+    return r;
+  }
+
+  /** The last line-info record printed (env->prev_linfo): kept across paths, as in the kernel. */
+  private prevLinfo: LineInfo | null = null;
+
+  /**
+   * verbose_linfo: print `<prefix><source line> @ <file>:<line>` for the line-info record covering `insnOff`
+   * unless it is the one printed last or names the same file, line and source text (records that differ only in
+   * the column are merged).
+   */
+  private verboseLinfo(insnOff: number, prefix: string): void {
+    const li = this.opts.lineInfo;
+    if (!this.log.enabled || !li || li.length === 0 || insnOff >= this.n) return;
+    let lo = 0;
+    let hi = li.length - 1;
+    if (li[0]!.insnOff > insnOff) return;
+    while (lo < hi) {
+      const m = (lo + hi + 1) >> 1;
+      if (li[m]!.insnOff <= insnOff) lo = m;
+      else hi = m - 1;
+    }
+    const cur = li[lo]!;
+    const prev = this.prevLinfo;
+    if (cur === prev) return;
+    if (prev && cur.source === prev.source && cur.line === prev.line && cur.file === prev.file) return;
+    const slash = cur.file.lastIndexOf('/');
+    this.log.verbose(`${prefix}${cur.source.replace(/^[ \t\n\v\f\r]+/, "")} @ ${slash >= 0 ? cur.file.slice(slash + 1) : cur.file}:${cur.line}\n`);
+    this.prevLinfo = cur;
+  }
+
+  /**
+   * A register copy links source and destination through a scalar id. A source without an id gets a fresh one;
+   * so does a source that carries an add-const link (observed on the host kernel: `r0 = r3` with R3 id=1-6 gives
+   * both a new plain id), since the copy cannot share that delta.
+   */
+  private needsFreshId(src: RegState): boolean {
+    return (!src.id || src.linked) && !tnumIsConst(src.s.varOff);
+  }
+
+  private freshId(src: RegState): void {
+    src.id = ++this.idGen;
+    src.linked = false;
+    src.linkOff = 0;
+    src.link32 = false;
+  }
+
   private isPointerValue(r: RegState): boolean {
     return !this.priv && r.isPointer();
   }
@@ -363,16 +509,7 @@ export class Verifier {
   // -- main loop --
 
   run(): CheckResult {
-    const code = new Uint8Array(this.n * 8);
-    for (let pc = 0; pc < this.n; pc++) {
-      const s = this.slots[pc]!;
-      const dv = new DataView(code.buffer);
-      dv.setUint8(pc * 8, s.op);
-      dv.setUint8(pc * 8 + 1, (s.src << 4) | s.dst);
-      dv.setInt16(pc * 8 + 2, s.off, true);
-      dv.setInt32(pc * 8 + 4, s.imm, true);
-    }
-    this.structure = checkStructure(code, { bpfCapable: true });
+    this.structure = checkStructure(this.code, { bpfCapable: true, decoded: this.slots });
     const stats = () => ({ processed: this.processed, maxStatesPerInsn: this.maxStatesPerInsn, totalStates: this.totalStates, peakStates: this.peakStates });
     const result = (err: VerifierError | null): CheckResult => {
       if (!err && this.log.level === BPF_LOG_LEVEL1) this.log.reset(0);
@@ -396,8 +533,10 @@ export class Verifier {
       for (let pc = sp.start; pc < sp.end; pc++) this.subprogOf[pc] = k;
       this.subprogDepth.push(0);
     });
-    this.live = computeLiveRegs(this.slots, this.structure.isInsn, this.progType);
+    const succ = insnSuccessors(this.slots, this.structure.isInsn);
+    this.live = computeLiveRegs(this.slots, this.structure.isInsn, this.progType, succ);
     if (this.log.level & BPF_LOG_LEVEL2) {
+      const scc = computeSccs(succ, this.structure.isInsn);
       this.structure.subprogs.forEach((sp, k) => this.log.verbose(`func#${k} @${sp.start}\n`));
       this.log.verbose('Live regs before insn:\n');
       for (let pc = 0; pc < this.n; pc++) {
@@ -405,7 +544,8 @@ export class Verifier {
         let m = '';
         for (let r = 0; r < 10; r++) m += this.live[pc]! & (1 << r) ? String(r) : '.';
         const line = formatLine(this.slots[pc]!, { imm: (i, full) => this.lddwText(i, full) });
-        this.log.verbose(`${String(pc).padStart(7)}: ${m} ${line.slice(line.indexOf(' ') + 1)}\n`);
+        const sccCol = scc[pc] ? `${String(scc[pc]).padStart(3)} ` : '    ';
+        this.log.verbose(`${sccCol}${String(pc).padStart(3)}: ${m} ${line.slice(line.indexOf(' ') + 1)}\n`);
       }
     }
     try {
@@ -472,6 +612,7 @@ export class Verifier {
         }
         if (this.log.level & BPF_LOG_LEVEL) {
           if (this.scratch.any()) this.printInsnState(this.cur.frames.length - 1);
+          this.verboseLinfo(idx, '; ');
           const start = this.log.pos;
           this.log.verbose(formatLine(insn, { imm: (i, full) => this.lddwText(i, full) }) + '\n');
           this.log.prevInsnPrintPos = this.log.pos - start;
@@ -541,6 +682,7 @@ export class Verifier {
       if (sl.st.branches) {
         if (statesExact(sl.st, this.cur)) {
           const msg = `infinite loop detected at insn ${idx}`;
+          this.verboseLinfo(idx, '; ');
           this.log.verbose(msg + '\n');
           const fi = this.cur.frames.length - 1;
           this.log.verbose('cur state:' + formatState(this.cur, fi, null) + '\n');
@@ -711,17 +853,19 @@ export class Verifier {
         const src = this.regs[insn.src]!;
         if (alu64) {
           if (insn.off === 0) {
-            if (src.type === RegType.SCALAR_VALUE && !src.id && !tnumIsConst(src.s.varOff)) src.id = ++this.idGen;
+            if (src.type === RegType.SCALAR_VALUE && this.needsFreshId(src)) this.freshId(src);
             dst.copyFrom(src);
           } else if (this.isPointerValue(src)) {
             this.fail(`R${insn.src} sign-extension part of pointer`);
           } else if (src.type === RegType.SCALAR_VALUE) {
             const noSext = src.s.umax < (1n << BigInt(insn.off - 1));
-            if (noSext && !src.id && !tnumIsConst(src.s.varOff)) src.id = ++this.idGen;
+            if (noSext && this.needsFreshId(src)) this.freshId(src);
             dst.copyFrom(src);
             if (!noSext) dst.id = 0;
             coerceRegToSizeSx(dst.s, insn.off >> 3);
             dst.linked = false;
+            dst.linkOff = 0;
+            dst.link32 = false;
           } else {
             markRegUnknown(dst);
           }
@@ -731,13 +875,13 @@ export class Verifier {
             const s = src.s.clone();
             if (insn.off === 0) {
               const u32 = regWidth(src.s) <= 32;
-              if (u32 && !src.id && !tnumIsConst(src.s.varOff)) src.id = ++this.idGen;
+              if (u32 && this.needsFreshId(src)) this.freshId(src);
               dst.copyFrom(src);
               if (!u32) dst.id = 0;
               scalarAluInsn(dst.s, s, BPF_MOV, false, 0, 0);
             } else {
               const noSext = src.s.umax < (1n << BigInt(insn.off - 1));
-              if (noSext && !src.id && !tnumIsConst(src.s.varOff)) src.id = ++this.idGen;
+              if (noSext && this.needsFreshId(src)) this.freshId(src);
               dst.copyFrom(src);
               if (!noSext) dst.id = 0;
               scalarAluInsn(dst.s, s, BPF_MOV, false, 0, insn.off);
@@ -750,7 +894,7 @@ export class Verifier {
         }
       } else {
         markRegUnknown(dst);
-        markKnown(dst.s, alu64 ? BigInt(insn.imm) : BigInt(insn.imm >>> 0));
+        dst.s.copyFrom(this.knownBounds(alu64 ? insn.imm : insn.imm >>> 0));
       }
     } else {
       if (x) {
@@ -803,16 +947,15 @@ export class Verifier {
         return;
       }
     } else {
-      src = new RegState();
-      src.type = RegType.SCALAR_VALUE;
-      markKnown(src.s, BigInt(insn.imm));
+      src = this.immScalar(insn.imm);
       if (ptrReg) {
         this.adjustPtrMinMaxVals(insn, ptrReg, src, false);
         return;
       }
     }
-    // two scalars
-    const srcS = src.s.clone();
+    // two scalars (the transfer functions may change their source operand: give them a copy, except of the
+    // immediate's register, which is rebuilt for every instruction anyway)
+    const srcS = src === this.immReg ? src.s : src.s.clone();
     const res = adjustScalarMinMaxVals(dst.s, srcS, op, alu64);
     if (res.fork) {
       // maybe_fork_scalars: the pushed branch re-executes this insn with dst = 0
@@ -822,20 +965,30 @@ export class Verifier {
     }
     const srcConst = alu64 ? tnumIsConst(src.s.varOff) : tnumIsConst(src.s.varOff) || (src.s.varOff.mask & 0xffffffffn) === 0n;
     if ((op === BPF_ADD || op === BPF_SUB) && dst.id && srcConst) {
-      const raw = alu64 ? src.s.varOff.value : src.s.varOff.value & 0xffffffffn;
-      const val = op === BPF_SUB ? -raw : raw;
-      if (dst.linked || raw > 0x7fffffffn) {
+      // BPF_ADD_CONST (host kernel 6.18): `rX += K` / `rX -= K`, also in 32 bits, keeps the scalar id with the
+      // delta, which must fit s32 (and be negatable for SUB); a second add/sub drops the link.
+      const v = alu64 ? BigInt.asIntN(64, src.s.varOff.value) : BigInt.asIntN(32, src.s.varOff.value);
+      let off = Number(v);
+      let ok = v >= -0x8000_0000n && v <= 0x7fff_ffffn && !dst.linked;
+      if (ok && op === BPF_SUB) {
+        if (off === -0x8000_0000) ok = false;
+        off = -off;
+      }
+      if (ok) {
+        dst.linked = true;
+        dst.linkOff = off;
+        dst.link32 = !alu64;
+      } else {
+        dst.id = 0;
         dst.linked = false;
         dst.linkOff = 0;
-        dst.id = 0;
-      } else {
-        dst.linked = true;
-        dst.linkOff = Number(BigInt.asIntN(32, val));
+        dst.link32 = false;
       }
     } else {
       dst.id = 0;
       dst.linked = false;
       dst.linkOff = 0;
+      dst.link32 = false;
     }
   }
 
@@ -983,6 +1136,7 @@ export class Verifier {
     dst.copyFrom(res);
     dst.linked = false;
     dst.linkOff = 0;
+    dst.link32 = false;
   }
 
   /** sanitize_ptr_alu without bypass_spec_v1 (the non-speculative checks only; see sanitize_err). */
@@ -1257,7 +1411,7 @@ export class Verifier {
     }
   }
 
-  private saveRegisterState(st: { types: Uint8Array; spilled: RegState }, reg: RegState, sz: number): void {
+  private saveRegisterState(st: StackSlot, reg: RegState, sz: number): void {
     st.spilled.copyFrom(reg);
     let i = 8;
     for (; i > 8 - sz; i--) st.types[i - 1] = Slot.SPILL;
@@ -1487,8 +1641,7 @@ export class Verifier {
       }
     } else {
       if (insn.src !== 0) this.fail('BPF_JMP/JMP32 uses reserved fields', EINVAL);
-      src = new RegState();
-      markRegKnown(src, BigInt(insn.imm));
+      src = this.immScalar(insn.imm);
     }
     const is32 = cls(insn.op) === BPF_JMP32;
     const pred = this.isBranchTaken(dst, src, op, is32);
@@ -1595,18 +1748,24 @@ export class Verifier {
     }
   }
 
+  /**
+   * sync_linked_regs: every scalar sharing `known`'s id becomes `known` plus the difference of their deltas,
+   * added in 32 bits (and zero-extended) when either link came from a 32-bit add. Registers linked by a 64-bit
+   * add are left alone when `known`'s link is a 32-bit one and vice versa (observed on the host kernel).
+   */
   private syncLinkedRegs(st: VerifierState, known: RegState): void {
     const kOff = known.linked ? known.linkOff : 0;
     this.forEachReg(st, (r) => {
       if (r === known || r.type !== RegType.SCALAR_VALUE || r.id !== known.id) return;
+      if (r.linked && known.linked && r.link32 !== known.link32) return;
       const rOff = r.linked ? r.linkOff : 0;
-      const linked = r.linked;
-      const precise = r.precise;
+      const { linked, link32, precise } = r;
       r.copyFrom(known);
       r.linked = linked;
       r.linkOff = linked ? rOff : 0;
+      r.link32 = link32;
       r.precise = precise;
-      if (rOff !== kOff) adjustScalarMinMaxVals(r.s, ScalarBounds.known(BigInt(rOff - kOff)), BPF_ADD, true);
+      if (rOff !== kOff) adjustScalarMinMaxVals(r.s, ScalarBounds.known(BigInt(rOff - kOff)), BPF_ADD, !(link32 || known.link32));
     });
   }
 
@@ -1863,6 +2022,9 @@ export class Verifier {
         if (id === 1 && (meta.map.type === MT.ARRAY || meta.map.type === MT.PERCPU_ARRAY) && meta.constMapKey >= 0 && meta.constMapKey < meta.map.maxEntries) nullable = false;
         r0.map = meta.map;
         r0.maybeNull = nullable;
+        // KERNEL vs SPEC: the host kernel (6.18 stable) types a sockmap/sockhash lookup result as sock_or_null
+        // straight after the call (it prints `R0=sock_or_null(id=N,ref_obj_id=N)`), not map_value_or_null.
+        if (meta.map.type === MT.SOCKMAP || meta.map.type === MT.SOCKHASH) r0.type = RegType.PTR_TO_SOCKET;
         break;
       }
       case 'RET_PTR_TO_SOCKET':

@@ -34,6 +34,7 @@ export function verify(prog: VerifyInput, options: VerifyOptions = {}): VerifyRe
     privileged: options.privileged ?? true,
     maps: options.maps ?? [],
     license: prog.license ?? 'GPL',
+    lineInfo: 'lineInfo' in prog ? [...prog.lineInfo].sort((a, b) => a.insnOff - b.insnOff) : [],
   });
   return v.run();
 }

@@ -78,6 +78,8 @@ export class RegState {
   /** Scalars: BPF_ADD_CONST link (`r2 = r1; r2 += K` keeps id with delta `linkOff`). */
   linked = false;
   linkOff = 0;
+  /** The link came from a 32-bit add/sub (BPF_ADD_CONST32: the delta is applied to the low half, zero-extended). */
+  link32 = false;
 
   clone(): RegState {
     const r = new RegState();
@@ -89,7 +91,7 @@ export class RegState {
     this.type = o.type;
     this.maybeNull = o.maybeNull;
     this.off = o.off;
-    this.s = o.s.clone();
+    this.s.copyFrom(o.s);
     this.id = o.id;
     this.refObjId = o.refObjId;
     this.range = o.range;
@@ -98,6 +100,7 @@ export class RegState {
     this.precise = o.precise;
     this.linked = o.linked;
     this.linkOff = o.linkOff;
+    this.link32 = o.link32;
     return this;
   }
 
@@ -128,6 +131,7 @@ export function markNotInit(r: RegState): void {
   r.precise = false;
   r.linked = false;
   r.linkOff = 0;
+  r.link32 = false;
 }
 
 /** __mark_reg_unknown: an unbounded scalar. */
@@ -166,12 +170,12 @@ export const SLOT_CHARS = ['?', 'r', 'm', '0'];
 
 export class StackSlot {
   /** slot_type[0..7]; index 0 is the highest address of the slot. */
-  types = new Uint8Array(8);
+  types: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
   spilled = new RegState();
 
   clone(): StackSlot {
     const s = new StackSlot();
-    s.types.set(this.types);
+    s.types = this.types.slice();
     s.spilled.copyFrom(this.spilled);
     return s;
   }
@@ -386,7 +390,7 @@ export function regsafe(o: RegState, c: RegState, idmap: IdMap): boolean {
   if (o.type === RegType.SCALAR_VALUE) {
     if (c.type !== RegType.SCALAR_VALUE) return false;
     // scalar ids link registers that a comparison refines together: keep the relation.
-    if (o.id && (!idmap.check(o.id, c.id) || o.linked !== c.linked || o.linkOff !== c.linkOff)) return false;
+    if (o.id && (!idmap.check(o.id, c.id) || o.linked !== c.linked || o.linkOff !== c.linkOff || o.link32 !== c.link32)) return false;
     if (!o.id && c.id) {
       // an unlinked old scalar accepts a linked current one (linking only adds knowledge)
     }

@@ -106,10 +106,11 @@ const isHelperCall = (i: Insn): boolean => i.op === (BPF_JMP | BPF_CALL) && i.sr
 /**
  * Runs the structural passes over raw bytecode. `bpfCapable` (CAP_BPF; always true for the socket program
  * types, which need it to load) allows back-edges, i.e. bounded loops, which the symbolic executor then checks.
+ * `decoded`: the slots of `code` already decoded (readSlot), to save a second decoding pass.
  */
-export function checkStructure(code: Uint8Array, opts: { bpfCapable?: boolean } = {}): StructureResult {
+export function checkStructure(code: Uint8Array, opts: { bpfCapable?: boolean; decoded?: Insn[] } = {}): StructureResult {
   const bpfCapable = opts.bpfCapable ?? true;
-  const insns = slots(code);
+  const insns = opts.decoded ?? slots(code);
   const n = insns.length;
   const isInsn = new Uint8Array(n);
   const prunePoint = new Uint8Array(n);

@@ -43,13 +43,16 @@ export function tnumConst(value: bigint): Tnum {
 
 /** Smallest tnum covering [min, max] (unsigned): the common high prefix is known, the rest unknown. */
 export function tnumRange(min: bigint, max: bigint): Tnum {
-  min = u64(min);
-  max = u64(max);
+  if (min < 0n || min > U64_MASK) min = u64(min);
+  if (max < 0n || max > U64_MASK) max = u64(max);
   const bits = fls64(min ^ max);
   if (bits > 63) return TNUM_UNKNOWN;
-  const delta = (1n << BigInt(bits)) - 1n;
-  return new Tnum(min & ~delta, delta);
+  return new Tnum(min & HIGH_MASKS[bits]!, LOW_MASKS[bits]!);
 }
+
+/** LOW_MASKS[n] = 2^n - 1 and HIGH_MASKS[n] its complement in 64 bits (bigint constants built once). */
+const LOW_MASKS: bigint[] = Array.from({ length: 65 }, (_, n) => (1n << BigInt(n)) - 1n);
+const HIGH_MASKS: bigint[] = LOW_MASKS.map((m) => U64_MASK ^ m);
 
 export function tnumLshift(a: Tnum, shift: number): Tnum {
   const s = BigInt(shift & 0xff);
@@ -176,6 +179,8 @@ export function tnumOverlap(a: Tnum, b: Tnum): boolean {
  * known 1 (kernel behaviour; callers only intersect compatible tnums).
  */
 export function tnumIntersect(a: Tnum, b: Tnum): Tnum {
+  if (a === b || b.mask === U64_MASK) return a;
+  if (a.mask === U64_MASK) return b;
   const v = a.value | b.value;
   const mu = a.mask & b.mask;
   return new Tnum(v & ~mu, mu);

@@ -3,6 +3,7 @@
  * property, and a check against text printed by the host kernel.
  */
 import fc from 'fast-check';
+import './seed.js';
 import { describe, expect, it } from 'vitest';
 import { kernelAvailability, kernelRunBatch } from '../kernel/oracle.js';
 import { assemble } from '../../vm/asm.js';

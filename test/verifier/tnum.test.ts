@@ -4,6 +4,7 @@
  * of the abstract result.
  */
 import fc from 'fast-check';
+import './seed.js';
 import { describe, expect, it } from 'vitest';
 import {
   TNUM_UNKNOWN, Tnum, U64_MASK, fls64, tnumAdd, tnumAnd, tnumArshift, tnumBswap16, tnumBswap32, tnumBswap64,
