@@ -502,6 +502,13 @@ export class Verifier {
     src.link32 = false;
   }
 
+  private clearScalarId(r: RegState): void {
+    r.id = 0;
+    r.linked = false;
+    r.linkOff = 0;
+    r.link32 = false;
+  }
+
   private isPointerValue(r: RegState): boolean {
     return !this.priv && r.isPointer();
   }
@@ -1389,9 +1396,9 @@ export class Verifier {
     const isSt = !!insn && cls(insn.op) === BPF_ST;
     if (reg && !(off % 8) && reg.type === RegType.SCALAR_VALUE) {
       const fits = regWidth(reg.s) <= 8 * sz;
-      if (fits && !reg.id && !tnumIsConst(reg.s.varOff)) reg.id = ++this.idGen;
+      if (fits && this.needsFreshId(reg)) this.freshId(reg);
       this.saveRegisterState(st, reg, sz);
-      if (!fits) st.spilled.id = 0;
+      if (!fits) this.clearScalarId(st.spilled);
     } else if (!reg && !(off % 8) && isSt) {
       const tmp = new RegState();
       markRegKnown(tmp, BigInt(insn!.imm));
@@ -1493,9 +1500,10 @@ export class Verifier {
         if (dstRegno < 0) return;
         const d = this.regs[dstRegno]!;
         if (sz <= spillSize && off % 8 === 0) {
-          if (sz === 4 && spillSize === 4 && regWidth(sp.s) <= 32 && !sp.id && !tnumIsConst(sp.s.varOff)) sp.id = ++this.idGen;
+          if (sz === 4 && spillSize === 4 && regWidth(sp.s) <= 32 && this.needsFreshId(sp)) this.freshId(sp);
           d.copyFrom(sp);
-          if (!(sz === 4 && spillSize === 4)) d.id = 0;
+          // A narrowing fill breaks the link only when the value may not fit in the bytes read.
+          if (regWidth(sp.s) > 8 * sz) this.clearScalarId(d);
         } else {
           let spillCnt = 0;
           let zeroCnt = 0;
