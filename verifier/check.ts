@@ -335,6 +335,19 @@ export function computeLiveRegs(slots: Insn[], isInsn: Uint8Array, progType: num
   return liveIn;
 }
 
+/** Pointer names in check_ptr_alignment's "misaligned %saccess" message. */
+const PTR_ALIGN_DESC: Partial<Record<RegType, string>> = {
+  [RegType.PTR_TO_FLOW_KEYS]: 'flow keys ',
+  [RegType.PTR_TO_MAP_KEY]: 'key ',
+  [RegType.PTR_TO_MAP_VALUE]: 'value ',
+  [RegType.PTR_TO_CTX]: 'context ',
+  [RegType.PTR_TO_STACK]: 'stack ',
+  [RegType.PTR_TO_SOCKET]: 'sock ',
+  [RegType.PTR_TO_SOCK_COMMON]: 'sock_common ',
+  [RegType.PTR_TO_TCP_SOCK]: 'tcp_sock ',
+  [RegType.PTR_TO_XDP_SOCK]: 'xdp_sock ',
+};
+
 // ---- the executor ----------------------------------------------------------------------------------------
 
 export class Verifier {
@@ -1186,19 +1199,32 @@ export class Verifier {
 
   // -- memory (check_mem_access) --
 
-  private checkPtrAlignment(reg: RegState, off: number, sz: number): void {
-    if (reg.type !== RegType.PTR_TO_STACK) return; // strict alignment only for the stack on x86-64
-    if (sz === 1) return;
+  /**
+   * check_ptr_alignment. x86-64 has efficient unaligned access, so only the stack is always strict; atomics
+   * (`strict`: strict_alignment_once) are checked for every pointer type (packets with NET_IP_ALIGN = 2).
+   */
+  private checkPtrAlignment(reg: RegState, off: number, sz: number, strict: boolean): void {
+    const t = reg.type;
+    if (t === RegType.PTR_TO_STACK) strict = true;
+    if (!strict || sz === 1) return;
+    if (reg.isPkt()) {
+      const regOff = tnumAdd(reg.s.varOff, tnumConst(BigInt(2 + reg.off + off)));
+      if (!tnumIsAligned(regOff, BigInt(sz))) {
+        this.fail(`misaligned packet access off 2+${tnumStrn(reg.s.varOff)}+${reg.off}+${off} size ${sz}`);
+      }
+      return;
+    }
+    const desc = PTR_ALIGN_DESC[t] ?? '';
     const regOff = tnumAdd(reg.s.varOff, tnumConst(BigInt(reg.off + off)));
     if (!tnumIsAligned(regOff, BigInt(sz))) {
-      this.fail(`misaligned stack access off ${tnumStrn(reg.s.varOff)}+${reg.off}+${off} size ${sz}`);
+      this.fail(`misaligned ${desc}access off ${tnumStrn(reg.s.varOff)}+${reg.off}+${off} size ${sz}`);
     }
   }
 
-  checkMemAccess(regno: number, off: number, sz: number, write: boolean, valueRegno: number, _strictOnce: boolean, ldsx: boolean, insn?: Insn): void {
+  checkMemAccess(regno: number, off: number, sz: number, write: boolean, valueRegno: number, strictOnce: boolean, ldsx: boolean, insn?: Insn): void {
     const regs = this.regs;
     const reg = regs[regno]!;
-    this.checkPtrAlignment(reg, off, sz);
+    this.checkPtrAlignment(reg, off, sz, strictOnce);
     off += reg.off;
     const value = valueRegno >= 0 ? regs[valueRegno]! : null;
     if (reg.type === RegType.PTR_TO_MAP_VALUE && !reg.maybeNull) {
