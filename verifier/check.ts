@@ -984,7 +984,8 @@ export class Verifier {
       od.s.copyFrom(res.fork);
     }
     const srcConst = alu64 ? tnumIsConst(src.s.varOff) : tnumIsConst(src.s.varOff) || (src.s.varOff.mask & 0xffffffffn) === 0n;
-    if ((op === BPF_ADD || op === BPF_SUB) && dst.id && srcConst) {
+    // `rX += rX` reads its own (already updated) register as the constant: no link (the id is cleared).
+    if ((op === BPF_ADD || op === BPF_SUB) && dst.id && srcConst && src !== dst) {
       // BPF_ADD_CONST (host kernel 6.18): `rX += K` / `rX -= K`, also in 32 bits, keeps the scalar id with the
       // delta, which must fit s32 (and be negatable for SUB); a second add/sub drops the link.
       const v = alu64 ? BigInt.asIntN(64, src.s.varOff.value) : BigInt.asIntN(32, src.s.varOff.value);

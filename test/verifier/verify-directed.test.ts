@@ -146,6 +146,10 @@ const CASES: Case[] = [
   { name: "atomic fetch on an aligned map value", type: 14, asm: "*(u32 *)(r10 -4) = 0\nr2 = r10\nr2 += -4\nr1 = map[idx:0]\ncall bpf_map_lookup_elem#1\nif r0 == 0x0 goto pc+2\nr1 = 1\nr1 = atomic_fetch_add((u32 *)(r0 +4), r1)\nr0 = 0\nexit", maps: [HMAP], want: null, errno: 0 },
   { name: "plain misaligned map value load is allowed", type: 14, asm: "*(u32 *)(r10 -4) = 0\nr2 = r10\nr2 += -4\nr1 = map[idx:0]\ncall bpf_map_lookup_elem#1\nif r0 == 0x0 goto pc+1\nr0 = *(u32 *)(r0 +3)\nr0 = 0\nexit", maps: [HMAP], want: null, errno: 0 },
   { name: "atomic on a misaligned variable map value offset", type: 14, asm: "*(u32 *)(r10 -4) = 0\nr2 = r10\nr2 += -4\nr1 = map[idx:0]\ncall bpf_map_lookup_elem#1\nif r0 == 0x0 goto pc+5\nr1 = *(u32 *)(r0 +0)\nr1 &= 2\nr0 += r1\nr1 = 1\nlock *(u32 *)(r0 +0) += r1\nr0 = 0\nexit", maps: [HMAP], want: "misaligned value access off (0x0; 0x2)+0+0 size 4", errno: 13 },
+  // A self-add reads the updated register: it clears the scalar id instead of linking with a delta (h-verif2).
+  { name: "r += r clears the scalar id", type: 14, asm: "call bpf_get_prandom_u32#7\nr6 = r0\nr7 = r6\ncall bpf_get_prandom_u32#7\nr8 = r0\nr9 = r8\nif r7 != 0x1 goto pc+4\nr6 += r6\nif r7 == r9 goto pc+2\nif r6 == 0x3 goto pc+1\nr0 /= 0\nr0 = 0\nexit", want: "div by zero", errno: 22 },
+  { name: "w += w clears the scalar id", type: 14, asm: "call bpf_get_prandom_u32#7\nw6 = w0\nw7 = w6\ncall bpf_get_prandom_u32#7\nw8 = w0\nw9 = w8\nif w7 != 0x1 goto pc+4\nw6 += w6\nif w7 == w9 goto pc+2\nif w6 == 0x3 goto pc+1\nr0 /= 0\nr0 = 0\nexit", want: "div by zero", errno: 22 },
+  { name: "r -= r of a linked scalar", type: 14, asm: "call bpf_get_prandom_u32#7\nr6 = r0\nr7 = r6\nif r7 != 0x5 goto pc+3\nr6 -= r6\nif r7 == 0x5 goto pc+1\nr0 /= 0\nr0 = r6\nexit", want: null, errno: 0 },
 ];
 
 const bytes = (src: string): Uint8Array => (src.startsWith('hex:') ? Uint8Array.from(Buffer.from(src.slice(4), 'hex')) : assemble(src));
