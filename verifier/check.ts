@@ -348,6 +348,15 @@ const PTR_ALIGN_DESC: Partial<Record<RegType, string>> = {
   [RegType.PTR_TO_XDP_SOCK]: 'xdp_sock ',
 };
 
+/** Kernel struct behind each map type (map_btf_id), named in check_ptr_to_map_access's messages. */
+const MAP_STRUCT_NAME: Record<number, string> = {
+  [MT.HASH]: 'bpf_htab', [MT.PERCPU_HASH]: 'bpf_htab', [MT.LRU_HASH]: 'bpf_htab', [MT.LRU_PERCPU_HASH]: 'bpf_htab',
+  [MT.HASH_OF_MAPS]: 'bpf_htab', [MT.ARRAY]: 'bpf_array', [MT.PERCPU_ARRAY]: 'bpf_array', [MT.PROG_ARRAY]: 'bpf_array',
+  [MT.PERF_EVENT_ARRAY]: 'bpf_array', [MT.CGROUP_ARRAY]: 'bpf_array', [MT.ARRAY_OF_MAPS]: 'bpf_array',
+  [MT.SOCKMAP]: 'bpf_stab', [MT.SOCKHASH]: 'bpf_shtab', [MT.RINGBUF]: 'bpf_ringbuf_map',
+  [MT.QUEUE]: 'bpf_queue_stack', [MT.STACK]: 'bpf_queue_stack', [MT.SK_STORAGE]: 'bpf_local_storage_map',
+};
+
 // ---- the executor ----------------------------------------------------------------------------------------
 
 export class Verifier {
@@ -1278,6 +1287,8 @@ export class Verifier {
       const r = sockAccess(regTypeStr(reg) as SockRegType, off, sz, false, regno);
       if (!r.ok) this.fail(r.message);
       if (value) markRegUnknown(value);
+    } else if (reg.type === RegType.CONST_PTR_TO_MAP) {
+      this.checkPtrToMapAccess(regno, reg, off, write);
     } else {
       this.fail(`R${regno} invalid mem access '${regTypeStr(reg)}'`);
     }
@@ -1285,6 +1296,20 @@ export class Verifier {
       if (!ldsx) coerceRegToSize(value.s, sz);
       else coerceRegToSizeSx(value.s, sz);
     }
+  }
+
+  /**
+   * check_ptr_to_map_access: loads through a map pointer read the kernel's `struct bpf_map` (via the map type's
+   * own struct, named in the messages). The rejections are modelled; an allowed read would need the kernel's BTF
+   * layout of that struct, which bpfvm does not have, so it is refused with a bpfvm message.
+   */
+  private checkPtrToMapAccess(regno: number, reg: RegState, off: number, write: boolean): void {
+    const tname = MAP_STRUCT_NAME[reg.map!.type];
+    if (!tname) this.fail(`bpfvm does not model loads through a pointer to a map of type ${reg.map!.type}`, EINVAL);
+    if (!this.priv) this.fail(`'struct ${tname}' access is allowed only to CAP_PERFMON and CAP_SYS_ADMIN`, 1 /* EPERM */);
+    if (off < 0) this.fail(`R${regno} is ${tname} invalid negative access: off=${off}`);
+    if (write) this.fail(`only read from ${tname} is supported`);
+    this.fail(`bpfvm does not model reads of struct ${tname} through a map pointer (needs the kernel's BTF)`, EINVAL);
   }
 
   private checkPtrOffReg(reg: RegState, regno: number, fixedOffOk: boolean): void {

@@ -150,6 +150,13 @@ const CASES: Case[] = [
   { name: "r += r clears the scalar id", type: 14, asm: "call bpf_get_prandom_u32#7\nr6 = r0\nr7 = r6\ncall bpf_get_prandom_u32#7\nr8 = r0\nr9 = r8\nif r7 != 0x1 goto pc+4\nr6 += r6\nif r7 == r9 goto pc+2\nif r6 == 0x3 goto pc+1\nr0 /= 0\nr0 = 0\nexit", want: "div by zero", errno: 22 },
   { name: "w += w clears the scalar id", type: 14, asm: "call bpf_get_prandom_u32#7\nw6 = w0\nw7 = w6\ncall bpf_get_prandom_u32#7\nw8 = w0\nw9 = w8\nif w7 != 0x1 goto pc+4\nw6 += w6\nif w7 == w9 goto pc+2\nif w6 == 0x3 goto pc+1\nr0 /= 0\nr0 = 0\nexit", want: "div by zero", errno: 22 },
   { name: "r -= r of a linked scalar", type: 14, asm: "call bpf_get_prandom_u32#7\nr6 = r0\nr7 = r6\nif r7 != 0x5 goto pc+3\nr6 -= r6\nif r7 == 0x5 goto pc+1\nr0 /= 0\nr0 = r6\nexit", want: null, errno: 0 },
+  // Loads and stores through a map pointer: the kernel's check_ptr_to_map_access rejections (h-verif2).
+  { name: "map pointer negative load (array)", type: 14, asm: "r1 = map[idx:0]\nr0 = *(u64 *)(r1 -8)\nr0 = 0\nexit", maps: [AMAP], want: "R1 is bpf_array invalid negative access: off=-8", errno: 13 },
+  { name: "map pointer store (hash)", type: 14, asm: "r1 = map[idx:0]\nr2 = 1\n*(u64 *)(r1 +0) = r2\nr0 = 0\nexit", maps: [HMAP], want: "only read from bpf_htab is supported", errno: 13 },
+  { name: "map pointer store (sockmap)", type: 14, asm: "r1 = map[idx:0]\nr2 = 1\n*(u32 *)(r1 +8) = r2\nr0 = 0\nexit", maps: [SOCKMAP], want: "only read from bpf_stab is supported", errno: 13 },
+  { name: "map pointer negative load (sockhash)", type: 14, asm: "r1 = map[idx:0]\nr0 = *(u32 *)(r1 -4)\nr0 = 0\nexit", maps: [SOCKHASH], want: "R1 is bpf_shtab invalid negative access: off=-4", errno: 13 },
+  { name: "map pointer load (prog array)", type: 14, asm: "r1 = map[idx:0]\nr1 += -8\nr0 = *(u32 *)(r1 +0)\nr0 = 0\nexit", maps: [PROGS], want: "R1 pointer arithmetic on map_ptr prohibited", errno: 13 },
+  { name: "map pointer load unpriv", type: 14, asm: "r1 = map[idx:0]\nr0 = *(u32 *)(r1 +0)\nr0 = 0\nexit", maps: [AMAP], unpriv: true, want: "'struct bpf_array' access is allowed only to CAP_PERFMON and CAP_SYS_ADMIN", errno: 1 },
 ];
 
 const bytes = (src: string): Uint8Array => (src.startsWith('hex:') ? Uint8Array.from(Buffer.from(src.slice(4), 'hex')) : assemble(src));
