@@ -157,6 +157,9 @@ const CASES: Case[] = [
   { name: "map pointer negative load (sockhash)", type: 14, asm: "r1 = map[idx:0]\nr0 = *(u32 *)(r1 -4)\nr0 = 0\nexit", maps: [SOCKHASH], want: "R1 is bpf_shtab invalid negative access: off=-4", errno: 13 },
   { name: "map pointer load (prog array)", type: 14, asm: "r1 = map[idx:0]\nr1 += -8\nr0 = *(u32 *)(r1 +0)\nr0 = 0\nexit", maps: [PROGS], want: "R1 pointer arithmetic on map_ptr prohibited", errno: 13 },
   { name: "map pointer load unpriv", type: 14, asm: "r1 = map[idx:0]\nr0 = *(u32 *)(r1 +0)\nr0 = 0\nexit", maps: [AMAP], unpriv: true, want: "'struct bpf_array' access is allowed only to CAP_PERFMON and CAP_SYS_ADMIN", errno: 1 },
+  // An lddw by map fd (src 1/2, not relocated by a loader) names no map in bpfvm: refused up front (h-verif2).
+  { name: "lddw of a raw fd that is no map", type: 14, asm: "*(u64 *)(r10 -8) = 0\nr2 = r10\nr2 += -8\nr1 = map[fd:0]\ncall bpf_map_lookup_elem#1\nr0 = 0\nexit", maps: [HMAP], want: "fd 0 is not pointing to valid bpf_map", errno: 22 },
+  { name: "lddw map value of a raw fd that is no map", type: 14, asm: "r1 = map[fd:1][0]+0\nr0 = 0\nexit", maps: [HMAP], want: "fd 1 is not pointing to valid bpf_map", errno: 22 },
 ];
 
 const bytes = (src: string): Uint8Array => (src.startsWith('hex:') ? Uint8Array.from(Buffer.from(src.slice(4), 'hex')) : assemble(src));
