@@ -37,7 +37,7 @@ import {
 } from './scalar.js';
 import {
   AT_PKT_END, BEYOND_PKT_END, FuncState, RegState, RegType, Scratch, Slot, VerifierState, formatState,
-  markNotInit, markPtr, markRegKnown, markRegUnknown, regTypeStr, statesEqual, statesExact, type StackSlot,
+  markNotInit, markPtr, markRegKnown, markRegUnknown, regTypeStr, isRingbufMem, statesEqual, statesExact, type StackSlot,
 } from './state.js';
 import { checkStructure, type StructureResult } from './structure.js';
 import { tnumAdd, tnumConst, tnumIsAligned, tnumIsConst, tnumSub } from './tnum.js';
@@ -126,6 +126,8 @@ interface ArgMeta {
   constMapKey: number;
   refObjId: number;
   releaseRegno: number;
+  /** ARG_CONST_ALLOC_SIZE_OR_ZERO: the size of the memory the helper returns. */
+  memSize: number;
 }
 
 const CTX_REG_TYPES: Record<CtxRegType, [RegType, boolean]> = {
@@ -1289,6 +1291,10 @@ export class Verifier {
       if (value) markRegUnknown(value);
     } else if (reg.type === RegType.CONST_PTR_TO_MAP) {
       this.checkPtrToMapAccess(regno, reg, off, write);
+    } else if (reg.type === RegType.PTR_TO_MEM && !reg.maybeNull) {
+      if (write && value && this.isPointerValue(value)) this.fail(`R${valueRegno} leaks addr into mem`);
+      this.checkMemRegionAccess(regno, reg, off, sz, reg.range, false, 'mem');
+      if (!write && value) markRegUnknown(value);
     } else {
       this.fail(`R${regno} invalid mem access '${regTypeStr(reg)}'`);
     }
@@ -1324,9 +1330,10 @@ export class Verifier {
     if (!write && (map.flags & 0x100)) this.fail(`read from map forbidden, value_size=${map.valueSize} off=${off} size=${sz}`);
   }
 
-  private memErr(kind: 'map' | 'key' | 'pkt', regno: number, reg: RegState, off: bigint, sz: number, memSize: number): void {
+  private memErr(kind: 'map' | 'key' | 'pkt' | 'mem', regno: number, reg: RegState, off: bigint, sz: number, memSize: number): void {
     if (kind === 'map') this.log.verbose(`invalid access to map value, value_size=${memSize} off=${off} size=${sz}\n`);
     else if (kind === 'key') this.log.verbose(`invalid access to map key, key_size=${memSize} off=${off} size=${sz}\n`);
+    else if (kind === 'mem') this.log.verbose(`invalid access to memory, mem_size=${memSize >>> 0} off=${off} size=${sz}\n`);
     else this.log.verbose(`invalid access to packet, off=${off} size=${sz}, R${regno}(id=${reg.id},off=${off},r=${memSize})\n`);
   }
 
@@ -1335,7 +1342,7 @@ export class Verifier {
     return off >= 0n && sizeOk && off + BigInt(sz) <= BigInt(memSize >>> 0);
   }
 
-  private checkMemRegionAccess(regno: number, reg: RegState, off: number, sz: number, memSize: number, zeroOk: boolean, kind: 'map' | 'key'): void {
+  private checkMemRegionAccess(regno: number, reg: RegState, off: number, sz: number, memSize: number, zeroOk: boolean, kind: 'map' | 'key' | 'mem'): void {
     const smin = reg.s.smin;
     const o = BigInt(off);
     if (smin < 0n && (smin === S64_MIN || BigInt.asIntN(32, o + smin) !== o + smin || smin + o < 0n)) {
@@ -2054,7 +2061,7 @@ export class Verifier {
     if (!proto) this.fail(helperCallMessage('notAllowedInProgType', id), EINVAL);
     if (proto.gplOnly && !isGplCompatible(this.opts.license ?? 'GPL')) this.fail('cannot call GPL-restricted function from non-GPL compatible program', EINVAL);
     if (proto.mightSleep) this.fail('helper call might sleep in a non-sleepable prog', EINVAL);
-    const meta: ArgMeta = { map: null, rawMode: false, accessSize: 0, regno: -1, constMapKey: -1, refObjId: 0, releaseRegno: 0 };
+    const meta: ArgMeta = { map: null, rawMode: false, accessSize: 0, regno: -1, constMapKey: -1, refObjId: 0, releaseRegno: 0, memSize: 0 };
     for (let i = 0; i < 5; i++) this.checkFuncArg(i, meta, proto);
     // raw-mode (uninitialised output) buffers become written memory
     if (meta.rawMode && meta.regno >= 0) {
@@ -2115,14 +2122,16 @@ export class Verifier {
       case 'RET_PTR_TO_MEM':
         markPtr(r0, RegType.PTR_TO_MEM);
         r0.maybeNull = maybeNull;
-        r0.range = 0;
+        r0.range = meta.memSize;
+        // MEM_RINGBUF: ring buffer memory keeps its ring buffer map (see isRingbufMem)
+        if (proto.retFlags.includes('MEM_RINGBUF')) r0.map = meta.map;
         break;
       default:
         this.fail(`bpfvm does not model the return type ${proto.ret} of ${proto.name}#${id}`, EINVAL);
     }
     if (r0.maybeNull) r0.id = ++this.idGen;
     const isCast = id === 96 || id === 95 || (id >= 136 && id <= 140) || id === 178 || id === 196;
-    const acquires = id === 84 || id === 85 || id === 99 || (id === 1 && meta.map !== null && (meta.map.type === MT.SOCKMAP || meta.map.type === MT.SOCKHASH));
+    const acquires = id === 84 || id === 85 || id === 99 || id === 131 || (id === 1 && meta.map !== null && (meta.map.type === MT.SOCKMAP || meta.map.type === MT.SOCKHASH));
     if (isCast) {
       r0.refObjId = meta.refObjId;
     } else if (acquires) {
@@ -2172,6 +2181,8 @@ export class Verifier {
       this.checkFuncArgRegOff(reg, regno, base);
     }
     if (flags.includes('OBJ_RELEASE')) {
+      if (reg.off) this.fail(`R${regno} must have zero offset when passed to release func or trusted arg to kfunc`, EINVAL);
+      if (reg.type === RegType.PTR_TO_MEM) this.checkPtrOffReg(reg, regno, false);
       if (!reg.refObjId) this.fail(`R${regno} must be referenced when passed to release function`);
       meta.releaseRegno = regno;
     }
@@ -2210,6 +2221,7 @@ export class Verifier {
       }
       case 'ARG_CONST_ALLOC_SIZE_OR_ZERO':
         if (!tnumIsConst(reg.s.varOff)) this.fail(`R${regno} is not a known constant'`);
+        meta.memSize = Number(reg.s.varOff.value & 0xffffffffn);
         break;
       default:
         break;
@@ -2220,8 +2232,9 @@ export class Verifier {
     const list = COMPATIBLE[base];
     if (!list) this.fail(`bpfvm does not model helper argument type ${base}`, EINVAL);
     const regNull = reg.maybeNull && !maybeNullArg;
+    const type = isRingbufMem(reg) ? (-1 as RegType) : reg.type;
     for (const [t] of list) {
-      if ((t as number) === reg.type && !regNull) return;
+      if (t === type && !regNull) return;
     }
     this.fail(`R${regno} type=${regTypeStr(reg)} expected=${list.map((x) => x[1]).join(', ')}`);
   }
@@ -2292,6 +2305,10 @@ export class Verifier {
         return;
       case RegType.PTR_TO_STACK:
         this.checkStackRangeInitialized(regno, reg, reg.off, accessSize, zeroOk, write, meta);
+        return;
+      case RegType.PTR_TO_MEM:
+        if (reg.maybeNull) break;
+        this.checkMemRegionAccess(regno, reg, reg.off, accessSize, reg.range, zeroOk, 'mem');
         return;
       default:
         break;

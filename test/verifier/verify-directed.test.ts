@@ -13,6 +13,7 @@ const AMAP = { name: 'amap', type: 2, keySize: 4, valueSize: 8, maxEntries: 4 };
 const SOCKMAP = { name: 'smap', type: 15, keySize: 4, valueSize: 4, maxEntries: 4 };
 const SOCKHASH = { name: 'shash', type: 18, keySize: 4, valueSize: 4, maxEntries: 4 };
 const PROGS = { name: 'jt', type: 3, keySize: 4, valueSize: 4, maxEntries: 4 };
+const RINGBUF = { name: 'rb', type: 27, keySize: 0, valueSize: 0, maxEntries: 4096 };
 
 interface Case {
   name: string;
@@ -160,6 +161,17 @@ const CASES: Case[] = [
   // An lddw by map fd (src 1/2, not relocated by a loader) names no map in bpfvm: refused up front (h-verif2).
   { name: "lddw of a raw fd that is no map", type: 14, asm: "*(u64 *)(r10 -8) = 0\nr2 = r10\nr2 += -8\nr1 = map[fd:0]\ncall bpf_map_lookup_elem#1\nr0 = 0\nexit", maps: [HMAP], want: "fd 0 is not pointing to valid bpf_map", errno: 22 },
   { name: "lddw map value of a raw fd that is no map", type: 14, asm: "r1 = map[fd:1][0]+0\nr0 = 0\nexit", maps: [HMAP], want: "fd 1 is not pointing to valid bpf_map", errno: 22 },
+  // Ring buffer memory (PTR_TO_MEM | MEM_RINGBUF): size, references, release, helper buffers (h-verif2).
+  { name: "ringbuf reserve, write, submit", type: 14, asm: "r6 = r1\nr1 = map[idx:0]\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve#131\nif r0 == 0x0 goto pc+5\nr1 = 7\n*(u64 *)(r0 +0) = r1\nr1 = r0\nr2 = 0\ncall bpf_ringbuf_submit#132\nr0 = 0\nexit", maps: [RINGBUF], want: null, errno: 0 },
+  { name: "ringbuf write past the reserved size", type: 14, asm: "r6 = r1\nr1 = map[idx:0]\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve#131\nif r0 == 0x0 goto pc+5\nr1 = 7\n*(u64 *)(r0 +4) = r1\nr1 = r0\nr2 = 0\ncall bpf_ringbuf_submit#132\nr0 = 0\nexit", maps: [RINGBUF], want: "R0 min value is outside of the allowed memory range", errno: 13 },
+  { name: "ringbuf reservation leaked", type: 14, asm: "r6 = r1\nr1 = map[idx:0]\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve#131\nr0 = 0\nexit", maps: [RINGBUF], want: "BPF_EXIT instruction in main prog would lead to reference leak", errno: 22 },
+  { name: "ringbuf_mem_or_null arithmetic", type: 14, asm: "r6 = r1\nr1 = map[idx:0]\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve#131\nr0 += 8\nr0 = 0\nexit", maps: [RINGBUF], want: "R0 pointer arithmetic on ringbuf_mem_or_null prohibited, null-check it first", errno: 13 },
+  { name: "ringbuf submit of a moved pointer", type: 14, asm: "r6 = r1\nr1 = map[idx:0]\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve#131\nif r0 == 0x0 goto pc+4\nr0 += 4\nr1 = r0\nr2 = 0\ncall bpf_ringbuf_discard#133\nr0 = 0\nexit", maps: [RINGBUF], want: "R1 must have zero offset when passed to release func or trusted arg to kfunc", errno: 22 },
+  { name: "ringbuf mem as a helper buffer", type: 14, asm: "r6 = r1\nr1 = map[idx:0]\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve#131\nif r0 == 0x0 goto pc+9\nr7 = r0\nr1 = r6\nr2 = 0\nr3 = r7\nr4 = 8\ncall bpf_skb_load_bytes#26\nr1 = r7\nr2 = 0\ncall bpf_ringbuf_submit#132\nr0 = 0\nexit", maps: [RINGBUF], want: null, errno: 0 },
+  { name: "ringbuf reserve of a variable size", type: 14, asm: "r6 = r1\nr2 = *(u32 *)(r1 +0)\nr1 = map[idx:0]\nr3 = 0\ncall bpf_ringbuf_reserve#131\nr0 = 0\nexit", maps: [RINGBUF], want: "R2 is not a known constant'", errno: 13 },
+  { name: "ringbuf mem spilled and filled", type: 14, asm: "r6 = r1\nr1 = map[idx:0]\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve#131\nif r0 == 0x0 goto pc+9\n*(u64 *)(r10 -8) = r0\nr7 = *(u64 *)(r10 -8)\nr1 = 0\n*(u64 *)(r7 +0) = r1\nr1 = r7\nr2 = 0\ncall bpf_ringbuf_submit#132\nr0 = 0\nexit\nr0 = 1\nexit", maps: [RINGBUF], want: null, errno: 0 },
+  { name: "ringbuf mem used after submit", type: 14, asm: "r6 = r1\nr1 = map[idx:0]\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve#131\nif r0 == 0x0 goto pc+5\nr7 = r0\nr1 = r0\nr2 = 0\ncall bpf_ringbuf_submit#132\nr0 = *(u64 *)(r7 +0)\nr0 = 0\nexit", maps: [RINGBUF], want: "R7 invalid mem access 'scalar'", errno: 13 },
+  { name: "ringbuf submit of a non-ringbuf pointer", type: 14, asm: "r1 = r10\nr1 += -8\nr2 = 0\ncall bpf_ringbuf_submit#132\nr0 = 0\nexit", maps: [RINGBUF], want: "R1 type=fp expected=ringbuf_mem", errno: 13 },
 ];
 
 const bytes = (src: string): Uint8Array => (src.startsWith('hex:') ? Uint8Array.from(Buffer.from(src.slice(4), 'hex')) : assemble(src));
