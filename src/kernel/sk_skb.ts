@@ -334,8 +334,3 @@ export function runSkSkbProgram(vm: Vm, prog: BoundProgram, skb: SkSkb): SkSkbRu
     view.dispose();
   }
 }
-
-/** Whether the model implements helper `id` for SK_SKB programs, given the VM's other helpers (maps). */
-export function skSkbHelperProvided(vm: Vm, id: number): boolean {
-  return SK_SKB_HELPER_IDS.has(id) || vm.helpers[id] !== undefined;
-}
