@@ -1680,6 +1680,13 @@ export class Verifier {
       this.syncLinkedRegs(this.cur, dst);
       this.syncLinkedRegs(other, oregs[insn.dst]!);
     }
+    // Two pointers compared for (in)equality, one possibly null and the other not: in the branch where they are
+    // equal the possibly-null one is not null (only that register, not others sharing its id).
+    if (!is32 && x && dst.isPointer() && src.isPointer() && dst.maybeNull !== src.maybeNull &&
+        dst.type !== RegType.PTR_TO_BTF_ID && src.type !== RegType.PTR_TO_BTF_ID && (op === BPF_JEQ || op === BPF_JNE)) {
+      const eqRegs = op === BPF_JEQ ? oregs : regs;
+      this.markPtrNotNullReg(eqRegs[src.maybeNull ? insn.src : insn.dst]!);
+    }
     if (!is32 && !x && insn.imm === 0 && (op === BPF_JEQ || op === BPF_JNE) && dst.maybeNull) {
       const id = dst.id;
       const refObjId = dst.refObjId;
@@ -1777,17 +1784,23 @@ export class Verifier {
         markRegKnown(r, 0n);
         return;
       }
-      if (r.type === RegType.PTR_TO_MAP_VALUE) {
-        const map = r.map!;
-        if (map.innerMap) {
-          r.type = RegType.CONST_PTR_TO_MAP;
-          r.map = map.innerMap;
-        } else if (map.type === MT.XSKMAP) r.type = RegType.PTR_TO_XDP_SOCK;
-        else if (map.type === MT.SOCKMAP || map.type === MT.SOCKHASH) r.type = RegType.PTR_TO_SOCKET;
-      }
-      r.maybeNull = false;
+      this.markPtrNotNullReg(r);
       r.id = 0;
     });
+  }
+
+  /** mark_ptr_not_null_reg: drop the maybe-null flag; a map lookup result becomes what the map holds. */
+  private markPtrNotNullReg(r: RegState): void {
+    if (!r.maybeNull) return;
+    if (r.type === RegType.PTR_TO_MAP_VALUE) {
+      const map = r.map!;
+      if (map.innerMap) {
+        r.type = RegType.CONST_PTR_TO_MAP;
+        r.map = map.innerMap;
+      } else if (map.type === MT.XSKMAP) r.type = RegType.PTR_TO_XDP_SOCK;
+      else if (map.type === MT.SOCKMAP || map.type === MT.SOCKHASH) r.type = RegType.PTR_TO_SOCKET;
+    }
+    r.maybeNull = false;
   }
 
   private findGoodPktPointers(st: VerifierState, p: RegState, open: boolean): void {
