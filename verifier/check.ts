@@ -356,6 +356,8 @@ export class Verifier {
   prevJmpsProcessed = 0;
   prevInsnProcessed = 0;
   branchStack: StackElem[] = [];
+  /** The latest state added to `explored` (snapshot() shares its unchanged registers). */
+  private lastExplored: VerifierState | null = null;
   explored = new Map<number, Explored[]>();
   totalStates = 0;
   curStates = 0;
@@ -454,7 +456,7 @@ export class Verifier {
     const r = this.immReg;
     markNotInit(r);
     r.type = RegType.SCALAR_VALUE;
-    r.s.copyFrom(this.knownBounds(v));
+    r.s.setBounds(this.knownBounds(v));
     return r;
   }
 
@@ -704,7 +706,9 @@ export class Verifier {
     }
     if (statesCnt > this.maxStatesPerInsn) this.maxStatesPerInsn = statesCnt;
     if (!addNewState) return false;
-    const st = this.cur.clone();
+    // explored states are only compared from now on: share unchanged registers with the previous one
+    const st = this.cur.snapshot(this.lastExplored);
+    this.lastExplored = st;
     st.insnIdx = idx;
     st.branches = 1;
     st.parent = this.cur.parent;
@@ -872,7 +876,7 @@ export class Verifier {
         } else {
           if (this.isPointerValue(src)) this.fail(`R${insn.src} partial copy of pointer`);
           if (src.type === RegType.SCALAR_VALUE) {
-            const s = src.s.clone();
+            const s = src.s.cloneBounds();
             if (insn.off === 0) {
               const u32 = regWidth(src.s) <= 32;
               if (u32 && this.needsFreshId(src)) this.freshId(src);
@@ -888,13 +892,13 @@ export class Verifier {
             }
           } else {
             markRegUnknown(dst);
-            const s = dst.s.clone();
+            const s = dst.s.cloneBounds();
             scalarAluInsn(dst.s, s, BPF_MOV, false, 0, 0);
           }
         }
       } else {
         markRegUnknown(dst);
-        dst.s.copyFrom(this.knownBounds(alu64 ? insn.imm : insn.imm >>> 0));
+        dst.s.setBounds(this.knownBounds(alu64 ? insn.imm : insn.imm >>> 0));
       }
     } else {
       if (x) {
@@ -955,13 +959,13 @@ export class Verifier {
     }
     // two scalars (the transfer functions may change their source operand: give them a copy, except of the
     // immediate's register, which is rebuilt for every instruction anyway)
-    const srcS = src === this.immReg ? src.s : src.s.clone();
+    const srcS = src === this.immReg ? src.s : src.s.cloneBounds();
     const res = adjustScalarMinMaxVals(dst.s, srcS, op, alu64);
     if (res.fork) {
       // maybe_fork_scalars: the pushed branch re-executes this insn with dst = 0
       const other = this.pushStack(this.insnIdx, this.insnIdx);
       const od = other.cur.regs[insn.dst]!;
-      od.s.copyFrom(res.fork);
+      od.s.setBounds(res.fork);
     }
     const srcConst = alu64 ? tnumIsConst(src.s.varOff) : tnumIsConst(src.s.varOff) || (src.s.varOff.mask & 0xffffffffn) === 0n;
     if ((op === BPF_ADD || op === BPF_SUB) && dst.id && srcConst) {
@@ -1058,7 +1062,7 @@ export class Verifier {
     switch (op) {
       case BPF_ADD: {
         if (known && p.off + Number(offS.smin) === ((p.off + Number(offS.smin)) | 0) && offS.smin > -(1n << 40n) && offS.smin < (1n << 40n)) {
-          res.s.copyFrom(p.s);
+          res.s.setBounds(p.s);
           mark32Unbounded(res.s);
           res.off = p.off + Number(offS.smin);
           break;
@@ -1093,7 +1097,7 @@ export class Verifier {
         if (dstIsOff) this.fail(`R${dstno} tried to subtract pointer from scalar`);
         if (p.type === RegType.PTR_TO_STACK) this.fail(`R${dstno} subtraction from stack pointer prohibited`);
         if (known && p.off - Number(offS.smin) === ((p.off - Number(offS.smin)) | 0) && offS.smin > -(1n << 40n) && offS.smin < (1n << 40n)) {
-          res.s.copyFrom(p.s);
+          res.s.setBounds(p.s);
           mark32Unbounded(res.s);
           res.off = p.off - Number(offS.smin);
           break;
