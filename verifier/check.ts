@@ -220,11 +220,13 @@ function insnUseDef(i: Insn, nextSlot: Insn | undefined, progType: number): [num
 }
 
 /** insn_successors: fallthrough first, then the jump target; none after exit; a call falls through. */
-export function insnSuccessors(slots: Insn[], isInsn: Uint8Array): number[][] {
+export function insnSuccessors(slots: Insn[], isInsn: Uint8Array): (readonly number[])[] {
+  // array literals of the exact length (a push onto [] reserves room for 17 elements; these arrays live as
+  // long as the verification, one per instruction)
   const n = slots.length;
-  const succ: number[][] = new Array(n);
+  const succ: (readonly number[])[] = new Array(n);
   for (let pc = 0; pc < n; pc++) {
-    succ[pc] = [];
+    succ[pc] = NO_SUCCESSORS;
     if (!isInsn[pc]) continue;
     const i = slots[pc]!;
     const c = cls(i.op);
@@ -232,27 +234,28 @@ export function insnSuccessors(slots: Insn[], isInsn: Uint8Array): number[][] {
       const op = aluOp(i.op);
       if (op === BPF_EXIT) continue;
       if (op === BPF_CALL) {
-        succ[pc]!.push(pc + 1);
+        succ[pc] = [pc + 1];
         continue;
       }
       if (op === BPF_JA) {
-        succ[pc]!.push(c === BPF_JMP ? pc + i.off + 1 : pc + i.imm + 1);
+        succ[pc] = [c === BPF_JMP ? pc + i.off + 1 : pc + i.imm + 1];
         continue;
       }
-      succ[pc]!.push(pc + 1, pc + i.off + 1);
+      succ[pc] = [pc + 1, pc + i.off + 1];
       continue;
     }
-    succ[pc]!.push(pc + (i.op === LDDW ? 2 : 1));
+    succ[pc] = [pc + (i.op === LDDW ? 2 : 1)];
   }
   return succ;
 }
+const NO_SUCCESSORS: readonly number[] = Object.freeze([]);
 
 /**
  * compute_scc: strongly connected components of the instruction graph (Tarjan, roots in instruction order,
  * successors in insn_successors order). Only loops get a number (1, 2, ... in the order Tarjan completes
  * them); other instructions get 0. The level-2 log prints the number in front of the live-register dump.
  */
-export function computeSccs(succ: number[][], isInsn: Uint8Array): Int32Array {
+export function computeSccs(succ: readonly (readonly number[])[], isInsn: Uint8Array): Int32Array {
   const n = succ.length;
   const scc = new Int32Array(n);
   const index = new Int32Array(n).fill(-1);
