@@ -37,7 +37,7 @@ import {
 } from './scalar.js';
 import {
   AT_PKT_END, BEYOND_PKT_END, FuncState, RegState, RegType, Scratch, Slot, VerifierState, formatState,
-  markNotInit, markPtr, markRegKnown, markRegUnknown, regTypeStr, statesEqual, statesExact, type StackSlot,
+  markNotInit, markPtr, markRegKnown, markRegUnknown, regTypeStr, isRingbufMem, statesEqual, statesExact, type StackSlot,
 } from './state.js';
 import { checkStructure, type StructureResult } from './structure.js';
 import { tnumAdd, tnumConst, tnumIsAligned, tnumIsConst, tnumSub } from './tnum.js';
@@ -126,6 +126,8 @@ interface ArgMeta {
   constMapKey: number;
   refObjId: number;
   releaseRegno: number;
+  /** ARG_CONST_ALLOC_SIZE_OR_ZERO: the size of the memory the helper returns. */
+  memSize: number;
 }
 
 const CTX_REG_TYPES: Record<CtxRegType, [RegType, boolean]> = {
@@ -338,6 +340,28 @@ export function computeLiveRegs(slots: Insn[], isInsn: Uint8Array, progType: num
   return liveIn;
 }
 
+/** Pointer names in check_ptr_alignment's "misaligned %saccess" message. */
+const PTR_ALIGN_DESC: Partial<Record<RegType, string>> = {
+  [RegType.PTR_TO_FLOW_KEYS]: 'flow keys ',
+  [RegType.PTR_TO_MAP_KEY]: 'key ',
+  [RegType.PTR_TO_MAP_VALUE]: 'value ',
+  [RegType.PTR_TO_CTX]: 'context ',
+  [RegType.PTR_TO_STACK]: 'stack ',
+  [RegType.PTR_TO_SOCKET]: 'sock ',
+  [RegType.PTR_TO_SOCK_COMMON]: 'sock_common ',
+  [RegType.PTR_TO_TCP_SOCK]: 'tcp_sock ',
+  [RegType.PTR_TO_XDP_SOCK]: 'xdp_sock ',
+};
+
+/** Kernel struct behind each map type (map_btf_id), named in check_ptr_to_map_access's messages. */
+const MAP_STRUCT_NAME: Record<number, string> = {
+  [MT.HASH]: 'bpf_htab', [MT.PERCPU_HASH]: 'bpf_htab', [MT.LRU_HASH]: 'bpf_htab', [MT.LRU_PERCPU_HASH]: 'bpf_htab',
+  [MT.HASH_OF_MAPS]: 'bpf_htab', [MT.ARRAY]: 'bpf_array', [MT.PERCPU_ARRAY]: 'bpf_array', [MT.PROG_ARRAY]: 'bpf_array',
+  [MT.PERF_EVENT_ARRAY]: 'bpf_array', [MT.CGROUP_ARRAY]: 'bpf_array', [MT.ARRAY_OF_MAPS]: 'bpf_array',
+  [MT.SOCKMAP]: 'bpf_stab', [MT.SOCKHASH]: 'bpf_shtab', [MT.RINGBUF]: 'bpf_ringbuf_map',
+  [MT.QUEUE]: 'bpf_queue_stack', [MT.STACK]: 'bpf_queue_stack', [MT.SK_STORAGE]: 'bpf_local_storage_map',
+};
+
 // ---- the executor ----------------------------------------------------------------------------------------
 
 export class Verifier {
@@ -505,6 +529,13 @@ export class Verifier {
     src.linked = false;
     src.linkOff = 0;
     src.link32 = false;
+  }
+
+  private clearScalarId(r: RegState): void {
+    r.id = 0;
+    r.linked = false;
+    r.linkOff = 0;
+    r.link32 = false;
   }
 
   private isPointerValue(r: RegState): boolean {
@@ -971,7 +1002,8 @@ export class Verifier {
       od.s.setBounds(res.fork);
     }
     const srcConst = alu64 ? tnumIsConst(src.s.varOff) : tnumIsConst(src.s.varOff) || (src.s.varOff.mask & 0xffffffffn) === 0n;
-    if ((op === BPF_ADD || op === BPF_SUB) && dst.id && srcConst) {
+    // `rX += rX` reads its own (already updated) register as the constant: no link (the id is cleared).
+    if ((op === BPF_ADD || op === BPF_SUB) && dst.id && srcConst && src !== dst) {
       // BPF_ADD_CONST (host kernel 6.18): `rX += K` / `rX -= K`, also in 32 bits, keeps the scalar id with the
       // delta, which must fit s32 (and be negatable for SUB); a second add/sub drops the link.
       const v = alu64 ? BigInt.asIntN(64, src.s.varOff.value) : BigInt.asIntN(32, src.s.varOff.value);
@@ -1186,19 +1218,32 @@ export class Verifier {
 
   // -- memory (check_mem_access) --
 
-  private checkPtrAlignment(reg: RegState, off: number, sz: number): void {
-    if (reg.type !== RegType.PTR_TO_STACK) return; // strict alignment only for the stack on x86-64
-    if (sz === 1) return;
+  /**
+   * check_ptr_alignment. x86-64 has efficient unaligned access, so only the stack is always strict; atomics
+   * (`strict`: strict_alignment_once) are checked for every pointer type (packets with NET_IP_ALIGN = 2).
+   */
+  private checkPtrAlignment(reg: RegState, off: number, sz: number, strict: boolean): void {
+    const t = reg.type;
+    if (t === RegType.PTR_TO_STACK) strict = true;
+    if (!strict || sz === 1) return;
+    if (reg.isPkt()) {
+      const regOff = tnumAdd(reg.s.varOff, tnumConst(BigInt(2 + reg.off + off)));
+      if (!tnumIsAligned(regOff, BigInt(sz))) {
+        this.fail(`misaligned packet access off 2+${tnumStrn(reg.s.varOff)}+${reg.off}+${off} size ${sz}`);
+      }
+      return;
+    }
+    const desc = PTR_ALIGN_DESC[t] ?? '';
     const regOff = tnumAdd(reg.s.varOff, tnumConst(BigInt(reg.off + off)));
     if (!tnumIsAligned(regOff, BigInt(sz))) {
-      this.fail(`misaligned stack access off ${tnumStrn(reg.s.varOff)}+${reg.off}+${off} size ${sz}`);
+      this.fail(`misaligned ${desc}access off ${tnumStrn(reg.s.varOff)}+${reg.off}+${off} size ${sz}`);
     }
   }
 
-  checkMemAccess(regno: number, off: number, sz: number, write: boolean, valueRegno: number, _strictOnce: boolean, ldsx: boolean, insn?: Insn): void {
+  checkMemAccess(regno: number, off: number, sz: number, write: boolean, valueRegno: number, strictOnce: boolean, ldsx: boolean, insn?: Insn): void {
     const regs = this.regs;
     const reg = regs[regno]!;
-    this.checkPtrAlignment(reg, off, sz);
+    this.checkPtrAlignment(reg, off, sz, strictOnce);
     off += reg.off;
     const value = valueRegno >= 0 ? regs[valueRegno]! : null;
     if (reg.type === RegType.PTR_TO_MAP_VALUE && !reg.maybeNull) {
@@ -1251,6 +1296,12 @@ export class Verifier {
       const r = sockAccess(regTypeStr(reg) as SockRegType, off, sz, false, regno);
       if (!r.ok) this.fail(r.message);
       if (value) markRegUnknown(value);
+    } else if (reg.type === RegType.CONST_PTR_TO_MAP) {
+      this.checkPtrToMapAccess(regno, reg, off, write);
+    } else if (reg.type === RegType.PTR_TO_MEM && !reg.maybeNull) {
+      if (write && value && this.isPointerValue(value)) this.fail(`R${valueRegno} leaks addr into mem`);
+      this.checkMemRegionAccess(regno, reg, off, sz, reg.range, false, 'mem');
+      if (!write && value) markRegUnknown(value);
     } else {
       this.fail(`R${regno} invalid mem access '${regTypeStr(reg)}'`);
     }
@@ -1258,6 +1309,20 @@ export class Verifier {
       if (!ldsx) coerceRegToSize(value.s, sz);
       else coerceRegToSizeSx(value.s, sz);
     }
+  }
+
+  /**
+   * check_ptr_to_map_access: loads through a map pointer read the kernel's `struct bpf_map` (via the map type's
+   * own struct, named in the messages). The rejections are modelled; an allowed read would need the kernel's BTF
+   * layout of that struct, which bpfvm does not have, so it is refused with a bpfvm message.
+   */
+  private checkPtrToMapAccess(regno: number, reg: RegState, off: number, write: boolean): void {
+    const tname = MAP_STRUCT_NAME[reg.map!.type];
+    if (!tname) this.fail(`bpfvm does not model loads through a pointer to a map of type ${reg.map!.type}`, EINVAL);
+    if (!this.priv) this.fail(`'struct ${tname}' access is allowed only to CAP_PERFMON and CAP_SYS_ADMIN`, 1 /* EPERM */);
+    if (off < 0) this.fail(`R${regno} is ${tname} invalid negative access: off=${off}`);
+    if (write) this.fail(`only read from ${tname} is supported`);
+    this.fail(`bpfvm does not model reads of struct ${tname} through a map pointer (needs the kernel's BTF)`, EINVAL);
   }
 
   private checkPtrOffReg(reg: RegState, regno: number, fixedOffOk: boolean): void {
@@ -1272,9 +1337,10 @@ export class Verifier {
     if (!write && (map.flags & 0x100)) this.fail(`read from map forbidden, value_size=${map.valueSize} off=${off} size=${sz}`);
   }
 
-  private memErr(kind: 'map' | 'key' | 'pkt', regno: number, reg: RegState, off: bigint, sz: number, memSize: number): void {
+  private memErr(kind: 'map' | 'key' | 'pkt' | 'mem', regno: number, reg: RegState, off: bigint, sz: number, memSize: number): void {
     if (kind === 'map') this.log.verbose(`invalid access to map value, value_size=${memSize} off=${off} size=${sz}\n`);
     else if (kind === 'key') this.log.verbose(`invalid access to map key, key_size=${memSize} off=${off} size=${sz}\n`);
+    else if (kind === 'mem') this.log.verbose(`invalid access to memory, mem_size=${memSize >>> 0} off=${off} size=${sz}\n`);
     else this.log.verbose(`invalid access to packet, off=${off} size=${sz}, R${regno}(id=${reg.id},off=${off},r=${memSize})\n`);
   }
 
@@ -1283,7 +1349,7 @@ export class Verifier {
     return off >= 0n && sizeOk && off + BigInt(sz) <= BigInt(memSize >>> 0);
   }
 
-  private checkMemRegionAccess(regno: number, reg: RegState, off: number, sz: number, memSize: number, zeroOk: boolean, kind: 'map' | 'key'): void {
+  private checkMemRegionAccess(regno: number, reg: RegState, off: number, sz: number, memSize: number, zeroOk: boolean, kind: 'map' | 'key' | 'mem'): void {
     const smin = reg.s.smin;
     const o = BigInt(off);
     if (smin < 0n && (smin === S64_MIN || BigInt.asIntN(32, o + smin) !== o + smin || smin + o < 0n)) {
@@ -1396,9 +1462,9 @@ export class Verifier {
     const isSt = !!insn && cls(insn.op) === BPF_ST;
     if (reg && !(off % 8) && reg.type === RegType.SCALAR_VALUE) {
       const fits = regWidth(reg.s) <= 8 * sz;
-      if (fits && !reg.id && !tnumIsConst(reg.s.varOff)) reg.id = ++this.idGen;
+      if (fits && this.needsFreshId(reg)) this.freshId(reg);
       this.saveRegisterState(st, reg, sz);
-      if (!fits) st.spilled.id = 0;
+      if (!fits) this.clearScalarId(st.spilled);
     } else if (!reg && !(off % 8) && isSt) {
       const tmp = new RegState();
       markRegKnown(tmp, BigInt(insn!.imm));
@@ -1500,9 +1566,10 @@ export class Verifier {
         if (dstRegno < 0) return;
         const d = this.regs[dstRegno]!;
         if (sz <= spillSize && off % 8 === 0) {
-          if (sz === 4 && spillSize === 4 && regWidth(sp.s) <= 32 && !sp.id && !tnumIsConst(sp.s.varOff)) sp.id = ++this.idGen;
+          if (sz === 4 && spillSize === 4 && regWidth(sp.s) <= 32 && this.needsFreshId(sp)) this.freshId(sp);
           d.copyFrom(sp);
-          if (!(sz === 4 && spillSize === 4)) d.id = 0;
+          // A narrowing fill breaks the link only when the value may not fit in the bytes read.
+          if (regWidth(sp.s) > 8 * sz) this.clearScalarId(d);
         } else {
           let spillCnt = 0;
           let zeroCnt = 0;
@@ -2001,7 +2068,7 @@ export class Verifier {
     if (!proto) this.fail(helperCallMessage('notAllowedInProgType', id), EINVAL);
     if (proto.gplOnly && !isGplCompatible(this.opts.license ?? 'GPL')) this.fail('cannot call GPL-restricted function from non-GPL compatible program', EINVAL);
     if (proto.mightSleep) this.fail('helper call might sleep in a non-sleepable prog', EINVAL);
-    const meta: ArgMeta = { map: null, rawMode: false, accessSize: 0, regno: -1, constMapKey: -1, refObjId: 0, releaseRegno: 0 };
+    const meta: ArgMeta = { map: null, rawMode: false, accessSize: 0, regno: -1, constMapKey: -1, refObjId: 0, releaseRegno: 0, memSize: 0 };
     for (let i = 0; i < 5; i++) this.checkFuncArg(i, meta, proto);
     // raw-mode (uninitialised output) buffers become written memory
     if (meta.rawMode && meta.regno >= 0) {
@@ -2062,14 +2129,16 @@ export class Verifier {
       case 'RET_PTR_TO_MEM':
         markPtr(r0, RegType.PTR_TO_MEM);
         r0.maybeNull = maybeNull;
-        r0.range = 0;
+        r0.range = meta.memSize;
+        // MEM_RINGBUF: ring buffer memory keeps its ring buffer map (see isRingbufMem)
+        if (proto.retFlags.includes('MEM_RINGBUF')) r0.map = meta.map;
         break;
       default:
         this.fail(`bpfvm does not model the return type ${proto.ret} of ${proto.name}#${id}`, EINVAL);
     }
     if (r0.maybeNull) r0.id = ++this.idGen;
     const isCast = id === 96 || id === 95 || (id >= 136 && id <= 140) || id === 178 || id === 196;
-    const acquires = id === 84 || id === 85 || id === 99 || (id === 1 && meta.map !== null && (meta.map.type === MT.SOCKMAP || meta.map.type === MT.SOCKHASH));
+    const acquires = id === 84 || id === 85 || id === 99 || id === 131 || (id === 1 && meta.map !== null && (meta.map.type === MT.SOCKMAP || meta.map.type === MT.SOCKHASH));
     if (isCast) {
       r0.refObjId = meta.refObjId;
     } else if (acquires) {
@@ -2119,6 +2188,8 @@ export class Verifier {
       this.checkFuncArgRegOff(reg, regno, base);
     }
     if (flags.includes('OBJ_RELEASE')) {
+      if (reg.off) this.fail(`R${regno} must have zero offset when passed to release func or trusted arg to kfunc`, EINVAL);
+      if (reg.type === RegType.PTR_TO_MEM) this.checkPtrOffReg(reg, regno, false);
       if (!reg.refObjId) this.fail(`R${regno} must be referenced when passed to release function`);
       meta.releaseRegno = regno;
     }
@@ -2157,6 +2228,7 @@ export class Verifier {
       }
       case 'ARG_CONST_ALLOC_SIZE_OR_ZERO':
         if (!tnumIsConst(reg.s.varOff)) this.fail(`R${regno} is not a known constant'`);
+        meta.memSize = Number(reg.s.varOff.value & 0xffffffffn);
         break;
       default:
         break;
@@ -2167,8 +2239,9 @@ export class Verifier {
     const list = COMPATIBLE[base];
     if (!list) this.fail(`bpfvm does not model helper argument type ${base}`, EINVAL);
     const regNull = reg.maybeNull && !maybeNullArg;
+    const type = isRingbufMem(reg) ? (-1 as RegType) : reg.type;
     for (const [t] of list) {
-      if ((t as number) === reg.type && !regNull) return;
+      if (t === type && !regNull) return;
     }
     this.fail(`R${regno} type=${regTypeStr(reg)} expected=${list.map((x) => x[1]).join(', ')}`);
   }
@@ -2239,6 +2312,10 @@ export class Verifier {
         return;
       case RegType.PTR_TO_STACK:
         this.checkStackRangeInitialized(regno, reg, reg.off, accessSize, zeroOk, write, meta);
+        return;
+      case RegType.PTR_TO_MEM:
+        if (reg.maybeNull) break;
+        this.checkMemRegionAccess(regno, reg, reg.off, accessSize, reg.range, zeroOk, 'mem');
         return;
       default:
         break;

@@ -168,8 +168,16 @@ export function markPtr(r: RegState, type: RegType): void {
   markKnown(r.s, 0n);
 }
 
+/**
+ * PTR_TO_MEM | MEM_RINGBUF (bpf_ringbuf_reserve's result) is a PTR_TO_MEM that keeps its ring buffer map in
+ * `map` (other PTR_TO_MEM registers have none).
+ */
+export function isRingbufMem(r: RegState): boolean {
+  return r.type === RegType.PTR_TO_MEM && r.map !== null;
+}
+
 export function regTypeStr(r: RegState): string {
-  const base = REG_TYPE_NAMES[r.type] ?? '?';
+  const base = isRingbufMem(r) ? 'ringbuf_mem' : REG_TYPE_NAMES[r.type] ?? '?';
   return r.maybeNull ? (r.type === RegType.PTR_TO_BTF_ID ? 'ptr_or_null_' : base + '_or_null') : base;
 }
 

@@ -176,6 +176,10 @@ export function checkStructure(code: Uint8Array, opts: { bpfCapable?: boolean; d
       } else if (i.src !== 0 && i.src !== 2 && i.src !== 3 && i.src !== 4 && i.src !== 6) {
         return fail(pc, 'unrecognized bpf_ld_imm64 insn');
       }
+      // Maps are referenced by index (src 5/6, what the ELF loader writes). A map *fd* (src 1/2) is an lddw
+      // the loader did not relocate: bpfvm has no file descriptors, so like the kernel with an fd that is an
+      // open file but no map (stdin, stdout), it is refused before the walk.
+      if (i.src === 1 || i.src === 2) return fail(pc, `fd ${i.imm} is not pointing to valid bpf_map`);
       pc++;
       continue;
     }
