@@ -28,7 +28,11 @@ export interface Timing {
  * Times `fn`: warms up for `warmupMs`, sizes a batch to take about `batchMs`, then runs `batches` batches
  * and reports the median of the per-call means.
  */
-export function measure(fn: () => void, opts: { warmupMs?: number; batchMs?: number; batches?: number } = {}): Timing {
+/**
+ * `cpu`: time batches by this process's CPU time (process.cpuUsage: user + system) instead of wall-clock time,
+ * for comparing builds on a loaded machine where other processes take the CPU away.
+ */
+export function measure(fn: () => void, opts: { warmupMs?: number; batchMs?: number; batches?: number; cpu?: boolean } = {}): Timing {
   const warmupMs = opts.warmupMs ?? 200;
   const batchMs = opts.batchMs ?? 50;
   const batches = opts.batches ?? 15;
@@ -42,6 +46,13 @@ export function measure(fn: () => void, opts: { warmupMs?: number; batchMs?: num
   const callsPerBatch = Math.max(1, Math.round(batchMs / Math.max(perCallMs, 1e-6)));
   const means: number[] = [];
   for (let b = 0; b < batches; b++) {
+    if (opts.cpu) {
+      const c0 = process.cpuUsage();
+      for (let k = 0; k < callsPerBatch; k++) fn();
+      const c = process.cpuUsage(c0);
+      means.push(((c.user + c.system) * 1000) / callsPerBatch);
+      continue;
+    }
     const t0 = process.hrtime.bigint();
     for (let k = 0; k < callsPerBatch; k++) fn();
     means.push(Number(process.hrtime.bigint() - t0) / callsPerBatch);
