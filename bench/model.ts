@@ -91,8 +91,8 @@ export interface VerifierResult {
 }
 
 /** Verifier throughput in processed instructions per second, on fixture programs and a large generated one. */
-export function runVerifierBench(opts: { quick?: boolean } = {}): VerifierResult[] {
-  const m = opts.quick ? { warmupMs: 50, batchMs: 20, batches: 5 } : { warmupMs: 500, batchMs: 200, batches: 7 };
+export function runVerifierBench(opts: { quick?: boolean; cpu?: boolean } = {}): VerifierResult[] {
+  const m = opts.quick ? { warmupMs: 50, batchMs: 20, batches: 5, cpu: opts.cpu } : { warmupMs: 500, batchMs: 200, batches: 7, cpu: opts.cpu };
   const root = packageRoot();
   const fixtures: { spec: ProgramSpec; maps: MapSpec[]; license: string }[] = [];
   for (const f of ['sockmap_layout.o', 'sk_msg_helpers.o', 'pkt_parse.o', 'bounded_loops.o']) {

@@ -222,11 +222,13 @@ function insnUseDef(i: Insn, nextSlot: Insn | undefined, progType: number): [num
 }
 
 /** insn_successors: fallthrough first, then the jump target; none after exit; a call falls through. */
-export function insnSuccessors(slots: Insn[], isInsn: Uint8Array): number[][] {
+export function insnSuccessors(slots: Insn[], isInsn: Uint8Array): (readonly number[])[] {
+  // array literals of the exact length (a push onto [] reserves room for 17 elements; these arrays live as
+  // long as the verification, one per instruction)
   const n = slots.length;
-  const succ: number[][] = new Array(n);
+  const succ: (readonly number[])[] = new Array(n);
   for (let pc = 0; pc < n; pc++) {
-    succ[pc] = [];
+    succ[pc] = NO_SUCCESSORS;
     if (!isInsn[pc]) continue;
     const i = slots[pc]!;
     const c = cls(i.op);
@@ -234,27 +236,28 @@ export function insnSuccessors(slots: Insn[], isInsn: Uint8Array): number[][] {
       const op = aluOp(i.op);
       if (op === BPF_EXIT) continue;
       if (op === BPF_CALL) {
-        succ[pc]!.push(pc + 1);
+        succ[pc] = [pc + 1];
         continue;
       }
       if (op === BPF_JA) {
-        succ[pc]!.push(c === BPF_JMP ? pc + i.off + 1 : pc + i.imm + 1);
+        succ[pc] = [c === BPF_JMP ? pc + i.off + 1 : pc + i.imm + 1];
         continue;
       }
-      succ[pc]!.push(pc + 1, pc + i.off + 1);
+      succ[pc] = [pc + 1, pc + i.off + 1];
       continue;
     }
-    succ[pc]!.push(pc + (i.op === LDDW ? 2 : 1));
+    succ[pc] = [pc + (i.op === LDDW ? 2 : 1)];
   }
   return succ;
 }
+const NO_SUCCESSORS: readonly number[] = Object.freeze([]);
 
 /**
  * compute_scc: strongly connected components of the instruction graph (Tarjan, roots in instruction order,
  * successors in insn_successors order). Only loops get a number (1, 2, ... in the order Tarjan completes
  * them); other instructions get 0. The level-2 log prints the number in front of the live-register dump.
  */
-export function computeSccs(succ: number[][], isInsn: Uint8Array): Int32Array {
+export function computeSccs(succ: readonly (readonly number[])[], isInsn: Uint8Array): Int32Array {
   const n = succ.length;
   const scc = new Int32Array(n);
   const index = new Int32Array(n).fill(-1);
@@ -380,6 +383,8 @@ export class Verifier {
   prevJmpsProcessed = 0;
   prevInsnProcessed = 0;
   branchStack: StackElem[] = [];
+  /** The latest state added to `explored` (snapshot() shares its unchanged registers). */
+  private lastExplored: VerifierState | null = null;
   explored = new Map<number, Explored[]>();
   totalStates = 0;
   curStates = 0;
@@ -478,7 +483,7 @@ export class Verifier {
     const r = this.immReg;
     markNotInit(r);
     r.type = RegType.SCALAR_VALUE;
-    r.s.copyFrom(this.knownBounds(v));
+    r.s.setBounds(this.knownBounds(v));
     return r;
   }
 
@@ -735,7 +740,9 @@ export class Verifier {
     }
     if (statesCnt > this.maxStatesPerInsn) this.maxStatesPerInsn = statesCnt;
     if (!addNewState) return false;
-    const st = this.cur.clone();
+    // explored states are only compared from now on: share unchanged registers with the previous one
+    const st = this.cur.snapshot(this.lastExplored);
+    this.lastExplored = st;
     st.insnIdx = idx;
     st.branches = 1;
     st.parent = this.cur.parent;
@@ -903,7 +910,7 @@ export class Verifier {
         } else {
           if (this.isPointerValue(src)) this.fail(`R${insn.src} partial copy of pointer`);
           if (src.type === RegType.SCALAR_VALUE) {
-            const s = src.s.clone();
+            const s = src.s.cloneBounds();
             if (insn.off === 0) {
               const u32 = regWidth(src.s) <= 32;
               if (u32 && this.needsFreshId(src)) this.freshId(src);
@@ -919,13 +926,13 @@ export class Verifier {
             }
           } else {
             markRegUnknown(dst);
-            const s = dst.s.clone();
+            const s = dst.s.cloneBounds();
             scalarAluInsn(dst.s, s, BPF_MOV, false, 0, 0);
           }
         }
       } else {
         markRegUnknown(dst);
-        dst.s.copyFrom(this.knownBounds(alu64 ? insn.imm : insn.imm >>> 0));
+        dst.s.setBounds(this.knownBounds(alu64 ? insn.imm : insn.imm >>> 0));
       }
     } else {
       if (x) {
@@ -986,13 +993,13 @@ export class Verifier {
     }
     // two scalars (the transfer functions may change their source operand: give them a copy, except of the
     // immediate's register, which is rebuilt for every instruction anyway)
-    const srcS = src === this.immReg ? src.s : src.s.clone();
+    const srcS = src === this.immReg ? src.s : src.s.cloneBounds();
     const res = adjustScalarMinMaxVals(dst.s, srcS, op, alu64);
     if (res.fork) {
       // maybe_fork_scalars: the pushed branch re-executes this insn with dst = 0
       const other = this.pushStack(this.insnIdx, this.insnIdx);
       const od = other.cur.regs[insn.dst]!;
-      od.s.copyFrom(res.fork);
+      od.s.setBounds(res.fork);
     }
     const srcConst = alu64 ? tnumIsConst(src.s.varOff) : tnumIsConst(src.s.varOff) || (src.s.varOff.mask & 0xffffffffn) === 0n;
     // `rX += rX` reads its own (already updated) register as the constant: no link (the id is cleared).
@@ -1090,7 +1097,7 @@ export class Verifier {
     switch (op) {
       case BPF_ADD: {
         if (known && p.off + Number(offS.smin) === ((p.off + Number(offS.smin)) | 0) && offS.smin > -(1n << 40n) && offS.smin < (1n << 40n)) {
-          res.s.copyFrom(p.s);
+          res.s.setBounds(p.s);
           mark32Unbounded(res.s);
           res.off = p.off + Number(offS.smin);
           break;
@@ -1125,7 +1132,7 @@ export class Verifier {
         if (dstIsOff) this.fail(`R${dstno} tried to subtract pointer from scalar`);
         if (p.type === RegType.PTR_TO_STACK) this.fail(`R${dstno} subtraction from stack pointer prohibited`);
         if (known && p.off - Number(offS.smin) === ((p.off - Number(offS.smin)) | 0) && offS.smin > -(1n << 40n) && offS.smin < (1n << 40n)) {
-          res.s.copyFrom(p.s);
+          res.s.setBounds(p.s);
           mark32Unbounded(res.s);
           res.off = p.off - Number(offS.smin);
           break;

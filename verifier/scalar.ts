@@ -58,13 +58,18 @@ export class ScalarBounds {
   u32min: number = 0;
   u32max: number = U32_MAX;
 
+  /** A copy of the bounds (a subclass such as RegState overrides this to copy everything it holds). */
   clone(): ScalarBounds {
-    const r = new ScalarBounds();
-    r.copyFrom(this);
-    return r;
+    return new ScalarBounds().setBounds(this);
   }
 
-  copyFrom(o: ScalarBounds): this {
+  /** A plain ScalarBounds with this object's bounds (never overridden: only the nine facts). */
+  cloneBounds(): ScalarBounds {
+    return new ScalarBounds().setBounds(this);
+  }
+
+  /** Set the nine facts from `o` (never overridden: a RegState keeps its type, ids and the rest). */
+  setBounds(o: ScalarBounds): this {
     this.varOff = o.varOff;
     this.smin = o.smin;
     this.smax = o.smax;
@@ -85,6 +90,8 @@ export class ScalarBounds {
     );
   }
 
+
+  /** var_off is a constant (RegState overrides this: a register must also be a scalar). */
   isConst(): boolean {
     return this.varOff.mask === 0n;
   }
@@ -536,7 +543,7 @@ export function scalarMovImm(dst: ScalarBounds, imm: number, alu64: boolean): vo
  * src is a scalar. Only the bounds: scalar id linking is the caller's business.
  */
 export function scalarMovReg(dst: ScalarBounds, src: ScalarBounds, alu64: boolean, off: number): void {
-  dst.copyFrom(src);
+  dst.setBounds(src);
   if (alu64) {
     if (off !== 0) coerceRegToSizeSx(dst, off >> 3);
     return;
@@ -937,7 +944,7 @@ export function maybeForkScalars(dst: ScalarBounds): ScalarBounds | null {
   if (dst.smin === -1n && dst.smax === 0n) alu32 = false;
   else if (dst.s32min === -1 && dst.s32max === 0) alu32 = true;
   else return null;
-  const other = dst.clone();
+  const other = dst.cloneBounds();
   if (alu32) {
     mark32Known(other, 0n);
     mark32Known(dst, U64_MAX);
@@ -1002,7 +1009,7 @@ export function adjustScalarMinMaxVals(
       dst.varOff = tnumSub(dst.varOff, src.varOff);
       break;
     case BPF_NEG: {
-      const orig = dst.clone();
+      const orig = dst.cloneBounds();
       markKnown(dst, 0n);
       scalar32Sub(dst, orig);
       scalarSub(dst, orig);

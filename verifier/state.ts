@@ -60,13 +60,20 @@ export const REG_TYPE_NAMES: Record<number, string> = {
 export const AT_PKT_END = -1;
 export const BEYOND_PKT_END = -2;
 
-export class RegState {
+/**
+ * A register: its bounds (var_off, smin..u32max) are the inherited ScalarBounds fields, so a register is one
+ * object (states are copied at every branch and pruning point; fewer objects means less garbage-collector
+ * work). `s` is the register itself seen as its scalar part (the value, or the variable part of a pointer).
+ */
+export class RegState extends ScalarBounds {
   type: RegType = RegType.NOT_INIT;
   maybeNull = false;
   /** Fixed offset of a pointer (reg->off). */
   off = 0;
-  /** Scalar value, or the variable part of a pointer. */
-  s: ScalarBounds = new ScalarBounds();
+  /** Scalar value, or the variable part of a pointer (this register's own bounds). */
+  get s(): ScalarBounds {
+    return this;
+  }
   id = 0;
   refObjId = 0;
   /** Packet range (PTR_TO_PACKET*), or mem_size. */
@@ -81,7 +88,7 @@ export class RegState {
   /** The link came from a 32-bit add/sub (BPF_ADD_CONST32: the delta is applied to the low half, zero-extended). */
   link32 = false;
 
-  clone(): RegState {
+  override clone(): RegState {
     const r = new RegState();
     r.copyFrom(this);
     return r;
@@ -91,7 +98,7 @@ export class RegState {
     this.type = o.type;
     this.maybeNull = o.maybeNull;
     this.off = o.off;
-    this.s.copyFrom(o.s);
+    this.setBounds(o);
     this.id = o.id;
     this.refObjId = o.refObjId;
     this.range = o.range;
@@ -104,6 +111,14 @@ export class RegState {
     return this;
   }
 
+  /** Every field equal to `o`'s (bounds by value; keep in step with copyFrom). */
+  identical(o: RegState): boolean {
+    return this.type === o.type && this.maybeNull === o.maybeNull && this.off === o.off && this.id === o.id &&
+      this.refObjId === o.refObjId && this.range === o.range && this.map === o.map && this.frameno === o.frameno &&
+      this.precise === o.precise && this.linked === o.linked && this.linkOff === o.linkOff &&
+      this.link32 === o.link32 && this.equals(o);
+  }
+
   isPointer(): boolean {
     return this.type !== RegType.NOT_INIT && this.type !== RegType.SCALAR_VALUE;
   }
@@ -112,8 +127,8 @@ export class RegState {
     return this.type === RegType.PTR_TO_PACKET || this.type === RegType.PTR_TO_PACKET_META;
   }
 
-  /** True for a scalar known to be exactly `v`. */
-  isConst(v?: bigint): boolean {
+  /** True for a scalar known to be exactly `v` (for the bounds alone: tnumIsConst(r.s.varOff)). */
+  override isConst(v?: bigint): boolean {
     return this.type === RegType.SCALAR_VALUE && tnumIsConst(this.s.varOff) && (v === undefined || this.s.varOff.value === v);
   }
 }
@@ -188,6 +203,12 @@ export class StackSlot {
     return s;
   }
 
+  /** Same slot types and spilled register as `o`. */
+  identical(o: StackSlot): boolean {
+    for (let j = 0; j < 8; j++) if (this.types[j] !== o.types[j]) return false;
+    return this.spilled.identical(o.spilled);
+  }
+
   isSpill(): boolean {
     return this.types[7] === Slot.SPILL;
   }
@@ -215,6 +236,25 @@ export class FuncState {
     const f = new FuncState(false);
     for (const r of this.regs) f.regs.push(r.clone());
     for (const s of this.stack) f.stack.push(s.clone());
+    f.frameno = this.frameno;
+    f.callsite = this.callsite;
+    f.subprog = this.subprog;
+    return f;
+  }
+
+  /** clone() for a copy that nobody modifies: registers and slots identical to `prev`'s are shared with it. */
+  snapshot(prev: FuncState | undefined): FuncState {
+    const f = new FuncState(false);
+    for (let i = 0; i < this.regs.length; i++) {
+      const r = this.regs[i]!;
+      const p = prev?.regs[i];
+      f.regs.push(p !== undefined && p.identical(r) ? p : r.clone());
+    }
+    for (let i = 0; i < this.stack.length; i++) {
+      const s = this.stack[i]!;
+      const p = prev?.stack[i];
+      f.stack.push(p !== undefined && p.identical(s) ? p : s.clone());
+    }
     f.frameno = this.frameno;
     f.callsite = this.callsite;
     f.subprog = this.subprog;
@@ -252,6 +292,21 @@ export class VerifierState {
   clone(): VerifierState {
     const v = new VerifierState();
     for (const f of this.frames) v.frames.push(f.clone());
+    v.refs = this.refs.map((r) => ({ ...r }));
+    v.parent = this.parent;
+    v.branches = this.branches;
+    v.insnIdx = this.insnIdx;
+    return v;
+  }
+
+  /**
+   * clone() for a copy whose registers and stack are never modified afterwards (an explored state kept for
+   * pruning): registers and stack slots identical to those of `prev` (an earlier snapshot, or null) are shared
+   * with it, so the many explored states of a long program hold far fewer objects.
+   */
+  snapshot(prev: VerifierState | null): VerifierState {
+    const v = new VerifierState();
+    for (let i = 0; i < this.frames.length; i++) v.frames.push(this.frames[i]!.snapshot(prev?.frames[i]));
     v.refs = this.refs.map((r) => ({ ...r }));
     v.parent = this.parent;
     v.branches = this.branches;

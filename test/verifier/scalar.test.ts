@@ -658,7 +658,7 @@ function diffOne(src: string, log: string, st: DiffStats): void {
     for (const [r, v] of s) {
       if (v === 'ptr' || v === known || v.id !== known.id) continue;
       if (liveHere && !liveHere.has(r)) continue;
-      v.b.copyFrom(known.b);
+      v.b.setBounds(known.b);
     }
   };
   for (let steps = 0; steps < 500; steps++) {
@@ -709,7 +709,7 @@ function diffOne(src: string, log: string, st: DiffStats): void {
           // the kernel pushed a state that re-executes this instruction with dst = 0
           st.forks++;
           const other = cloneState(state);
-          (other.get(insn.dst) as DReg).b.copyFrom(res.fork);
+          (other.get(insn.dst) as DReg).b.setBounds(res.fork);
           stack.push({ pc, from: pc, state: other });
         }
       }
