@@ -27,7 +27,7 @@ import { BpfExecutionError } from '../../vm/errors.js';
 import { BPF_MAX_LOOPS, type HelperFn, type Vm } from '../../vm/interpreter.js';
 import type { MapsVm } from './maps/vm.js';
 import { BPF_SK_STORAGE_GET_F_CREATE, SkStorageMap } from './maps/sk-storage.js';
-import { BPF_F_INDEX_MASK, PerfEventArrayMap } from './maps/perf-event-array.js';
+import { perfEventOutputHelper } from './maps/perf-event-array.js';
 import { SK_SKB_HELPER_IDS } from './sk_skb.js';
 import { E2BIG, EINVAL, Prng, VirtualClock, tracePrintk } from './skb-helpers.js';
 import { SK_MSG_HELPERS } from './skmsg-helpers.js';
@@ -260,20 +260,9 @@ function strtox(signed: boolean): HelperFn {
 
 // ---- perf event output -----------------------------------------------------------------------------------
 
-/**
- * bpf_perf_event_output (25), the flavour SK_MSG and SOCK_OPS get (bpf_event_output_data): flags other than the
- * index bits → -EINVAL, then PerfEventArrayMap.output on CPU 0 (captured records). The SK_SKB flavour (with
- * BPF_F_CTXLEN_MASK appending skb bytes) is not provided.
- */
+/** bpf_perf_event_output (25), the SK_MSG / SOCK_OPS flavour (the SK_SKB one is bound per run in sk_skb.ts). */
 export function installPerfEventOutput(vm: Vm): void {
-  vm.helpers[F.perf_event_output] = (v, pc) => {
-    const map = v.space.objectAt(v.lo[2]!, v.hi[2]!);
-    if (!(map instanceof PerfEventArrayMap)) throw new BpfExecutionError(pc, 'bpf_perf_event_output: r2 is not a perf event array (the verifier refuses it)');
-    const flags = v.reg(3);
-    if ((flags & ~BPF_F_INDEX_MASK) !== 0n) return v.setR0Int(-EINVAL);
-    const data = v.space.read(pc, v.lo[4]!, v.hi[4]!, v.lo[5]! >>> 0);
-    v.setR0Int(map.output(flags, 0, data));
-  };
+  vm.helpers[F.perf_event_output] = perfEventOutputHelper();
 }
 
 // ---- per-socket storage -----------------------------------------------------------------------------------

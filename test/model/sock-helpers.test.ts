@@ -17,7 +17,7 @@ const TYPE_NAMES: Record<number, string> = { 13: 'SOCK_OPS', 14: 'SK_SKB', 16: '
 
 /** What the model implements per type (kept in step with README.md "Helpers in the socket model"). */
 const EXPECTED_IMPLEMENTED: Record<number, number[]> = {
-  14: [1, 2, 3, 5, 6, 7, 8, 9, 12, 14, 15, 16, 26, 38, 39, 42, 43, 46, 47, 50, 52, 72, 105, 106, 118, 125, 160, 181, 182, 195],
+  14: [1, 2, 3, 5, 6, 7, 8, 9, 12, 14, 15, 16, 25, 26, 38, 39, 42, 43, 46, 47, 50, 52, 72, 105, 106, 118, 125, 160, 181, 182, 195],
   16: [1, 2, 3, 5, 6, 7, 8, 12, 14, 15, 16, 25, 42, 60, 61, 62, 63, 71, 90, 91, 105, 106, 107, 108, 118, 122, 125, 160, 181, 182, 195],
   13: [1, 2, 3, 5, 6, 7, 8, 12, 14, 15, 16, 25, 42, 46, 49, 53, 57, 59, 70, 105, 106, 107, 108, 118, 122, 125, 143, 144, 160, 181, 182, 195],
 };
@@ -53,7 +53,7 @@ describe('socket helper table', () => {
     expect(() => k.loadProgram({ type: 13, name: 'hdr', insns: prog(142) })).toThrow(/bpf_load_hdr_opt#142, which bpfvm's socket model does not provide/);
     // sk_storage helpers need an sk_storage map (no maps yet: not installed)
     expect(() => k.loadProgram({ type: 16, name: 'st', insns: prog(107) })).toThrow(/bpf_sk_storage_get#107/);
-    expect(() => k.loadProgram({ type: 14, name: 'perf', insns: prog(25) })).toThrow(/bpf_perf_event_output#25, which bpfvm's socket model does not provide/);
+    expect(() => k.loadProgram({ type: 14, name: 'lk', insns: prog(84) })).toThrow(/bpf_sk_lookup_tcp#84, which bpfvm's socket model does not provide/);
     expect(k.loadProgram({ type: 13, name: 'ok', insns: prog(49) }).name).toBe('ok');
     expect(k.loadProgram({ type: 16, name: 'ok2', insns: prog(25) }).name).toBe('ok2');
   });
@@ -319,6 +319,26 @@ describe('bpf_perf_event_output', () => {
     expect(k.mapLookup(perf, 0)).toBe(-524);
     expect(k.mapDelete(perf, 1)).toBe(0);
     expect(k.mapDelete(perf, 1)).toBe(-2);
+  });
+});
+
+describe('bpf_perf_event_output, SK_SKB flavour', () => {
+  it('appends BPF_F_CTXLEN_MASK packet bytes after the data; -EFAULT past skb->len, -EINVAL for other bits', () => {
+    const k = new Kernel();
+    k.createMaps([spec('events', 4, 4, 4, 1)]);
+    const perf = k.map(0) as PerfEventArrayMap;
+    perf.open(0);
+    const run = (flags: string): number => {
+      const p = k.loadProgram({ type: 14, name: 'po', insns: assemble(`*(u32 *)(r10 - 8) = 0x64636261\nr2 = map[idx:0]\nr3 = ${flags} ll\nr4 = r10\nr4 += -8\nr5 = 2\ncall bpf_perf_event_output#25\nexit`) });
+      return k.runSkSkb(p, Buffer.from('XYZW')).ret | 0;
+    };
+    expect(run('0x300000000')).toBe(0); // 3 packet bytes, index 0
+    expect(run('0x4ffffffff')).toBe(0); // all 4, BPF_F_CURRENT_CPU
+    expect(run('0x0')).toBe(0);
+    expect(run('0x500000000')).toBe(-14); // 5 > skb->len
+    expect(run('0x10000000000000')).toBe(-22); // bit 52: outside BPF_F_CTXLEN_MASK
+    expect(run('0x1')).toBe(-7); // index past max_entries
+    expect(perf.records.map((r) => Buffer.from(r.data).toString())).toEqual(['abXYZ', 'abXYZW', 'ab']);
   });
 });
 
