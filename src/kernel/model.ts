@@ -54,7 +54,7 @@ import {
 } from './socket.js';
 import { tcpBpfRecvmsg, tcpBpfSendmsg, tcpRecvNative, type TcpBpfEnv } from './tcp_bpf.js';
 import { SkStorageMap } from './maps/sk-storage.js';
-import { DEFAULT_SOCKOPT_SYSCTL, SOCKET_PROG_TYPES, inheritSockOpts, installGenericSocketHelpers, installPerfEventOutput, installSkStorageHelpers, installSockOpsSockopt, socketHelperProvided, type SockoptSysctl, type SocketHelperOutput } from './sock-helpers.js';
+import { DEFAULT_SOCKOPT_SYSCTL, SOCKET_PROG_TYPES, inheritSockOpts, installGenericSocketHelpers, installLoadHdrOpt, installPerfEventOutput, installSkStorageHelpers, installSockOpsSockopt, socketHelperProvided, type SockoptSysctl, type SocketHelperOutput } from './sock-helpers.js';
 import {
   BPF_SOCK_OPS_STATE_CB_FLAG,
   BpfTcpState,
@@ -187,6 +187,7 @@ export class Kernel {
     // sock_ops socket-option helpers (sock-helpers.ts).
     this.helperOutput = installGenericSocketHelpers(this.vm, opts.netnsCookie !== undefined ? { netnsCookie: opts.netnsCookie } : {});
     installSockOpsSockopt(this.vm, this.sysctl);
+    installLoadHdrOpt(this.vm);
     installPerfEventOutput(this.vm);
     this.nextPort = opts.ephemeralBase ?? 32768;
     this.sockOpts = { ...(opts.segmentSize !== undefined ? { segmentSize: opts.segmentSize } : {}), ...(opts.mss !== undefined ? { mss: opts.mss } : {}) };

@@ -18,6 +18,7 @@ import { BpfExecutionError } from '../../vm/errors.js';
 import type { BoundProgram, HelperFn, RunResult, Vm } from '../../vm/interpreter.js';
 import type { Region } from '../../vm/memory.js';
 import { u32Bytes, type BpfMap } from './maps/index.js';
+import { perfEventOutputHelper } from './maps/perf-event-array.js';
 import {
   SKB_HEADROOM, SKB_SHINFO_SIZE, SkbPacket, skSkbAdjustRoom, skbChangeHead, skbChangeTail, skbLoadBytes,
   skbPullData, skbStoreBytes, type SkbEnv,
@@ -37,6 +38,7 @@ export const BPF_FUNC_get_socket_uid = 47;
 export const BPF_FUNC_skb_adjust_room = 50;
 export const BPF_FUNC_sk_redirect_map = 52;
 export const BPF_FUNC_sk_redirect_hash = 72;
+export const BPF_FUNC_perf_event_output = 25;
 
 const TCP_CB_FLAGS = 12;
 const TCPHDR_FIN = 0x01;
@@ -52,7 +54,7 @@ export const OVERFLOW_UID = 65534;
 export const SK_SKB_HELPER_IDS: ReadonlySet<number> = new Set([
   BPF_FUNC_skb_store_bytes, BPF_FUNC_skb_load_bytes, BPF_FUNC_skb_change_tail, BPF_FUNC_skb_pull_data,
   BPF_FUNC_skb_change_head, BPF_FUNC_get_socket_cookie, BPF_FUNC_get_socket_uid, BPF_FUNC_skb_adjust_room,
-  BPF_FUNC_sk_redirect_map, BPF_FUNC_sk_redirect_hash,
+  BPF_FUNC_sk_redirect_map, BPF_FUNC_sk_redirect_hash, BPF_FUNC_perf_event_output,
 ]);
 
 /** A redirect recorded by bpf_sk_redirect_map / bpf_sk_redirect_hash (skb_bpf_set_redir). */
@@ -222,6 +224,7 @@ class SkSkbView {
       [BPF_FUNC_get_socket_uid, (v) => v.setR0(sk === null ? OVERFLOW_UID : sk.uid, 0)],
       [BPF_FUNC_sk_redirect_map, redirectHelper(skb, false)],
       [BPF_FUNC_sk_redirect_hash, redirectHelper(skb, true)],
+      [BPF_FUNC_perf_event_output, perfEventOutputHelper(() => pkt.bytes())],
     ];
     this.ctx.load = (off, size, out) => this.load(off, size, out);
     this.ctx.store = (off, size, lo) => this.store(off, size, lo);

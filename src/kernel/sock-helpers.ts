@@ -27,7 +27,7 @@ import { BpfExecutionError } from '../../vm/errors.js';
 import { BPF_MAX_LOOPS, type HelperFn, type Vm } from '../../vm/interpreter.js';
 import type { MapsVm } from './maps/vm.js';
 import { BPF_SK_STORAGE_GET_F_CREATE, SkStorageMap } from './maps/sk-storage.js';
-import { BPF_F_INDEX_MASK, PerfEventArrayMap } from './maps/perf-event-array.js';
+import { perfEventOutputHelper } from './maps/perf-event-array.js';
 import { SK_SKB_HELPER_IDS } from './sk_skb.js';
 import { E2BIG, EINVAL, Prng, VirtualClock, tracePrintk } from './skb-helpers.js';
 import { SK_MSG_HELPERS } from './skmsg-helpers.js';
@@ -47,7 +47,7 @@ export const F = {
   map_lookup_elem: 1, map_update_elem: 2, map_delete_elem: 3, ktime_get_ns: 5, trace_printk: 6, get_prandom_u32: 7,
   get_smp_processor_id: 8, tail_call: 12, get_current_pid_tgid: 14, get_current_uid_gid: 15, get_current_comm: 16,
   perf_event_output: 25, get_numa_node_id: 42, setsockopt: 49, getsockopt: 57, strtol: 105, strtoul: 106, sk_storage_get: 107,
-  sk_storage_delete: 108, jiffies64: 118, get_netns_cookie: 122, ktime_get_boot_ns: 125, store_hdr_opt: 143,
+  sk_storage_delete: 108, jiffies64: 118, get_netns_cookie: 122, ktime_get_boot_ns: 125, load_hdr_opt: 142, store_hdr_opt: 143,
   reserve_hdr_opt: 144, ktime_get_coarse_ns: 160, strncmp: 182, loop: 181, map_lookup_percpu_elem: 195,
 } as const;
 
@@ -60,7 +60,7 @@ export const GENERIC_HELPER_IDS: ReadonlySet<number> = new Set([
 ]);
 
 /** The sock_ops helpers of this file (on top of sockops.ts SOCK_OPS_HELPERS). */
-const SOCK_OPS_EXTRA: readonly number[] = [BPF_FUNC_get_socket_cookie, F.setsockopt, F.getsockopt, F.store_hdr_opt, F.reserve_hdr_opt, F.perf_event_output];
+const SOCK_OPS_EXTRA: readonly number[] = [BPF_FUNC_get_socket_cookie, F.setsockopt, F.getsockopt, F.load_hdr_opt, F.store_hdr_opt, F.reserve_hdr_opt, F.perf_event_output];
 
 /** Context-specific helpers the model implements, per socket program type. */
 export const TYPE_HELPER_IDS: Readonly<Record<number, ReadonlySet<number>>> = {
@@ -260,20 +260,9 @@ function strtox(signed: boolean): HelperFn {
 
 // ---- perf event output -----------------------------------------------------------------------------------
 
-/**
- * bpf_perf_event_output (25), the flavour SK_MSG and SOCK_OPS get (bpf_event_output_data): flags other than the
- * index bits → -EINVAL, then PerfEventArrayMap.output on CPU 0 (captured records). The SK_SKB flavour (with
- * BPF_F_CTXLEN_MASK appending skb bytes) is not provided.
- */
+/** bpf_perf_event_output (25), the SK_MSG / SOCK_OPS flavour (the SK_SKB one is bound per run in sk_skb.ts). */
 export function installPerfEventOutput(vm: Vm): void {
-  vm.helpers[F.perf_event_output] = (v, pc) => {
-    const map = v.space.objectAt(v.lo[2]!, v.hi[2]!);
-    if (!(map instanceof PerfEventArrayMap)) throw new BpfExecutionError(pc, 'bpf_perf_event_output: r2 is not a perf event array (the verifier refuses it)');
-    const flags = v.reg(3);
-    if ((flags & ~BPF_F_INDEX_MASK) !== 0n) return v.setR0Int(-EINVAL);
-    const data = v.space.read(pc, v.lo[4]!, v.hi[4]!, v.lo[5]! >>> 0);
-    v.setR0Int(map.output(flags, 0, data));
-  };
+  vm.helpers[F.perf_event_output] = perfEventOutputHelper();
 }
 
 // ---- per-socket storage -----------------------------------------------------------------------------------
@@ -505,5 +494,56 @@ export function installSockOpsSockopt(vm: Vm, sysctl: SockoptSysctl = DEFAULT_SO
   vm.helpers[F.reserve_hdr_opt] = (v, pc) => {
     if (sockOpsCtx(v, pc).call.op !== 14) return v.setR0Int(-Errno.EPERM);
     throw new BpfExecutionError(pc, 'bpf_reserve_hdr_opt in HDR_OPT_LEN_CB is not modelled');
+  };
+}
+
+const ENOMSG = 42;
+const BPF_LOAD_HDR_OPT_TCP_SYN = 1n;
+const TCPOPT_EOL = 0;
+const TCPOPT_NOP = 1;
+/** The experimental option kinds that carry a 16- or 32-bit magic (RFC 6994). */
+const isExpKind = (k: number): boolean => k === 254 || k === 253;
+/** TCP options the model knows of, per kind: [kind, bytes] of a loopback handshake packet, or null (not modelled). */
+type HdrOpt = { kind: number; bytes: Uint8Array | null };
+/**
+ * The options of the packet the ESTABLISHED callbacks see (the host's loopback handshake): the SYN-ACK for
+ * ACTIVE_ESTABLISHED_CB (4): MSS 65495 (loopback MTU 65536), SACK_PERM, timestamps, window scale; the final ACK
+ * for PASSIVE_ESTABLISHED_CB (5): timestamps only. Timestamp values (clock-derived) and the window scale
+ * (derived from the receive-buffer sysctls) are not modelled: a search that finds them stops the run.
+ */
+const HANDSHAKE_OPTS: Readonly<Record<number, readonly HdrOpt[]>> = {
+  4: [{ kind: 2, bytes: Uint8Array.of(2, 4, 0xff, 0xd7) }, { kind: 4, bytes: Uint8Array.of(4, 2) }, { kind: 8, bytes: null }, { kind: 3, bytes: null }],
+  5: [{ kind: 8, bytes: null }],
+};
+
+/**
+ * bpf_load_hdr_opt (142) for sock_ops (bpf_sock_ops_load_hdr_opt): -EINVAL for len < 2, flags other than
+ * BPF_LOAD_HDR_OPT_TCP_SYN, a search length above len, a NOP / EOL kind, an experimental kind (253 / 254)
+ * without a 2- or 4-byte magic or another kind with a non-zero search length; with TCP_SYN -ENOENT (the model
+ * never saves SYNs: TCP_SAVE_SYN is not modelled, and it runs no header-option callbacks); else -EPERM in
+ * callbacks without a packet (all but the ESTABLISHED ones), and in ACTIVE / PASSIVE_ESTABLISHED_CB a search of
+ * the handshake packet's options (HANDSHAKE_OPTS): the whole option copied to search_res and its length
+ * returned; when it is longer than len its first len bytes and -ENOSPC; -ENOMSG when absent.
+ */
+export function installLoadHdrOpt(vm: Vm): void {
+  vm.helpers[F.load_hdr_opt] = (v, pc) => {
+    const c = sockOpsCtx(v, pc);
+    const len = v.lo[3]! >>> 0;
+    const flags = v.reg(4);
+    if (len < 2 || (flags & ~BPF_LOAD_HDR_OPT_TCP_SYN) !== 0n) return v.setR0Int(-EINVAL);
+    const search = v.space.read(pc, v.lo[2]!, v.hi[2]!, len);
+    const kind = search[0]!;
+    const searchLen = search[1]!;
+    if (searchLen > len || kind === TCPOPT_NOP || kind === TCPOPT_EOL) return v.setR0Int(-EINVAL);
+    if (isExpKind(kind) ? searchLen !== 4 && searchLen !== 6 : searchLen !== 0) return v.setR0Int(-EINVAL);
+    if ((flags & BPF_LOAD_HDR_OPT_TCP_SYN) !== 0n) return v.setR0Int(-Errno.ENOENT);
+    const opts = HANDSHAKE_OPTS[c.call.op];
+    if (opts === undefined) return v.setR0Int(-Errno.EPERM);
+    const found = opts.find((o) => o.kind === kind);
+    if (found === undefined) return v.setR0Int(-ENOMSG);
+    if (found.bytes === null) throw new BpfExecutionError(pc, `bpf_load_hdr_opt: TCP option kind ${kind} of the handshake packet is not modelled by bpfvm`);
+    // An option longer than len: its first len bytes are copied all the same, and -ENOSPC returned.
+    v.space.write(pc, v.lo[2]!, v.hi[2]!, found.bytes.subarray(0, len));
+    v.setR0Int(found.bytes.length > len ? -Errno.ENOSPC : found.bytes.length);
   };
 }

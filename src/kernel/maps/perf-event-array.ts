@@ -7,12 +7,18 @@
 // User space: update with an fd is -EBADF (the model has no perf event fds), lookup -ENOTSUPP, delete clears a
 // slot (-ENOENT when empty); get_next_key walks indices like an array.
 
+import { BpfExecutionError } from '../../../vm/errors.js';
+import type { HelperFn } from '../../../vm/interpreter.js';
 import { fdArrayCheck, registerMapType } from './create.js';
 import { BpfMap, u32Bytes, u32le, type ElemRef, type MapAttrs, type MapOptions, type MapValueInput } from './map.js';
 
 export const BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4;
 export const BPF_F_INDEX_MASK = 0xffffffffn;
 export const BPF_F_CURRENT_CPU = 0xffffffffn;
+/** BPF_F_CTXLEN_MASK: the skb flavour's count of packet bytes appended to the record (flags bits 32..51). */
+export const BPF_F_CTXLEN_MASK = 0xfffffn << 32n;
+const EINVAL = 22;
+const EFAULT = 14;
 
 export interface PerfRecord {
   /** The map's name and the slot the record went to. */
@@ -97,3 +103,29 @@ export class PerfEventArrayMap extends BpfMap {
 }
 
 registerMapType(BPF_MAP_TYPE_PERF_EVENT_ARRAY, (a, s, o) => (fdArrayCheck(s, o.nrCpus ?? 2), new PerfEventArrayMap(a, o)));
+
+/**
+ * bpf_perf_event_output (25)(ctx, map, flags, data, size) on CPU 0. Without `ctxBytes` the flavour of SK_MSG /
+ * SOCK_OPS (bpf_event_output_data): flags other than the index bits → -EINVAL. With `ctxBytes` (the skb's bytes
+ * from skb->data, all skb->len of them) the SK_SKB flavour (bpf_skb_event_output): flags may also carry
+ * BPF_F_CTXLEN_MASK = n, the number of packet bytes appended after data; other bits → -EINVAL, n > skb->len →
+ * -EFAULT; the record is data followed by the first n packet bytes.
+ */
+export function perfEventOutputHelper(ctxBytes?: () => Uint8Array): HelperFn {
+  return (v, pc) => {
+    const map = v.space.objectAt(v.lo[2]!, v.hi[2]!);
+    if (!(map instanceof PerfEventArrayMap)) throw new BpfExecutionError(pc, 'bpf_perf_event_output: r2 is not a perf event array (the verifier refuses it)');
+    const flags = v.reg(3);
+    const allowed = ctxBytes === undefined ? BPF_F_INDEX_MASK : BPF_F_INDEX_MASK | BPF_F_CTXLEN_MASK;
+    if ((flags & ~allowed) !== 0n) return v.setR0Int(-EINVAL);
+    const data = v.space.read(pc, v.lo[4]!, v.hi[4]!, v.lo[5]! >>> 0);
+    if (ctxBytes === undefined) return v.setR0Int(map.output(flags, 0, data));
+    const n = Number((flags & BPF_F_CTXLEN_MASK) >> 32n);
+    const pkt = ctxBytes();
+    if (n > pkt.length) return v.setR0Int(-EFAULT);
+    const rec = new Uint8Array(data.length + n);
+    rec.set(data);
+    rec.set(pkt.subarray(0, n), data.length);
+    v.setR0Int(map.output(flags & BPF_F_INDEX_MASK, 0, rec));
+  };
+}
