@@ -28,17 +28,38 @@ function compare(objName: string, partial: Partial<SockmapCaseOptions>, ctx: { s
   const spec = fixture(objName);
   const o: SockmapCaseOptions = { ...defaultCaseOptions(), dataTest: true, ...partial };
   const { s, progNames } = toScenario(spec, o, interleaved);
+  const m = runSockmapCase(spec, o, { receive: interleaved ? 'interleaved' : 'after' });
+  expect(m.skipped).toBeUndefined();
+  // With a receiver that reads between the sends, the kernel's outcome depends on scheduling: once, on a loaded
+  // 2-core machine, the cork 4097 + apply 4097 case delivered the same 12291 bytes at p2 in another order. So an
+  // interleaved case may run on the kernel up to three times; the model must equal one of the kernel's outcomes.
+  let first: { kernelView: unknown; modelView: unknown } | null = null;
+  for (let attempt = 0; attempt < (interleaved ? 3 : 1); attempt++) {
+    const views = kernelAndModel(o, s, progNames, m, ctx);
+    if (views === null) return;
+    if (JSON.stringify(views.modelView) === JSON.stringify(views.kernelView)) return;
+    first ??= views;
+  }
+  expect(first!.modelView).toEqual(first!.kernelView);
+}
+
+/** One kernel run of the scenario, and the kernel's and the model's results in the same shape (null: skipped). */
+function kernelAndModel(
+  o: SockmapCaseOptions,
+  s: ReturnType<typeof toScenario>['s'],
+  progNames: string[],
+  m: ReturnType<typeof runSockmapCase>,
+  ctx: { skip: (why: string) => void },
+): { kernelView: unknown; modelView: unknown } | null {
   const k = runScenario(s);
   if (!k.cgroup?.ok) {
     ctx.skip(`no usable cgroup v2: ${k.cgroup?.reason}`);
-    return;
+    return null;
   }
   expect(k.ok, JSON.stringify(k.setupError)).toBe(true);
   const sendSteps = k.steps.filter((st) => st.op === 'sendmsg' || st.op === 'sendfile');
   const recvd = k.steps.filter((st) => st.op === 'recv' && st.ret > 0).map((st) => st.data!);
   expect(k.steps.filter((st) => st.ret < 0 && st.op !== 'recv' && !sendSteps.includes(st))).toEqual([]);
-  const m = runSockmapCase(spec, o, { receive: interleaved ? 'interleaved' : 'after' });
-  expect(m.skipped).toBeUndefined();
   const lengthOnly = o.txmsgEndPush > 0;
   const sock = (n: string): Uint8Array => (n === 'p2' ? Buffer.concat([...recvd, k.sockets[n]!.data]) : k.sockets[n]!.data);
   const kernelView = {
@@ -53,7 +74,7 @@ function compare(objName: string, partial: Partial<SockmapCaseOptions>, ctx: { s
     others: [m.sockets.c1.bytes, m.sockets.p1.bytes, m.sockets.c2.bytes],
     runs: k.statsEnabled ? progNames.slice(2).map((n) => m.runs[n]) : null,
   };
-  expect(modelView).toEqual(kernelView);
+  return { kernelView, modelView };
 }
 
 const one = { rate: 1, iovCount: 1, length: 1 };
