@@ -11,6 +11,7 @@ import { assemble } from '../../vm/asm.js';
 import { AttachType, MapType, SockOpt, patternBytes, type Scenario, type ScenarioStep } from '../kernel/sockrun.js';
 import { DROP, PASS, PARSE_LEN, bytes, hexOf as hex, redirectVerdict, skbScenario } from '../kernel/sockrun-scenarios.js';
 import { runModelScenario } from './sockmap-harness.js';
+import { recordValue } from './asm-snippets.js';
 
 const send = (sock: string, data: Uint8Array): ScenarioStep => ({ op: 'send', sock, data });
 const recv = (sock: string, maxLen = 1000, peek = false): ScenarioStep => ({ op: 'recv', sock, maxLen, ...(peek ? { peek: true } : {}) });
@@ -20,15 +21,7 @@ const fixedParser = (n: number) => `r0 = ${n}\nexit`;
 const storeLen = `
   r6 = r1
   r0 = *(u32 *)(r6 + 0)
-  *(u64 *)(r10 - 8) = r0
-  *(u32 *)(r10 - 12) = 0
-  r1 = map[idx:1]
-  r2 = r10
-  r2 += -12
-  r3 = r10
-  r3 += -8
-  r4 = 0
-  call bpf_map_update_elem#2
+  ${recordValue(1, 0, 'r0')}
   r0 = 1
   exit`;
 

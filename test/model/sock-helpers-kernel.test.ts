@@ -11,6 +11,7 @@ import { Kernel } from '../../src/kernel/model.js';
 import { assemble } from '../../vm/asm.js';
 import { AttachType, MapType, ProgType, runScenario, sockAvailability, tcpPair, type Scenario, type ScenarioResult } from '../kernel/sockrun.js';
 import { runModelScenario } from './sockmap-harness.js';
+import { NEXT_LOG_SLOT } from './asm-snippets.js';
 
 const avail = sockAvailability();
 const suite = avail.ok ? describe : describe.skip;
@@ -77,24 +78,7 @@ function program(): string {
     if (!c.set) body += `r2 = *(u32 *)(r10 - 16)\n*(u32 *)(r7 + ${at + 4}) = r2\n`;
   });
   return `
-  r6 = r1
-  *(u32 *)(r10 - 4) = 0
-  r1 = map[idx:1]
-  r2 = r10
-  r2 += -4
-  call bpf_map_lookup_elem#1
-  if r0 == 0 goto out
-  r8 = *(u32 *)(r0 + 0)
-  r3 = r8
-  r3 += 1
-  *(u32 *)(r0 + 0) = r3
-  *(u32 *)(r10 - 8) = r8
-  r1 = map[idx:0]
-  r2 = r10
-  r2 += -8
-  call bpf_map_lookup_elem#1
-  if r0 == 0 goto out
-  r7 = r0
+  ${NEXT_LOG_SLOT}
   r2 = *(u32 *)(r6 + 0)
   *(u32 *)(r7 + 0) = r2
   r2 = *(u32 *)(r6 + 72)

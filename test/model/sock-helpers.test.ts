@@ -12,6 +12,7 @@ import { SkStorageMap } from '../../src/kernel/maps/sk-storage.js';
 import { PerfEventArrayMap } from '../../src/kernel/maps/perf-event-array.js';
 import { createMap } from '../../src/kernel/maps/index.js';
 import type { MapSpec } from '../../src/spec.js';
+import { recordValue } from './asm-snippets.js';
 
 const TYPE_NAMES: Record<number, string> = { 13: 'SOCK_OPS', 14: 'SK_SKB', 16: 'SK_MSG' };
 
@@ -224,39 +225,15 @@ describe('sk_storage', () => {
         call bpf_sk_storage_get#107
         if r0 == 0 goto out
         r1 = *(u32 *)(r0 + 0)
-        *(u64 *)(r10 - 8) = r1
-        *(u32 *)(r10 - 12) = 0
-        r1 = map[idx:2]
-        r2 = r10
-        r2 += -12
-        r3 = r10
-        r3 += -8
-        r4 = 0
-        call bpf_map_update_elem#2
+        ${recordValue(2, 0, 'r1')}
         r2 = *(u64 *)(r6 + 72)
         r1 = map[idx:0]
         call bpf_sk_storage_delete#108
-        *(u64 *)(r10 - 8) = r0
-        *(u32 *)(r10 - 12) = 2
-        r1 = map[idx:2]
-        r2 = r10
-        r2 += -12
-        r3 = r10
-        r3 += -8
-        r4 = 0
-        call bpf_map_update_elem#2
+        ${recordValue(2, 2, 'r0')}
         r2 = *(u64 *)(r6 + 72)
         r1 = map[idx:0]
         call bpf_sk_storage_delete#108
-        *(u64 *)(r10 - 8) = r0
-        *(u32 *)(r10 - 12) = 3
-        r1 = map[idx:2]
-        r2 = r10
-        r2 += -12
-        r3 = r10
-        r3 += -8
-        r4 = 0
-        call bpf_map_update_elem#2
+        ${recordValue(2, 3, 'r0')}
       out:
         r0 = 1
         exit`),

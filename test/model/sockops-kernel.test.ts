@@ -16,6 +16,7 @@ import {
 } from '../kernel/sockrun.js';
 import { bytes, skMsg, DROP } from '../kernel/sockrun-scenarios.js';
 import { runModelScenario } from './sockmap-harness.js';
+import { NEXT_LOG_SLOT, recordValue } from './asm-snippets.js';
 
 const avail = sockAvailability();
 const suite = avail.ok ? describe : describe.skip;
@@ -36,24 +37,7 @@ function tracer(cbFlags: number, flagOps: number, hash: boolean, insertFlags = 0
   let body = '';
   FIELDS.forEach((f, i) => (body += `r2 = *(u32 *)(r6 + ${f})\n*(u32 *)(r7 + ${4 * i}) = r2\n`));
   return `
-  r6 = r1
-  *(u32 *)(r10 - 4) = 0
-  r1 = map[idx:1]
-  r2 = r10
-  r2 += -4
-  call bpf_map_lookup_elem#1
-  if r0 == 0 goto out
-  r8 = *(u32 *)(r0 + 0)
-  r3 = r8
-  r3 += 1
-  *(u32 *)(r0 + 0) = r3
-  *(u32 *)(r10 - 8) = r8
-  r1 = map[idx:0]
-  r2 = r10
-  r2 += -8
-  call bpf_map_lookup_elem#1
-  if r0 == 0 goto out
-  r7 = r0
+  ${NEXT_LOG_SLOT}
   ${body}
   r2 = *(u32 *)(r6 + 0)
   r3 = 1
@@ -213,15 +197,7 @@ suite('sock_ops: model vs kernel', () => {
     rec:
       r1 = r6
       call bpf_get_socket_cookie#46
-      *(u64 *)(r10 - 8) = r0
-      *(u32 *)(r10 - 12) = r7
-      r1 = map[idx:0]
-      r2 = r10
-      r2 += -12
-      r3 = r10
-      r3 += -8
-      r4 = 0
-      call bpf_map_update_elem#2
+      ${recordValue(0, 'r7', 'r0')}
     out:
       r0 = 1
       exit`;

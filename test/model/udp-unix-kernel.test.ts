@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { AttachType, MapType, runScenario, tcpPair, sockAvailability, type Scenario, type ScenarioStep } from '../kernel/sockrun.js';
 import { DROP, PASS, PARSE_LEN, redirectVerdict, skMsg, skSkb, sockhash, sockmap } from '../kernel/sockrun-scenarios.js';
 import { differential, differentialStats } from './differential.js';
+import { recordValue } from './asm-snippets.js';
 
 const avail = sockAvailability();
 const suite = avail.ok ? describe : describe.skip;
@@ -28,25 +29,9 @@ const sleep: ScenarioStep = { op: 'sleep', ms: 20 };
 const RECORD_LEN = `
   r6 = r1
   r0 = *(u32 *)(r6 + 0)
-  *(u64 *)(r10 - 8) = r0
-  *(u32 *)(r10 - 12) = 0
-  r1 = map[idx:1]
-  r2 = r10
-  r2 += -12
-  r3 = r10
-  r3 += -8
-  r4 = 0
-  call bpf_map_update_elem#2
+  ${recordValue(1, 0, 'r0')}
   r0 = *(u32 *)(r6 + 16)
-  *(u64 *)(r10 - 8) = r0
-  *(u32 *)(r10 - 12) = 1
-  r1 = map[idx:1]
-  r2 = r10
-  r2 += -12
-  r3 = r10
-  r3 += -8
-  r4 = 0
-  call bpf_map_update_elem#2
+  ${recordValue(1, 1, 'r0')}
   r0 = 1
   exit`;
 

@@ -1,0 +1,44 @@
+// Assembly snippets shared by the socket-model tests' hand-written programs (kernel syntax, see README).
+
+/**
+ * Stores 64-bit register `value` at u32 key `key` (an immediate or a register) of the ARRAY map with index
+ * `mapIdx` through bpf_map_update_elem. Uses the stack at r10-8 (value) and r10-12 (key); clobbers r0-r5.
+ */
+export function recordValue(mapIdx: number, key: number | string, value: string): string {
+  return `
+  *(u64 *)(r10 - 8) = ${value}
+  *(u32 *)(r10 - 12) = ${key}
+  r1 = map[idx:${mapIdx}]
+  r2 = r10
+  r2 += -12
+  r3 = r10
+  r3 += -8
+  r4 = 0
+  call bpf_map_update_elem#2
+`;
+}
+
+/**
+ * The sock_ops tracers' prologue: r6 = ctx; n = counter[0] of ARRAY map 1 (post-incremented); r7 = &log[n] in
+ * map 0. Jumps to `out` when either lookup fails.
+ */
+export const NEXT_LOG_SLOT = `
+  r6 = r1
+  *(u32 *)(r10 - 4) = 0
+  r1 = map[idx:1]
+  r2 = r10
+  r2 += -4
+  call bpf_map_lookup_elem#1
+  if r0 == 0 goto out
+  r8 = *(u32 *)(r0 + 0)
+  r3 = r8
+  r3 += 1
+  *(u32 *)(r0 + 0) = r3
+  *(u32 *)(r10 - 8) = r8
+  r1 = map[idx:0]
+  r2 = r10
+  r2 += -8
+  call bpf_map_lookup_elem#1
+  if r0 == 0 goto out
+  r7 = r0
+`;
