@@ -147,13 +147,7 @@ async function runMsg(r: ParsedArgs, spec: CollectionSpec, prog: ProgramSpec, re
   const dataInPath = r.str('data-in');
   const data = dataInPath !== undefined ? readBytes(dataInPath) : DEFAULT_MSG_INPUT();
   if (prog.type === 14) return runSkb(r, spec, prog, data, repeat, tier, inputs);
-  const res = runSkMsg(spec, prog, {
-    data,
-    repeat,
-    mapEntries: inputs.mapEntries,
-    ...(inputs.topology !== undefined ? { topology: inputs.topology } : {}),
-    ...(tier !== undefined ? { tier } : {}),
-  });
+  const res = runSkMsg(spec, prog, socketRunOptions(data, repeat, tier, inputs));
   const dataOutPath = r.str('data-out');
   if (dataOutPath !== undefined) writeOut(dataOutPath, res.dataOut);
   const run = (x: MsgProgRun) => ({ ...x, dataOut: hexString(x.dataOut) });
@@ -202,13 +196,7 @@ async function runSkb(
   inputs: ReturnType<typeof msgRunInputs>,
 ): Promise<number> {
   const { runSkSkbOnce } = await import('../kernel/prog-run.js');
-  const res = runSkSkbOnce(spec, prog, {
-    data,
-    repeat,
-    mapEntries: inputs.mapEntries,
-    ...(inputs.topology !== undefined ? { topology: inputs.topology } : {}),
-    ...(tier !== undefined ? { tier } : {}),
-  });
+  const res = runSkSkbOnce(spec, prog, socketRunOptions(data, repeat, tier, inputs));
   const dataOutPath = r.str('data-out');
   if (dataOutPath !== undefined) writeOut(dataOutPath, res.dataOut);
   if (r.bool('json')) {
@@ -228,4 +216,15 @@ async function runSkb(
   for (const t of res.trace) lines.push(`bpf_trace_printk: ${t}`);
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
+}
+
+/** The options `runSkMsg` and `runSkSkbOnce` share: the input bytes, repeat count, map set-up and tier. */
+function socketRunOptions(data: Uint8Array, repeat: number, tier: Tier | undefined, inputs: ReturnType<typeof msgRunInputs>) {
+  return {
+    data,
+    repeat,
+    mapEntries: inputs.mapEntries,
+    ...(inputs.topology !== undefined ? { topology: inputs.topology } : {}),
+    ...(tier !== undefined ? { tier } : {}),
+  };
 }
