@@ -24,14 +24,14 @@ p2 receives. Options are test_sockmap's (-t, -r, -i, -l, -d also work); defaults
 iov_count 1, length 1024. --skb_use_parser N sets the parser's frame length.
 
 Prints tx/rx bytes and errors, each send's return value, and the bytes received at c1, p1, c2, p2 with their
-FNV-1a-64 hash; --json prints the result object { ok, skipped?, tx_bytes, tx_err, rx_bytes, rx_err,
+FNV-1a-64 hash; --json prints the result object { ok, tx_bytes, tx_err, rx_bytes, rx_err,
 rx_expected, rx_started, sends, sockets: { c1|p1|c2|p2: { bytes, fnv1a64 } }, runs, options }.
-Exit status 0 when the case is OK (or skipped), 1 when it fails.
+Exit status 0 when the case is OK, 1 when it fails.
 
 --all runs the built-in list (every group but kTLS) and prints test_sockmap's "#N/M type::group:OK|FAIL"
 lines and "Pass: X Fail: Y"; the send mode defaults to sendmsg for a SOCKMAP object and sendpage for a
 SOCKHASH one. --whitelist / --blacklist (comma-separated) select groups whose title contains a word, as in
-test_sockmap. Groups whose cases cannot run in this build say SKIP. With --json: { groups, pass, fail }.`;
+test_sockmap. With --json: { groups, pass, fail }.`;
 
 const NUMERIC: Record<string, keyof SockmapCaseOptions> = {
   rate: 'rate', iov_count: 'iovCount', length: 'length', txmsg_apply: 'txmsgApply', txmsg_cork: 'txmsgCork',
@@ -111,17 +111,13 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(JSON.stringify(res) + '\n');
     } else {
       let out = `${file}: ${describeCase(o)}\n`;
-      if (res.skipped !== undefined) {
-        out += `skipped: ${res.skipped}\n`;
-      } else {
-        out += `tx_bytes ${res.tx_bytes} tx_err ${res.tx_err} rx_bytes ${res.rx_bytes} rx_err ${res.rx_err} (expected ${res.rx_expected}${res.rx_started ? '' : ', receiver not started'})\n`;
-        out += `sends: ${summariseSends(res.sends)}\n`;
-        for (const [n, s] of Object.entries(res.sockets)) out += `${n}: ${s.bytes} bytes fnv1a64 ${s.fnv1a64}\n`;
-        out += res.ok ? 'OK\n' : 'FAIL\n';
-      }
+      out += `tx_bytes ${res.tx_bytes} tx_err ${res.tx_err} rx_bytes ${res.rx_bytes} rx_err ${res.rx_err} (expected ${res.rx_expected}${res.rx_started ? '' : ', receiver not started'})\n`;
+      out += `sends: ${summariseSends(res.sends)}\n`;
+      for (const [n, s] of Object.entries(res.sockets)) out += `${n}: ${s.bytes} bytes fnv1a64 ${s.fnv1a64}\n`;
+      out += res.ok ? 'OK\n' : 'FAIL\n';
       process.stdout.write(out);
     }
-    return res.ok || res.skipped !== undefined ? 0 : 1;
+    return res.ok ? 0 : 1;
   } catch (e) {
     if (e instanceof SockmapTestError) throw new CliError(e.message);
     throw e;

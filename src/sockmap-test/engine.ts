@@ -54,8 +54,6 @@ export interface SocketBytes {
 export interface SockmapCaseResult {
   /** OK by test_sockmap's rules (receiver error, tolerated for cork cases, then sender error). */
   ok: boolean;
-  /** Set when the case was not run; the reason. */
-  skipped?: string;
   options: SockmapCaseOptions;
   /** Bytes the sender counted (sum of positive send returns). */
   tx_bytes: number;

@@ -201,32 +201,23 @@ export interface SockmapAllResult {
   groups: SockmapGroupResult[];
   pass: number;
   fail: number;
-  /** Groups that contain at least one skipped case (counted by their other cases' results). */
-  skipped: number;
 }
 
-/**
- * Runs the built-in list. A group is OK when none of its cases failed; skipped cases (see
- * SockmapCaseResult.skipped) do not fail it, but a group whose every case was skipped is reported as SKIP and
- * counted in neither Pass nor Fail.
- */
+/** Runs the built-in list. A group is OK when none of its cases failed. */
 export function runSockmapAll(spec: CollectionSpec, opts: SockmapAllOptions = {}): SockmapAllResult {
   const layout = resolveLayout(spec);
   const type = layout.sockMapType === 15 ? 'sockmap' : 'sockhash';
   const test: SendMode = opts.test ?? (layout.sockMapType === 15 ? 'sendmsg' : 'sendpage');
-  const out: SockmapAllResult = { groups: [], pass: 0, fail: 0, skipped: 0 };
+  const out: SockmapAllResult = { groups: [], pass: 0, fail: 0 };
   builtinGroups(opts.dataTest ?? false).forEach((g, i) => {
     const hit = (list: string[]): boolean => list.some((w) => g.title.includes(w) || type.includes(w));
     if (opts.whitelist !== undefined && !hit(opts.whitelist)) return;
     if (opts.blacklist !== undefined && hit(opts.blacklist)) return;
     const cases = g.cases.map((c) => runSockmapCase(spec, { ...c, test }, opts.tier !== undefined ? { tier: opts.tier } : {}));
-    const ran = cases.filter((c) => c.skipped === undefined);
-    const failed = ran.some((c) => !c.ok);
-    const allSkipped = ran.length === 0;
-    const status = allSkipped ? 'SKIP' : failed ? 'FAIL' : 'OK';
-    if (status === 'OK') out.pass++;
-    else if (status === 'FAIL') out.fail++;
-    if (ran.length < cases.length) out.skipped++;
+    const failed = cases.some((c) => !c.ok);
+    const status = failed ? 'FAIL' : 'OK';
+    if (failed) out.fail++;
+    else out.pass++;
     const line = `#${String(i + 1).padStart(2)}/${String(cases.length).padStart(2)} ${type.padStart(8)}::${g.title}:${status}`;
     const gr: SockmapGroupResult = { n: i + 1, title: g.title, type, ok: !failed, cases, line };
     out.groups.push(gr);
