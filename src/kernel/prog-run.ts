@@ -22,6 +22,7 @@ import { SockMapBase } from './sockmap.js';
 import { BPF_F_INGRESS, PageFrag, SkMsg, __SK_DROP, __SK_PASS, __SK_REDIRECT } from './skmsg.js';
 import { Errno, type Socket } from './socket.js';
 import type { BpfMap } from './maps/index.js';
+import { concatBytes } from '../bytes.js';
 
 export const BPF_PROG_TYPE_SK_MSG = 16;
 export const BPF_PROG_TYPE_SK_SKB = 14;
@@ -327,15 +328,6 @@ function describeRun(e: MsgRunEvent, sizeIn: number, redirects: WeakMap<SkMsg, M
   };
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, b) => a + b.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 /**
  * A run set up once whose program can be run many times on fresh copies of one message (for --repeat and
@@ -381,7 +373,7 @@ export function runSkMsg(collection: CollectionSpec, prog: ProgramSpec, opts: Ms
   const setup = setupMsgRun(collection, prog, opts);
   const { kernel, sender, sockets } = setup;
   const sends = opts.sends ?? [[opts.data ?? DEFAULT_MSG_INPUT()]];
-  if (sends.length === 0 || concat(sends.map(concat)).length === 0) {
+  if (sends.length === 0 || concatBytes(sends.map(concatBytes)).length === 0) {
     throw new BpfMsgRunError('nothing to send: an sk_msg program runs on at least 1 byte (a send of 0 bytes does not run it)');
   }
   const runs: MsgProgRun[] = [];
@@ -415,14 +407,14 @@ export function runSkMsg(collection: CollectionSpec, prog: ProgramSpec, opts: Ms
       if (typeof got === 'number' || got.length === 0) break;
       parts.push(got);
     }
-    delivered[name] = concat(parts);
+    delivered[name] = concatBytes(parts);
     if (s.writeQueueBytes > 0) unsent[name] = s.writeQueueBytes;
   }
   const held = sender.psock?.cork?.size ?? 0;
   const trace = [...setup.trace];
   // Timing: `repeat` runs of the program on fresh copies of the first send's message.
   const repeat = Math.max(1, opts.repeat ?? 1);
-  const prepared = prepareMsgRun(setup, concat(sends[0]!));
+  const prepared = prepareMsgRun(setup, concatBytes(sends[0]!));
   const t0 = process.hrtime.bigint();
   for (let k = 0; k < repeat; k++) prepared.runOnce();
   const duration = Math.round(Number(process.hrtime.bigint() - t0) / repeat);

@@ -13,6 +13,7 @@ import { SockMapBase } from '../kernel/sockmap.js';
 import { MSG_NOSIGNAL, MSG_PEEK, type Socket } from '../kernel/socket.js';
 import { assemble } from '../../vm/asm.js';
 import type { Tier } from '../../vm/interpreter.js';
+import { concatBytes } from '../bytes.js';
 
 /** A mistake in a scenario (unknown socket/map/program name, bad attach type, ...): names what and where. */
 export class ScenarioError extends Error {
@@ -256,13 +257,7 @@ export class SocketScenario {
       if (typeof r === 'number' || r.length === 0) break;
       parts.push(r);
     }
-    const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
+    return concatBytes(parts);
   }
 
   fionread(sock: SockRef): number {

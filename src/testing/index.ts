@@ -33,6 +33,7 @@ import {
   type MsgTopology,
 } from '../kernel/prog-run.js';
 import { testRun, type TestRunOptions, type TestRunResult } from '../kernel/testrun.js';
+import { concatBytes } from '../bytes.js';
 
 export {
   BpfMsgRunError,
@@ -287,12 +288,5 @@ export function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined):
 
 /** Concatenation of the sends (what the sender handed to the kernel). */
 export function concatSends(sends: readonly (readonly Uint8Array[])[]): Uint8Array {
-  const parts = sends.flat();
-  const out = new Uint8Array(parts.reduce((a, b) => a + b.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(sends.flat());
 }
