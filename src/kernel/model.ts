@@ -44,6 +44,7 @@ import {
   SO_RCVBUF,
   SO_SNDBUF,
   Socket,
+  TcpClock,
   TCP_CLOSE,
   TCP_CLOSE_WAIT,
   TCP_ESTABLISHED,
@@ -170,6 +171,8 @@ export class Kernel {
   /** The cgroup new sockets are created in (the "process's" cgroup); accepted children take the listener's. */
   currentCgroup = '/';
   private readonly sockOpsEnv: SockOpsEnv = { cookieOf: (sk) => (sk instanceof RequestSock ? sk.cookie(() => this.tcpSocketCookie()) : sk.cookie) };
+  /** Virtual time (ms) for the TCP timers; it moves only through advance() / waitReadable(). */
+  readonly clock = new TcpClock();
   /** The SK_SKB receive path (data-ready, verdicts, backlogs). */
   readonly rx: SkSkbRx;
   /** Called after every SK_MSG program run (bpfvm run and bpfvm/testing report from it); null = nobody. */
@@ -300,6 +303,7 @@ export class Kernel {
 
   private newSocket(kind: SockKind = 'tcp', cgroup = this.currentCgroup): Socket {
     const s = new Socket(this.nextFd++, this.sockOpts, kind);
+    s.clock = this.clock;
     if (kind !== 'tcp') s.sndBuf = s.rcvBuf = DGRAM_DEFAULT_BUF;
     sockOpsState(s, cgroupPath(cgroup));
     s.rxHook = (sk) => this.rx.dataReady(sk);
@@ -543,8 +547,13 @@ export class Kernel {
     if (!sock.isTcp) return unixSend(sock, data);
     if (sock.state === TCP_LISTEN || (sock.peer === null && sock.state === TCP_CLOSE)) return -Errno.EPIPE;
     const p = sock.psock;
-    if (p !== null && p.progs.msgParser !== null) return tcpBpfSendmsg(splice ? this.workerEnv : this.env, sock, data, flags);
-    return this.tcpSendmsg(sock, data, flags, splice);
+    sock.lock();
+    try {
+      if (p !== null && p.progs.msgParser !== null) return tcpBpfSendmsg(splice ? this.workerEnv : this.env, sock, data, flags);
+      return this.tcpSendmsg(sock, data, flags, splice);
+    } finally {
+      sock.release();
+    }
   }
 
   /** sendmsg(2) with several buffers: one call over the concatenated iovecs. */
@@ -582,6 +591,48 @@ export class Kernel {
       off += use;
     }
     return sock.tcpSend(data, pages, (flags & MSG_MORE) !== 0);
+  }
+
+  // ---- time ------------------------------------------------------------------------------------------------------
+
+  /**
+   * Lets `ms` of virtual time pass: the TCP timers that fall due fire in time order (the peer's delayed ACK,
+   * which sends MSG_MORE-held data behind it; the probe timer for data held with nothing in flight). See
+   * socket.ts. `until` stops early (after a timer fired) once it returns true.
+   */
+  advance(ms: number, until?: () => boolean): void {
+    const end = this.clock.now + Math.max(0, ms);
+    for (let guard = 0; guard < 1 << 16; guard++) {
+      let next: Socket | null = null;
+      let at = Infinity;
+      let probe = false;
+      for (const s of this.all) {
+        if (s.delackDue !== null && s.delackDue < at) [next, at, probe] = [s, s.delackDue, false];
+        if (s.probeDue !== null && s.probeDue < at) [next, at, probe] = [s, s.probeDue, true];
+      }
+      if (next === null || at > end) break;
+      this.clock.now = Math.max(this.clock.now, at);
+      if (probe) next.probe();
+      else {
+        next.delackDue = null;
+        next.ack();
+      }
+      if (until?.()) return;
+    }
+    this.clock.now = end;
+  }
+
+  /** poll(POLLIN) readiness: queued bytes, EOF or a pending error. */
+  readable(sock: Socket): boolean {
+    if (!sock.open) return false;
+    return this.fionread(sock) > 0 || sock.rcvQueueBytes > 0 || sock.rcvFin || sock.skErr !== 0;
+  }
+
+  /** poll() with a timeout: waits (virtual time) up to `ms` for `sock` to become readable; returns readiness. */
+  waitReadable(sock: Socket, ms: number): boolean {
+    if (this.readable(sock)) return true;
+    this.advance(ms, () => this.readable(sock));
+    return this.readable(sock);
   }
 
   /** recv(2), non-blocking: bytes, 0 at EOF, or -errno (-EAGAIN when nothing is there). MSG_PEEK = 2. */

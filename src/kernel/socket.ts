@@ -13,6 +13,20 @@
 //    the write queue — the kernel's TCP_NAGLE_CORK behaviour for less than one MSS — until a later push, a
 //    queue of at least `mss` bytes, shutdown(SHUT_WR) or close(). The oracle shows exactly this (KERNEL vs SPEC
 //    notes in sockrun.test.ts): the peer cannot read such bytes while the sender stays open.
+//  - Time and the TCP timers that release held data (a virtual clock, Kernel.advance; docs: README "TCP-held
+//    data"). MSG_MORE data that stays in the write queue leaves it by one of the kernel's three ways, checked on
+//    the 6.18 host (test/model/tcp-timers-kernel.test.ts):
+//      * ACK: the peer acknowledges earlier data of this socket, and tcp_data_snd_check sends the held partial
+//        skb (nothing is left in flight, so Nagle lets it go). The peer ACKs at once when its receive queue is
+//        emptied — by a read, or by the sockmap receive path consuming the skb in data_ready — and otherwise
+//        when its delayed-ACK timer fires (TCP_DELACK_MS of virtual time). An ACK that arrives while this
+//        socket is inside a send call (socket locked) is processed when the call ends (release_sock).
+//      * Probe: when the data was held with nothing in flight (no ACK to wait for), the zero-window-probe
+//        timer (tcp_check_probe_timer, tcp_probe0_base = the RTO, at least TCP_RTO_MIN) sends it after
+//        TCP_PROBE0_MS of virtual time.
+//      * The next send without MSG_MORE, a full skb (`mss`), shutdown(SHUT_WR) or close(), as before.
+//    Virtual time passes only when someone waits: Kernel.advance, a receiver's poll timeout (the bpfvm
+//    sockmap engine's receiver, the scenario harness's recv/sleep steps and its final drain).
 //  - Segmentation (what SK_SKB programs see as one skb): each push of the write queue delivers its bytes as
 //    skbs of at most `segmentSize` bytes (default LOOPBACK_SEGMENT = 32741, half the initial loopback window);
 //    a send without MSG_MORE pushes at once, so on loopback one send() of up to 32741 bytes = one skb, and a
@@ -86,6 +100,19 @@ export const LOOPBACK_MSS = 65483;
  * 32741 + 32741 + 34518), which the model does not follow.
  */
 export const LOOPBACK_SEGMENT = 32741;
+
+/** The peer's delayed-ACK timer (TCP_DELACK_MIN, HZ/25): data not ACKed at once is ACKed this long after. */
+export const TCP_DELACK_MS = 40;
+/**
+ * The zero-window-probe timer for data held with nothing in flight: tcp_probe0_base = the RTO, at least
+ * TCP_RTO_MIN (200 ms; on loopback the RTO is 200 ms plus the tiny RTT: the host sends between 190 and 210 ms).
+ */
+export const TCP_PROBE0_MS = 200;
+
+/** The virtual clock of one Kernel (milliseconds), shared by its sockets. */
+export class TcpClock {
+  now = 0;
+}
 
 // ---- segments -------------------------------------------------------------------------------------------------
 
@@ -187,6 +214,17 @@ export class Socket implements SkMsgSock {
   rcvBuf = 131072;
   readonly segmentSize: number;
   readonly mss: number;
+  /** The Kernel's virtual clock (a private one for a Socket made outside a Kernel). */
+  clock = new TcpClock();
+  /** This socket transmitted data its peer has not acknowledged yet (the peer delays its ACK). */
+  unacked = false;
+  /** When the peer's delayed-ACK timer acknowledges that data (virtual ms), or null. */
+  delackDue: number | null = null;
+  /** When the probe timer transmits the MSG_MORE-held write queue (held with nothing in flight), or null. */
+  probeDue: number | null = null;
+  /** Send calls in progress on this socket (the socket lock): an ACK that arrives meanwhile waits for release(). */
+  private lockDepth = 0;
+  private ackBacklogged = false;
   /** A name for messages and reports. */
   name: string;
 
@@ -255,9 +293,53 @@ export class Socket implements SkMsgSock {
     return data.length;
   }
 
+  // ---- the socket lock and the ACK / probe timers (see the file header) --------------------------------------
+
+  /** lock_sock for a send call. */
+  lock(): void {
+    this.lockDepth++;
+  }
+
+  /**
+   * release_sock: an ACK that arrived during the call is processed now (sending MSG_MORE-held data); data still
+   * held with nothing in flight arms the probe timer.
+   */
+  release(): void {
+    if (--this.lockDepth > 0) return;
+    if (this.ackBacklogged) {
+      this.ackBacklogged = false;
+      this.ack();
+    }
+    if (this.writeQueue.length > 0 && !this.unacked && this.open) this.probeDue ??= this.clock.now + TCP_PROBE0_MS;
+  }
+
+  /** The peer acknowledged everything in flight: tcp_ack, then tcp_data_snd_check sends the held data. */
+  ack(): void {
+    if (!this.unacked) return;
+    if (this.lockDepth > 0) {
+      this.ackBacklogged = true;
+      return;
+    }
+    this.unacked = false;
+    this.delackDue = null;
+    if (this.writeQueue.length > 0 && this.open) this.pushWriteQueue();
+  }
+
+  /** The probe timer fired: the held data goes out (tcp_write_wakeup, then the ACK sends the rest). */
+  probe(): void {
+    this.probeDue = null;
+    if (this.writeQueue.length > 0 && this.open) this.pushWriteQueue();
+  }
+
+  /** The receiver side after a read emptied the queue: tcp_cleanup_rbuf sends the pending ACK at once. */
+  private ackPeer(): void {
+    if (this.rcvQueue.length === 0) this.peer?.ack();
+  }
+
   /** Delivers the write queue to the peer (tcp_push). */
   pushWriteQueue(): void {
     if (this.writeQueue.length === 0) return;
+    this.probeDue = null;
     const segs = this.writeQueue.splice(0);
     this.wqBytes = 0;
     const peer = this.peer;
@@ -284,7 +366,12 @@ export class Socket implements SkMsgSock {
       }
       for (let at = 0; at < total; at += this.segmentSize) peer.rcvQueue.push(new Skb(all.subarray(at, Math.min(total, at + this.segmentSize)), pages));
     }
+    this.unacked = true;
     peer.rxHook?.(peer);
+    // The sockmap receive path took the skbs in data_ready (the queue is empty again): the ACK goes out at once.
+    // Otherwise the peer's delayed-ACK timer (or its reader, ackPeer) acknowledges them.
+    if (peer.rcvQueue.length === 0) this.ack();
+    else if (this.unacked) this.delackDue ??= this.clock.now + TCP_DELACK_MS;
   }
 
   /** Pages referenced by data this socket still holds (receive and write queues). */
@@ -313,6 +400,7 @@ export class Socket implements SkMsgSock {
       s.off += n;
       if (s.len === 0) releaseSkb(this.rcvQueue.shift()!);
     }
+    if (!peek && total > 0) this.ackPeer();
     return out;
   }
 

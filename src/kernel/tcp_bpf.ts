@@ -91,7 +91,15 @@ function bpfTcpIngress(target: Socket, psock: Psock, msg: SkMsg, apply: number):
 export function tcpBpfSendmsgRedir(target: Socket, ingress: boolean, msg: SkMsg, bytes: number, flags: number): number {
   const tp = target.psock;
   if (tp === null) return -Errno.EPIPE;
-  return ingress ? bpfTcpIngress(target, tp, msg, bytes) : tcpBpfPush(target, msg, bytes, flags);
+  if (ingress) return bpfTcpIngress(target, tp, msg, bytes);
+  // tcp_bpf_push_locked: the target is locked for this chunk only (an ACK that came meanwhile is processed at
+  // its release, which sends data the chunk left held behind MSG_MORE; socket.ts).
+  target.lock();
+  try {
+    return tcpBpfPush(target, msg, bytes, flags);
+  } finally {
+    target.release();
+  }
 }
 
 // ---- tcp_bpf_send_verdict ---------------------------------------------------------------------------------------

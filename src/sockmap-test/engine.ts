@@ -375,10 +375,17 @@ export function runSockmapCase(spec: CollectionSpec, o: SockmapCaseOptions, run:
   let rxDone = !rxActive;
   let p2Open = true;
 
-  /** One receiver turn: read while readable and short of the total. */
-  const receive = (): void => {
+  // test_sockmap's select() timeout per wait: 0.3 s with cork, else 3 s. Waiting lets virtual time pass, so TCP
+  // timers fire meanwhile (the delayed ACK and the probe timer that send data held behind MSG_MORE, socket.ts).
+  const rxTimeoutMs = o.txmsgCork ? 300 : 3000;
+  /** One receiver turn: read while readable and short of the total; `wait`: block in select() when not readable. */
+  const receive = (wait: boolean): void => {
     while (!rxDone && rxBytes < total) {
-      const readable = k.fionread(p2) > 0;
+      let readable = k.fionread(p2) > 0;
+      if (!readable && wait) {
+        k.advance(rxTimeoutMs, () => k.fionread(p2) > 0);
+        readable = k.fionread(p2) > 0;
+      }
       if (!readable) return;
       if (o.txWaitMem) {
         // The selftest's receiver closes p2 after the first readable event and exits, which drops the last
@@ -451,9 +458,9 @@ export function runSockmapCase(spec: CollectionSpec, o: SockmapCaseOptions, run:
       break;
     }
     if (sent > 0) txBytes += sent;
-    if (run.receive !== 'after') receive();
+    if (run.receive !== 'after') receive(false);
   }
-  receive();
+  receive(true);
   if (!rxDone && rxActive) rxErr = EIO; // the receive timeout
 
   // Final drain of every socket (not part of test_sockmap's counts).
@@ -465,10 +472,15 @@ export function runSockmapCase(spec: CollectionSpec, o: SockmapCaseOptions, run:
       received[name].push(r);
     }
   };
-  drain(c1, 'c1');
-  drain(p1, 'p1');
-  drain(c2, 'c2');
-  if (p2Open) drain(p2, 'p2');
+  // Like the kernel harness's drain, which polls until 50 ms pass without new bytes: timers due meanwhile fire.
+  for (let round = 0; round < 64; round++) {
+    drain(c1, 'c1');
+    drain(p1, 'p1');
+    drain(c2, 'c2');
+    if (p2Open) drain(p2, 'p2');
+    k.advance(50);
+    if (![c1, p1, c2, ...(p2Open ? [p2] : [])].some((s) => k.fionread(s) > 0)) break;
+  }
 
   const sockets = Object.fromEntries(
     (['c1', 'p1', 'c2', 'p2'] as const).map((n) => [n, { bytes: received[n].reduce((a, b) => a + b.length, 0), fnv1a64: fnv1a64(...received[n]) }]),

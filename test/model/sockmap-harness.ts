@@ -4,8 +4,9 @@
  *
  * Model counterparts of the harness semantics: maps created first (index = position) with their entries, then
  * programs loaded (lddw map[idx:N] → map N); steps in order with the same return conventions (ret >= 0 or
- * -errno); `sleep` does nothing (the model is synchronous); the final drain reads SO_ERROR of every open socket,
- * then recv(65536, non-blocking) on every open non-listening socket until it returns <= 0.
+ * -errno); `sleep` and a `recv` step's poll timeout let virtual time pass (Kernel.advance: the TCP timers of
+ * socket.ts fire); the final drain reads SO_ERROR of every open socket, then recv(65536, non-blocking) on every
+ * open non-listening socket until it returns <= 0, letting 50 ms pass after each round while rounds bring bytes.
  * cgroupAttach attaches to the model's root cgroup (every model socket is in it, as every harness socket is in
  * the helper's private cgroup). Not supported (throws): link, unixPair of type seqpacket.
  */
@@ -181,6 +182,8 @@ export function runModelScenario(s: Scenario, kernel = new Kernel()): ModelRun {
         sr = { op: 'sendfile', ret: kernel.send(sock(st.sock), patternBytes(st.len), 0) };
         break;
       case 'recv':
+        // The harness polls up to timeoutMs (default 100): virtual time passes while nothing is readable.
+        kernel.waitReadable(sock(st.sock), st.timeoutMs ?? 100);
         sr = { ...dataResult(kernel.recv(sock(st.sock), st.maxLen, (st.flags ?? 0) | (st.peek ? 2 : 0))), op: 'recv' };
         if (sr.ret === 0) sr.data = new Uint8Array(0); // the harness reports the (empty) bytes of an EOF read
         break;
@@ -206,6 +209,7 @@ export function runModelScenario(s: Scenario, kernel = new Kernel()): ModelRun {
         sr = { op: 'runcnt', ret: progs[st.prog]!.runCount };
         break;
       case 'sleep':
+        kernel.advance(st.ms);
         sr = { op: 'sleep_ms', ret: 0 };
         break;
       case 'cgroupAttach':
@@ -218,41 +222,54 @@ export function runModelScenario(s: Scenario, kernel = new Kernel()): ModelRun {
     result.steps.push(sr);
     if (st.label !== undefined) result.byLabel[st.label] = sr;
   }
-  // Final drain.
+  // Final drain: SO_ERROR of every open socket first, then reads. The kernel harness polls until 50 ms pass
+  // without new bytes; the model lets 50 ms of virtual time pass (TCP timers fire) after each round of reads and
+  // stops when a round brings nothing.
+  const reports = new Map<string, { rep: SocketReport; parts: Uint8Array[]; done: boolean }>();
   for (const [name, k] of socks) {
     const rep: SocketReport = { name, open: k.open, data: new Uint8Array(0), chunks: [], chunksTruncated: false, eof: false, recvErrno: 0, soError: 0 };
-    if (k.open) {
-      rep.soError = kernel.getsockopt(k, 1, 4);
-      if (!listeners.has(name)) {
-        const parts: Uint8Array[] = [];
-        // The kernel harness keeps polling for 50 ms after the last progress, so work a -EAGAIN read deferred
-        // (the strparser's work item) gets to run: the model retries a few times.
-        let again = 0;
-        for (let guard = 0; guard < 10000; guard++) {
-          const r = kernel.recv(k, 65536, 0x40);
-          if (r === -11 && ++again < 8) continue;
-          if (typeof r === 'number') {
-            if (r === 0) rep.eof = true;
-            else if (r !== -11) rep.recvErrno = -r;
-            break;
-          }
-          if (r.length === 0) {
-            rep.eof = true;
-            break;
-          }
-          parts.push(r);
-          rep.chunks.push(r.length);
+    if (k.open) rep.soError = kernel.getsockopt(k, 1, 4);
+    reports.set(name, { rep, parts: [], done: !k.open || listeners.has(name) });
+  }
+  for (let round = 0; round < 64; round++) {
+    let progress = false;
+    for (const [name, d] of reports) {
+      if (d.done) continue;
+      const k = socks.get(name)!;
+      // The kernel harness keeps polling for 50 ms after the last progress, so work a -EAGAIN read deferred
+      // (the strparser's work item) gets to run: the model retries a few times.
+      let again = 0;
+      for (let guard = 0; guard < 10000; guard++) {
+        const r = kernel.recv(k, 65536, 0x40);
+        if (r === -11 && ++again < 8) continue;
+        if (typeof r === 'number') {
+          if (r === 0) d.rep.eof = true;
+          else if (r !== -11) d.rep.recvErrno = -r;
+          if (r !== -11) d.done = true;
+          break;
         }
-        const total = parts.reduce((a, p) => a + p.length, 0);
-        rep.data = new Uint8Array(total);
-        let o = 0;
-        for (const p of parts) {
-          rep.data.set(p, o);
-          o += p.length;
+        if (r.length === 0) {
+          d.rep.eof = true;
+          d.done = true;
+          break;
         }
+        d.parts.push(r);
+        d.rep.chunks.push(r.length);
+        progress = true;
       }
     }
-    result.sockets[name] = rep;
+    if (!progress && round > 0) break;
+    kernel.advance(50);
+  }
+  for (const [name, d] of reports) {
+    const total = d.parts.reduce((a, p) => a + p.length, 0);
+    d.rep.data = new Uint8Array(total);
+    let o = 0;
+    for (const p of d.parts) {
+      d.rep.data.set(p, o);
+      o += p.length;
+    }
+    result.sockets[name] = d.rep;
   }
   result.progs = progs.map((p) => ({ runCnt: p.runCount }));
   const nameOfCookie = (c: bigint): string | null => {
