@@ -103,6 +103,13 @@ suite('bpfvm sockmap: engine vs kernel (sockmap_layout.o, sendmsg)', () => {
     compare(obj, { txmsgRedir: true, txmsgStartPush: 1, txmsgEndPush: 2, ...many }, ctx);
     compare(obj, { txmsgRedir: true, txmsgStartPush: 1, txmsgEndPush: 10, txmsgStartPop: 5, txmsgPop: 4, ...mid }, ctx);
   });
+  it('hanging corks with send_large (cork 4097 + apply 4097, pass and redirect): data TCP held behind MSG_MORE is sent when the ACK comes', (ctx) => {
+    // p2 gets 520319 (pass) and 262208 (redirect) bytes: everything but the cork tail, also the chunks that
+    // tcp_bpf_push left in c1's / c2's write queue with MSG_MORE (socket.ts, TCP timers).
+    const large = { rate: 2, iovCount: 32, length: 8192 };
+    compare(obj, { txmsg: true, txmsgCork: 4097, txmsgApply: 4097, ...large }, ctx);
+    compare(obj, { txmsgRedir: true, txmsgCork: 4097, txmsgApply: 4097, ...large }, ctx);
+  });
   it('the receiver reading after every send (the engine default): redirect, cork + apply, ingress', (ctx) => {
     compare(obj, { txmsgRedir: true, txmsgCork: 4097, txmsgApply: 4097, rate: 3, iovCount: 1, length: 5000 }, ctx, true);
     compare(obj, { txmsgRedir: true, txmsgIngress: true, txmsgApply: 3, ...many }, ctx, true);
