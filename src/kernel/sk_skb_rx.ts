@@ -7,8 +7,9 @@
 // Synchronous model: the kernel's data-ready runs in softirq context and the backlog in a workqueue, both
 // "soon" after the bytes arrive; here data-ready runs when a push delivers bytes (Socket.rxHook) and the
 // backlog workers run right after the verdict, before the sending call returns. Memory: the SO_RCVBUF
-// back-pressure (-EAGAIN) of ingress redirects applies to skbs with a known truesize (AF_UNIX, unix.ts); TCP
-// and UDP skbs count 0, and the sender's window is not modelled.
+// back-pressure (-EAGAIN) of ingress redirects counts the truesize of the skbs behind the target's unread
+// ingress messages (AF_UNIX: unix.ts, UDP: udp.ts, TCP: socket.ts tcpSkbTruesize); the sender's window is not
+// modelled.
 
 import { BpfExecutionError } from '../../vm/errors.js';
 import type { BoundProgram, Vm } from '../../vm/interpreter.js';
@@ -51,8 +52,7 @@ function msgOf(bytes: Uint8Array, fin: boolean, self: boolean, truesize = 0): Sk
 
 /**
  * sk_rmem_alloc as the ingress check sees it: the truesize of the skbs behind the messages in the ingress queue
- * (each charged until read completely). Only AF_UNIX skbs carry a truesize in the model (unix.ts); TCP and UDP
- * skbs count 0, so the SO_RCVBUF check below never triggers for them.
+ * (each charged until read completely; skbs of every kind carry their truesize: unix.ts, udp.ts, socket.ts).
  */
 export function ingressRmem(psock: Psock): number {
   let n = 0;

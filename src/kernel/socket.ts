@@ -114,6 +114,20 @@ export class TcpClock {
   now = 0;
 }
 
+/** sizeof(struct sk_buff) as truesize counts it, and SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) (x86-64). */
+export const SKB_STRUCT = 256;
+export const SHINFO = 320;
+/** SKB_MAX_ALLOC (4 pages minus the shared info): larger datagrams keep their payload in page fragments. */
+export const SKB_MAX_ALLOC = 4 * 4096 - SHINFO;
+/** SKB_SMALL_HEAD_CACHE_SIZE (SKB_HEAD_ALIGN(MAX_TCP_HEADER), x86-64): the head of small skbs. */
+export const SKB_SMALL_HEAD_CACHE = 576;
+/**
+ * truesize of a loopback TCP skb of `len` bytes: a small-cache head for the headers plus every byte copied into
+ * page fragments (tcp_sendmsg_locked adds each copy to truesize). Checked on the 6.18 host through the SO_RCVBUF
+ * limit of SK_SKB ingress redirects: 100 → 932, 1000 → 1832, 5000 → 5832 (test/model/sk-skb-kernel.test.ts).
+ */
+export const tcpSkbTruesize = (len: number): number => SKB_STRUCT + SKB_SMALL_HEAD_CACHE + len;
+
 // ---- segments -------------------------------------------------------------------------------------------------
 
 /** One queued segment: its bytes (a copy) and the pages whose data it references (for page-frag reuse). */
@@ -353,6 +367,7 @@ export class Socket implements SkMsgSock {
     // Loopback delivers what one push transmits as skbs of at most segmentSize bytes: data appended to the
     // unsent tail skb (MSG_MORE) fills that skb first (tcp_sendmsg_locked), so the pushed bytes are cut anew.
     if (segs.length === 1) {
+      segs[0]!.truesize = tcpSkbTruesize(segs[0]!.len);
       peer.rcvQueue.push(segs[0]!);
     } else {
       const total = segs.reduce((a, s) => a + s.len, 0);
@@ -364,7 +379,11 @@ export class Socket implements SkMsgSock {
         o += s.len;
         for (const pg of s.pages) if (pages[pages.length - 1] !== pg && !pages.includes(pg)) pages.push(pg);
       }
-      for (let at = 0; at < total; at += this.segmentSize) peer.rcvQueue.push(new Skb(all.subarray(at, Math.min(total, at + this.segmentSize)), pages));
+      for (let at = 0; at < total; at += this.segmentSize) {
+        const skb = new Skb(all.subarray(at, Math.min(total, at + this.segmentSize)), pages);
+        skb.truesize = tcpSkbTruesize(skb.len);
+        peer.rcvQueue.push(skb);
+      }
     }
     this.unacked = true;
     peer.rxHook?.(peer);

@@ -18,13 +18,43 @@
 //    zero-length datagram PASSed by a verdict leaves an empty message at the head: every later recv returns
 //    -EFAULT and FIONREAD 0 (the queue is stuck; observed). FIONREAD on a psock socket (udp_bpf_ioctl): the
 //    bytes left in the FIRST ingress message, 0 when none — even with datagrams in the native queue.
+//  - SO_RCVBUF (__udp_enqueue_schedule_skb): a datagram is dropped silently (the sender sees success) when the
+//    receiver's memory plus its truesize would exceed SO_RCVBUF (as stored, i.e. doubled) and the receiver holds
+//    anything at all — an empty receiver takes one datagram of any size. The memory is the truesize of the
+//    unread datagrams: those in the native queue, and (in a sock map) the ones a verdict PASSed or an ingress
+//    redirect put into the psock's ingress queue, until read. truesize: udpSkbTruesize (checked exactly).
 //  - SK_MSG programs never run for UDP sends (udp_sendmsg has no sk_msg hook); the stream parser cannot run on
 //    UDP (insert into a map with parser + verdict: -EOPNOTSUPP); SK_SKB verdict programs (SKB_VERDICT or
 //    STREAM_VERDICT alone) see each datagram as one skb of its payload (skb->len = payload bytes).
 
 import type { Psock } from './psock.js';
-import { Errno, MSG_PEEK, SEND_SHUTDOWN, RCV_SHUTDOWN, TCP_ESTABLISHED, Skb, releaseSkb, type Socket } from './socket.js';
+import { Errno, MSG_PEEK, SEND_SHUTDOWN, RCV_SHUTDOWN, SHINFO, SKB_MAX_ALLOC, SKB_SMALL_HEAD_CACHE, SKB_STRUCT, TCP_ESTABLISHED, Skb, releaseSkb, type Socket } from './socket.js';
+import { ingressRmem } from './sk_skb_rx.js';
 import { skMsgRecvmsg } from './tcp_bpf.js';
+
+/**
+ * skb->truesize of a loopback UDP datagram of `len` payload bytes (__ip_append_data): the head holds the 28 IPv4
+ * + UDP header bytes, LL_RESERVED_SPACE (16) and 15 bytes of slack, plus the payload when that stays below
+ * SKB_MAX_ALLOC (else the payload goes to page fragments, each copied byte counted). A head of at most 576 bytes
+ * with its shared info comes from the small-head cache, a larger one from a power-of-two kmalloc bucket.
+ * Checked on the 6.18 host through SO_RCVBUF drop counts: 100 → 832, 200 → 1280, 1000 → 2304, 16000 → 16640,
+ * 16010 → 16842, 30000 → 30832.
+ */
+export function udpSkbTruesize(len: number): number {
+  const headerBytes = 20 + 8 + 16 + 15;
+  const linear = len + headerBytes < SKB_MAX_ALLOC;
+  const need = (((linear ? len + headerBytes : headerBytes) + 63) & ~63) + SHINFO;
+  let bucket = SKB_SMALL_HEAD_CACHE;
+  if (need > bucket) for (bucket = 1024; bucket < need; bucket *= 2);
+  return SKB_STRUCT + bucket + (linear ? 0 : len);
+}
+
+/** sk_rmem_alloc of a UDP socket: truesize of its unread datagrams (native queue and psock ingress queue). */
+export function udpRmem(sk: Socket): number {
+  let n = 0;
+  for (const s of sk.rcvQueue) n += s.truesize;
+  return n + (sk.psock !== null ? ingressRmem(sk.psock) : 0);
+}
 
 /** ECONNREFUSED (ICMP port unreachable on a connected UDP socket). */
 const ECONNREFUSED = 111;
@@ -80,7 +110,12 @@ export function udpSendto(sk: Socket, data: Uint8Array, to: Socket | null, env: 
     return data.length;
   }
   if (dst.state === TCP_ESTABLISHED && dst.remotePort !== sk.localPort) return data.length;
-  dst.rcvQueue.push(new Skb(data.slice(), []));
+  const truesize = udpSkbTruesize(data.length);
+  const rmem = udpRmem(dst);
+  if (rmem > 0 && rmem + truesize > dst.rcvBuf) return data.length; // receive buffer full: dropped
+  const skb = new Skb(data.slice(), []);
+  skb.truesize = truesize;
+  dst.rcvQueue.push(skb);
   dst.rxHook?.(dst);
   return data.length;
 }

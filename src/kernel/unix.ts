@@ -16,7 +16,7 @@
 //    (-EOPNOTSUPP); verdict programs see each skb with skb->protocol 0.
 
 import { psockDgramRecv, dgramRecvNative } from './udp.js';
-import { Errno, RCV_SHUTDOWN, SEND_SHUTDOWN, Skb, TCP_CLOSE, TCP_ESTABLISHED, type Socket } from './socket.js';
+import { Errno, RCV_SHUTDOWN, SEND_SHUTDOWN, SHINFO, SKB_MAX_ALLOC, SKB_STRUCT, Skb, TCP_CLOSE, TCP_ESTABLISHED, type Socket } from './socket.js';
 import { tcpRecvNative } from './tcp_bpf.js';
 
 /** ECONNREFUSED: a datagram to a closed socketpair end. */
@@ -29,14 +29,9 @@ export function unixPair(a: Socket, b: Socket): void {
   a.state = b.state = TCP_ESTABLISHED;
 }
 
-/** sizeof(struct sk_buff) as truesize counts it, and SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) (x86-64). */
-const SKB_STRUCT = 256;
-const SHINFO = 320;
 const PAGE = 4096;
 /** SKB_MAX_HEAD(0): the largest linear part of a one-page head. */
 const SKB_MAX_HEAD0 = PAGE - SHINFO;
-/** SKB_MAX_ALLOC: a datagram longer than this keeps the rest in page fragments. */
-const SKB_MAX_ALLOC = 4 * PAGE - SHINFO;
 /** UNIX_SKB_FRAGS_SZ: page-fragment bytes a stream skb may carry besides its head. */
 const UNIX_SKB_FRAGS_SZ = 32768;
 const MAX_SKB_FRAGS = 17;

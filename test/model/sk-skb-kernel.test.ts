@@ -280,6 +280,30 @@ suite('sk_skb model vs host kernel (differential)', () => {
     );
   });
 
+  // sk_psock_skb_ingress into another socket: refused (-EAGAIN, the skb waits in the backlog and is retried) while
+  // the target's receive memory is above SO_RCVBUF; each skb charges its truesize (socket.ts tcpSkbTruesize:
+  // 832 + bytes) until read. SO_RCVBUF 1152 (2304): two 1000-byte skbs (1832) or three 100-byte ones (932) at a
+  // time; 1832 / 1831 and 1398 / 1397 sit at the thresholds; SO_RCVBUF 4096 takes one 10000-byte skb at a time.
+  it('redirect INGRESS into a TCP socket with a full receive buffer: the backlog waits and retries as the reader makes room', () => {
+    const cases: [number, number][] = [[1000, 1152], [1000, 1831], [1000, 1832], [100, 1397], [100, 1398], [10000, 4096]];
+    const pause: ScenarioStep = { op: 'sleep', ms: 50 };
+    for (const [n, rcvbuf] of cases) {
+      differential(
+        skbScenario({ verdict: redirectVerdict(0, 1, 1), skbVerdict: true, target: 'p2' }, [
+          { op: 'setsockopt', sock: 'p2', opt: SockOpt.SO_RCVBUF, value: rcvbuf },
+          ...Array.from({ length: 8 }, () => send('c1', patternBytes(n))),
+          pause,
+          recv('p2', 100000, { timeoutMs: 50 }),
+          pause,
+          recv('p2', 100000, { timeoutMs: 50 }),
+          pause,
+          recv('p2', 100000, { timeoutMs: 50 }),
+          ...runs,
+        ]),
+      );
+    }
+  });
+
   it('redirect INGRESS to the receiving socket itself = PASS; a verdict returning 7 = DROP; a parser alone starts nothing', () => {
     differential(skbScenario({ verdict: redirectVerdict(0, 0, 1), skbVerdict: true }, [send('c1', patternBytes(10)), { op: 'sleep', ms: 20 }, { op: 'fionread', sock: 'p1' }, recv('p1'), ...runs]));
     differential(skbScenario({ parser: PARSE_LEN, verdict: redirectVerdict(0, 0, 1) }, [send('c1', patternBytes(10)), { op: 'sleep', ms: 20 }, recv('p1'), ...runs]));

@@ -6,7 +6,7 @@
  * (test/model/differential.ts). Skipped with the reason when the kernel oracle is unavailable.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { AttachType, MapType, runScenario, tcpPair, sockAvailability, type Scenario, type ScenarioStep } from '../kernel/sockrun.js';
+import { AttachType, MapType, SockOpt, patternBytes, runScenario, tcpPair, sockAvailability, type Scenario, type ScenarioStep } from '../kernel/sockrun.js';
 import { DROP, PASS, PARSE_LEN, redirectVerdict, skMsg, skSkb, sockhash, sockmap } from '../kernel/sockrun-scenarios.js';
 import { differential, differentialStats } from './differential.js';
 import { recordValue } from './asm-snippets.js';
@@ -291,6 +291,57 @@ suite('UDP and AF_UNIX model vs host kernel (differential)', () => {
         sleep,
         recv('u3', 3),
         recv('u2'),
+        { op: 'runCount', prog: 1 },
+      ]),
+    );
+  });
+
+  // __udp_enqueue_schedule_skb: drop when memory + truesize > SO_RCVBUF (doubled) unless the receiver holds
+  // nothing; the truesize per payload size (udp.ts udpSkbTruesize) sits exactly at the thresholds below.
+  const udpSends = (n: number, len: number, to = 'u1'): ScenarioStep[] => Array.from({ length: n }, () => sendto('u0', to, patternBytes(len)));
+  it('plain UDP SO_RCVBUF: datagrams beyond the buffer are dropped silently (truesize 832 / 1280 / 2304 / 16640 / 16842 / 30832)', () => {
+    const cases: [number, number][] = [[100, 1247], [100, 1248], [200, 1920], [1000, 4096], [16000, 16639], [16010, 16842], [30000, 30831]];
+    for (const [len, rcvbuf] of cases) {
+      differential({
+        steps: [
+          { op: 'udp', name: 'u1' },
+          { op: 'udpUnbound', name: 'u0' },
+          { op: 'setsockopt', sock: 'u1', opt: SockOpt.SO_RCVBUF, value: rcvbuf },
+          ...udpSends(len >= 16000 ? 3 : 8, len),
+          fionread('u1'),
+          recv('u1', 100),
+          ...udpSends(3, len),
+        ],
+      });
+    }
+  });
+
+  it('UDP SO_RCVBUF in a sock map: data a verdict PASSed counts until read (later datagrams are dropped); an ingress redirect into a full UDP target waits in the backlog until the reader makes room', () => {
+    differential(
+      udpScenario(PASS, SV, [
+        { op: 'setsockopt', sock: 'u1', opt: SockOpt.SO_RCVBUF, value: 1152 },
+        ...udpSends(5, 100),
+        sleep,
+        recv('u1', 1000),
+        ...udpSends(5, 100),
+        sleep,
+        recv('u1', 1000),
+        { op: 'runCount', prog: 1 },
+      ]),
+    );
+    differential(
+      udpScenario(redirectVerdict(0, 1, 1), SV, [
+        { op: 'udp', name: 'u2' },
+        { op: 'udpConnect', sock: 'u2', to: 'u1' },
+        { op: 'sockUpdate', map: 0, key: 1, sock: 'u2' },
+        { op: 'setsockopt', sock: 'u2', opt: SockOpt.SO_RCVBUF, value: 1152 },
+        ...udpSends(6, 100),
+        { op: 'sleep', ms: 50 },
+        recv('u2', 1000),
+        { op: 'sleep', ms: 50 },
+        recv('u2', 1000),
+        { op: 'sleep', ms: 50 },
+        recv('u2', 1000),
         { op: 'runCount', prog: 1 },
       ]),
     );
