@@ -249,6 +249,15 @@ export class SocketScenario {
     return typeof r === 'number' && r === 0 ? new Uint8Array(0) : r;
   }
 
+  /**
+   * Lets `ms` milliseconds of the model's virtual time pass: TCP timers fire (the peer's delayed ACK after 40 ms
+   * and the probe timer after 200 ms send data TCP held behind MSG_MORE; README "TCP-held data").
+   */
+  sleep(ms: number): void {
+    if (!Number.isFinite(ms) || ms < 0) throw new ScenarioError(`sleep: ${ms} is not a number of milliseconds >= 0`);
+    this.kernel.advance(ms);
+  }
+
   /** Reads everything readable now (non-blocking recv until nothing more). */
   drain(sock: SockRef): Uint8Array {
     const parts: Uint8Array[] = [];

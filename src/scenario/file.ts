@@ -300,6 +300,9 @@ function runStep(sc: SocketScenario, st: ScenarioFileStep, where: string): Scena
       return dataRes(sc.recv(str(st, 'sock', where), num(st, 'max', where, 65536), { peek: st.peek === true }));
     case 'fionread':
       return res(sc.fionread(str(st, 'sock', where)));
+    case 'sleep':
+      sc.sleep(num(st, 'ms', where));
+      return res(0);
     case 'shutdown': {
       const how = st.how ?? 'rdwr';
       if (how !== 'rd' && how !== 'wr' && how !== 'rdwr') throw new ScenarioError(`${where}: "how" is rd, wr or rdwr`);
@@ -312,6 +315,6 @@ function runStep(sc: SocketScenario, st: ScenarioFileStep, where: string): Scena
     case 'runs':
       return res(sc.runs(str(st, 'prog', where)));
     default:
-      throw new ScenarioError(`${where}: unknown op "${op}" (attach, detach, cgroup_attach, cgroup_detach, use_cgroup, listen, tcp, connect, accept, insert, update, delete, lookup, send, sendmsg, recv, fionread, shutdown, close, cookie, runs)`);
+      throw new ScenarioError(`${where}: unknown op "${op}" (attach, detach, cgroup_attach, cgroup_detach, use_cgroup, listen, tcp, connect, accept, insert, update, delete, lookup, send, sendmsg, recv, fionread, sleep, shutdown, close, cookie, runs)`);
   }
 }

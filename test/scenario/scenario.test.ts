@@ -157,6 +157,30 @@ describe('JSON scenario files', () => {
     expect(() => parseScenarioFile('nope', 'f.json')).toThrow(/not valid JSON/);
   });
 
+  it('sleep: virtual time passes, so data TCP holds behind MSG_MORE leaves on the probe timer (200 ms)', () => {
+    // apply 10 + cork 100 + PASS: four send(30) → three 10-byte chunks pushed with MSG_MORE, 90 bytes corked again.
+    const prog = 'r6 = r1\nr2 = 10\ncall bpf_msg_apply_bytes#61\nr1 = r6\nr2 = 100\ncall bpf_msg_cork_bytes#62\nr0 = 1\nexit';
+    const sends = [0, 1, 2, 3].map(() => ({ op: 'send', sock: 'c', data: { pattern: 30 }, expect: { ret: 30 } }));
+    const r = runScenarioFile({
+      maps: [{ name: 'socks', type: 'sockmap', keySize: 4, valueSize: 4, maxEntries: 4 }],
+      programs: [{ name: 'p', type: 'sk_msg', asm: prog }],
+      steps: [
+        { op: 'attach', prog: 'p', map: 'socks', type: 'msg_verdict' },
+        { op: 'listen', name: 'l' },
+        { op: 'connect', name: 'c', to: 'l' },
+        { op: 'accept', name: 'q', listener: 'l' },
+        { op: 'insert', map: 'socks', key: 0, sock: 'c' },
+        ...sends,
+        { op: 'sleep', ms: 199 },
+        { op: 'recv', sock: 'q', expect: { ret: -11 } },
+        { op: 'sleep', ms: 1 },
+        { op: 'recv', sock: 'q', expect: { bytes: 30 } },
+      ],
+    });
+    expect(r.failures).toEqual([]);
+    expect(() => runScenarioFile({ maps: [], steps: [{ op: 'sleep', ms: -1 }] as never }, '.', 'bad.json')).toThrow(/step 1 \(sleep\)/);
+  });
+
   it('bpfvm scenario: text and --json output, exit status from the expectations', () => {
     const r = bpfvm(['scenario', example]);
     expect(r.status).toBe(0);
