@@ -11,7 +11,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadCollectionFile } from '../../src/elf/index.js';
 import {
-  AttachType, MapType, ProgType, UpdateFlags, patternBytes, runScenario, sockAvailability, tcpPair,
+  AttachType, MapType, ProgType, SockOpt, UpdateFlags, patternBytes, runScenario, sockAvailability, tcpPair,
   type Scenario, type ScenarioResult, type ScenarioStep,
 } from '../kernel/sockrun.js';
 import { DROP, PASS, bytes, hexOf as hex, msgScenario, skMsg, sockhash, sockmap } from '../kernel/sockrun-scenarios.js';
@@ -269,6 +269,27 @@ suite('sockmap model vs host kernel (differential)', () => {
       { op: 'mapLookup', map: 0, key: 1 },
       { op: 'send', sock: 'c1', data: bytes(4) },
     ]));
+  });
+
+  // bpf_tcp_ingress charges the target with sk_rmem_schedule only (no SO_RCVBUF check, unlike SK_SKB ingress
+  // redirects, sk_skb_rx.ts): ten 1000-byte sends all land in a target whose SO_RCVBUF is 1152 (2304).
+  it('SK_MSG redirect ingress is not limited by the target\'s SO_RCVBUF', () => {
+    const prog = `
+      r2 = map[idx:1]
+      r3 = 0
+      r4 = 1
+      call bpf_msg_redirect_map#60
+      exit`;
+    differential(
+      msgScenario(prog, [
+        ...tcpPair('l2', 'c2', 'p2'),
+        { op: 'sockUpdate', map: 1, key: 0, sock: 'p2' },
+        { op: 'setsockopt', sock: 'p2', opt: SockOpt.SO_RCVBUF, value: 1152 },
+        ...Array.from({ length: 10 }, () => ({ op: 'send', sock: 'c1', data: patternBytes(1000) }) as ScenarioStep),
+        { op: 'fionread', sock: 'p2' },
+        { op: 'recv', sock: 'p2', maxLen: 100000, timeoutMs: 50 },
+      ], { maps: [sockmap()] }),
+    );
   });
 
   it('map errors: EINVAL / E2BIG / ENOENT / EEXIST / EBUSY / EOPNOTSUPP / EBADF / ENOSPC, lookup and next key', () => {
