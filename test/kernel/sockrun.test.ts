@@ -146,7 +146,8 @@ suite('sockrun: socket scenario oracle (real kernel)', () => {
   // KERNEL vs SPEC: the program does run 5 times and 30 bytes are handed to TCP, but they do NOT arrive while
   // c1 stays open: tcp_bpf_push sends each 10-byte apply chunk that is shorter than its scatterlist element
   // with MSG_MORE, so TCP keeps them in c1's write queue (even with TCP_NODELAY) until more data or a FIN
-  // pushes them. Only after shutdown(c1, SHUT_WR) does p1 receive exactly those 30 bytes.
+  // pushes them — or, with nothing in flight, the probe timer after ~200 ms (test/model/tcp-timers-kernel.test.ts);
+  // the 50 ms wait here is shorter. Only after shutdown(c1, SHUT_WR) does p1 receive exactly those 30 bytes.
   // Extra observation (not in the spec): the next send() after the cork re-engaged returns 0 (not its length)
   // and its bytes never arrive; a further 1-byte send returns 1 and is held.
   it('cork_bytes(100) + apply_bytes(10) + SK_PASS: 30 bytes pushed (stuck behind MSG_MORE), 90 held again', () => {
