@@ -22,6 +22,7 @@ import { helperChangesPktData } from '../../helpers/protos.js';
 import { Vm, type BoundProgram, type Tier } from '../../vm/interpreter.js';
 import { BpfMap, BpfMapError, Maps, u32Bytes, ERRNO } from './maps/index.js';
 import { MapsVm } from './maps/vm.js';
+import { installMapKindHelpers } from './map-kind-helpers.js';
 import { installSkMsgHelpers, runSkMsgProgram, type SkMsgRunResult } from './skmsg-helpers.js';
 import { PageFrag, type Page, type SkMsg, type SkMsgContextOptions } from './skmsg.js';
 import {
@@ -189,6 +190,7 @@ export class Kernel {
     installSockOpsSockopt(this.vm, this.sysctl);
     installLoadHdrOpt(this.vm);
     installPerfEventOutput(this.vm);
+    installMapKindHelpers(this.vm); // queue / stack, ring buffers, dynptrs (map-kind-helpers.ts)
     this.nextPort = opts.ephemeralBase ?? 32768;
     this.sockOpts = { ...(opts.segmentSize !== undefined ? { segmentSize: opts.segmentSize } : {}), ...(opts.mss !== undefined ? { mss: opts.mss } : {}) };
     this.env = {

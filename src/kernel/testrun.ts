@@ -38,6 +38,7 @@ import type { Region } from '../../vm/memory.js';
 import type { CollectionSpec, ProgramSpec } from '../spec.js';
 import { Maps } from './maps/collection.js';
 import { MapsVm } from './maps/vm.js';
+import { installMapKindHelpers } from './map-kind-helpers.js';
 import {
   E2BIG, EINVAL, ENODEV, ENOMEM, ETH_HLEN, GSO_LEGACY_MAX_SIZE, GSO_MAX_SEGS, MAX_SKB_FRAGS, PAGE_SIZE,
   Prng, SKB_HEADROOM, SKB_SHINFO_SIZE, SkbPacket, VirtualClock, XDP_FRAME_SIZE, XDP_PACKET_HEADROOM, XdpPacket,
@@ -591,6 +592,7 @@ export function prepareTestRun(prog: ProgramSpec, dataIn: Uint8Array = DEFAULT_T
     },
   });
   mapsVm.install(vm);
+  installMapKindHelpers(vm); // queue / stack, ring buffers, dynptrs
   const clock = new VirtualClock(opts.clock?.startNs, opts.clock?.stepNs);
   const prng = new Prng(opts.seed);
   vm.helpers[5] = clock.helper();
