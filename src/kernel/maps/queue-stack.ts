@@ -3,7 +3,8 @@
 //
 // Creation (queue_stack_map_alloc_check): max_entries 0, key_size other than 0, value_size 0, flags outside
 // BPF_F_NUMA_NODE | the access flags, or BPF_F_RDONLY_PROG with BPF_F_WRONLY_PROG → EINVAL; value_size above
-// KMALLOC_MAX_SIZE or max_entries >= U32_MAX / value_size → E2BIG.
+// KMALLOC_MAX_SIZE → E2BIG. Elements are stored as they are pushed (the kernel allocates max_entries + 1 slots
+// up front; the 6.18 host even creates 4 GiB queues).
 // Push (user-space update, bpf_map_push_elem): flags BPF_ANY or BPF_EXIST (BPF_NOEXIST or anything above
 // BPF_EXIST → EINVAL); a full map → E2BIG, unless BPF_EXIST, which drops the OLDEST element first — for a stack
 // as for a queue (both share the kernel's circular buffer and advance its tail).
@@ -14,7 +15,7 @@
 
 import { BpfExecutionError } from '../../../vm/errors.js';
 import type { HelperFn, Vm } from '../../../vm/interpreter.js';
-import { BPF_EXIST, BPF_F_ACCESS_MASK, BPF_F_NUMA_NODE, BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, KMALLOC_MAX_SIZE, MODEL_MAX_ARRAY_BYTES, BPF_NOEXIST } from './constants.js';
+import { BPF_EXIST, BPF_F_ACCESS_MASK, BPF_F_NUMA_NODE, BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, KMALLOC_MAX_SIZE, BPF_NOEXIST } from './constants.js';
 import { registerMapType } from './create.js';
 import { BpfMapError, ERRNO, type ErrnoCode } from './errors.js';
 import { BpfMap, type ElemRef, type MapAttrs, type MapOptions, type MapValueInput } from './map.js';
@@ -25,7 +26,6 @@ export const BPF_FUNC_map_push_elem = 87;
 export const BPF_FUNC_map_pop_elem = 88;
 export const BPF_FUNC_map_peek_elem = 89;
 const QUEUE_STACK_CREATE_FLAG_MASK = BPF_F_NUMA_NODE | BPF_F_ACCESS_MASK;
-const U32_MAX = 0xffffffff;
 
 export class QueueStackMap extends BpfMap {
   /** Elements, oldest first. */
@@ -118,9 +118,7 @@ for (const t of [BPF_MAP_TYPE_QUEUE, BPF_MAP_TYPE_STACK]) {
     if (s.flags & ~QUEUE_STACK_CREATE_FLAG_MASK) fail('EINVAL', `map_flags 0x${(s.flags & ~QUEUE_STACK_CREATE_FLAG_MASK).toString(16)} are not allowed for queue / stack maps`);
     if ((s.flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) === (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) fail('EINVAL', 'BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG together');
     if (s.valueSize > KMALLOC_MAX_SIZE) fail('E2BIG', `value_size ${s.valueSize} is above KMALLOC_MAX_SIZE`);
-    if (s.maxEntries >= Math.floor(U32_MAX / s.valueSize)) fail('E2BIG', `max_entries ${s.maxEntries} * value_size ${s.valueSize} does not fit in 32 bits`);
-    const bytes = (s.maxEntries + 1) * s.valueSize;
-    if (bytes > MODEL_MAX_ARRAY_BYTES) fail('ENOMEM', `${bytes} bytes of element storage is above the model's limit of ${MODEL_MAX_ARRAY_BYTES}`);
+    // (The 6.12 sources also refuse max_entries >= U32_MAX / value_size with E2BIG; the 6.18 host does not.)
     return new QueueStackMap(a, o);
   });
 }
