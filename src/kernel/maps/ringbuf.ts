@@ -205,6 +205,21 @@ export class RingBufMap extends RingArea {
   }
 
   /**
+   * Every record between the consumer and the producer position, without consuming: the header word (sample
+   * length with the BUSY / DISCARD bits) and the sample bytes (what a reader of the mmap-ed area sees).
+   */
+  records(): { header: number; data: Uint8Array }[] {
+    const out: { header: number; data: Uint8Array }[] = [];
+    for (let pos = this.consumerPos; pos < this.producerPos; ) {
+      const h = this.headerLen(pos);
+      const len = (h & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT)) >>> 0;
+      out.push({ header: h, data: this.sampleAt(pos, len).bytes.slice() });
+      pos += recordLen(h);
+    }
+    return out;
+  }
+
+  /**
    * The consumer (libbpf ring_buffer__consume / __poll): the committed samples from the consumer position on,
    * in order, discarded ones skipped, stopping at a record still being written or after `max` samples; the
    * consumer position advances past what was read.
