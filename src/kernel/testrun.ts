@@ -39,6 +39,7 @@ import type { CollectionSpec, ProgramSpec } from '../spec.js';
 import { Maps } from './maps/collection.js';
 import { MapsVm } from './maps/vm.js';
 import { installMapKindHelpers } from './map-kind-helpers.js';
+import { ringbufRecords, type RingbufRecord } from './maps/ringbuf.js';
 import {
   E2BIG, EINVAL, ENODEV, ENOMEM, ETH_HLEN, GSO_LEGACY_MAX_SIZE, GSO_MAX_SEGS, MAX_SKB_FRAGS, PAGE_SIZE,
   Prng, SKB_HEADROOM, SKB_SHINFO_SIZE, SkbPacket, VirtualClock, XDP_FRAME_SIZE, XDP_PACKET_HEADROOM, XdpPacket,
@@ -92,6 +93,8 @@ export interface TestRunResult extends RunResult {
   ctxOut?: Uint8Array;
   /** Messages of bpf_trace_printk, in order, without their trailing newline. */
   trace: string[];
+  /** Ring buffer samples a consumer would read after the runs (every RINGBUF map, in map order; not consumed). */
+  ringbuf: RingbufRecord[];
   /** Repetitions run. */
   repeat: number;
   /** Instructions of the last repetition (`insns` is the same number). */
@@ -569,6 +572,8 @@ export interface PreparedTestRun {
   /** What the kernel copies back after the runs: data_out, and ctx_out when asked for. */
   finish(): { dataOut: Uint8Array; ctxOut?: Uint8Array };
   readonly trace: string[];
+  /** The live maps of the run. */
+  readonly maps: Maps;
 }
 
 export function prepareTestRun(prog: ProgramSpec, dataIn: Uint8Array = DEFAULT_TEST_INPUT(), opts: TestRunOptions = {}): PreparedTestRun {
@@ -618,6 +623,7 @@ export function prepareTestRun(prog: ProgramSpec, dataIn: Uint8Array = DEFAULT_T
     },
     finish: () => built.finish(),
     trace,
+    maps,
   };
 }
 
@@ -639,6 +645,7 @@ export function testRun(prog: ProgramSpec, dataIn: Uint8Array = DEFAULT_TEST_INP
     dataOut: out.dataOut,
     ...(out.ctxOut !== undefined ? { ctxOut: out.ctxOut } : {}),
     trace: prepared.trace,
+    ringbuf: ringbufRecords(prepared.maps),
     repeat,
     insnsTotal: total,
     duration: Math.round(duration),

@@ -219,6 +219,16 @@ export class RingBufMap extends RingArea {
     return out;
   }
 
+  /** The samples `consume` would return, without consuming them. */
+  pending(): Uint8Array[] {
+    const pos = this.consumerPos;
+    try {
+      return this.consume();
+    } finally {
+      this.consumerPos = pos;
+    }
+  }
+
   /**
    * The consumer (libbpf ring_buffer__consume / __poll): the committed samples from the consumer position on,
    * in order, discarded ones skipped, stopping at a record still being written or after `max` samples; the
@@ -327,6 +337,15 @@ for (const t of [BPF_MAP_TYPE_RINGBUF, BPF_MAP_TYPE_USER_RINGBUF]) {
     if (n > MODEL_MAX_ARRAY_BYTES) fail('ENOMEM', `a ${n}-byte ring is above the model's limit of ${MODEL_MAX_ARRAY_BYTES} bytes`);
     return t === BPF_MAP_TYPE_RINGBUF ? new RingBufMap(a, o) : new UserRingBufMap(a, o);
   });
+}
+
+/** What a libbpf consumer of every ring buffer of a collection would read now (map order), without consuming. */
+export function ringbufRecords(maps: Maps): RingbufRecord[] {
+  const out: RingbufRecord[] = [];
+  for (const m of maps.list) {
+    if (m instanceof RingBufMap) for (const data of m.pending()) out.push({ map: m.name, data });
+  }
+  return out;
 }
 
 /** Consumes every ring buffer of a collection (in map order): what a libbpf consumer would read after a run. */
