@@ -16,6 +16,9 @@
  *   PROG <progType> <expectedAttachType> <progFlags> <logLevel> <logSize> <dumpMaps 0|1> <restricted 0|1>
  *   LICENSE <hex>
  *   INSNS <hex>                         (8 bytes per instruction slot)
+ *   BTF <hex>                           (optional: raw BTF, loaded with BPF_BTF_LOAD)
+ *   FUNCINFO <hex>                      (optional, with BTF: bpf_func_info records,
+ *                                        8 bytes each: insn_off, type_id)
  *   MAP <type> <keySize> <valueSize> <maxEntries> <flags> <nameHex|->   (0..64 times)
  *   ELEM <keyHex|-> <valueHex|->        (adds an element to the previous MAP; for a
  *                                       USER_RINGBUF map: a sample written through
@@ -105,7 +108,7 @@ struct mapdef {
 struct request {
 	int have_prog, have_license, have_insns, have_run;
 	uint32_t prog_type, attach_type, prog_flags, log_level, log_size, dump, restricted;
-	struct bytes license, insns;
+	struct bytes license, insns, btf, func_info;
 	struct mapdef maps[MAX_MAPS];
 	uint32_t nmaps;
 	uint32_t repeat, data_size_out, ctx_size_out;
@@ -158,6 +161,8 @@ static void req_free(struct request *r)
 
 	bytes_free(&r->license);
 	bytes_free(&r->insns);
+	bytes_free(&r->btf);
+	bytes_free(&r->func_info);
 	bytes_free(&r->data);
 	bytes_free(&r->ctx);
 	for (i = 0; i < r->nmaps; i++) {
@@ -368,6 +373,17 @@ static void handle_line(struct request *r, char *line)
 		if (r->insns.n % 8)
 			req_fail(r, "insns: %zu bytes is not a multiple of 8", r->insns.n);
 		r->have_insns = 1;
+	} else if (strcmp(tok[0], "BTF") == 0 || strcmp(tok[0], "FUNCINFO") == 0) {
+		int btf = strcmp(tok[0], "BTF") == 0;
+
+		if (n != 2) {
+			req_fail(r, "%s needs 1 field", tok[0]);
+			return;
+		}
+		if (parse_hex(r, tok[1], MAX_KV, tok[0], btf ? &r->btf : &r->func_info))
+			return;
+		if (!btf && r->func_info.n % 8)
+			req_fail(r, "func_info: %zu bytes is not a multiple of 8", r->func_info.n);
 	} else if (strcmp(tok[0], "MAP") == 0) {
 		struct mapdef *m;
 
@@ -846,7 +862,7 @@ static void execute_inner(struct request *r)
 {
 	uint32_t failed_map = 0;
 	const char *stage = NULL;
-	int err, prog_fd = -1, attempts;
+	int err, prog_fd = -1, btf_fd = -1, attempts;
 	char *log = NULL;
 	size_t log_len = 0;
 	union bpf_attr a;
@@ -868,6 +884,18 @@ static void execute_inner(struct request *r)
 		return;
 	}
 	rewrite_map_refs(r);
+
+	if (r->btf.n) {
+		memset(&a, 0, sizeof(a));
+		a.btf = ptr_u64(r->btf.p);
+		a.btf_size = (uint32_t)r->btf.n;
+		btf_fd = (int)sys_bpf(BPF_BTF_LOAD, &a);
+		if (btf_fd < 0) {
+			printf("{\"loaded\":false,\"errno\":%d,\"stage\":\"prog_load\",\"log\":\"\"}\n", errno);
+			fflush(stdout);
+			return;
+		}
+	}
 
 	if (r->log_level && r->log_size) {
 		/* calloc: whatever the kernel does not write stays NUL, so the
@@ -892,6 +920,12 @@ static void execute_inner(struct request *r)
 		a.log_buf = ptr_u64(log);
 		a.prog_flags = r->prog_flags;
 		a.expected_attach_type = r->attach_type;
+		if (btf_fd >= 0) {
+			a.prog_btf_fd = (uint32_t)btf_fd;
+			a.func_info_rec_size = 8;
+			a.func_info = ptr_u64(r->func_info.p);
+			a.func_info_cnt = (uint32_t)(r->func_info.n / 8);
+		}
 		if (log)
 			memset(log, 0, (size_t)r->log_size + 1);
 		prog_fd = (int)sys_bpf(BPF_PROG_LOAD, &a);
@@ -968,6 +1002,8 @@ static void execute_inner(struct request *r)
 
 	if (prog_fd >= 0)
 		close(prog_fd);
+	if (btf_fd >= 0)
+		close(btf_fd);
 	free(log);
 }
 

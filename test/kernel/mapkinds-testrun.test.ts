@@ -5,16 +5,18 @@
 // array map. One BPF_PROG_TEST_RUN each in the kernel and in bpfvm's testRun; compared: retval, the array map,
 // the queue / stack contents (popped after the run) and every ring buffer record (header word and sample bytes,
 // read from the mmap-ed area). Skips, with the reason in the suite name, where the kernel oracle is unavailable.
-// (bpf_user_ringbuf_drain needs a BTF-described callback, which the raw-instruction oracle cannot load: its
-// tests are in test/model/mapkinds.test.ts.)
+// bpf_user_ringbuf_drain: random sets of samples (some discarded) written through the user ring buffer's mmap-ed
+// area (bpfrun.c) / UserRingBufMap's producer API, drained by a callback described by a minimal BTF
+// (func-btf.ts) that reads each sample through its dynptr.
 
 import { describe, expect, it } from 'vitest';
 import type { MapSpec, ProgramSpec } from '../../src/spec.js';
 import { testRun } from '../../src/kernel/testrun.js';
 import { Maps } from '../../src/kernel/maps/collection.js';
-import { ArrayMap, QueueStackMap, RingBufMap, u32Bytes } from '../../src/kernel/maps/index.js';
+import { ArrayMap, QueueStackMap, RingBufMap, UserRingBufMap, u32Bytes } from '../../src/kernel/maps/index.js';
 import { assemble } from '../../vm/asm.js';
 import { kernelAvailability, kernelRunBatch, type KernelProgRequest } from './oracle.js';
+import { funcBtf } from './func-btf.js';
 
 const avail = kernelAvailability();
 const OUT_SIZE = 1024;
@@ -225,5 +227,113 @@ describe.skipIf(!avail.ok)(`queue / stack, ring buffer and dynptr helpers: bpfvm
     console.log(`queue/ringbuf/dynptr programs: ${agree}/${cases.length} agree (${loaded} loaded by the kernel)`);
     expect(diffs).toEqual([]);
     expect(loaded).toBe(cases.length);
+  });
+});
+
+/** A drain program: results at out + 0 (first drain), +8 sum, +16 count, +24 sum of dynptr_read results, +32 second drain. */
+function drainText(flags: number, readOff: number, readLen: number): { main: string; cb: string } {
+  const main = `${PROLOGUE}
+  *(u64 *)(r10 - 40) = 0
+  *(u64 *)(r10 - 32) = 0
+  *(u64 *)(r10 - 24) = 0
+  r1 = map[idx:1]
+  r2 = func[cb]
+  r3 = r10
+  r3 += -40
+  r4 = ${flags}
+  call bpf_user_ringbuf_drain#209
+  *(u64 *)(r7 + 0) = r0
+  r1 = *(u64 *)(r10 - 40)
+  *(u64 *)(r7 + 8) = r1
+  r1 = *(u64 *)(r10 - 32)
+  *(u64 *)(r7 + 16) = r1
+  r1 = *(u64 *)(r10 - 24)
+  *(u64 *)(r7 + 24) = r1
+  r1 = map[idx:1]
+  r2 = func[cb]
+  r3 = r10
+  r3 += -40
+  r4 = 0
+  call bpf_user_ringbuf_drain#209
+  *(u64 *)(r7 + 32) = r0
+${EPILOGUE}`;
+  const cb = `cb:
+  r6 = r2
+  r3 = r1
+  *(u64 *)(r10 - 8) = 0
+  r1 = r10
+  r1 += -8
+  r2 = ${readLen}
+  r4 = ${readOff}
+  r5 = 0
+  call bpf_dynptr_read#201
+  r1 = *(u64 *)(r6 + 16)
+  r1 += r0
+  *(u64 *)(r6 + 16) = r1
+  r2 = *(u64 *)(r6 + 8)
+  r2 += 1
+  *(u64 *)(r6 + 8) = r2
+  r1 = *(u64 *)(r10 - 8)
+  r2 = *(u64 *)(r6 + 0)
+  r2 += r1
+  *(u64 *)(r6 + 0) = r2
+  r0 = 0
+  r1 &= 0xff
+  if r1 != 0xff goto cbout
+  r0 = 1
+cbout:
+  exit`;
+  return { main, cb };
+}
+
+describe.skipIf(!avail.ok)(`bpf_user_ringbuf_drain: bpfvm test run = kernel test run${avail.ok ? '' : ` [SKIPPED: ${avail.reason}]`}`, () => {
+  it('random samples (some discarded), flags and callbacks that stop early: the drain results agree', () => {
+    const rand = rng(0x0ddba11);
+    const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+    const reqs: KernelProgRequest[] = [];
+    const models: Outcome[] = [];
+    const names: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const samples = Array.from({ length: Math.floor(rand() * 7) }, () => {
+        const data = new Uint8Array(pick([0, 1, 3, 4, 5, 8, 16, 100])).map(() => Math.floor(rand() * 256));
+        if (data.length > 0 && rand() < 0.2) data[0] = 0xff;
+        return { data, discarded: rand() < 0.15 };
+      });
+      const t = drainText(pick([0, 0, 0, 1, 2, 4]), pick([0, 0, 1, 4]), pick([1, 4, 8]));
+      const text = `${t.main}\n${t.cb}`;
+      const insns = assemble(text);
+      const cbOff = assemble(`${t.main}\ncb:\nexit`).length / 8 - 1;
+      const maps = [outMap(rand), mapSpec('urb', 31, 0, 0, 4096)];
+      reqs.push({
+        progType: 3, insns, btf: funcBtf([{ name: 'main', insnOff: 0 }, { name: 'cb', insnOff: cbOff }]),
+        maps: maps.map((m) => ({ type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, entries: m.type === 31 ? samples.map((x) => ({ key: x.discarded ? Uint8Array.of(1) : new Uint8Array(0), value: x.data })) : (m.contents ?? []) })),
+        run: { dataIn: new Uint8Array(64) }, readMapsAfter: true,
+      });
+      const live = Maps.fromSpec({ maps });
+      const urb = live.get('urb') as UserRingBufMap;
+      for (const x of samples) {
+        const s = urb.reserve(x.data.length);
+        s.bytes.set(x.data);
+        urb.submit(s, x.discarded);
+      }
+      const prog = { name: 'p', section: 'tc', type: 3, typeName: 'sched_cls', insns, license: 'GPL', funcInfo: [], lineInfo: [], annotations: [] } as unknown as ProgramSpec;
+      const r = testRun(prog, new Uint8Array(64), { maps: live });
+      models.push({ retval: r.retval, maps: [[hex(live.get('out').lookup(u32Bytes(0)).subarray(0, 40))]] });
+      names.push(`drain#${i} ${samples.map((x) => `${x.data.length}${x.discarded ? 'd' : ''}`).join(',')}\n${text}`);
+    }
+    const kernel = kernelRunBatch(reqs);
+    let agree = 0;
+    const diffs: string[] = [];
+    kernel.forEach((k, i) => {
+      if (!k.loaded) {
+        if (diffs.length < 3) diffs.push(`${names[i]}: refused (${k.errno} ${k.stage ?? ''}): ${k.log.split('\n').slice(-4).join(' | ')}`);
+        return;
+      }
+      const kout: Outcome = { retval: k.run!.retval, maps: [[hex(k.maps![0]!.entries[0]!.value.subarray(0, 40))]] };
+      if (JSON.stringify(kout) === JSON.stringify(models[i])) agree++;
+      else if (diffs.length < 5) diffs.push(`${names[i]}\nkernel ${JSON.stringify(kout)}\nmodel  ${JSON.stringify(models[i])}`);
+    });
+    console.log(`bpf_user_ringbuf_drain programs: ${agree}/${reqs.length} agree`);
+    expect(diffs).toEqual([]);
   });
 });
