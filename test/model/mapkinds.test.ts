@@ -1,8 +1,8 @@
-// Queue / stack, ring buffer, user ring buffer and dynptr behaviour that the kernel-differential tests cannot
-// reach: the libbpf-style consumer and producer APIs, records that wrap around the end of the ring,
-// bpf_user_ringbuf_drain (its callback needs BTF, which the raw-instruction kernel oracle cannot load), and the
-// same helpers in the socket model (SOCK_OPS) as in the test run. The kernel comparisons are in
-// test/model/mapkinds-kernel.test.ts (user-space operations) and test/kernel/mapkinds-testrun.test.ts (helpers).
+// Queue / stack, ring buffer, user ring buffer and dynptr behaviour beyond the kernel-differential tests: the
+// libbpf-style consumer and producer APIs, records that wrap around the end of the ring (kernel test runs never
+// consume, so their rings never wrap), bpf_user_ringbuf_drain details, and the same helpers in the socket model
+// (SOCK_OPS) as in the test run. The kernel comparisons are in test/model/mapkinds-kernel.test.ts (user-space
+// operations) and test/kernel/mapkinds-testrun.test.ts (helpers, the drain included).
 
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../../vm/asm.js';
