@@ -216,7 +216,9 @@ describe('the same helpers in the socket model', () => {
     k.listen(); // BPF_SOCK_OPS_TCP_LISTEN_CB (11)
     const q = maps.get('q') as QueueStackMap;
     expect(q.elements().map((v) => v[0])).toEqual([11]);
-    expect(consumeRingbufs(maps)).toEqual([{ map: 'rb', data: bytes(11, 0, 0, 0) }]);
+    expect(k.consumeRingbuf('rb')).toEqual([{ map: 'rb', data: bytes(11, 0, 0, 0) }]);
+    expect(k.consumeRingbuf()).toEqual([]);
     expect(consumeRingbufs(maps)).toEqual([]);
+    expect(() => k.consumeRingbuf('q')).toThrow(/not a ringbuf/);
   });
 });
