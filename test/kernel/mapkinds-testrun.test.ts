@@ -176,10 +176,10 @@ interface Outcome {
   maps?: string[][];
 }
 
-function model(c: Case, insns: Uint8Array): Outcome {
+function model(c: Case, insns: Uint8Array, tier: 'interp' | 'js'): Outcome {
   const maps = Maps.fromSpec({ maps: c.maps });
   const prog = { name: 'p', section: 'tc', type: 3, typeName: 'sched_cls', insns, license: 'GPL', funcInfo: [], lineInfo: [], annotations: [] } as unknown as ProgramSpec;
-  const r = testRun(prog, new Uint8Array(64), { maps });
+  const r = testRun(prog, new Uint8Array(64), { maps, tier });
   const dump = maps.list.map((m): string[] => {
     if (m instanceof ArrayMap) return [hex(m.lookup(u32Bytes(0)))];
     if (m instanceof QueueStackMap) return m.elements().map(hex);
@@ -220,11 +220,13 @@ describe.skipIf(!avail.ok)(`queue / stack, ring buffer and dynptr helpers: bpfvm
           c.maps[j]!.type === 27 ? m.entries.map((e) => `${hex(e.key)}:${hex(e.value)}`) : c.maps[j]!.type === 2 ? m.entries.map((e) => hex(e.value)) : m.entries.map((e) => hex(e.value)),
         ),
       };
-      const mout = model(c, insns[i]!);
-      if (JSON.stringify(kout) === JSON.stringify(mout)) agree++;
-      else if (diffs.length < 5) diffs.push(`${c.name}\n${c.text}\nkernel ${JSON.stringify(kout)}\nmodel  ${JSON.stringify(mout)}`);
+      for (const tier of ['interp', 'js'] as const) {
+        const mout = model(c, insns[i]!, tier);
+        if (JSON.stringify(kout) === JSON.stringify(mout)) agree++;
+        else if (diffs.length < 5) diffs.push(`${c.name} (${tier} tier)\n${c.text}\nkernel ${JSON.stringify(kout)}\nmodel  ${JSON.stringify(mout)}`);
+      }
     });
-    console.log(`queue/ringbuf/dynptr programs: ${agree}/${cases.length} agree (${loaded} loaded by the kernel)`);
+    console.log(`queue/ringbuf/dynptr programs: ${agree}/${2 * cases.length} (program, tier) runs agree (${loaded}/${cases.length} loaded by the kernel)`);
     expect(diffs).toEqual([]);
     expect(loaded).toBe(cases.length);
   });
@@ -309,16 +311,20 @@ describe.skipIf(!avail.ok)(`bpf_user_ringbuf_drain: bpfvm test run = kernel test
         maps: maps.map((m) => ({ type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, entries: m.type === 31 ? samples.map((x) => ({ key: x.discarded ? Uint8Array.of(1) : new Uint8Array(0), value: x.data })) : (m.contents ?? []) })),
         run: { dataIn: new Uint8Array(64) }, readMapsAfter: true,
       });
-      const live = Maps.fromSpec({ maps });
-      const urb = live.get('urb') as UserRingBufMap;
-      for (const x of samples) {
-        const s = urb.reserve(x.data.length);
-        s.bytes.set(x.data);
-        urb.submit(s, x.discarded);
-      }
-      const prog = { name: 'p', section: 'tc', type: 3, typeName: 'sched_cls', insns, license: 'GPL', funcInfo: [], lineInfo: [], annotations: [] } as unknown as ProgramSpec;
-      const r = testRun(prog, new Uint8Array(64), { maps: live });
-      models.push({ retval: r.retval, maps: [[hex(live.get('out').lookup(u32Bytes(0)).subarray(0, 40))]] });
+      const tiers = (['interp', 'js'] as const).map((tier): Outcome => {
+        const live = Maps.fromSpec({ maps });
+        const urb = live.get('urb') as UserRingBufMap;
+        for (const x of samples) {
+          const s = urb.reserve(x.data.length);
+          s.bytes.set(x.data);
+          urb.submit(s, x.discarded);
+        }
+        const prog = { name: 'p', section: 'tc', type: 3, typeName: 'sched_cls', insns, license: 'GPL', funcInfo: [], lineInfo: [], annotations: [] } as unknown as ProgramSpec;
+        const r = testRun(prog, new Uint8Array(64), { maps: live, tier });
+        return { retval: r.retval, maps: [[hex(live.get('out').lookup(u32Bytes(0)).subarray(0, 40))]] };
+      });
+      expect(tiers[1]).toEqual(tiers[0]); // the JS tier runs the callbacks as the interpreter does
+      models.push(tiers[0]!);
       names.push(`drain#${i} ${samples.map((x) => `${x.data.length}${x.discarded ? 'd' : ''}`).join(',')}\n${text}`);
     }
     const kernel = kernelRunBatch(reqs);
