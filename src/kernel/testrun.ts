@@ -27,8 +27,9 @@
 // A run repeats `repeat` times (0 means 1) on the same packet and context, as the kernel does; retval is the
 // last run's. Context fields are served through load/store hooks with the kernel's narrow-load rules (a load
 // narrower than the kernel's field is shifted and masked, a wider one returns the whole field), and stores
-// are limited to the fields the program type may write. Helpers: see skb-helpers.ts; any other helper is
-// refused before the run with its name and id, and so is a helper the program type may not call.
+// are limited to the fields the program type may write. Helpers: see skb-helpers.ts and map-kind-helpers.ts
+// (queue / stack, ring buffers, dynptrs: shared with the socket model); any other helper is refused before the
+// run with its name and id, and so is a helper the program type may not call.
 
 import { isHelperAllowed } from '../../helpers/availability.js';
 import { helperName } from '../../helpers/ids.js';

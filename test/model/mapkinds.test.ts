@@ -171,6 +171,66 @@ describe('user ring buffer producer (UserRingBufMap) and bpf_user_ringbuf_drain'
   });
 });
 
+describe('dynptr layout', () => {
+  it('struct bpf_dynptr_kern in the stack: data pointer, size | type << 28, offset; 16 zero bytes when NULL', () => {
+    // (The kernel's verifier forbids reading a dynptr's stack slots directly; bpfvm runs without it, so the
+    // bytes can be checked here.)
+    const maps = Maps.fromSpec({ maps: [spec('out', 2, 4, 64, 1), spec('rb', 27, 0, 0, 4096)] });
+    const copy = (from: number, to: number): string =>
+      [0, 8].map((o) => `r1 = *(u64 *)(r10 - ${from - o})\n*(u64 *)(r7 + ${to + o}) = r1`).join('\n');
+    const r = testRun(prog(`
+      *(u32 *)(r10 - 4) = 0
+      r1 = map[idx:0]
+      r2 = r10
+      r2 += -4
+      call bpf_map_lookup_elem#1
+      if r0 == 0 goto out
+      r7 = r0
+      r1 = r7
+      r1 += 48
+      r2 = 16
+      r3 = 0
+      r4 = r10
+      r4 += -24
+      call bpf_dynptr_from_mem#197
+      ${copy(24, 0)}
+      r1 = r7
+      r2 = 16
+      r3 = 1
+      r4 = r10
+      r4 += -24
+      call bpf_dynptr_from_mem#197
+      ${copy(24, 16)}
+      r1 = map[idx:1]
+      r2 = 10
+      r3 = 0
+      r4 = r10
+      r4 += -24
+      call bpf_ringbuf_reserve_dynptr#198
+      ${copy(24, 32)}
+      r1 = r10
+      r1 += -24
+      r2 = 0
+      call bpf_ringbuf_submit_dynptr#199
+    out:
+      r0 = 0
+      exit`), undefined, { maps });
+    expect(r.retval).toBe(0);
+    const v = maps.get('out').lookup(u32Bytes(0));
+    const dv = new DataView(v.buffer);
+    // LOCAL over out + 48: the pointer's low half is the offset 48 in the value's region, size 16 | 1 << 28
+    expect(dv.getUint32(0, true)).toBe(48);
+    expect(dv.getUint32(4, true)).not.toBe(0);
+    expect(dv.getUint32(8, true)).toBe(16 | (1 << 28));
+    expect(dv.getUint32(12, true)).toBe(0);
+    expect(Buffer.from(v.subarray(16, 32)).toString('hex')).toBe('00'.repeat(16)); // flags → -EINVAL, NULL
+    expect(dv.getUint32(32, true)).toBe(0); // a ring buffer sample region, offset 0
+    expect(dv.getUint32(36, true)).not.toBe(0);
+    expect(dv.getUint32(40, true)).toBe(10 | (2 << 28)); // RINGBUF
+    expect((maps.get('rb') as RingBufMap).consume()).toEqual([new Uint8Array(10)]);
+  });
+});
+
 describe('queue / stack maps', () => {
   it('push / peek / pop in FIFO and LIFO order; BPF_EXIST drops the oldest when full (for a stack too)', () => {
     for (const [type, order] of [[22, [2, 3]], [23, [3, 2]]] as const) {
