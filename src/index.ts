@@ -37,6 +37,10 @@ export { SkSkb, runSkSkbProgram, type SkSkbRunResult, type SkSkbRedirect } from 
 export type { SkSkbRunOptions, SkSkbRunOutcome } from './kernel/model.js';
 export { socketHelperTable, socketHelperProvided, SOCKET_PROG_TYPES, type HelperTableRow, type SocketHelperOutput, type SockoptSysctl } from './kernel/sock-helpers.js';
 export { SkStorageMap, PerfEventArrayMap, type PerfRecord } from './kernel/maps/index.js';
+export {
+  QueueStackMap, RingBufMap, UserRingBufMap, consumeRingbufs, ringbufRecords, type RingSample, type RingbufRecord,
+} from './kernel/maps/index.js';
+export { installMapKindHelpers, MAP_KIND_HELPER_IDS } from './kernel/map-kind-helpers.js';
 export { parseTestAnnotations, matchMessages, BpfAnnotationError, type TestSpec, type ModeSpec, type ExpectedMessage } from './selftest/annotations.js';
 export { runSelftests, summarize, bpfvmBackend, type TestResult, type FileResult, type SelftestBackend, type Summary } from './selftest/engine.js';
 export { toJUnit } from './selftest/junit.js';

@@ -19,8 +19,9 @@ The packet is --data-in (raw bytes; default 64 zero bytes); --ctx-in is a raw __
 and --ctx-out write what the kernel would copy back (asking for --ctx-out without --ctx-in runs with an
 all-zero context, as the kernel does). --repeat N runs N times on the same packet (0 = 1).
 Prints "Return value: R, duration: Dns" (" (average)" after duration when N > 1) and one
-"bpf_trace_printk: MSG" line per bpf_trace_printk call; --json prints
-{ "retval", "duration", "insns", "dataOut", "ctxOut"?, "trace" } instead.
+"bpf_trace_printk: MSG" line per bpf_trace_printk call and one "ringbuf MAP: HEX" line per ring buffer sample
+(what a ring_buffer__consume reader gets after the run); --json prints
+{ "retval", "duration", "insns", "dataOut", "ctxOut"?, "trace", "ringbuf": [{ "map", "data" }] } instead.
 
 ${MSG_OPTIONS_HELP}
 Prints the return value and duration, the verdict, the redirect target, apply/cork bytes (sk_msg), the bytes
@@ -33,6 +34,11 @@ const TIERS: readonly Tier[] = ['interp', 'js', 'auto'];
 function hexString(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 }
+
+/** Ring buffer samples in --json: [{ "map", "data" (hex) }], in the order a consumer reads them. */
+const ringbufJson = (rs: readonly { map: string; data: Uint8Array }[]): { map: string; data: string }[] => rs.map((r) => ({ map: r.map, data: hexString(r.data) }));
+/** Ring buffer samples in the text output: one "ringbuf MAP: HEX" line each. */
+const ringbufLines = (rs: readonly { map: string; data: Uint8Array }[]): string[] => rs.map((r) => `ringbuf ${r.map}: ${hexString(r.data)}`);
 
 function writeOut(path: string, data: Uint8Array): void {
   try {
@@ -120,10 +126,12 @@ export async function main(argv: string[]): Promise<number> {
     const out: Record<string, unknown> = { retval: res.retval, duration: res.duration, insns: res.insns, dataOut: hexString(res.dataOut) };
     if (res.ctxOut !== undefined) out['ctxOut'] = hexString(res.ctxOut);
     out['trace'] = res.trace;
+    out['ringbuf'] = ringbufJson(res.ringbuf);
     process.stdout.write(JSON.stringify(out) + '\n');
   } else {
     let text = `Return value: ${res.retval}, duration${res.repeat > 1 ? ' (average)' : ''}: ${res.duration}ns\n`;
     for (const t of res.trace) text += `bpf_trace_printk: ${t}\n`;
+    for (const l of ringbufLines(res.ringbuf)) text += `${l}\n`;
     process.stdout.write(text);
   }
   return 0;
@@ -152,7 +160,7 @@ async function runMsg(r: ParsedArgs, spec: CollectionSpec, prog: ProgramSpec, re
   if (dataOutPath !== undefined) writeOut(dataOutPath, res.dataOut);
   const run = (x: MsgProgRun) => ({ ...x, dataOut: hexString(x.dataOut) });
   if (r.bool('json')) {
-    const { runs, sends, delivered, held, unsent, trace, repeat: rep, duration, ...first } = res;
+    const { runs, sends, delivered, held, unsent, trace, ringbuf, repeat: rep, duration, ...first } = res;
     const out = {
       ...run(first),
       duration,
@@ -163,6 +171,7 @@ async function runMsg(r: ParsedArgs, spec: CollectionSpec, prog: ProgramSpec, re
       held,
       unsent,
       trace,
+      ringbuf: ringbufJson(ringbuf),
     };
     process.stdout.write(JSON.stringify(out) + '\n');
     return 0;
@@ -182,6 +191,7 @@ async function runMsg(r: ParsedArgs, spec: CollectionSpec, prog: ProgramSpec, re
   if (res.held > 0) lines.push(`Held (corked): ${res.held} bytes`);
   for (const [k, n] of Object.entries(res.unsent)) lines.push(`Unsent in ${k}'s TCP write queue: ${n} bytes`);
   for (const t of res.trace) lines.push(`bpf_trace_printk: ${t}`);
+  lines.push(...ringbufLines(res.ringbuf));
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
 }
@@ -200,7 +210,7 @@ async function runSkb(
   const dataOutPath = r.str('data-out');
   if (dataOutPath !== undefined) writeOut(dataOutPath, res.dataOut);
   if (r.bool('json')) {
-    process.stdout.write(JSON.stringify({ ...res, dataOut: hexString(res.dataOut) }) + '\n');
+    process.stdout.write(JSON.stringify({ ...res, dataOut: hexString(res.dataOut), ringbuf: ringbufJson(res.ringbuf) }) + '\n');
     return 0;
   }
   const lines = [`Return value: ${res.retval}, duration${res.repeat > 1 ? ' (average)' : ''}: ${res.duration}ns`];
@@ -214,6 +224,7 @@ async function runSkb(
   }
   lines.push(`skb: ${res.sizeIn} bytes received by ${res.socket}, ${res.sizeOut} bytes after the program${res.sizeOut === res.sizeIn && hexString(res.dataOut) === hexString(data) ? ' (unchanged)' : ''}`);
   for (const t of res.trace) lines.push(`bpf_trace_printk: ${t}`);
+  lines.push(...ringbufLines(res.ringbuf));
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
 }

@@ -22,6 +22,8 @@ import { helperChangesPktData } from '../../helpers/protos.js';
 import { Vm, type BoundProgram, type Tier } from '../../vm/interpreter.js';
 import { BpfMap, BpfMapError, Maps, u32Bytes, ERRNO } from './maps/index.js';
 import { MapsVm } from './maps/vm.js';
+import { installMapKindHelpers } from './map-kind-helpers.js';
+import { RingBufMap, consumeRingbufs, type RingbufRecord } from './maps/ringbuf.js';
 import { installSkMsgHelpers, runSkMsgProgram, type SkMsgRunResult } from './skmsg-helpers.js';
 import { PageFrag, type Page, type SkMsg, type SkMsgContextOptions } from './skmsg.js';
 import {
@@ -192,6 +194,7 @@ export class Kernel {
     installSockOpsSockopt(this.vm, this.sysctl);
     installLoadHdrOpt(this.vm);
     installPerfEventOutput(this.vm);
+    installMapKindHelpers(this.vm); // queue / stack, ring buffers, dynptrs (map-kind-helpers.ts)
     this.nextPort = opts.ephemeralBase ?? 32768;
     this.sockOpts = { ...(opts.segmentSize !== undefined ? { segmentSize: opts.segmentSize } : {}), ...(opts.mss !== undefined ? { mss: opts.mss } : {}) };
     this.env = {
@@ -248,6 +251,18 @@ export class Kernel {
   map(which: number | string): BpfMap {
     if (this.maps === null) throw new Error('Kernel has no maps (createMaps first)');
     return this.maps.get(which);
+  }
+
+  /**
+   * The ring buffer consumer (libbpf ring_buffer__consume): the samples programs submitted to the RINGBUF map
+   * `which` (default: every ring buffer, in map order) since the last call, discarded ones skipped.
+   */
+  consumeRingbuf(which?: number | string): RingbufRecord[] {
+    if (this.maps === null) throw new Error('Kernel has no maps (createMaps first)');
+    if (which === undefined) return consumeRingbufs(this.maps);
+    const m = this.maps.get(which);
+    if (!(m instanceof RingBufMap)) throw new Error(`map "${m.name}" is a ${m.typeName} map, not a ringbuf`);
+    return m.consume().map((data) => ({ map: m.name, data }));
   }
 
   /** BPF_PROG_ATTACH to a sock map: 0 or -errno. */

@@ -23,6 +23,7 @@ import { BPF_F_INGRESS, PageFrag, SkMsg, __SK_DROP, __SK_PASS, __SK_REDIRECT } f
 import { Errno, type Socket } from './socket.js';
 import type { BpfMap } from './maps/index.js';
 import { concatBytes } from '../bytes.js';
+import { ringbufRecords, type RingbufRecord } from './maps/ringbuf.js';
 
 export const BPF_PROG_TYPE_SK_MSG = 16;
 export const BPF_PROG_TYPE_SK_SKB = 14;
@@ -126,6 +127,8 @@ export interface MsgRunResult extends MsgProgRun {
   unsent: Record<string, number>;
   /** bpf_trace_printk messages. */
   trace: string[];
+  /** Ring buffer samples a consumer would read after the sends (before the timed runs). */
+  ringbuf: RingbufRecord[];
   /** Timed runs and their average duration in ns. */
   repeat: number;
   duration: number;
@@ -412,13 +415,14 @@ export function runSkMsg(collection: CollectionSpec, prog: ProgramSpec, opts: Ms
   }
   const held = sender.psock?.cork?.size ?? 0;
   const trace = [...setup.trace];
+  const ringbuf = ringbufRecords(setup.kernel.maps!);
   // Timing: `repeat` runs of the program on fresh copies of the first send's message.
   const repeat = Math.max(1, opts.repeat ?? 1);
   const prepared = prepareMsgRun(setup, concatBytes(sends[0]!));
   const t0 = process.hrtime.bigint();
   for (let k = 0; k < repeat; k++) prepared.runOnce();
   const duration = Math.round(Number(process.hrtime.bigint() - t0) / repeat);
-  return { ...runs[0]!, runs, sends: sendResults, delivered, held, unsent, trace, repeat, duration };
+  return { ...runs[0]!, runs, sends: sendResults, delivered, held, unsent, trace, ringbuf, repeat, duration };
 }
 
 // ---- sk_skb: one skb through a parser or verdict program --------------------------------------------------------
@@ -442,6 +446,8 @@ export interface SkbRunResult {
   dataOut: Uint8Array;
   insns: number;
   trace: string[];
+  /** Ring buffer samples a consumer would read after the run (before the timed runs). */
+  ringbuf: RingbufRecord[];
   repeat: number;
   duration: number;
 }
@@ -461,6 +467,7 @@ export function runSkSkbOnce(collection: CollectionSpec, prog: ProgramSpec, opts
   const run = () => setup.kernel.runSkSkb(setup.program, data, { sock: receiver });
   const r = run(); // prepareSkbRun's runOnce, keeping the whole outcome
   const trace = [...setup.trace];
+  const ringbuf = ringbufRecords(setup.kernel.maps!);
   const repeat = Math.max(1, opts.repeat ?? 1);
   const t0 = process.hrtime.bigint();
   for (let k = 0; k < repeat; k++) run();
@@ -487,6 +494,7 @@ export function runSkSkbOnce(collection: CollectionSpec, prog: ProgramSpec, opts
     dataOut: r.data,
     insns: r.insns,
     trace,
+    ringbuf,
     repeat,
     duration,
   };

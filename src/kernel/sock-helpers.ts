@@ -31,6 +31,7 @@ import { perfEventOutputHelper } from './maps/perf-event-array.js';
 import { SK_SKB_HELPER_IDS } from './sk_skb.js';
 import { E2BIG, EINVAL, Prng, VirtualClock, tracePrintk } from './skb-helpers.js';
 import { SK_MSG_HELPERS } from './skmsg-helpers.js';
+import { MAP_KIND_HELPER_IDS } from './map-kind-helpers.js';
 import {
   BPF_FUNC_get_socket_cookie, BPF_PROG_TYPE_SOCK_OPS, RequestSock, SOCK_OPS_HELPERS, SockOpsContext,
 } from './sockops.js';
@@ -57,6 +58,7 @@ export const GENERIC_HELPER_IDS: ReadonlySet<number> = new Set([
   F.ktime_get_ns, F.ktime_get_boot_ns, F.ktime_get_coarse_ns, F.jiffies64, F.trace_printk, F.get_prandom_u32,
   F.get_smp_processor_id, F.get_numa_node_id, F.get_current_pid_tgid, F.get_current_uid_gid, F.get_current_comm,
   F.strtol, F.strtoul, F.strncmp, F.loop, F.sk_storage_get, F.sk_storage_delete, F.get_netns_cookie,
+  ...MAP_KIND_HELPER_IDS, // queue / stack, ring buffers, dynptrs (map-kind-helpers.ts)
 ]);
 
 /** The sock_ops helpers of this file (on top of sockops.ts SOCK_OPS_HELPERS). */

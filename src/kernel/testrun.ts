@@ -27,8 +27,9 @@
 // A run repeats `repeat` times (0 means 1) on the same packet and context, as the kernel does; retval is the
 // last run's. Context fields are served through load/store hooks with the kernel's narrow-load rules (a load
 // narrower than the kernel's field is shifted and masked, a wider one returns the whole field), and stores
-// are limited to the fields the program type may write. Helpers: see skb-helpers.ts; any other helper is
-// refused before the run with its name and id, and so is a helper the program type may not call.
+// are limited to the fields the program type may write. Helpers: see skb-helpers.ts and map-kind-helpers.ts
+// (queue / stack, ring buffers, dynptrs: shared with the socket model); any other helper is refused before the
+// run with its name and id, and so is a helper the program type may not call.
 
 import { isHelperAllowed } from '../../helpers/availability.js';
 import { helperName } from '../../helpers/ids.js';
@@ -38,6 +39,8 @@ import type { Region } from '../../vm/memory.js';
 import type { CollectionSpec, ProgramSpec } from '../spec.js';
 import { Maps } from './maps/collection.js';
 import { MapsVm } from './maps/vm.js';
+import { installMapKindHelpers } from './map-kind-helpers.js';
+import { ringbufRecords, type RingbufRecord } from './maps/ringbuf.js';
 import {
   E2BIG, EINVAL, ENODEV, ENOMEM, ETH_HLEN, GSO_LEGACY_MAX_SIZE, GSO_MAX_SEGS, MAX_SKB_FRAGS, PAGE_SIZE,
   Prng, SKB_HEADROOM, SKB_SHINFO_SIZE, SkbPacket, VirtualClock, XDP_FRAME_SIZE, XDP_PACKET_HEADROOM, XdpPacket,
@@ -91,6 +94,8 @@ export interface TestRunResult extends RunResult {
   ctxOut?: Uint8Array;
   /** Messages of bpf_trace_printk, in order, without their trailing newline. */
   trace: string[];
+  /** Ring buffer samples a consumer would read after the runs (every RINGBUF map, in map order; not consumed). */
+  ringbuf: RingbufRecord[];
   /** Repetitions run. */
   repeat: number;
   /** Instructions of the last repetition (`insns` is the same number). */
@@ -568,6 +573,8 @@ export interface PreparedTestRun {
   /** What the kernel copies back after the runs: data_out, and ctx_out when asked for. */
   finish(): { dataOut: Uint8Array; ctxOut?: Uint8Array };
   readonly trace: string[];
+  /** The live maps of the run. */
+  readonly maps: Maps;
 }
 
 export function prepareTestRun(prog: ProgramSpec, dataIn: Uint8Array = DEFAULT_TEST_INPUT(), opts: TestRunOptions = {}): PreparedTestRun {
@@ -591,6 +598,7 @@ export function prepareTestRun(prog: ProgramSpec, dataIn: Uint8Array = DEFAULT_T
     },
   });
   mapsVm.install(vm);
+  installMapKindHelpers(vm); // queue / stack, ring buffers, dynptrs
   const clock = new VirtualClock(opts.clock?.startNs, opts.clock?.stepNs);
   const prng = new Prng(opts.seed);
   vm.helpers[5] = clock.helper();
@@ -616,6 +624,7 @@ export function prepareTestRun(prog: ProgramSpec, dataIn: Uint8Array = DEFAULT_T
     },
     finish: () => built.finish(),
     trace,
+    maps,
   };
 }
 
@@ -637,6 +646,7 @@ export function testRun(prog: ProgramSpec, dataIn: Uint8Array = DEFAULT_TEST_INP
     dataOut: out.dataOut,
     ...(out.ctxOut !== undefined ? { ctxOut: out.ctxOut } : {}),
     trace: prepared.trace,
+    ringbuf: ringbufRecords(prepared.maps),
     repeat,
     insnsTotal: total,
     duration: Math.round(duration),

@@ -35,7 +35,7 @@ describe('bpfvm run: sk_msg', () => {
     const j = JSON.parse(r.stdout) as Record<string, unknown>;
     expect(Object.keys(j)).toEqual([
       'retval', 'verdict', 'redirect', 'applyBytes', 'corkBytes', 'sizeIn', 'sizeOut', 'dataOut', 'insns',
-      'duration', 'repeat', 'runs', 'sends', 'delivered', 'held', 'unsent', 'trace',
+      'duration', 'repeat', 'runs', 'sends', 'delivered', 'held', 'unsent', 'trace', 'ringbuf',
     ]);
     expect(j).toMatchObject({ retval: 1, verdict: 'pass', redirect: null, applyBytes: 0, corkBytes: 0, sizeIn: 10, sizeOut: 7, dataOut: '00010506070809', repeat: 1, held: 0, unsent: {}, trace: [] });
     expect(j['insns']).toBeGreaterThan(0);
@@ -115,7 +115,7 @@ describe('bpfvm run: sk_skb (one skb, received by p1)', () => {
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/^Return value: 1, duration: \d+ns\nVerdict: redirect to c2 \(skb_map\[2\], flags 0x0, egress\)\nskb: 64 bytes received by p1, 64 bytes after the program \(unchanged\)\n$/);
     const j = JSON.parse(bpfvm(['run', f, '-p', 'skb_verdict_hash_in', '--map-set', 'skb_cfg:1=3', '--json']).stdout) as Record<string, unknown>;
-    expect(Object.keys(j)).toEqual(['role', 'retval', 'verdict', 'redirect', 'socket', 'sizeIn', 'sizeOut', 'dataOut', 'insns', 'trace', 'repeat', 'duration']);
+    expect(Object.keys(j)).toEqual(['role', 'retval', 'verdict', 'redirect', 'socket', 'sizeIn', 'sizeOut', 'dataOut', 'insns', 'trace', 'ringbuf', 'repeat', 'duration']);
     expect(j).toMatchObject({ role: 'verdict', retval: 1, verdict: 'redirect', socket: 'p1', redirect: { map: 'skb_hash', key: 3, flags: 1, direction: 'ingress', socket: 'p2' } });
     const empty = bpfvm(['run', f, '-p', 'skb_verdict_map', '--map-set', 'skb_cfg:1=6']);
     expect(empty.stdout).toMatch(/^Return value: 0, [^]*\nVerdict: drop\n/);

@@ -21,6 +21,18 @@ describe('bpfvm run', () => {
     expect(r.stdout).toMatch(/^Return value: 64, duration: \d+ns\n$/);
   });
 
+  it('reports the ring buffer records a consumer would read (text and --json); queue and ringbuf maps load from BTF', () => {
+    const rq = join(root, 'fixtures', 'v4', 'ringbuf_queue.o');
+    const t = bpfvm(['run', rq]);
+    expect(t.stderr).toBe('');
+    expect(t.stdout).toMatch(/^Return value: 65, duration: \d+ns\nringbuf events: 4000000007000000\nringbuf events: 40000000\n$/);
+    const j = JSON.parse(bpfvm(['run', rq, '--json', '--repeat', '2']).stdout) as Record<string, unknown>;
+    expect(j['ringbuf']).toEqual([
+      { map: 'events', data: '4000000007000000' }, { map: 'events', data: '40000000' },
+      { map: 'events', data: '4000000007000000' }, { map: 'events', data: '40000000' },
+    ]);
+  });
+
   it('says "(average)" when repeating', () => {
     const r = bpfvm(['run', pktParse, '-p', 'tc_len', '--repeat', '5']);
     expect(r.status).toBe(0);
@@ -43,7 +55,7 @@ describe('bpfvm run', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const j = JSON.parse(r.stdout) as Record<string, unknown>;
-    expect(Object.keys(j)).toEqual(['retval', 'duration', 'insns', 'dataOut', 'ctxOut', 'trace']);
+    expect(Object.keys(j)).toEqual(['retval', 'duration', 'insns', 'dataOut', 'ctxOut', 'trace', 'ringbuf']);
     expect(j['retval']).toBe(100);
     expect(typeof j['duration']).toBe('number');
     expect(j['insns']).toBeGreaterThan(0);

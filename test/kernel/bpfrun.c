@@ -16,14 +16,24 @@
  *   PROG <progType> <expectedAttachType> <progFlags> <logLevel> <logSize> <dumpMaps 0|1> <restricted 0|1>
  *   LICENSE <hex>
  *   INSNS <hex>                         (8 bytes per instruction slot)
+ *   BTF <hex>                           (optional: raw BTF, loaded with BPF_BTF_LOAD)
+ *   FUNCINFO <hex>                      (optional, with BTF: bpf_func_info records,
+ *                                        8 bytes each: insn_off, type_id)
  *   MAP <type> <keySize> <valueSize> <maxEntries> <flags> <nameHex|->   (0..64 times)
- *   ELEM <keyHex|-> <valueHex|->        (adds an element to the previous MAP)
+ *   ELEM <keyHex|-> <valueHex|->        (adds an element to the previous MAP; for a
+ *                                       USER_RINGBUF map: a sample written through
+ *                                       the mmap-ed area, key "01" = discarded)
  *   RUN <repeat> <dataSizeOut> <ctxSizeOut> <dataHex|-> <ctxHex|->      (optional)
  *   END
  *
  * "-" means "absent / empty" (a NULL pointer with size 0 is passed to the
  * kernel).  All numbers are unsigned decimal.  Every request is independent:
  * all fds it created are closed before the next one is read.
+ *
+ * Dumps: queue / stack maps are popped until empty (key ""); RINGBUF maps
+ * are read through their mmap-ed area without consuming, one entry per
+ * record from the consumer to the producer position: key = the u32 header
+ * word (length with the BUSY / DISCARD bits), value = the sample.
  *
  * Output: one line per request, either
  *   {"loaded":B,"errno":N,"stage":"..","log":"<hex>","run":{..},"maps":[..]}
@@ -53,6 +63,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -97,7 +108,7 @@ struct mapdef {
 struct request {
 	int have_prog, have_license, have_insns, have_run;
 	uint32_t prog_type, attach_type, prog_flags, log_level, log_size, dump, restricted;
-	struct bytes license, insns;
+	struct bytes license, insns, btf, func_info;
 	struct mapdef maps[MAX_MAPS];
 	uint32_t nmaps;
 	uint32_t repeat, data_size_out, ctx_size_out;
@@ -150,6 +161,8 @@ static void req_free(struct request *r)
 
 	bytes_free(&r->license);
 	bytes_free(&r->insns);
+	bytes_free(&r->btf);
+	bytes_free(&r->func_info);
 	bytes_free(&r->data);
 	bytes_free(&r->ctx);
 	for (i = 0; i < r->nmaps; i++) {
@@ -360,6 +373,17 @@ static void handle_line(struct request *r, char *line)
 		if (r->insns.n % 8)
 			req_fail(r, "insns: %zu bytes is not a multiple of 8", r->insns.n);
 		r->have_insns = 1;
+	} else if (strcmp(tok[0], "BTF") == 0 || strcmp(tok[0], "FUNCINFO") == 0) {
+		int btf = strcmp(tok[0], "BTF") == 0;
+
+		if (n != 2) {
+			req_fail(r, "%s needs 1 field", tok[0]);
+			return;
+		}
+		if (parse_hex(r, tok[1], MAX_KV, tok[0], btf ? &r->btf : &r->func_info))
+			return;
+		if (!btf && r->func_info.n % 8)
+			req_fail(r, "func_info: %zu bytes is not a multiple of 8", r->func_info.n);
 	} else if (strcmp(tok[0], "MAP") == 0) {
 		struct mapdef *m;
 
@@ -512,6 +536,50 @@ static void restore_caps(void)
 	}
 }
 
+/* Writes the ELEMs of a user ring buffer as samples, the way libbpf's
+ * user_ring_buffer__reserve / __submit do (key "01": discarded). */
+static int user_ringbuf_produce(struct mapdef *m)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t sz = m->max_entries, j;
+	uint64_t *cons, *prod, pos;
+	uint8_t *base, *data;
+
+	cons = mmap(NULL, pg, PROT_READ, MAP_SHARED, m->fd, 0);
+	if (cons == MAP_FAILED)
+		return errno;
+	base = mmap(NULL, pg + 2 * sz, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd, pg);
+	if (base == MAP_FAILED) {
+		int err = errno;
+
+		munmap(cons, pg);
+		return err;
+	}
+	prod = (uint64_t *)base;
+	data = base + pg;
+	pos = *prod;
+	for (j = 0; j < m->nelems; j++) {
+		struct elem *e = &m->elems[j];
+		uint32_t len = (uint32_t)e->val.n, total = (len + 8 + 7) / 8 * 8;
+		uint32_t hdr[2];
+
+		if (total > sz || sz - (pos - *cons) < total) {
+			munmap(base, pg + 2 * sz);
+			munmap(cons, pg);
+			return ENOSPC;
+		}
+		hdr[0] = len | (e->key.n && e->key.p[0] ? (1u << 30) : 0);
+		hdr[1] = 0;
+		memcpy(data + (pos & (sz - 1)) + 8, e->val.p, len);
+		memcpy(data + (pos & (sz - 1)), hdr, 8);
+		pos += total;
+		__atomic_store_n(prod, pos, __ATOMIC_RELEASE);
+	}
+	munmap(base, pg + 2 * sz);
+	munmap(cons, pg);
+	return 0;
+}
+
 static int create_maps(struct request *r, uint32_t *failed_at, const char **stage)
 {
 	uint32_t i;
@@ -544,6 +612,16 @@ static int create_maps(struct request *r, uint32_t *failed_at, const char **stag
 
 		if (m->nelems == 0)
 			continue;
+		if (m->type == 31 /* BPF_MAP_TYPE_USER_RINGBUF */) {
+			int err = user_ringbuf_produce(m);
+
+			if (err) {
+				*failed_at = i;
+				*stage = "map_update";
+				return err;
+			}
+			continue;
+		}
 		if (ks > MAX_KV || vs > MAX_KV) {
 			*failed_at = i;
 			*stage = "map_update";
@@ -624,6 +702,68 @@ static void rewrite_map_refs(struct request *r)
 	}
 }
 
+/* Queue / stack: pop until empty (bounded by max_entries). */
+static void dump_queue(struct mapdef *m)
+{
+	uint8_t *val = m->value_size <= MAX_KV ? calloc(1, m->value_size) : NULL;
+	unsigned n;
+
+	if (!val)
+		return;
+	for (n = 0; n < m->max_entries && n < MAX_DUMP; n++) {
+		union bpf_attr a;
+
+		memset(&a, 0, sizeof(a));
+		a.map_fd = (uint32_t)m->fd;
+		a.value = ptr_u64(val);
+		if (sys_bpf(BPF_MAP_LOOKUP_AND_DELETE_ELEM, &a) < 0)
+			break;
+		if (n)
+			putchar(',');
+		fputs("[\"\",\"", stdout);
+		put_hex(val, m->value_size);
+		fputs("\"]", stdout);
+	}
+	free(val);
+}
+
+/* Ring buffer: every record between the consumer and producer positions. */
+static void dump_ringbuf(struct mapdef *m)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t sz = m->max_entries;
+	uint64_t *cons, *prod, pos;
+	uint8_t *base, *data;
+	unsigned n = 0;
+
+	cons = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd, 0);
+	if (cons == MAP_FAILED)
+		return;
+	base = mmap(NULL, pg + 2 * sz, PROT_READ, MAP_SHARED, m->fd, pg);
+	if (base == MAP_FAILED) {
+		munmap(cons, pg);
+		return;
+	}
+	prod = (uint64_t *)base;
+	data = base + pg;
+	for (pos = *cons; pos < *prod && n < MAX_DUMP; n++) {
+		uint32_t hdr, len;
+
+		memcpy(&hdr, data + (pos & (sz - 1)), 4);
+		len = hdr & ~(3u << 30);
+		if (n)
+			putchar(',');
+		fputs("[\"", stdout);
+		put_hex((uint8_t *)&hdr, 4);
+		fputs("\",\"", stdout);
+		put_hex(data + (pos & (sz - 1)) + 8, len);
+		fputs("\"]", stdout);
+		pos += (len + 8 + 7) / 8 * 8;
+	}
+	munmap(base, pg + 2 * sz);
+	munmap(cons, pg);
+}
+
 static void dump_maps(struct request *r)
 {
 	uint32_t i;
@@ -639,8 +779,15 @@ static void dump_maps(struct request *r)
 		if (i)
 			putchar(',');
 		fputs("{\"entries\":[", stdout);
-		/* Maps without keys (queue/stack) cannot be iterated without
-		 * popping them, so they are reported empty. */
+		if (m->fd >= 0 && (m->type == 22 || m->type == 23)) {
+			dump_queue(m);
+			goto done;
+		}
+		if (m->fd >= 0 && m->type == 27) {
+			dump_ringbuf(m);
+			goto done;
+		}
+		/* Other maps without keys are reported empty. */
 		if (ks == 0 || ks > MAX_KV || vs > MAX_KV || m->fd < 0)
 			goto done;
 		cur = calloc(1, ks);
@@ -715,7 +862,7 @@ static void execute_inner(struct request *r)
 {
 	uint32_t failed_map = 0;
 	const char *stage = NULL;
-	int err, prog_fd = -1, attempts;
+	int err, prog_fd = -1, btf_fd = -1, attempts;
 	char *log = NULL;
 	size_t log_len = 0;
 	union bpf_attr a;
@@ -737,6 +884,18 @@ static void execute_inner(struct request *r)
 		return;
 	}
 	rewrite_map_refs(r);
+
+	if (r->btf.n) {
+		memset(&a, 0, sizeof(a));
+		a.btf = ptr_u64(r->btf.p);
+		a.btf_size = (uint32_t)r->btf.n;
+		btf_fd = (int)sys_bpf(BPF_BTF_LOAD, &a);
+		if (btf_fd < 0) {
+			printf("{\"loaded\":false,\"errno\":%d,\"stage\":\"prog_load\",\"log\":\"\"}\n", errno);
+			fflush(stdout);
+			return;
+		}
+	}
 
 	if (r->log_level && r->log_size) {
 		/* calloc: whatever the kernel does not write stays NUL, so the
@@ -761,6 +920,12 @@ static void execute_inner(struct request *r)
 		a.log_buf = ptr_u64(log);
 		a.prog_flags = r->prog_flags;
 		a.expected_attach_type = r->attach_type;
+		if (btf_fd >= 0) {
+			a.prog_btf_fd = (uint32_t)btf_fd;
+			a.func_info_rec_size = 8;
+			a.func_info = ptr_u64(r->func_info.p);
+			a.func_info_cnt = (uint32_t)(r->func_info.n / 8);
+		}
 		if (log)
 			memset(log, 0, (size_t)r->log_size + 1);
 		prog_fd = (int)sys_bpf(BPF_PROG_LOAD, &a);
@@ -837,6 +1002,8 @@ static void execute_inner(struct request *r)
 
 	if (prog_fd >= 0)
 		close(prog_fd);
+	if (btf_fd >= 0)
+		close(btf_fd);
 	free(log);
 }
 

@@ -6,6 +6,7 @@
  *   UPDATE <h> <keyhex> <valuehex> <flags>
  *   UPDATEMAP <h> <keyhex> <inner_h> <flags>   (map-in-map: value = fd of map handle inner_h)
  *   LOOKUP <h> <keyhex>                        -> value bytes
+ *   LOOKUPDEL <h> <keyhex|-> <flags>           -> value bytes (BPF_MAP_LOOKUP_AND_DELETE_ELEM)
  *   DELETE <h> <keyhex>
  *   NEXT <h> <keyhex|->                        -> next key bytes
  *   KEYS <h>                                   -> every key, walking get_next_key from NULL
@@ -154,6 +155,12 @@ int main(void)
 			memset(obuf, 0, vsz[h]);
 			a.value = (uint64_t)(uintptr_t)obuf;
 			r = sys_bpf(BPF_MAP_LOOKUP_ELEM, &a);
+			if (r < 0) put(errno, NULL, 0); else put(0, obuf, vsz[h]);
+		} else if (strcmp(cmd, "LOOKUPDEL") == 0) {
+			memset(obuf, 0, vsz[h]);
+			a.value = (uint64_t)(uintptr_t)obuf;
+			a.flags = strtoull(strtok(NULL, " \n"), NULL, 10);
+			r = sys_bpf(BPF_MAP_LOOKUP_AND_DELETE_ELEM, &a);
 			if (r < 0) put(errno, NULL, 0); else put(0, obuf, vsz[h]);
 		} else if (strcmp(cmd, "DELETE") == 0) {
 			r = sys_bpf(BPF_MAP_DELETE_ELEM, &a);

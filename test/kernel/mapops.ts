@@ -15,6 +15,7 @@ export type KernelMapCmd =
   | { op: 'update'; map: number; key: Uint8Array; value: Uint8Array; flags: number }
   | { op: 'updateMap'; map: number; key: Uint8Array; inner: number; flags: number }
   | { op: 'lookup'; map: number; key: Uint8Array }
+  | { op: 'lookupAndDelete'; map: number; key: Uint8Array; flags: number }
   | { op: 'delete'; map: number; key: Uint8Array }
   | { op: 'next'; map: number; key: Uint8Array | null }
   | { op: 'keys'; map: number }
@@ -49,6 +50,8 @@ function encode(c: KernelMapCmd): string {
       return `UPDATEMAP ${c.map} ${hex(c.key)} ${c.inner} ${c.flags}`;
     case 'lookup':
       return `LOOKUP ${c.map} ${hex(c.key)}`;
+    case 'lookupAndDelete':
+      return `LOOKUPDEL ${c.map} ${hex(c.key)} ${c.flags}`;
     case 'delete':
       return `DELETE ${c.map} ${hex(c.key)}`;
     case 'next':

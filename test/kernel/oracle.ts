@@ -60,6 +60,11 @@ export interface KernelProgRequest {
   expectedAttachType?: number;
   /** Raw bytecode, 8 bytes per slot. */
   insns: Uint8Array;
+  /**
+   * Raw BTF (loaded with BPF_BTF_LOAD) and its bpf_func_info records (8 bytes each: insn_off, type_id), for
+   * programs with subprograms the verifier wants described (callbacks).
+   */
+  btf?: { data: Uint8Array; funcInfo: Uint8Array };
   /** Default "GPL". */
   license?: string;
   /**
@@ -250,6 +255,7 @@ function encodeRequest(req: KernelProgRequest, i: number): string {
   if (license.includes(0)) throw new RangeError(`kernel oracle request ${i}: license contains NUL`);
   lines.push(`LICENSE ${hex(license)}`);
   lines.push(`INSNS ${hex(req.insns)}`);
+  if (req.btf !== undefined) lines.push(`BTF ${hex(req.btf.data)}`, `FUNCINFO ${hex(req.btf.funcInfo)}`);
   const maps = req.maps ?? [];
   if (maps.length > MAX_MAPS) throw new RangeError(`kernel oracle request ${i}: more than ${MAX_MAPS} maps`);
   maps.forEach((m, j) => {

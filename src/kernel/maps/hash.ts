@@ -244,6 +244,16 @@ export class HashMap extends BpfMap {
     this.unlink(e);
   }
 
+  /** htab_map_lookup_and_delete_elem (hash, percpu_hash, lru_hash, lru_percpu_hash; not hash_of_maps). */
+  protected override sysLookupAndDelete(key: Uint8Array): Uint8Array {
+    if (this.ofMaps) return super.sysLookupAndDelete(key);
+    const e = this.find(key);
+    if (e === undefined) this.fail('ENOENT', 'lookup_and_delete', 'no such key');
+    const v = this.percpu ? e.value.slice() : this.view(e, 0).slice();
+    this.unlink(e);
+    return v;
+  }
+
   protected nextKey(key: Uint8Array | null): Uint8Array {
     let start = 0;
     if (key !== null) {

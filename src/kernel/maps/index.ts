@@ -9,4 +9,6 @@ export { ProgArrayMap, ArrayOfMapsMap } from './fdarray.js';
 export { createMap, registerMapType, supportedMapTypes, type CreateMapOptions, type MapCreateSpec } from './create.js';
 export { Maps, type MapsOptions } from './collection.js';
 export { SkStorageMap, BPF_MAP_TYPE_SK_STORAGE, BPF_SK_STORAGE_GET_F_CREATE } from './sk-storage.js';
+export { QueueStackMap, BPF_MAP_TYPE_QUEUE, BPF_MAP_TYPE_STACK } from './queue-stack.js';
+export { RingBufMap, UserRingBufMap, consumeRingbufs, ringbufRecords, BPF_MAP_TYPE_RINGBUF, BPF_MAP_TYPE_USER_RINGBUF, type RingSample, type RingbufRecord } from './ringbuf.js';
 export { PerfEventArrayMap, BPF_MAP_TYPE_PERF_EVENT_ARRAY, type PerfRecord } from './perf-event-array.js';

@@ -132,6 +132,27 @@ export abstract class BpfMap {
     this.sysDelete(key);
   }
 
+  /**
+   * BPF_MAP_LOOKUP_AND_DELETE_ELEM (syscall.c map_lookup_and_delete_elem): flags other than BPF_F_LOCK are EINVAL,
+   * the map must be readable and writable (EPERM), queue / stack maps take no flags and BPF_F_LOCK needs a
+   * bpf_spin_lock (EINVAL); queue / stack pop, the four hash types look up and delete, the rest is ENOTSUPP.
+   */
+  lookupAndDelete(key: Uint8Array, flags: number | bigint = 0): Uint8Array {
+    const f = normFlags(flags);
+    if ((f & ~BPF_F_LOCK) !== 0) this.fail('EINVAL', 'lookup_and_delete', `flags 0x${f.toString(16)} are not 0 or BPF_F_LOCK`);
+    this.checkRead('lookup_and_delete');
+    this.checkWrite('lookup_and_delete');
+    if (f !== 0) this.fail('EINVAL', 'lookup_and_delete', 'BPF_F_LOCK needs a bpf_spin_lock in the value (and queue / stack maps take no flags)');
+    this.checkKey('lookup_and_delete', key);
+    return this.sysLookupAndDelete(key);
+  }
+
+  /** The type's BPF_MAP_LOOKUP_AND_DELETE_ELEM after the common checks; ENOTSUPP unless a type has it. */
+  protected sysLookupAndDelete(key: Uint8Array): Uint8Array {
+    void key;
+    this.fail('ENOTSUPP', 'lookup_and_delete', `${this.typeName} maps do not support lookup-and-delete`);
+  }
+
   /** BPF_MAP_GET_NEXT_KEY; `null` asks for the first key. Throws ENOENT after the last key. */
   getNextKey(key: Uint8Array | null): Uint8Array {
     this.checkRead('get_next_key');

@@ -1,0 +1,43 @@
+// The smallest BTF the verifier accepts for a program with subprograms (bpf_loop / bpf_user_ringbuf_drain
+// callbacks need func_info): an "int" type, one "int (void)" prototype and one FUNC per subprogram (the main one
+// global, the others static), with the bpf_func_info records (insn_off, type_id) that go with it. For the kernel
+// oracle (oracle.ts KernelProgRequest.btf).
+
+const BTF_MAGIC = 0xeb9f;
+const KIND_INT = 1;
+const KIND_FUNC = 12;
+const KIND_FUNC_PROTO = 13;
+
+/** `funcs`: each subprogram's name and first instruction (slot index); the first one is the main program. */
+export function funcBtf(funcs: readonly { name: string; insnOff: number }[]): { data: Uint8Array; funcInfo: Uint8Array } {
+  let strs = '\0int\0';
+  const nameOff = funcs.map((f) => {
+    const off = strs.length;
+    strs += `${f.name}\0`;
+    return off;
+  });
+  const words: number[] = [];
+  words.push(1, (KIND_INT << 24) >>> 0, 4, (1 << 24) | 32); // [1] int: signed, 32 bits
+  words.push(0, (KIND_FUNC_PROTO << 24) >>> 0, 1); // [2] int (void)
+  funcs.forEach((_, i) => words.push(nameOff[i]!, ((KIND_FUNC << 24) | (i === 0 ? 1 : 0)) >>> 0, 2)); // [3..] FUNC
+  const typeLen = words.length * 4;
+  const str = Buffer.from(strs, 'latin1');
+  const data = new Uint8Array(24 + typeLen + str.length);
+  const dv = new DataView(data.buffer);
+  dv.setUint16(0, BTF_MAGIC, true);
+  dv.setUint8(2, 1); // version
+  dv.setUint32(4, 24, true); // hdr_len
+  dv.setUint32(8, 0, true); // type_off
+  dv.setUint32(12, typeLen, true);
+  dv.setUint32(16, typeLen, true); // str_off
+  dv.setUint32(20, str.length, true);
+  words.forEach((w, i) => dv.setUint32(24 + 4 * i, w, true));
+  data.set(str, 24 + typeLen);
+  const funcInfo = new Uint8Array(8 * funcs.length);
+  const fv = new DataView(funcInfo.buffer);
+  funcs.forEach((f, i) => {
+    fv.setUint32(8 * i, f.insnOff, true);
+    fv.setUint32(8 * i + 4, 3 + i, true);
+  });
+  return { data, funcInfo };
+}
