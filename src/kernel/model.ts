@@ -67,6 +67,7 @@ import {
   sockOpsState,
   type SockOpsEnv,
 } from './sockops.js';
+import { TimeWaitSock, installSkLookupHelpers } from './sk-lookup.js';
 import { SkSkb, runSkSkbProgram, type SkSkbFields, type SkSkbRunResult } from './sk_skb.js';
 import { SkSkbRx, hasVerdict } from './sk_skb_rx.js';
 import { BPF_PROG_TYPE_SK_SKB, checkProgramHelpers } from './testrun.js';
@@ -160,6 +161,8 @@ export class Kernel {
   private mapsVm: MapsVm | null = null;
   private readonly fds = new Map<number, Socket>();
   private readonly all: Socket[] = [];
+  /** Time-wait sockets left by TCP sockets that closed first (kept: the model has no 60 s timer; sk-lookup.ts). */
+  private readonly timeWaitSocks: TimeWaitSock[] = [];
   private nextFd = 3;
   private nextPort: number;
   private readonly sockOpts: SocketOptions;
@@ -189,6 +192,7 @@ export class Kernel {
     installSockOpsSockopt(this.vm, this.sysctl);
     installLoadHdrOpt(this.vm);
     installPerfEventOutput(this.vm);
+    installSkLookupHelpers(this.vm, { sockets: () => this.all, timeWait: () => this.timeWaitSocks });
     this.nextPort = opts.ephemeralBase ?? 32768;
     this.sockOpts = { ...(opts.segmentSize !== undefined ? { segmentSize: opts.segmentSize } : {}), ...(opts.mss !== undefined ? { mss: opts.mss } : {}) };
     this.env = {
@@ -421,6 +425,23 @@ export class Kernel {
     st.tcpState = state;
   }
 
+  /**
+   * tcp_time_wait: the socket (FIN sent and acknowledged) becomes CLOSE and a time-wait socket with its 4-tuple
+   * takes its place in the established hash; substate FIN_WAIT2 (closed before the peer's FIN) or TIME_WAIT.
+   */
+  private enterTimeWait(sk: Socket, substate: number): void {
+    this.timeWaitSocks.push(new TimeWaitSock(sk.localIp4, sk.localPort, sk.remoteIp4, sk.remotePort, substate));
+    this.tcpSetState(sk, BpfTcpState.CLOSE);
+  }
+
+  private timeWaitOf(sk: Socket): TimeWaitSock | undefined {
+    for (let i = this.timeWaitSocks.length - 1; i >= 0; i--) {
+      const t = this.timeWaitSocks[i]!;
+      if (t.localPort === sk.localPort && t.remotePort === sk.remotePort && t.localIp4 === sk.localIp4 && t.remoteIp4 === sk.remoteIp4) return t;
+    }
+    return undefined;
+  }
+
   private tcpState(sk: Socket): number {
     return sockOpsState(sk).tcpState ?? sk.state;
   }
@@ -640,10 +661,15 @@ export class Kernel {
       this.tcpSetState(sock, BpfTcpState.FIN_WAIT1);
       if (peer !== null && peer.open && this.tcpState(peer) === BpfTcpState.ESTABLISHED) this.tcpSetState(peer, BpfTcpState.CLOSE_WAIT);
       this.tcpSetState(sock, BpfTcpState.FIN_WAIT2);
-      if (closing) this.tcpSetState(sock, BpfTcpState.CLOSE);
+      if (closing) this.enterTimeWait(sock, BpfTcpState.FIN_WAIT2);
     } else if (from === BpfTcpState.CLOSE_WAIT) {
       this.tcpSetState(sock, BpfTcpState.LAST_ACK);
-      if (peer !== null && peer.open && this.tcpState(peer) === BpfTcpState.FIN_WAIT2) this.tcpSetState(peer, BpfTcpState.CLOSE);
+      if (peer !== null && peer.open && this.tcpState(peer) === BpfTcpState.FIN_WAIT2) this.enterTimeWait(peer, BpfTcpState.TIME_WAIT);
+      else if (peer !== null && !peer.open) {
+        // The peer closed first and is a time-wait socket: our FIN moves it from FIN_WAIT2 to TIME_WAIT.
+        const tw = this.timeWaitOf(peer);
+        if (tw !== undefined) tw.substate = BpfTcpState.TIME_WAIT;
+      }
       this.tcpSetState(sock, BpfTcpState.CLOSE);
     }
     if (peer !== null && peer.open) {
@@ -677,6 +703,8 @@ export class Kernel {
         }
       } else if (!(sock.shutdownFlags & SEND_SHUTDOWN)) {
         this.sendFin(sock, true);
+      } else if (this.tcpState(sock) === BpfTcpState.FIN_WAIT2) {
+        this.enterTimeWait(sock, BpfTcpState.FIN_WAIT2);
       } else {
         this.tcpSetState(sock, BpfTcpState.CLOSE);
       }

@@ -189,6 +189,8 @@ export class Socket implements SkMsgSock {
   readonly mss: number;
   /** A name for messages and reports. */
   name: string;
+  /** tcp_sock byte / data-segment counters (bpf_tcp_sock, sk-lookup.ts); loopback acknowledges at once. */
+  readonly tcpCounters = { bytesReceived: 0n, bytesAcked: 0n, dataSegsIn: 0, dataSegsOut: 0 };
 
   constructor(
     readonly fd: number,
@@ -270,6 +272,7 @@ export class Socket implements SkMsgSock {
     }
     // Loopback delivers what one push transmits as skbs of at most segmentSize bytes: data appended to the
     // unsent tail skb (MSG_MORE) fills that skb first (tcp_sendmsg_locked), so the pushed bytes are cut anew.
+    const before = peer.rcvQueue.length;
     if (segs.length === 1) {
       peer.rcvQueue.push(segs[0]!);
     } else {
@@ -283,6 +286,15 @@ export class Socket implements SkMsgSock {
         for (const pg of s.pages) if (pages[pages.length - 1] !== pg && !pages.includes(pg)) pages.push(pg);
       }
       for (let at = 0; at < total; at += this.segmentSize) peer.rcvQueue.push(new Skb(all.subarray(at, Math.min(total, at + this.segmentSize)), pages));
+    }
+    if (this.isTcp) {
+      let n = 0;
+      for (let i = before; i < peer.rcvQueue.length; i++) n += peer.rcvQueue[i]!.len;
+      const segsIn = peer.rcvQueue.length - before;
+      this.tcpCounters.bytesAcked += BigInt(n);
+      this.tcpCounters.dataSegsOut += segsIn;
+      peer.tcpCounters.bytesReceived += BigInt(n);
+      peer.tcpCounters.dataSegsIn += segsIn;
     }
     peer.rxHook?.(peer);
   }
