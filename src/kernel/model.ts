@@ -376,6 +376,8 @@ export class Kernel {
     inheritSockOpts(child, listener);
     c.peer = child;
     child.peer = c;
+    // The client's SYN is acknowledged: tcp_sock bytes_acked counts it (the child's SYN-ACK is not counted: observed).
+    c.tcpCounters.bytesAcked = 1n;
     cs.mss = 32741;
     this.tcpSetState(c, BpfTcpState.ESTABLISHED);
     c.state = TCP_ESTABLISHED;
@@ -657,9 +659,21 @@ export class Kernel {
     const peer = sock.peer;
     // TCP state changes sock_ops programs can observe (STATE_CB), in the kernel's order over loopback.
     const from = this.tcpState(sock);
+    let delivered = false;
+    const deliverFin = (): void => {
+      delivered = true;
+      if (peer === null || !peer.open) return;
+      peer.rcvFin = true;
+      if (peer.state === TCP_ESTABLISHED) peer.state = TCP_CLOSE_WAIT;
+      // tcp_sock counters: the FIN counts as one byte received, and as acknowledged once the peer processed it.
+      if (peer.isTcp) peer.tcpCounters.bytesReceived += 1n;
+      peer.rxHook?.(peer);
+      if (sock.isTcp) sock.tcpCounters.bytesAcked += 1n;
+    };
     if (from === BpfTcpState.ESTABLISHED) {
       this.tcpSetState(sock, BpfTcpState.FIN_WAIT1);
       if (peer !== null && peer.open && this.tcpState(peer) === BpfTcpState.ESTABLISHED) this.tcpSetState(peer, BpfTcpState.CLOSE_WAIT);
+      deliverFin();
       this.tcpSetState(sock, BpfTcpState.FIN_WAIT2);
       if (closing) this.enterTimeWait(sock, BpfTcpState.FIN_WAIT2);
     } else if (from === BpfTcpState.CLOSE_WAIT) {
@@ -672,11 +686,7 @@ export class Kernel {
       }
       this.tcpSetState(sock, BpfTcpState.CLOSE);
     }
-    if (peer !== null && peer.open) {
-      peer.rcvFin = true;
-      if (peer.state === TCP_ESTABLISHED) peer.state = TCP_CLOSE_WAIT;
-      peer.rxHook?.(peer);
-    }
+    if (!delivered) deliverFin();
   }
 
   /** close(2): sock_map_close (leave every map, psock dropped with its queued data), then the TCP close. */

@@ -218,10 +218,11 @@ export function tcpSockFields(sk: Socket): Record<TcpField, number | bigint> {
   const c = sk.tcpCounters;
   const st = tcpStateOf(sk);
   const finSent = st === BpfTcpState.FIN_WAIT1 || st === BpfTcpState.FIN_WAIT2 || st === BpfTcpState.LAST_ACK || st === BpfTcpState.CLOSING || st === TCP_TIME_WAIT || (st === TCP_CLOSE && (sk.shutdownFlags & 2) !== 0);
-  const sndNxt = (1 + Number(c.bytesAcked % 0x100000000n) + (finSent ? 1 : 0)) >>> 0;
+  const u32 = (v: bigint): number => Number(BigInt.asUintN(32, v));
+  const sndNxt = 1n + c.bytesSent + (finSent ? 1n : 0n);
   return {
     snd_cwnd: 10, srtt_us: 0, rtt_min: 0xffffffff, snd_ssthresh: 0x7fffffff,
-    rcv_nxt: (1 + Number(c.bytesReceived % 0x100000000n) + (sk.rcvFin ? 1 : 0)) >>> 0, snd_nxt: sndNxt, snd_una: sndNxt,
+    rcv_nxt: u32(1n + c.bytesReceived), snd_nxt: u32(sndNxt), snd_una: u32(sndNxt),
     mss_cache: sockOpsState(sk).mss, ecn_flags: 0, rate_delivered: 0, rate_interval_us: 0, packets_out: 0, retrans_out: 0,
     total_retrans: 0, segs_in: c.dataSegsIn, data_segs_in: c.dataSegsIn, segs_out: c.dataSegsOut, data_segs_out: c.dataSegsOut,
     lost_out: 0, sacked_out: 0, bytes_received: c.bytesReceived, bytes_acked: c.bytesAcked, dsack_dups: 0,
@@ -242,16 +243,21 @@ interface CommonFields {
   /** skc_dport as a native u16 load (network order), skc_num host order. */
   dport: number;
   num: number;
-  /** The v6 address words (4 native u32 loads each): v4-mapped when the IPv4 address is set. */
-  v6daddr: number[];
-  v6rcvSaddr: number[];
+  /** The v6 address words (4 native u32 loads each); null: not initialised in the kernel (time-wait). */
+  v6daddr: number[] | null;
+  v6rcvSaddr: number[] | null;
 }
 
 const v4mapped = (ip4: number): number[] => (ip4 === 0 ? [0, 0, 0, 0] : [0, 0, 0xffff0000, bswap32(ip4)]);
+const ZERO6 = [0, 0, 0, 0];
 
 function commonFields(sk: LookupSock | RequestSock): CommonFields {
   const state = sk instanceof Socket ? tcpStateOf(sk) : sk instanceof TimeWaitSock ? sk.state : 12; // TCP_NEW_SYN_RECV
   const inet = sk.family === AF_INET;
+  // sk_daddr_set / sk_rcv_saddr_set store the v4-mapped IPv6 address too: TCP connect() and accepted children do,
+  // bind() (listeners, UDP) and UDP connect() do not (observed: zeroes). A time-wait socket of an IPv4 connection
+  // never initialises them (the kernel reads leftover memory): null, a read stops the run.
+  const mapped = inet && sk instanceof Socket && sk.isTcp && sk.peer !== null;
   return {
     family: sk.family,
     state,
@@ -259,8 +265,8 @@ function commonFields(sk: LookupSock | RequestSock): CommonFields {
     rcvSaddr: inet ? bswap32(sk.localIp4) : 0,
     dport: inet ? bswap16(sk.remotePort) : 0,
     num: inet ? sk.localPort : 0,
-    v6daddr: inet ? v4mapped(sk.remoteIp4) : [0, 0, 0, 0],
-    v6rcvSaddr: inet ? v4mapped(sk.localIp4) : [0, 0, 0, 0],
+    v6daddr: sk instanceof TimeWaitSock ? null : mapped ? v4mapped(sk.remoteIp4) : ZERO6,
+    v6rcvSaddr: sk instanceof TimeWaitSock ? null : mapped ? v4mapped(sk.localIp4) : ZERO6,
   };
 }
 
@@ -296,8 +302,12 @@ export function bpfSockLoad(sk: LookupSock | RequestSock, off: number, size: num
     if (size !== 4 && !narrowOk) refuse('only 4-byte reads');
     return out32(out, narrow(v, at, fieldSize, off, size));
   };
-  if (off >= BPF_SOCK.src_ip6 && off < BPF_SOCK.src_port) return field(off & ~3, 4, c.v6rcvSaddr[(off - BPF_SOCK.src_ip6) >> 2]!);
-  if (off >= BPF_SOCK.dst_ip6 && off < BPF_SOCK.state) return field(off & ~3, 4, c.v6daddr[(off - BPF_SOCK.dst_ip6) >> 2]!);
+  const v6 = (words: number[] | null, base: number): true => {
+    if (words === null) throw new BpfExecutionError(-1, `load at struct bpf_sock offset ${off} of ${String(sk)}: the kernel leaves the IPv6 addresses of an IPv4 time-wait socket uninitialised; bpfvm does not make up a value`);
+    return field(off & ~3, 4, words[(off - base) >> 2]!);
+  };
+  if (off >= BPF_SOCK.src_ip6 && off < BPF_SOCK.src_port) return v6(c.v6rcvSaddr, BPF_SOCK.src_ip6);
+  if (off >= BPF_SOCK.dst_ip6 && off < BPF_SOCK.state) return v6(c.v6daddr, BPF_SOCK.dst_ip6);
   const at = off & ~3;
   const s = full ? (sk as Socket) : null;
   switch (at) {
@@ -353,8 +363,8 @@ export function btfSockLoad(struct: BtfStruct, sk: LookupSock, off: number, size
   const bytes: [string, number, number, number | bigint | number[]][] = [
     ['skc_daddr', 0, 4, c.daddr], ['skc_rcv_saddr', 4, 4, c.rcvSaddr], ['skc_dport', 12, 2, c.dport], ['skc_num', 14, 2, c.num],
     ['skc_family', 16, 2, c.family], ['skc_state', 18, 1, c.state], ['skc_bound_dev_if', 20, 4, 0],
-    ['skc_v6_daddr', 56, 16, c.v6daddr], ['skc_v6_rcv_saddr', 72, 16, c.v6rcvSaddr],
   ];
+  if (c.v6daddr !== null && c.v6rcvSaddr !== null) bytes.push(['skc_v6_daddr', 56, 16, c.v6daddr], ['skc_v6_rcv_saddr', 72, 16, c.v6rcvSaddr]);
   if (sk instanceof Socket) {
     const f = BTF_FIELDS.sock;
     bytes.push(['sk_rcvbuf', f.sk_rcvbuf[0], 4, sk.rcvBuf], ['sk_priority', f.sk_priority[0], 4, 0], ['sk_mark', f.sk_mark[0], 4, 0],

@@ -189,8 +189,13 @@ export class Socket implements SkMsgSock {
   readonly mss: number;
   /** A name for messages and reports. */
   name: string;
-  /** tcp_sock byte / data-segment counters (bpf_tcp_sock, sk-lookup.ts); loopback acknowledges at once. */
-  readonly tcpCounters = { bytesReceived: 0n, bytesAcked: 0n, dataSegsIn: 0, dataSegsOut: 0 };
+  /**
+   * tcp_sock byte / segment counters (bpf_tcp_sock, sk-lookup.ts). Like the kernel's, bytesAcked counts the
+   * client's SYN (1, set by the handshake; an accepted child's SYN-ACK is not counted: observed) and the FIN,
+   * bytesReceived the peer's FIN. While the receiver's programs run, the sender has counted the segment in
+   * data_segs_out but not yet in snd_nxt / bytes_acked (observed: loopback processes it inside the transmit).
+   */
+  readonly tcpCounters = { bytesReceived: 0n, bytesAcked: 0n, bytesSent: 0n, dataSegsIn: 0, dataSegsOut: 0 };
 
   constructor(
     readonly fd: number,
@@ -287,16 +292,21 @@ export class Socket implements SkMsgSock {
       }
       for (let at = 0; at < total; at += this.segmentSize) peer.rcvQueue.push(new Skb(all.subarray(at, Math.min(total, at + this.segmentSize)), pages));
     }
+    let n = 0n;
+    const segsIn = peer.rcvQueue.length - before;
     if (this.isTcp) {
-      let n = 0;
-      for (let i = before; i < peer.rcvQueue.length; i++) n += peer.rcvQueue[i]!.len;
-      const segsIn = peer.rcvQueue.length - before;
-      this.tcpCounters.bytesAcked += BigInt(n);
+      for (let i = before; i < peer.rcvQueue.length; i++) n += BigInt(peer.rcvQueue[i]!.len);
       this.tcpCounters.dataSegsOut += segsIn;
-      peer.tcpCounters.bytesReceived += BigInt(n);
+      peer.tcpCounters.bytesReceived += n;
       peer.tcpCounters.dataSegsIn += segsIn;
     }
     peer.rxHook?.(peer);
+    if (this.isTcp) {
+      // Loopback: the receiver processes the segments inside the sender's transmit, before the sender advances
+      // snd_nxt (so nothing is in flight while the receiver's programs run), then the ACK comes back.
+      this.tcpCounters.bytesSent += n;
+      this.tcpCounters.bytesAcked += n;
+    }
   }
 
   /** Pages referenced by data this socket still holds (receive and write queues). */
