@@ -659,16 +659,20 @@ export class Kernel {
     const peer = sock.peer;
     // TCP state changes sock_ops programs can observe (STATE_CB), in the kernel's order over loopback.
     const from = this.tcpState(sock);
+    // tcp_sock counters: the FIN counts as one byte received (before the peer's state changes), and as
+    // acknowledged once the peer processed it (deliverFin).
+    if (peer !== null && peer.open && peer.isTcp) peer.tcpCounters.bytesReceived += 1n;
     let delivered = false;
     const deliverFin = (): void => {
       delivered = true;
-      if (peer === null || !peer.open) return;
-      peer.rcvFin = true;
-      if (peer.state === TCP_ESTABLISHED) peer.state = TCP_CLOSE_WAIT;
-      // tcp_sock counters: the FIN counts as one byte received, and as acknowledged once the peer processed it.
-      if (peer.isTcp) peer.tcpCounters.bytesReceived += 1n;
-      peer.rxHook?.(peer);
-      if (sock.isTcp) sock.tcpCounters.bytesAcked += 1n;
+      if (peer === null) return;
+      if (peer.open) {
+        peer.rcvFin = true;
+        if (peer.state === TCP_ESTABLISHED) peer.state = TCP_CLOSE_WAIT;
+        peer.rxHook?.(peer);
+      }
+      // The peer (or the time-wait socket it left) acknowledges the FIN.
+      if (sock.isTcp && (peer.open || this.timeWaitOf(peer) !== undefined)) sock.tcpCounters.bytesAcked += 1n;
     };
     if (from === BpfTcpState.ESTABLISHED) {
       this.tcpSetState(sock, BpfTcpState.FIN_WAIT1);
@@ -678,7 +682,9 @@ export class Kernel {
       if (closing) this.enterTimeWait(sock, BpfTcpState.FIN_WAIT2);
     } else if (from === BpfTcpState.CLOSE_WAIT) {
       this.tcpSetState(sock, BpfTcpState.LAST_ACK);
-      if (peer !== null && peer.open && this.tcpState(peer) === BpfTcpState.FIN_WAIT2) this.enterTimeWait(peer, BpfTcpState.TIME_WAIT);
+      const peerWaiting = peer !== null && peer.open && this.tcpState(peer) === BpfTcpState.FIN_WAIT2;
+      deliverFin();
+      if (peerWaiting) this.enterTimeWait(peer!, BpfTcpState.TIME_WAIT);
       else if (peer !== null && !peer.open) {
         // The peer closed first and is a time-wait socket: our FIN moves it from FIN_WAIT2 to TIME_WAIT.
         const tw = this.timeWaitOf(peer);

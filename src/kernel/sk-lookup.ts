@@ -254,10 +254,11 @@ const ZERO6 = [0, 0, 0, 0];
 function commonFields(sk: LookupSock | RequestSock): CommonFields {
   const state = sk instanceof Socket ? tcpStateOf(sk) : sk instanceof TimeWaitSock ? sk.state : 12; // TCP_NEW_SYN_RECV
   const inet = sk.family === AF_INET;
-  // sk_daddr_set / sk_rcv_saddr_set store the v4-mapped IPv6 address too: TCP connect() and accepted children do,
-  // bind() (listeners, UDP) and UDP connect() do not (observed: zeroes). A time-wait socket of an IPv4 connection
-  // never initialises them (the kernel reads leftover memory): null, a read stops the run.
-  const mapped = inet && sk instanceof Socket && sk.isTcp && sk.peer !== null;
+  // sk_daddr_set / sk_rcv_saddr_set store the v4-mapped IPv6 address too: TCP connect() (from the first
+  // callback on) and accepted children do, bind() (listeners, UDP) and UDP connect() do not (observed: zeroes). A
+  // time-wait socket of an IPv4 connection never initialises them (the kernel reads leftover memory): null, a
+  // read stops the run.
+  const mapped = inet && sk instanceof Socket && sk.isTcp && sk.state !== TCP_LISTEN;
   return {
     family: sk.family,
     state,
