@@ -278,11 +278,6 @@ suite('socket lookup helpers: model vs kernel', () => {
       expect(kernel.ok).toBe(true);
       expect(kernel.netns?.ok).toBe(true);
       const k = view(kernel, g.names);
-      if (process.env.SKL_DUMP) {
-        const fs = require('node:fs');
-        fs.writeFileSync('/tmp/sl/k.json', JSON.stringify(k, null, 1));
-        fs.writeFileSync('/tmp/sl/m.json', JSON.stringify(model, null, 1));
-      }
       expect(k.map(key).sort()).toEqual(model.map(key).sort());
       compared = [];
       for (const kr of k) {
@@ -365,11 +360,6 @@ suite('bpf_tcp_sock: model vs kernel', () => {
     expect(kernel.ok).toBe(true);
     const k = view(kernel, g.names, ['c1']);
     const m = view(runModelScenario(s, new Kernel()).result, g.names, ['c1']);
-    if (process.env.SKL_DUMP) {
-      const fs = require('node:fs');
-      fs.writeFileSync('/tmp/sl/k2.json', JSON.stringify(k, null, 0).replace(/\},/g, '},\n'));
-      fs.writeFileSync('/tmp/sl/m2.json', JSON.stringify(m, null, 0).replace(/\},/g, '},\n'));
-    }
     expect(m).toEqual(k);
     console.log(`bpf_tcp_sock: ${k.length} sock_ops callbacks agree (ops ${k.map((r) => r['op']).join(',')})`);
     // request sockets: skops->sk is NULL; the established child reads its TCP fields
