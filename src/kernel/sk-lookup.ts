@@ -20,6 +20,12 @@
 //    (it is found in the established hash first, so the listener behind it is NOT returned). Request sockets do
 //    not outlive connect() in the model (the handshake is synchronous), so no lookup finds one.
 //
+// KERNEL quirk (6.18, observed): from SK_SKB programs, __bpf_skc_lookup takes sdif from inet_sdif(skb), which reads
+// IPCB(skb)->flags — on an SK_SKB skb those bytes belong to TCP_SKB_CB's ack_seq. When its bit 7 (IPSKB_L3SLAVE) is
+// set, sdif = IPCB->iif (the segment's seq) and no socket bound to no device matches (tcp/udp_l3mdev_accept 0):
+// every lookup returns NULL. Which connections that hits depends on the random ISN (about half of them). The
+// model's sequence numbers start at 0 (its cb seq reads 0, so sdif would be 0): its lookups always search.
+//
 // Time-wait sockets: a TCP socket that closes its side first (FIN sent, then close(), or the peer's FIN while in
 // FIN_WAIT2) leaves a tcp_timewait_sock in the established hash (tcp_time_wait). The kernel drops it after 60 s
 // (TCP_TIMEWAIT_LEN); the model has no clock and keeps it for the Kernel's lifetime.
@@ -205,14 +211,16 @@ type TcpField = keyof typeof BPF_TCP_SOCK;
 
 /**
  * The tcp_sock values the model gives a TCP socket (bpf_tcp_sock and skc_to_tcp_sock read these).
- * Counted from the model's byte stream: bytes_received / bytes_acked (loopback acknowledges at once), data_segs_in
- * / data_segs_out (one per skb delivered), rcv_nxt / snd_nxt / snd_una = initial sequence number 0 + 1 (SYN) +
- * the bytes (+ 1 once a FIN was received / sent). Deterministic stand-ins where the kernel's values come from the
- * clock or from random numbers: ISN 0 (the kernel's is random), srtt_us 0, rate_delivered / rate_interval_us 0,
- * segs_in / segs_out = the data segments (the kernel also counts the handshake and pure ACKs, which depend on
- * delayed-ACK timing), delivered = data_segs_out; the loss-free loopback values: snd_cwnd 10 (TCP_INIT_CWND),
- * snd_ssthresh 0x7fffffff (TCP_INFINITE_SSTHRESH), rtt_min 0xffffffff (no sample), nothing in flight, lost,
- * sacked or retransmitted, no ECN; mss_cache as sock_ops sees it (sockops.ts).
+ * From the model's byte stream (Socket.tcpCounters, counted as the 6.18 host counts them: the client's SYN and
+ * every FIN in bytes_acked, a received FIN in bytes_received): bytes_received, bytes_acked, data_segs_in,
+ * data_segs_out, and rcv_nxt / snd_nxt / snd_una with an initial sequence number of 0 (the kernel's is random) —
+ * snd_nxt = 1 + bytes sent (+ 1 once a FIN was sent), snd_una = snd_nxt (nothing is in flight while a program
+ * can look: loopback delivers inside the transmit), rcv_nxt = 1 + bytes_received. Deterministic stand-ins where
+ * the kernel's values come from the clock or congestion control: srtt_us 0, rate_delivered / rate_interval_us
+ * 0, snd_cwnd 10 (TCP_INIT_CWND; the kernel's grows with ACKs), segs_in / segs_out = the data segments (the kernel
+ * also counts the handshake and pure ACKs, which depend on delayed-ACK timing), delivered = data_segs_out; the
+ * loss-free values: snd_ssthresh 0x7fffffff (TCP_INFINITE_SSTHRESH), rtt_min 0xffffffff (no sample), nothing in
+ * flight, lost, sacked or retransmitted, no ECN; mss_cache as sock_ops sees it during the handshake (sockops.ts).
  */
 export function tcpSockFields(sk: Socket): Record<TcpField, number | bigint> {
   const c = sk.tcpCounters;
