@@ -67,7 +67,7 @@ import {
   sockOpsState,
   type SockOpsEnv,
 } from './sockops.js';
-import { TimeWaitSock, installSkLookupHelpers } from './sk-lookup.js';
+import { TimeWaitSock, installSkLookupHelpers, sockPointer } from './sk-lookup.js';
 import { SkSkb, runSkSkbProgram, type SkSkbFields, type SkSkbRunResult } from './sk_skb.js';
 import { SkSkbRx, hasVerdict } from './sk_skb_rx.js';
 import { BPF_PROG_TYPE_SK_SKB, checkProgramHelpers } from './testrun.js';
@@ -280,6 +280,8 @@ export class Kernel {
   runMsgProgram(prog: KProgram, msg: SkMsg, sk: Socket): number {
     prog.runCount++;
     this.msgRedirect = null;
+    // sk_msg_md.sk: the socket's bpf_sock pointer (the same address as its lookups and other contexts give).
+    this.msgRunOpts.skAddress = sockPointer(this.vm.space, sk).address(0);
     const r = runSkMsgProgram(this.vm, prog.bound, msg, sk, this.msgRunOpts);
     this.msgRunObserver?.({ prog, msg, sk, result: r, redirect: this.msgRedirect });
     return r.verdict;
