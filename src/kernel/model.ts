@@ -67,7 +67,7 @@ import {
   sockOpsState,
   type SockOpsEnv,
 } from './sockops.js';
-import { TimeWaitSock, installSkLookupHelpers, sockPointer } from './sk-lookup.js';
+import { TimeWaitSock, installSkLookupHelpers, sockPointer, sockViews } from './sk-lookup.js';
 import { SkSkb, runSkSkbProgram, type SkSkbFields, type SkSkbRunResult } from './sk_skb.js';
 import { SkSkbRx, hasVerdict } from './sk_skb_rx.js';
 import { BPF_PROG_TYPE_SK_SKB, checkProgramHelpers } from './testrun.js';
@@ -731,6 +731,7 @@ export class Kernel {
     sock.state = TCP_CLOSE;
     for (const skb of sock.rcvQueue.splice(0)) releaseSkb(skb);
     this.fds.delete(sock.fd);
+    sockViews(this.vm.space).forget(sock);
     return 0;
   }
 

@@ -427,6 +427,16 @@ export class SockViews {
     m.set(sk, r);
     return r;
   }
+
+  /** Unmaps the views of a socket that no program can reach any more (closed, not time-wait). */
+  forget(sk: object): void {
+    for (const m of this.regions.values()) {
+      const r = m.get(sk);
+      if (r === undefined) continue;
+      this.space.unmap(r);
+      m.delete(sk);
+    }
+  }
 }
 
 const views = new WeakMap<AddressSpace, SockViews>();
