@@ -37,7 +37,8 @@
 // which the model, running unverified programs, does not detect.
 //
 // Views (what a program reads through a socket pointer). Each socket has ONE pointer per VM (SockViews), so the
-// skb's `sk` field and a lookup of the same socket compare equal, as in the kernel:
+// `sk` fields of __sk_buff / sk_msg_md / bpf_sock_ops and a lookup of the same socket compare equal, as in the
+// kernel:
 //  - struct bpf_sock (80 bytes, §7.4): values from the model socket at the time of the read (bpf_sock_convert
 //    ctx_access). A time-wait socket is a sock_common: reading type / protocol / mark / priority from it is
 //    refused by the verifier (BpfExecutionError here); rx_queue_mapping reads -1 (loopback skbs record no queue).
@@ -402,8 +403,9 @@ type ViewKind = 'bpf_sock' | 'bpf_tcp_sock' | BtfStruct;
 
 /**
  * The pointers programs get to sockets in one address space: one region per (socket, view), created on first
- * use and kept (so the same socket always has the same address). Each region is an 'object' region (helpers find
- * the socket with AddressSpace.objectAt) with the view's size and a load hook that reads the live socket.
+ * use and kept until the socket is closed (so the same socket always has the same address). Each region is an
+ * 'object' region (helpers find the socket with AddressSpace.objectAt) with the view's size and a load hook that
+ * reads the live socket.
  */
 export class SockViews {
   private readonly regions = new Map<ViewKind, WeakMap<object, Region>>();

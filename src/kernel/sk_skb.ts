@@ -304,7 +304,7 @@ class SkSkbView {
   }
 
   dispose(): void {
-    // (skRegion is the socket's bpf_sock view, which lives as long as the VM: sk-lookup.ts SockViews.)
+    // (skRegion is the socket's bpf_sock view, kept until the socket is closed: sk-lookup.ts SockViews.)
     for (const r of [this.packet, this.ctx]) this.vm.space.unmap(r);
   }
 }

@@ -267,7 +267,7 @@ export class SockOpsContext {
   }
 
   dispose(): void {
-    this.vm.space.unmap(this.ctx); // (skRegion lives as long as the VM: sk-lookup.ts SockViews)
+    this.vm.space.unmap(this.ctx); // (skRegion is kept until the socket is closed: sk-lookup.ts SockViews)
   }
 }
 
