@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Kernel } from '../../src/kernel/model.js';
-import { BPF_SOCK, bpfSkcLookup, bpfSkLookup, TimeWaitSock, udpLookup, type SockTable } from '../../src/kernel/sk-lookup.js';
+import { BPF_SOCK, SKL, bpfSkcLookup, bpfSkLookup, TimeWaitSock, udpLookup, type SockTable } from '../../src/kernel/sk-lookup.js';
+import { helperId } from '../../helpers/ids.js';
 import type { Socket } from '../../src/kernel/socket.js';
 import type { Tier } from '../../vm/interpreter.js';
 import { assemble } from '../../vm/asm.js';
@@ -54,6 +55,10 @@ function prog(k: Kernel, of: { remotePort: number; localPort: number }, body: st
 }
 
 describe('socket lookups (argument and NULL cases)', () => {
+  it('helper ids are the uapi ones', () => {
+    for (const [name, id] of Object.entries(SKL)) expect(helperId(name)).toBe(id);
+  });
+
   const k = new Kernel();
   const { l, c, p } = conn(k);
   const table: SockTable = { sockets: () => [l, c, p], timeWait: () => [] };
