@@ -1,6 +1,7 @@
 /**
  * bpf_sk_lookup_tcp / bpf_sk_lookup_udp / bpf_skc_lookup_tcp / bpf_sk_release and the skc_to_* casts in an SK_SKB
- * verdict program, and bpf_tcp_sock in a SOCK_OPS program: the model (src/kernel/sk-lookup.ts) against the host
+ * verdict program, bpf_tcp_sock in a SOCK_OPS program, `msg->sk` in an SK_MSG program and `skb->sk` of UDP and
+ * AF_UNIX sockets: the model (src/kernel/sk-lookup.ts) against the host
  * kernel over real loopback sockets (test/kernel/sockrun.c, in a private network namespace so that the fixed
  * ports 10000-10002 are free). The verdict program looks up, on every skb, its own socket, the peer, the listener,
  * the first connection's two ends (kept in a map: later runs see them in CLOSE_WAIT, time-wait, closed) and two
@@ -407,5 +408,59 @@ suite('sk_msg_md.sk as a bpf_sock: model vs kernel', () => {
     expect(view(runModelScenario(s, new Kernel()).result, g.names, ['c1'])).toEqual(k);
     expect(k.map((r) => r['sk.tp.bytes_acked.lo'])).toEqual([1, 6]);
     console.log(`sk_msg_md.sk: ${k.length} runs x ${g.names.length} values agree`);
+  });
+});
+
+suite('skb->sk of UDP and AF_UNIX sockets: model vs kernel', () => {
+  it('an SK_SKB verdict program reads skb->sk and tries every skc_to_* cast on it', () => {
+    const g = new Gen();
+    g.emit(NEXT_LOG_SLOT);
+    g.emit(`r2 = *(u32 *)(r6 + 0)\n*(u32 *)(r7 + ${g.slot('len')}) = r2`);
+    g.emit('r9 = *(u64 *)(r6 + 168)\nif r9 == 0 goto out\nr0 = r9');
+    readFields(g, 'skbSk', COMMON_FIELDS);
+    const casts: [string, string, [string, number, number][]][] = [
+      ['bpf_skc_to_unix_sock#178', 'toUnix', [['skc_family', 16, 2], ['skc_state', 18, 1], ['sk_type', 534, 2], ['sk_protocol', 532, 2]]],
+      ['bpf_skc_to_tcp_sock#137', 'toTcp', []], ['bpf_skc_to_udp6_sock#140', 'toUdp6', []], ['bpf_skc_to_tcp6_sock#136', 'toTcp6', []],
+      ['bpf_skc_to_tcp_timewait_sock#138', 'toTw', []], ['bpf_skc_to_tcp_request_sock#139', 'toReq', []], ['bpf_skc_to_mptcp_sock#196', 'toMptcp', []],
+    ];
+    for (const [c, n, fields] of casts) {
+      const skip = g.lbl();
+      g.emit(`r1 = r9\ncall ${c}\nif r0 == 0 goto ${skip}\n*(u32 *)(r7 + ${g.slot(n)}) = 1`);
+      readFields(g, n, fields);
+      g.emit(`${skip}:`);
+    }
+    g.emit('out:\nr0 = 1\nexit');
+    const enc = (t: string): Uint8Array => new TextEncoder().encode(t);
+    const s: Scenario = {
+      netns: true,
+      maps: [
+        { type: MapType.ARRAY, keySize: 4, valueSize: 4 * g.names.length, maxEntries: 8 },
+        { type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 },
+        { type: MapType.SOCKMAP, keySize: 4, valueSize: 8, maxEntries: 4 },
+      ],
+      progs: [{ progType: ProgType.SK_SKB, expectedAttachType: AttachType.SK_SKB_VERDICT, insns: assemble(g.code) }],
+      steps: [
+        { op: 'attach', prog: 0, map: 2, attachType: AttachType.SK_SKB_VERDICT },
+        { op: 'udp', name: 'u1', port: UDP1 },
+        { op: 'udp', name: 'u2', port: UDP2 },
+        { op: 'udpConnect', sock: 'u1', to: 'u2' },
+        { op: 'sockUpdate', map: 2, key: 0, sock: 'u1' },
+        { op: 'sendto', sock: 'u2', to: 'u1', data: enc('hi') },
+        { op: 'unixPair', names: ['a', 'b'], type: 'stream' },
+        { op: 'sockUpdate', map: 2, key: 1, sock: 'a' },
+        { op: 'send', sock: 'b', data: enc('yo!') },
+        { op: 'unixPair', names: ['d1', 'd2'], type: 'dgram' },
+        { op: 'sockUpdate', map: 2, key: 2, sock: 'd1' },
+        { op: 'send', sock: 'd2', data: enc('dgram') },
+        { op: 'sleep', ms: 20 },
+      ],
+    };
+    const kernel = runScenario(s);
+    if (!kernel.ok) console.log(kernel.setupError?.log.slice(-3000));
+    expect(kernel.ok).toBe(true);
+    const k = view(kernel, g.names, []);
+    expect(view(runModelScenario(s, new Kernel()).result, g.names, [])).toEqual(k);
+    expect(k.map((r) => [r['len'], r['skbSk.family'], r['toUnix'] ?? 0])).toEqual([[2, 2, 0], [3, 1, 1], [5, 1, 1]]);
+    console.log(`skb->sk of UDP / AF_UNIX: ${k.length} runs agree: ${JSON.stringify(k)}`);
   });
 });
