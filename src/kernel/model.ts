@@ -70,6 +70,7 @@ import {
   sockOpsState,
   type SockOpsEnv,
 } from './sockops.js';
+import { TimeWaitSock, installSkLookupHelpers, sockPointer, sockViews } from './sk-lookup.js';
 import { SkSkb, runSkSkbProgram, type SkSkbFields, type SkSkbRunResult } from './sk_skb.js';
 import { SkSkbRx, hasVerdict } from './sk_skb_rx.js';
 import { BPF_PROG_TYPE_SK_SKB, checkProgramHelpers } from './testrun.js';
@@ -163,6 +164,8 @@ export class Kernel {
   private mapsVm: MapsVm | null = null;
   private readonly fds = new Map<number, Socket>();
   private readonly all: Socket[] = [];
+  /** Time-wait sockets left by TCP sockets that closed first (kept: the model has no 60 s timer; sk-lookup.ts). */
+  private readonly timeWaitSocks: TimeWaitSock[] = [];
   private nextFd = 3;
   private nextPort: number;
   private readonly sockOpts: SocketOptions;
@@ -195,6 +198,7 @@ export class Kernel {
     installLoadHdrOpt(this.vm);
     installPerfEventOutput(this.vm);
     installMapKindHelpers(this.vm); // queue / stack, ring buffers, dynptrs (map-kind-helpers.ts)
+    installSkLookupHelpers(this.vm, { sockets: () => this.all, timeWait: () => this.timeWaitSocks });
     this.nextPort = opts.ephemeralBase ?? 32768;
     this.sockOpts = { ...(opts.segmentSize !== undefined ? { segmentSize: opts.segmentSize } : {}), ...(opts.mss !== undefined ? { mss: opts.mss } : {}) };
     this.env = {
@@ -294,6 +298,8 @@ export class Kernel {
   runMsgProgram(prog: KProgram, msg: SkMsg, sk: Socket): number {
     prog.runCount++;
     this.msgRedirect = null;
+    // sk_msg_md.sk: the socket's bpf_sock pointer (the same address as its lookups and other contexts give).
+    this.msgRunOpts.skAddress = sockPointer(this.vm.space, sk).address(0);
     const r = runSkMsgProgram(this.vm, prog.bound, msg, sk, this.msgRunOpts);
     this.msgRunObserver?.({ prog, msg, sk, result: r, redirect: this.msgRedirect });
     return r.verdict;
@@ -391,6 +397,8 @@ export class Kernel {
     inheritSockOpts(child, listener);
     c.peer = child;
     child.peer = c;
+    // The client's SYN is acknowledged: tcp_sock bytes_acked counts it (the child's SYN-ACK is not counted: observed).
+    c.tcpCounters.bytesAcked = 1n;
     cs.mss = 32741;
     this.tcpSetState(c, BpfTcpState.ESTABLISHED);
     c.state = TCP_ESTABLISHED;
@@ -438,6 +446,23 @@ export class Kernel {
     if (old === state) return;
     if (st.cbFlags & BPF_SOCK_OPS_STATE_CB_FLAG) this.sockOps(sk, SockOp.STATE_CB, [old, state]);
     st.tcpState = state;
+  }
+
+  /**
+   * tcp_time_wait: the socket (FIN sent and acknowledged) becomes CLOSE and a time-wait socket with its 4-tuple
+   * takes its place in the established hash; substate FIN_WAIT2 (closed before the peer's FIN) or TIME_WAIT.
+   */
+  private enterTimeWait(sk: Socket, substate: number): void {
+    this.timeWaitSocks.push(new TimeWaitSock(sk.localIp4, sk.localPort, sk.remoteIp4, sk.remotePort, substate));
+    this.tcpSetState(sk, BpfTcpState.CLOSE);
+  }
+
+  private timeWaitOf(sk: Socket): TimeWaitSock | undefined {
+    for (let i = this.timeWaitSocks.length - 1; i >= 0; i--) {
+      const t = this.timeWaitSocks[i]!;
+      if (t.localPort === sk.localPort && t.remotePort === sk.remotePort && t.localIp4 === sk.localIp4 && t.remoteIp4 === sk.remoteIp4) return t;
+    }
+    return undefined;
   }
 
   private tcpState(sk: Socket): number {
@@ -702,21 +727,40 @@ export class Kernel {
     const peer = sock.peer;
     // TCP state changes sock_ops programs can observe (STATE_CB), in the kernel's order over loopback.
     const from = this.tcpState(sock);
+    // tcp_sock counters: the FIN counts as one byte received (before the peer's state changes), and as
+    // acknowledged once the peer processed it (deliverFin).
+    if (peer !== null && peer.open && peer.isTcp) peer.tcpCounters.bytesReceived += 1n;
+    let delivered = false;
+    const deliverFin = (): void => {
+      delivered = true;
+      if (peer === null) return;
+      if (peer.open) {
+        peer.rcvFin = true;
+        if (peer.state === TCP_ESTABLISHED) peer.state = TCP_CLOSE_WAIT;
+        peer.rxHook?.(peer);
+      }
+      // The peer (or the time-wait socket it left) acknowledges the FIN.
+      if (sock.isTcp && (peer.open || this.timeWaitOf(peer) !== undefined)) sock.tcpCounters.bytesAcked += 1n;
+    };
     if (from === BpfTcpState.ESTABLISHED) {
       this.tcpSetState(sock, BpfTcpState.FIN_WAIT1);
       if (peer !== null && peer.open && this.tcpState(peer) === BpfTcpState.ESTABLISHED) this.tcpSetState(peer, BpfTcpState.CLOSE_WAIT);
+      deliverFin();
       this.tcpSetState(sock, BpfTcpState.FIN_WAIT2);
-      if (closing) this.tcpSetState(sock, BpfTcpState.CLOSE);
+      if (closing) this.enterTimeWait(sock, BpfTcpState.FIN_WAIT2);
     } else if (from === BpfTcpState.CLOSE_WAIT) {
       this.tcpSetState(sock, BpfTcpState.LAST_ACK);
-      if (peer !== null && peer.open && this.tcpState(peer) === BpfTcpState.FIN_WAIT2) this.tcpSetState(peer, BpfTcpState.CLOSE);
+      const peerWaiting = peer !== null && peer.open && this.tcpState(peer) === BpfTcpState.FIN_WAIT2;
+      deliverFin();
+      if (peerWaiting) this.enterTimeWait(peer!, BpfTcpState.TIME_WAIT);
+      else if (peer !== null && !peer.open) {
+        // The peer closed first and is a time-wait socket: our FIN moves it from FIN_WAIT2 to TIME_WAIT.
+        const tw = this.timeWaitOf(peer);
+        if (tw !== undefined) tw.substate = BpfTcpState.TIME_WAIT;
+      }
       this.tcpSetState(sock, BpfTcpState.CLOSE);
     }
-    if (peer !== null && peer.open) {
-      peer.rcvFin = true;
-      if (peer.state === TCP_ESTABLISHED) peer.state = TCP_CLOSE_WAIT;
-      peer.rxHook?.(peer);
-    }
+    if (!delivered) deliverFin();
   }
 
   /** close(2): sock_map_close (leave every map, psock dropped with its queued data), then the TCP close. */
@@ -743,6 +787,8 @@ export class Kernel {
         }
       } else if (!(sock.shutdownFlags & SEND_SHUTDOWN)) {
         this.sendFin(sock, true);
+      } else if (this.tcpState(sock) === BpfTcpState.FIN_WAIT2) {
+        this.enterTimeWait(sock, BpfTcpState.FIN_WAIT2);
       } else {
         this.tcpSetState(sock, BpfTcpState.CLOSE);
       }
@@ -751,6 +797,7 @@ export class Kernel {
     sock.state = TCP_CLOSE;
     for (const skb of sock.rcvQueue.splice(0)) releaseSkb(skb);
     this.fds.delete(sock.fd);
+    sockViews(this.vm.space).forget(sock);
     return 0;
   }
 

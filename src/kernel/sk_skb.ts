@@ -25,6 +25,7 @@ import {
 } from './skb-helpers.js';
 import { BPF_F_INGRESS, SK_DROP, SK_PASS, __SK_DROP, __SK_PASS, __SK_REDIRECT } from './skmsg.js';
 import { SockMapBase, msgRedirectTarget } from './sockmap.js';
+import { sockPointer } from './sk-lookup.js';
 import type { Socket } from './socket.js';
 import { SKB, SK_BUFF_CTX_SIZE, narrowFieldLoad } from './testrun.js';
 
@@ -198,7 +199,7 @@ class SkSkbView {
     this.packet = space.map('packet (sk_skb linear head)', 'packet', pkt.buf.subarray(0, pkt.data + pkt.headLen), true);
     this.ctx = space.map('ctx (__sk_buff, sk_skb)', 'ctx', new Uint8Array(SK_BUFF_CTX_SIZE), true);
     this.ctx.object = this;
-    this.skRegion = skb.sk === null ? null : space.mapObject('sk (sk_skb socket)', skb.sk);
+    this.skRegion = skb.sk === null ? null : sockPointer(space, skb.sk);
     this.ctx.bytes.set(skb.cb, SKB.cb);
     const env: SkbEnv = {
       pkt,
@@ -303,7 +304,8 @@ class SkSkbView {
   }
 
   dispose(): void {
-    for (const r of [this.packet, this.skRegion, this.ctx]) if (r !== null) this.vm.space.unmap(r);
+    // (skRegion is the socket's bpf_sock view, kept until the socket is closed: sk-lookup.ts SockViews.)
+    for (const r of [this.packet, this.ctx]) this.vm.space.unmap(r);
   }
 }
 

@@ -29,6 +29,7 @@ import type { MapsVm } from './maps/vm.js';
 import { BPF_SK_STORAGE_GET_F_CREATE, SkStorageMap } from './maps/sk-storage.js';
 import { perfEventOutputHelper } from './maps/perf-event-array.js';
 import { SK_SKB_HELPER_IDS } from './sk_skb.js';
+import { SKC_CAST_HELPER_IDS, SK_SKB_LOOKUP_HELPER_IDS, SOCK_OPS_TCP_SOCK_HELPER_IDS, TimeWaitSock } from './sk-lookup.js';
 import { E2BIG, EINVAL, Prng, VirtualClock, tracePrintk } from './skb-helpers.js';
 import { SK_MSG_HELPERS } from './skmsg-helpers.js';
 import { MAP_KIND_HELPER_IDS } from './map-kind-helpers.js';
@@ -59,6 +60,7 @@ export const GENERIC_HELPER_IDS: ReadonlySet<number> = new Set([
   F.get_smp_processor_id, F.get_numa_node_id, F.get_current_pid_tgid, F.get_current_uid_gid, F.get_current_comm,
   F.strtol, F.strtoul, F.strncmp, F.loop, F.sk_storage_get, F.sk_storage_delete, F.get_netns_cookie,
   ...MAP_KIND_HELPER_IDS, // queue / stack, ring buffers, dynptrs (map-kind-helpers.ts)
+  ...SKC_CAST_HELPER_IDS,
 ]);
 
 /** The sock_ops helpers of this file (on top of sockops.ts SOCK_OPS_HELPERS). */
@@ -66,9 +68,9 @@ const SOCK_OPS_EXTRA: readonly number[] = [BPF_FUNC_get_socket_cookie, F.setsock
 
 /** Context-specific helpers the model implements, per socket program type. */
 export const TYPE_HELPER_IDS: Readonly<Record<number, ReadonlySet<number>>> = {
-  [BPF_PROG_TYPE_SK_SKB]: SK_SKB_HELPER_IDS,
+  [BPF_PROG_TYPE_SK_SKB]: new Set([...SK_SKB_HELPER_IDS, ...SK_SKB_LOOKUP_HELPER_IDS]),
   [BPF_PROG_TYPE_SK_MSG]: new Set([...SK_MSG_HELPERS.keys(), F.perf_event_output]),
-  [BPF_PROG_TYPE_SOCK_OPS]: new Set([...SOCK_OPS_HELPERS.keys(), ...SOCK_OPS_EXTRA]),
+  [BPF_PROG_TYPE_SOCK_OPS]: new Set([...SOCK_OPS_HELPERS.keys(), ...SOCK_OPS_EXTRA, ...SOCK_OPS_TCP_SOCK_HELPER_IDS]),
 };
 
 /**
@@ -285,7 +287,7 @@ export function installSkStorageHelpers(vm: Vm, mapsVm: MapsVm): void {
   const sockOf = (v: Vm): object | null => {
     if (v.lo[2] === 0 && v.hi[2] === 0) return null;
     const sk = v.space.objectAt(v.lo[2]!, v.hi[2]!);
-    return sk === undefined || sk instanceof RequestSock ? null : (sk as object);
+    return sk === undefined || sk instanceof RequestSock || sk instanceof TimeWaitSock ? null : (sk as object);
   };
   vm.helpers[F.sk_storage_get] = (v, pc) => {
     const map = mapOf(v, pc, 'bpf_sk_storage_get');

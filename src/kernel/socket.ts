@@ -246,6 +246,13 @@ export class Socket implements SkMsgSock {
   private ackBacklogged = false;
   /** A name for messages and reports. */
   name: string;
+  /**
+   * tcp_sock byte / segment counters (bpf_tcp_sock, sk-lookup.ts). Like the kernel's, bytesAcked counts the
+   * client's SYN (1, set by the handshake; an accepted child's SYN-ACK is not counted: observed) and the FIN,
+   * bytesReceived the peer's FIN. While the receiver's programs run, the sender has counted the segment in
+   * data_segs_out but not yet in snd_nxt / bytes_acked (observed: loopback processes it inside the transmit).
+   */
+  readonly tcpCounters = { bytesReceived: 0n, bytesAcked: 0n, bytesSent: 0n, dataSegsIn: 0, dataSegsOut: 0 };
 
   constructor(
     readonly fd: number,
@@ -371,6 +378,7 @@ export class Socket implements SkMsgSock {
     }
     // Loopback delivers what one push transmits as skbs of at most segmentSize bytes: data appended to the
     // unsent tail skb (MSG_MORE) fills that skb first (tcp_sendmsg_locked), so the pushed bytes are cut anew.
+    const before = peer.rcvQueue.length;
     if (segs.length === 1) {
       segs[0]!.truesize = tcpSkbTruesize(segs[0]!.len);
       peer.rcvQueue.push(segs[0]!);
@@ -390,8 +398,22 @@ export class Socket implements SkMsgSock {
         peer.rcvQueue.push(skb);
       }
     }
+    let n = 0n;
+    const segsIn = peer.rcvQueue.length - before;
+    if (this.isTcp) {
+      for (let i = before; i < peer.rcvQueue.length; i++) n += BigInt(peer.rcvQueue[i]!.len);
+      this.tcpCounters.dataSegsOut += segsIn;
+      peer.tcpCounters.bytesReceived += n;
+      peer.tcpCounters.dataSegsIn += segsIn;
+    }
     this.unacked = true;
     peer.rxHook?.(peer);
+    if (this.isTcp) {
+      // Loopback: the receiver processes the segments inside the sender's transmit, before the sender advances
+      // snd_nxt (so nothing is in flight while the receiver's programs run), then the ACK comes back.
+      this.tcpCounters.bytesSent += n;
+      this.tcpCounters.bytesAcked += n;
+    }
     // The sockmap receive path took the skbs in data_ready (the queue is empty again): the ACK goes out at once.
     // Otherwise the peer's delayed-ACK timer (or its reader, ackPeer) acknowledges them.
     if (peer.rcvQueue.length === 0) this.ack();

@@ -30,6 +30,7 @@ import { BpfExecutionError } from '../../vm/errors.js';
 import type { BoundProgram, HelperFn, Vm } from '../../vm/interpreter.js';
 import type { Region } from '../../vm/memory.js';
 import { SockMap, SockHash, SockMapBase } from './sockmap.js';
+import { sockPointer } from './sk-lookup.js';
 import { AF_INET, Errno, LOOPBACK_IP4, type Socket } from './socket.js';
 
 export const BPF_PROG_TYPE_SOCK_OPS = 13;
@@ -216,7 +217,8 @@ export interface SockOpsCall {
 /** The struct bpf_sock_ops view behind r1 while a sock_ops program runs. */
 export class SockOpsContext {
   readonly ctx: Region;
-  private readonly skRegion: Region;
+  /** skops->sk: the socket's bpf_sock view for a full socket, NULL for a request socket (SOCK_OPS_GET_SK). */
+  private readonly skRegion: Region | null;
   constructor(
     private readonly vm: Vm,
     readonly call: SockOpsCall,
@@ -224,7 +226,7 @@ export class SockOpsContext {
     readonly env: SockOpsEnv,
   ) {
     const space = vm.space;
-    this.skRegion = space.mapObject('sk (bpf_sock_ops)', call.sk);
+    this.skRegion = call.sk instanceof RequestSock ? null : sockPointer(space, call.sk);
     const ctx = space.map('ctx (bpf_sock_ops)', 'ctx', new Uint8Array(SOCK_OPS_SIZE), true);
     ctx.object = this;
     this.ctx = ctx;
@@ -252,7 +254,7 @@ export class SockOpsContext {
       dv.setUint32(SOCK_OPS.state, BpfTcpState.NEW_SYN_RECV, true);
     }
     dv.setUint32(SOCK_OPS.sk, 0, true);
-    dv.setUint32(SOCK_OPS.sk + 4, this.skRegion.hi, true);
+    dv.setUint32(SOCK_OPS.sk + 4, this.skRegion?.hi ?? 0, true);
   }
 
   get address(): bigint {
@@ -265,8 +267,7 @@ export class SockOpsContext {
   }
 
   dispose(): void {
-    this.vm.space.unmap(this.ctx);
-    this.vm.space.unmap(this.skRegion);
+    this.vm.space.unmap(this.ctx); // (skRegion is kept until the socket is closed: sk-lookup.ts SockViews)
   }
 }
 

@@ -18,9 +18,9 @@ const TYPE_NAMES: Record<number, string> = { 13: 'SOCK_OPS', 14: 'SK_SKB', 16: '
 
 /** What the model implements per type (kept in step with README.md "Helpers in the socket model"). */
 const EXPECTED_IMPLEMENTED: Record<number, number[]> = {
-  14: [1, 2, 3, 5, 6, 7, 8, 9, 12, 14, 15, 16, 25, 26, 38, 39, 42, 43, 46, 47, 50, 52, 72, 87, 88, 89, 105, 106, 118, 125, 130, 131, 132, 133, 134, 160, 181, 182, 195, 197, 198, 199, 200, 201, 202, 203, 209],
-  16: [1, 2, 3, 5, 6, 7, 8, 12, 14, 15, 16, 25, 42, 60, 61, 62, 63, 71, 87, 88, 89, 90, 91, 105, 106, 107, 108, 118, 122, 125, 130, 131, 132, 133, 134, 160, 181, 182, 195, 197, 198, 199, 200, 201, 202, 203, 209],
-  13: [1, 2, 3, 5, 6, 7, 8, 12, 14, 15, 16, 25, 42, 46, 49, 53, 57, 59, 70, 87, 88, 89, 105, 106, 107, 108, 118, 122, 125, 130, 131, 132, 133, 134, 142, 143, 144, 160, 181, 182, 195, 197, 198, 199, 200, 201, 202, 203, 209],
+  14: [1, 2, 3, 5, 6, 7, 8, 9, 12, 14, 15, 16, 25, 26, 38, 39, 42, 43, 46, 47, 50, 52, 72, 84, 85, 86, 87, 88, 89, 99, 105, 106, 118, 125, 130, 131, 132, 133, 134, 136, 137, 138, 139, 140, 160, 178, 181, 182, 195, 196, 197, 198, 199, 200, 201, 202, 203, 209],
+  16: [1, 2, 3, 5, 6, 7, 8, 12, 14, 15, 16, 25, 42, 60, 61, 62, 63, 71, 87, 88, 89, 90, 91, 105, 106, 107, 108, 118, 122, 125, 130, 131, 132, 133, 134, 136, 137, 138, 139, 140, 160, 178, 181, 182, 195, 196, 197, 198, 199, 200, 201, 202, 203, 209],
+  13: [1, 2, 3, 5, 6, 7, 8, 12, 14, 15, 16, 25, 42, 46, 49, 53, 57, 59, 70, 87, 88, 89, 96, 105, 106, 107, 108, 118, 122, 125, 130, 131, 132, 133, 134, 136, 137, 138, 139, 140, 142, 143, 144, 160, 178, 181, 182, 195, 196, 197, 198, 199, 200, 201, 202, 203, 209],
 };
 
 const spec = (name: string, type: number, keySize: number, valueSize: number, maxEntries: number, flags = 0): MapSpec => ({
@@ -51,10 +51,12 @@ describe('socket helper table', () => {
     }
     expect(() => k.loadProgram({ type: 16, name: 'ops', insns: prog(49) })).toThrow(/bpf_setsockopt#49 \(the kernel refuses to load it\)|cannot use helper bpf_setsockopt#49/);
     expect(() => k.loadProgram({ type: 13, name: 'msg', insns: prog(61) })).toThrow(/cannot use helper bpf_msg_apply_bytes#61/);
-    expect(() => k.loadProgram({ type: 13, name: 'hdr', insns: prog(96) })).toThrow(/bpf_tcp_sock#96, which bpfvm's socket model does not provide/);
+    expect(() => k.loadProgram({ type: 13, name: 'bs', insns: prog(176) })).toThrow(/bpf_get_branch_snapshot#176, which bpfvm's socket model does not provide/);
     // sk_storage helpers need an sk_storage map (no maps yet: not installed)
     expect(() => k.loadProgram({ type: 16, name: 'st', insns: prog(107) })).toThrow(/bpf_sk_storage_get#107/);
-    expect(() => k.loadProgram({ type: 14, name: 'lk', insns: prog(84) })).toThrow(/bpf_sk_lookup_tcp#84, which bpfvm's socket model does not provide/);
+    expect(() => k.loadProgram({ type: 16, name: 'lk', insns: prog(84) })).toThrow(/cannot use helper bpf_sk_lookup_tcp#84/);
+    expect(() => k.loadProgram({ type: 16, name: 'rel', insns: prog(86) })).toThrow(/cannot use helper bpf_sk_release#86/);
+    expect(() => k.loadProgram({ type: 14, name: 'ts', insns: prog(96) })).toThrow(/cannot use helper bpf_tcp_sock#96/);
     expect(k.loadProgram({ type: 13, name: 'ok', insns: prog(49) }).name).toBe('ok');
     expect(k.loadProgram({ type: 16, name: 'ok2', insns: prog(25) }).name).toBe('ok2');
   });
