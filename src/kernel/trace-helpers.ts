@@ -10,7 +10,9 @@
 //    white space: -EINVAL; more conversions than arguments: -EINVAL (trace_printk always has 3 arguments);
 //  - conversions: %% ; flags [0+- ] and a width; %d %i %u %x %X with l / ll (int, else 64-bit); %c; %s;
 //    %p (followed by NUL, white space or punctuation) %pK %px %ps %pS %pB; %pks (kernel string) %pus (user
-//    string); %pI4 %pi4 %pI6 %pi6 (4 / 16 bytes read from kernel memory; zeroes when unreadable). Anything else,
+//    string); %pI4 %pi4 %pI6 %pi6 (4 / 16 bytes read from kernel memory; zeroes when unreadable). A width pads
+//    %d.. %c %s %p %px %pK %ps %pS, not the conversions bpf_bprintf_prepare formats itself (%pks %pus %pB %pI..,
+//    KERNEL vs SPEC: the kernel docs do not say so; the 6.18 host prints "%20pI4" unpadded). Anything else,
 //    a precision, '#', 'h', a %s or %pks followed by a letter or digit: -EINVAL. Letters and digits right after
 //    any %p conversion are swallowed by bstr_printf (so "%pI6c" prints "%pI6" uncompressed);
 //  - strings and the other arguments share the kernel's 512-byte argument buffer (ints 4-byte aligned, %c one
@@ -32,8 +34,8 @@
 //    the kernel lays out differently, and opaque objects such as sockets and maps) stops the run, as does a
 //    read of any other kernel address (bpfvm does not know what is there);
 //  - user reads: the model's current task has no user memory, so bpf_probe_read_user(_str) and %pus of any
-//    address fail with -EFAULT (size 0: 0), destination zeroed, exactly as the kernel does for the kernel
-//    addresses programs hold (bpfvm's regions).
+//    address fail with -EFAULT, destination zeroed, exactly as the kernel does for the kernel addresses programs
+//    hold (bpfvm's regions); size 0 gives 0 for _str, and for the plain read of a user address.
 //
 // Stand-ins for the current task (the calling task is the machine's): bpf_get_current_task(_btf) returns
 // CURRENT_TASK_ADDR, bpf_task_pt_regs(current) CURRENT_PT_REGS_ADDR (loads through either fault in the VM: bpfvm
@@ -158,8 +160,19 @@ export function strncpyFromKernelNofault(vm: Vm, pc: number, who: string, lo: nu
   return out;
 }
 
-/** copy_from_user_nofault / strncpy_from_user_nofault: the model's task has no user memory. */
-const userNofault = (count: number): number => (count <= 0 ? 0 : -EFAULT);
+/** The highest user address (x86-64 TASK_SIZE_MAX with 4-level paging). */
+const USER_PTR_MAX = 0x00007ffffffff000n;
+
+/**
+ * copy_from_user_nofault (str false) / strncpy_from_user_nofault (str true) of `count` bytes at [lo, hi]: the
+ * model's task has no user memory, so -EFAULT, except what comes before any access: a string of count <= 0 is
+ * 0, and so is a 0-byte copy from a user address (access_ok refuses kernel addresses, bpfvm's regions included).
+ */
+function userNofault(vm: Vm, lo: number, hi: number, count: number, str: boolean): number {
+  if (count <= 0 && str) return 0;
+  const user = vm.space.regionOf(hi) === null && addr64(lo, hi) <= USER_PTR_MAX;
+  return count === 0 && user ? 0 : -EFAULT;
+}
 
 // ---- bpf_bprintf_prepare + bstr_printf ----------------------------------------------------------------------
 
@@ -257,16 +270,17 @@ export function bpfBprintf(vm: Vm, pc: number, who: string, fmtBuf: Uint8Array, 
       return size;
     };
     /** A string argument (%s %pks %pus): copied into the argument buffer, cut to what is left of it. */
-    const str = (kind: 'k' | 'u'): number | null => {
-      if (nx !== 0 && !isSpace(nx) && !isPunct(nx)) return -EINVAL;
+    const str = (kind: 'k' | 'u', preformatted: boolean): number | null => {
+      const after = f[i + 1]!;
+      if (after !== 0 && !isSpace(after) && !isPunct(after)) return -EINVAL;
       if (bin >= MAX_BPRINTF_BIN_ARGS) return -ENOSPC;
       const room = MAX_BPRINTF_BIN_ARGS - bin;
       const lo = Number(arg & 0xffffffffn) | 0;
       const hi = Number(arg >> 32n) | 0;
-      const s = kind === 'u' ? userNofault(room) : strncpyFromKernelNofault(vm, pc, who, lo, hi, room);
+      const s = kind === 'u' ? userNofault(vm, lo, hi, room, true) : strncpyFromKernelNofault(vm, pc, who, lo, hi, room);
       const bytes = typeof s === 'number' || s.length === 0 ? [] : Array.from(s.subarray(0, s.length - 1));
       bin += bytes.length + 1;
-      out.push(...field(bytes, spec, false));
+      out.push(...(preformatted ? bytes : field(bytes, spec, false)));
       n++;
       return null;
     };
@@ -277,7 +291,7 @@ export function bpfBprintf(vm: Vm, pc: number, who: string, fmtBuf: Uint8Array, 
         out.push(...pointerString(arg, spec));
       } else if ((nx === ch('k') || nx === ch('u')) && f[i + 2] === ch('s')) {
         i += 2;
-        const e = str(nx === ch('k') ? 'k' : 'u');
+        const e = str(nx === ch('k') ? 'k' : 'u', true);
         if (e !== null) return e;
         while (isAlnum(f[i + 1]!)) i++;
         continue;
@@ -291,7 +305,7 @@ export function bpfBprintf(vm: Vm, pc: number, who: string, fmtBuf: Uint8Array, 
         }
         const body = bytesOf(hex(addr64(lo, hi)));
         if (nx === ch('B')) bin += body.length + 1;
-        out.push(...field(body, spec, false));
+        out.push(...(nx === ch('B') ? body : field(body, spec, false)));
       } else {
         if ((nx !== ch('i') && nx !== ch('I')) || (f[i + 2] !== ch('4') && f[i + 2] !== ch('6'))) return -EINVAL;
         i += 2;
@@ -302,14 +316,14 @@ export function bpfBprintf(vm: Vm, pc: number, who: string, fmtBuf: Uint8Array, 
         const ip = typeof got === 'number' ? new Uint8Array(size) : got;
         const s = v4 ? ip4(ip, nx === ch('i')) : ip6(ip, nx === ch('I'));
         bin += s.length + 1;
-        out.push(...field(bytesOf(s), spec, false));
+        out.push(...bytesOf(s)); // pre-formatted by bpf_bprintf_prepare: bstr_printf ignores the width
       }
       n++;
       while (isAlnum(f[i + 1]!)) i++; // bstr_printf skips what follows a %p conversion
       continue;
     }
     if (f[i] === ch('s')) {
-      const e = str('k');
+      const e = str('k', false);
       if (e !== null) return e;
       continue;
     }
@@ -419,7 +433,7 @@ function probeRead(kind: 'user' | 'kernel', str: boolean): HelperFn {
     const lo = v.lo[3]!;
     const hi = v.hi[3]!;
     let r: Uint8Array | number;
-    if (kind === 'user') r = userNofault(size);
+    if (kind === 'user') r = userNofault(v, lo, hi, size, str);
     else r = str ? strncpyFromKernelNofault(v, pc, who, lo, hi, size) : copyFromKernelNofault(v, pc, who, lo, hi, size);
     if (typeof r === 'number') {
       if (r < 0) v.space.write(pc, v.lo[1]!, v.hi[1]!, new Uint8Array(size));
