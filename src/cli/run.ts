@@ -20,7 +20,8 @@ and --ctx-out write what the kernel would copy back (asking for --ctx-out withou
 all-zero context, as the kernel does). --repeat N runs N times on the same packet (0 = 1).
 Prints "Return value: R, duration: Dns" (" (average)" after duration when N > 1) and one
 "bpf_trace_printk: MSG" line per bpf_trace_printk call; --json prints
-{ "retval", "duration", "insns", "dataOut", "ctxOut"?, "trace" } instead.
+{ "retval", "duration", "insns", "dataOut", "ctxOut"?, "trace", "signals"? } instead ("signals": the
+{ sig, thread } that bpf_send_signal(_thread) sent, when there are any).
 
 ${MSG_OPTIONS_HELP}
 Prints the return value and duration, the verdict, the redirect target, apply/cork bytes (sk_msg), the bytes
@@ -120,6 +121,7 @@ export async function main(argv: string[]): Promise<number> {
     const out: Record<string, unknown> = { retval: res.retval, duration: res.duration, insns: res.insns, dataOut: hexString(res.dataOut) };
     if (res.ctxOut !== undefined) out['ctxOut'] = hexString(res.ctxOut);
     out['trace'] = res.trace;
+    if (res.signals.length > 0) out['signals'] = res.signals;
     process.stdout.write(JSON.stringify(out) + '\n');
   } else {
     let text = `Return value: ${res.retval}, duration${res.repeat > 1 ? ' (average)' : ''}: ${res.duration}ns\n`;
