@@ -644,4 +644,6 @@ export class Prng {
   }
 }
 
-// bpf_trace_printk: trace-helpers.ts (one formatter for trace_printk, trace_vprintk and snprintf).
+// bpf_trace_printk: trace-helpers.ts (one formatter for trace_printk, trace_vprintk and snprintf), re-exported
+// here for the modules that import it from this file.
+export { tracePrintk } from './trace-helpers.js';
