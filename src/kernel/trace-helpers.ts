@@ -120,7 +120,7 @@ function kernelRegion(vm: Vm, pc: number, who: string, lo: number, hi: number): 
   if (r === null) {
     const a = addr64(lo, hi);
     if (!kernelAddressAllowed(a)) return null;
-    throw new BpfExecutionError(pc, `${who}: kernel address ${hex(a)} is not memory bpfvm models (the kernel reads whatever is there)`);
+    throw new BpfExecutionError(pc, `${who}: kernel address ${hex(a)} holds memory that is not modelled by bpfvm (the kernel reads whatever is there)`);
   }
   if (r.kind === 'ctx' || r.kind === 'object' || r.kind === 'code') {
     throw new BpfExecutionError(pc, `${who}: ${r.name} is not plain memory in the kernel (its layout there is not bpfvm's), so reading it is not modelled`);
@@ -129,7 +129,7 @@ function kernelRegion(vm: Vm, pc: number, who: string, lo: number, hi: number): 
 }
 
 function pastEnd(pc: number, who: string, name: string, off: number, len: number): never {
-  throw new BpfExecutionError(pc, `${who}: the read at ${name}+${off} runs past the region's ${len} bytes into kernel memory bpfvm does not model`);
+  throw new BpfExecutionError(pc, `${who}: the read at ${name}+${off} runs past the region's ${len} bytes into kernel memory that is not modelled`);
 }
 
 /** copy_from_kernel_nofault(size) from [lo, hi]: the bytes, or -ERANGE for addresses kernel reads refuse. */
@@ -419,7 +419,7 @@ const snprintf: HelperFn = (v, pc) => {
 function constString(v: Vm, pc: number, r: number): { bytes: Uint8Array; off: number } {
   const reg = v.space.regionOf(v.hi[r]!);
   const off = v.lo[r]! >>> 0;
-  if (reg === null || reg.kind === 'object' || off > reg.bytes.length) throw new BpfExecutionError(pc, `r${r} does not point at a constant string`);
+  if (reg === null || reg.kind === 'object' || off > reg.bytes.length) throw new BpfExecutionError(pc, `bpf_snprintf: r${r} does not point at a constant string`);
   return { bytes: reg.bytes, off };
 }
 
@@ -447,7 +447,7 @@ function probeRead(kind: 'user' | 'kernel', str: boolean): HelperFn {
 function isCurrentTask(v: Vm, pc: number, who: string, r: number): boolean {
   const t = v.reg(r);
   if (t === 0n) return false;
-  if (t !== CURRENT_TASK_ADDR) throw new BpfExecutionError(pc, `${who}: task ${hex(t)} is not the current task, the only one bpfvm models`);
+  if (t !== CURRENT_TASK_ADDR) throw new BpfExecutionError(pc, `${who}: task ${hex(t)} is not the current task (other tasks are not modelled)`);
   return true;
 }
 

@@ -99,7 +99,7 @@ describe('bpf_probe_read_kernel(_str) / bpf_probe_read_user(_str)', () => {
     expect(() => run(`r6 = r1\n${read('bpf_probe_read_kernel#113', 8, 'r3 = r6')}`)).toThrow(/bpf_probe_read_kernel: .* is not plain memory in the kernel/);
     expect(() => run(read('bpf_probe_read_kernel#113', 16, 'r3 = r10\nr3 += -8'))).toThrow(/runs past the region's 512 bytes/);
     expect(() => run(`*(u64 *)(r10 - 8) = -1\n${read('bpf_probe_read_kernel_str#115', 16, 'r3 = r10\nr3 += -8')}`)).toThrow(/bpf_probe_read_kernel_str: the read at .* runs past/);
-    expect(() => run(read('bpf_probe_read_kernel#113', 8, 'call bpf_get_current_task#35\nr3 = r0\nr1 = r10\nr1 += -64\nr2 = 8'))).toThrow(/kernel address 0xffff888004a1c000 is not memory bpfvm models/);
+    expect(() => run(read('bpf_probe_read_kernel#113', 8, 'call bpf_get_current_task#35\nr3 = r0\nr1 = r10\nr1 += -64\nr2 = 8'))).toThrow(/kernel address 0xffff888004a1c000 holds memory that is not modelled/);
     // a string that ends inside the region is fine even when size reaches past it
     expect(r0(`*(u64 *)(r10 - 8) = 0x6968\n${read('bpf_probe_read_kernel_str#115', 32, 'r3 = r10\nr3 += -8')}`)).toBe(3n);
   });
