@@ -5,6 +5,7 @@
 // the helper's return value and every byte it wrote. bpf_snprintf covers the formatter shared with
 // bpf_trace_printk and bpf_trace_vprintk (whose return values are compared too). Skips without bpf().
 
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import type { CollectionSpec, MapSpec, ProgramSpec } from '../../src/spec.js';
 import { testRun } from '../../src/kernel/testrun.js';
@@ -285,3 +286,74 @@ describe(`trace helpers against the kernel: probe_read_*, perf_event_read, send_
     expect(r.mismatches).toEqual([]);
   });
 });
+
+// ---- the trace text itself --------------------------------------------------------------------------------
+
+/**
+ * The kernel's own record of bpf_trace_printk / bpf_trace_vprintk messages: a tracefs instance of this test
+ * (created, with its bpf_trace_printk event enabled, from a private mount namespace so that no tracefs mount is
+ * left behind; instances are kernel-global, so it is removed afterwards). Every event of the system lands there
+ * too, so each message carries this run's token. Returns null (with the reason) where that is not possible.
+ */
+function tracefs(script: string): { ok: boolean; out: string; reason: string } {
+  const r = spawnSync('unshare', ['-m', 'sh', '-c', `set -e; d=$(mktemp -d); mount -t tracefs nodev "$d"; cd "$d/instances"; ${script}; cd /; umount "$d"; rmdir "$d"`], { encoding: 'latin1', timeout: 10_000 });
+  return { ok: r.status === 0, out: r.stdout ?? '', reason: (r.stderr || r.error?.message || `exit ${r.status}`).trim() };
+}
+
+describe(`trace helpers against the kernel: the trace text${skipReason}`, () => {
+  it.skipIf(!avail.ok)('each bpf_trace_printk / bpf_trace_vprintk message is the kernel\'s trace event text, less one trailing newline', (ctx) => {
+    const inst = `bpfvm_trc_${process.pid}`;
+    const ev = `${inst}/events/bpf_trace/bpf_trace_printk/enable`;
+    const on = tracefs(`mkdir ${inst}; echo 1 > ${ev}`);
+    if (!on.ok) return ctx.skip(`no tracefs instance: ${on.reason}`);
+    const token = `t${process.pid.toString(36)}`;
+    const msgs: Fmt[] = [
+      { fmt: '%s hi\n', args: [] }, { fmt: '%s no newline', args: [] }, { fmt: '%s two\n\n', args: [] }, { fmt: '%s mid\nline', args: [] },
+      { fmt: '%s nul %c|after', args: [0] }, { fmt: '%s caf\xc3\xa9 %d %pI4 %s', args: [-7, A.ip4, A.str] }, { fmt: '%s %600s%600s|', args: [A.str, A.str] },
+    ];
+    // the token is the first %s argument: a string at r10-160
+    const cases = msgs.flatMap((f, i) => {
+      const tok = `${token}_${i}`;
+      const g: Fmt = { ...f, args: ['r1 = r10\nr1 += -160', ...f.args] };
+      const withTok = (c: Case): Case => ({ ...c, body: `${stackBytes(strBytes(tok, 16), -160)}\n${c.body}` });
+      return [withTok(vprintkCase(g)), ...(g.args.length <= 3 ? [withTok(printkCase(g))] : [])];
+    });
+    let text = '';
+    try {
+      const r = compare(cases);
+      expect(r.mismatches).toEqual([]);
+    } finally {
+      const off = tracefs(`cat ${inst}/trace; echo 0 > ${ev}; rmdir ${inst}`);
+      expect(off.ok, off.reason).toBe(true);
+      text = off.out;
+    }
+    // events: "<comm>-<pid> [cpu] flags ts: bpf_trace_printk: MSG\n", MSG possibly spanning lines
+    const kernel = new Map<string, string[]>();
+    const re = /^[ \t]*\S[^\n]*?-\d+ +\[\d+\] \S+ +\d+\.\d+: bpf_trace_printk: /gm;
+    const starts = [...text.matchAll(re)];
+    starts.forEach((m, k) => {
+      const from = m.index! + m[0].length;
+      const to = k + 1 < starts.length ? starts[k + 1]!.index! : text.length;
+      const msg = text.slice(from, to).replace(/\n$/, ''); // the event printer's newline
+      const id = new RegExp(`^${token}_(\\d+)`).exec(msg)?.[1];
+      if (id !== undefined) kernel.set(id, [...(kernel.get(id) ?? []), msg]);
+    });
+    let n = 0;
+    msgs.forEach((f, i) => {
+      const tr: string[] = [];
+      for (const k of cases.filter((x) => x.body.includes(stackBytes(strBytes(`${token}_${i}`, 16), -160)))) tr.push(...modelTrace(k));
+      const want = (kernel.get(String(i)) ?? []).map((m) => Buffer.from(m, 'latin1').toString('utf8').replace(/\n$/, ''));
+      expect(tr).toEqual(want);
+      n += want.length;
+    });
+    console.log(`trace text: ${n} messages equal to the kernel's trace events`);
+    expect(n).toBe(cases.length);
+  });
+});
+
+function modelTrace(c: Case): string[] {
+  const insns = program(c);
+  const prog = { name: 'p', section: 'tc', type: TC, typeName: 'sched_cls', insns, license: 'GPL', funcInfo: [], lineInfo: [], annotations: [] } as unknown as ProgramSpec;
+  const collection: CollectionSpec = { license: 'GPL', programs: [prog], maps: (c.maps ?? []).map(mapSpec) };
+  return testRun(prog, new Uint8Array(OUT + 16), { collection }).trace;
+}
