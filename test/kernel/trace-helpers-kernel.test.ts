@@ -3,7 +3,8 @@
 // implementation runs in the socket model), bpfvm's testRun on the same bytes. Each program calls the helper,
 // copies its output buffer into the packet (bpf_skb_store_bytes) and returns r0, so retval and data_out carry
 // the helper's return value and every byte it wrote. bpf_snprintf covers the formatter shared with
-// bpf_trace_printk and bpf_trace_vprintk (whose return values are compared too). Skips without bpf().
+// bpf_trace_printk and bpf_trace_vprintk (whose return values and trace text are compared too). bpfvm runs
+// each program in both execution tiers. Skips without bpf().
 
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
@@ -74,8 +75,11 @@ function model(c: Case): Outcome {
   const insns = program(c);
   const prog = { name: 'p', section: 'tc', type: TC, typeName: 'sched_cls', insns, license: 'GPL', funcInfo: [], lineInfo: [], annotations: [] } as unknown as ProgramSpec;
   const collection: CollectionSpec = { license: 'GPL', programs: [prog], maps: (c.maps ?? []).map(mapSpec) };
-  const r = testRun(prog, new Uint8Array(OUT + 16), { collection });
-  return { retval: r.retval, dataOut: Buffer.from(r.dataOut).toString('hex') };
+  const [a, b] = (['interp', 'js'] as const).map((tier) => {
+    const r = testRun(prog, new Uint8Array(OUT + 16), { collection, tier });
+    return { retval: r.retval, dataOut: Buffer.from(r.dataOut).toString('hex') };
+  });
+  return JSON.stringify(a) === JSON.stringify(b) ? a! : { ...a, jsTier: b } as Outcome;
 }
 
 function compare(cases: Case[]): { mismatches: unknown[]; refused: number } {
