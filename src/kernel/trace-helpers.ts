@@ -10,7 +10,8 @@
 //    white space: -EINVAL; more conversions than arguments: -EINVAL (trace_printk always has 3 arguments);
 //  - conversions: %% ; flags [0+- ] and a width; %d %i %u %x %X with l / ll (int, else 64-bit); %c; %s;
 //    %p (followed by NUL, white space or punctuation) %pK %px %ps %pS %pB; %pks (kernel string) %pus (user
-//    string); %pI4 %pi4 %pI6 %pi6 (4 / 16 bytes read from kernel memory; zeroes when unreadable). A width pads
+//    string); %pI4 %pi4 %pI6 %pi6 (4 / 16 bytes read from kernel memory; zeroes when unreadable). A width (an
+//    int that wraps, clamped to 2^23 - 1 either way; negative ones do nothing) pads
 //    %d.. %c %s %p %px %pK %ps %pS, not the conversions bpf_bprintf_prepare formats itself (%pks %pus %pB %pI..,
 //    KERNEL vs SPEC: the kernel docs do not say so; the 6.18 host prints "%20pI4" unpadded). Anything else,
 //    a precision, '#', 'h', a %s or %pks followed by a letter or digit: -EINVAL. Letters and digits right after
@@ -75,7 +76,6 @@ export const T = {
 /** Every helper installTraceHelpers installs. */
 export const TRACE_HELPER_IDS: readonly number[] = Object.values(T);
 
-export const MAX_TRACE_PRINTK_VARARGS = 3;
 export const MAX_BPRINTF_VARARGS = 12;
 /** The output buffer of trace_printk / trace_vprintk (one byte is the NUL). */
 export const MAX_BPRINTF_BUF = 1024;
@@ -87,6 +87,8 @@ export const CURRENT_COMM = 'bpfvm';
 export const CURRENT_TASK_ADDR = 0xffff888004a1c000n;
 /** bpf_task_pt_regs(current): where pt_regs sit at the top of a 16 KiB task stack (0x4000 - 168). */
 export const CURRENT_PT_REGS_ADDR = 0xffffc90000003f58n;
+/** lib/vsprintf.c: the widest field (wider ones are clamped). */
+const FIELD_WIDTH_MAX = (1 << 23) - 1;
 /** What _NSIG allows (valid_signal). */
 const NSIG = 64;
 
@@ -193,23 +195,45 @@ interface Spec {
 
 const bytesOf = (s: string): number[] => Array.from(s, (c) => c.charCodeAt(0));
 
-/** vsprintf's widen_string / number padding of an already formatted field. */
-function field(body: number[], spec: Spec, zeroPad: boolean): number[] {
-  const w = spec.width;
-  if (w <= body.length) return body;
-  const n = w - body.length;
-  if (spec.left) return [...body, ...new Array<number>(n).fill(0x20)];
-  if (zeroPad) {
-    const sign = body[0] === 0x2d || body[0] === 0x2b || body[0] === 0x20 ? 1 : 0;
-    return [...body.slice(0, sign), ...new Array<number>(n).fill(0x30), ...body.slice(sign)];
-  }
-  return [...new Array<number>(n).fill(0x20), ...body];
-}
+/** A formatted message: its first `limit` bytes (what the caller's buffer can take) and its whole length. */
+export class Formatted {
+  readonly bytes: number[] = [];
+  length = 0;
+  constructor(private readonly limit: number) {}
 
-/** pointer_string: hex; 16 zero-padded digits when no width is given. */
-function pointerString(v: bigint, spec: Spec): number[] {
-  if (spec.width < 0) return bytesOf(v.toString(16).padStart(16, '0'));
-  return field(bytesOf(v.toString(16)), spec, spec.zero && !spec.left);
+  put(b: readonly number[]): void {
+    for (const x of b) if (this.bytes.length < this.limit) this.bytes.push(x);
+    this.length += b.length;
+  }
+
+  private fill(c: number, n: number): void {
+    for (let k = Math.min(n, this.limit - this.bytes.length); k > 0; k--) this.bytes.push(c);
+    this.length += n;
+  }
+
+  /** vsprintf's widen_string / number padding of an already formatted field to spec.width. */
+  field(body: readonly number[], spec: Spec, zeroPad: boolean): void {
+    const n = spec.width - body.length;
+    if (n <= 0) return this.put(body);
+    if (spec.left) {
+      this.put(body);
+      return this.fill(0x20, n);
+    }
+    if (zeroPad) {
+      const sign = body[0] === 0x2d || body[0] === 0x2b || body[0] === 0x20 ? 1 : 0;
+      this.put(body.slice(0, sign));
+      this.fill(0x30, n);
+      return this.put(body.slice(sign));
+    }
+    this.fill(0x20, n);
+    this.put(body);
+  }
+
+  /** pointer_string: hex; 16 zero-padded digits when no width is given. */
+  pointer(v: bigint, spec: Spec): void {
+    if (spec.width === -1) return this.put(bytesOf(v.toString(16).padStart(16, '0')));
+    this.field(bytesOf(v.toString(16)), spec, spec.zero && !spec.left);
+  }
 }
 
 function ip4(b: Uint8Array, lead: boolean): string {
@@ -224,25 +248,25 @@ function ip6(b: Uint8Array, colons: boolean): string {
 
 /**
  * bpf_bprintf_prepare and bstr_printf of `fmt` (the format's bytes; it must contain its NUL) with `args` (u64
- * each; their count is num_args). Returns the formatted bytes (all of them: callers cut them to their buffer)
- * or -errno. `who` names the helper in the messages of a run bpfvm stops.
+ * each; their count is num_args). Returns the message (its first `limit` bytes and its whole length) or -errno.
+ * `who` names the helper in the messages of a run bpfvm stops.
  */
-export function bpfBprintf(vm: Vm, pc: number, who: string, fmtBuf: Uint8Array, args: readonly bigint[]): number[] | number {
+export function bpfBprintf(vm: Vm, pc: number, who: string, fmtBuf: Uint8Array, args: readonly bigint[], limit: number): Formatted | number {
   const nul = fmtBuf.indexOf(0);
   if (nul < 0) return -EINVAL;
   const f = fmtBuf.subarray(0, nul + 1); // f[i + 1] is defined for every i < nul
-  const out: number[] = [];
+  const out = new Formatted(limit);
   let bin = 0; // bytes of the argument buffer used
   let n = 0;
   for (let i = 0; i < nul; i++) {
     const c = f[i]!;
     if (c < 0x80 && !isPrint(c) && !isSpace(c)) return -EINVAL;
     if (c !== 0x25) {
-      out.push(c);
+      out.put([c]);
       continue;
     }
     if (f[i + 1] === 0x25) {
-      out.push(0x25);
+      out.put([0x25]);
       i++;
       continue;
     }
@@ -258,8 +282,10 @@ export function bpfBprintf(vm: Vm, pc: number, who: string, fmtBuf: Uint8Array, 
       else break;
     }
     if (f[i]! >= 0x31 && f[i]! <= 0x39) {
-      spec.width = 0;
-      while (f[i]! >= 0x30 && f[i]! <= 0x39) spec.width = Math.min(spec.width * 10 + (f[i++]! - 0x30), 0x7fff);
+      // skip_atoi (an int that wraps), clamped to FIELD_WIDTH_MAX (2^23 - 1) each way; negative: no padding
+      let w = 0;
+      while (f[i]! >= 0x30 && f[i]! <= 0x39) w = (Math.imul(w, 10) + (f[i++]! - 0x30)) | 0;
+      spec.width = Math.max(-FIELD_WIDTH_MAX, Math.min(w, FIELD_WIDTH_MAX));
     }
     const arg = args[n]!;
     const nx = f[i + 1]!;
@@ -280,7 +306,8 @@ export function bpfBprintf(vm: Vm, pc: number, who: string, fmtBuf: Uint8Array, 
       const s = kind === 'u' ? userNofault(vm, lo, hi, room, true) : strncpyFromKernelNofault(vm, pc, who, lo, hi, room);
       const bytes = typeof s === 'number' || s.length === 0 ? [] : Array.from(s.subarray(0, s.length - 1));
       bin += bytes.length + 1;
-      out.push(...(preformatted ? bytes : field(bytes, spec, false)));
+      if (preformatted) out.put(bytes);
+      else out.field(bytes, spec, false);
       n++;
       return null;
     };
@@ -288,7 +315,7 @@ export function bpfBprintf(vm: Vm, pc: number, who: string, fmtBuf: Uint8Array, 
       if (nx === 0 || isSpace(nx) || isPunct(nx) || nx === ch('K') || nx === ch('x')) {
         if (nx === ch('K') || nx === ch('x')) i++;
         if (align4(8) === null) return -ENOSPC;
-        out.push(...pointerString(arg, spec));
+        out.pointer(arg, spec);
       } else if ((nx === ch('k') || nx === ch('u')) && f[i + 2] === ch('s')) {
         i += 2;
         const e = str(nx === ch('k') ? 'k' : 'u', true);
@@ -305,7 +332,8 @@ export function bpfBprintf(vm: Vm, pc: number, who: string, fmtBuf: Uint8Array, 
         }
         const body = bytesOf(hex(addr64(lo, hi)));
         if (nx === ch('B')) bin += body.length + 1;
-        out.push(...(nx === ch('B') ? body : field(body, spec, false)));
+        if (nx === ch('B')) out.put(body);
+        else out.field(body, spec, false);
       } else {
         if ((nx !== ch('i') && nx !== ch('I')) || (f[i + 2] !== ch('4') && f[i + 2] !== ch('6'))) return -EINVAL;
         i += 2;
@@ -316,7 +344,7 @@ export function bpfBprintf(vm: Vm, pc: number, who: string, fmtBuf: Uint8Array, 
         const ip = typeof got === 'number' ? new Uint8Array(size) : got;
         const s = v4 ? ip4(ip, nx === ch('i')) : ip6(ip, nx === ch('I'));
         bin += s.length + 1;
-        out.push(...bytesOf(s)); // pre-formatted by bpf_bprintf_prepare: bstr_printf ignores the width
+        out.put(bytesOf(s)); // pre-formatted by bpf_bprintf_prepare: bstr_printf ignores the width
       }
       n++;
       while (isAlnum(f[i + 1]!)) i++; // bstr_printf skips what follows a %p conversion
@@ -330,7 +358,7 @@ export function bpfBprintf(vm: Vm, pc: number, who: string, fmtBuf: Uint8Array, 
     if (f[i] === ch('c')) {
       if (bin >= MAX_BPRINTF_BIN_ARGS) return -ENOSPC;
       bin++;
-      out.push(...field([Number(arg & 0xffn)], spec, false));
+      out.field([Number(arg & 0xffn)], spec, false);
       n++;
       continue;
     }
@@ -353,18 +381,16 @@ export function bpfBprintf(vm: Vm, pc: number, who: string, fmtBuf: Uint8Array, 
       const v = long ? BigInt.asUintN(64, arg) : BigInt.asUintN(32, arg);
       s = conv === ch('u') ? v.toString() : conv === ch('x') ? v.toString(16) : v.toString(16).toUpperCase();
     }
-    out.push(...field(bytesOf(s), spec, spec.zero && !spec.left));
+    out.field(bytesOf(s), spec, spec.zero && !spec.left);
     n++;
   }
   return out;
 }
 
-/** The trace line of a formatted message: what fits MAX_BPRINTF_BUF, up to a NUL, less one trailing newline. */
-function traceLine(bytes: number[]): string {
-  let end = Math.min(bytes.length, MAX_BPRINTF_BUF - 1);
-  const z = bytes.indexOf(0);
-  if (z >= 0 && z < end) end = z;
-  return Buffer.from(bytes.slice(0, end)).toString('utf8').replace(/\n$/, '');
+/** The trace line of a message formatted into MAX_BPRINTF_BUF: up to a NUL, less one trailing newline. */
+function traceLine(m: Formatted): string {
+  const z = m.bytes.indexOf(0);
+  return Buffer.from(z < 0 ? m.bytes : m.bytes.slice(0, z)).toString('utf8').replace(/\n$/, '');
 }
 
 /** The u64 arguments of trace_vprintk / snprintf: -EINVAL unless data_len is a multiple of 8, <= 96, with data. */
@@ -382,7 +408,7 @@ function readVarargs(v: Vm, pc: number, r: number): bigint[] | number {
 export function tracePrintk(trace: string[]): HelperFn {
   return (v, pc) => {
     const fmt = v.space.read(pc, v.lo[1]!, v.hi[1]!, v.lo[2]! >>> 0);
-    const r = bpfBprintf(v, pc, 'bpf_trace_printk', fmt, [v.reg(3), v.reg(4), v.reg(5)]);
+    const r = bpfBprintf(v, pc, 'bpf_trace_printk', fmt, [v.reg(3), v.reg(4), v.reg(5)], MAX_BPRINTF_BUF - 1);
     if (typeof r === 'number') return v.setR0Int(r);
     trace.push(traceLine(r));
     v.setR0Int(r.length);
@@ -395,7 +421,7 @@ function traceVprintk(trace: string[]): HelperFn {
     const args = readVarargs(v, pc, 3);
     if (typeof args === 'number') return v.setR0Int(args);
     const fmt = v.space.read(pc, v.lo[1]!, v.hi[1]!, v.lo[2]! >>> 0);
-    const r = bpfBprintf(v, pc, 'bpf_trace_vprintk', fmt, args);
+    const r = bpfBprintf(v, pc, 'bpf_trace_vprintk', fmt, args, MAX_BPRINTF_BUF - 1);
     if (typeof r === 'number') return v.setR0Int(r);
     trace.push(traceLine(r));
     v.setR0Int(r.length);
@@ -408,10 +434,10 @@ const snprintf: HelperFn = (v, pc) => {
   if (typeof args === 'number') return v.setR0Int(args);
   const r = constString(v, pc, 3);
   const fmt = r.bytes.subarray(r.off);
-  const out = bpfBprintf(v, pc, 'bpf_snprintf', fmt, args);
-  if (typeof out === 'number') return v.setR0Int(out);
   const size = v.lo[2]! >>> 0;
-  if (size > 0) v.space.write(pc, v.lo[1]!, v.hi[1]!, Uint8Array.from([...out.slice(0, size - 1), 0]));
+  const out = bpfBprintf(v, pc, 'bpf_snprintf', fmt, args, Math.max(size - 1, 0));
+  if (typeof out === 'number') return v.setR0Int(out);
+  if (size > 0) v.space.write(pc, v.lo[1]!, v.hi[1]!, Uint8Array.from([...out.bytes, 0]));
   v.setR0Int(out.length + 1);
 };
 

@@ -162,6 +162,8 @@ const FORMATS: Fmt[] = [
   { fmt: '%d%s', args: [1, A.long] },
   { fmt: '%s%c', args: [A.long, 65] },
   { fmt: '%d abcdef', args: [1234], size: 4 },
+  { fmt: '%8000000d|%9000000d|%16777215p|%-8388608d|', args: [1, 2, 0, 3] },
+  { fmt: '%4294967297d|%3000000000d|%8388607x|', args: [1, 2, 3] },
   { fmt: '%d abcdef', args: [1234], size: 0 },
   { fmt: '%%|100%%|%d', args: [3] },
   { fmt: 'caf\xc3\xa9 %d', args: [1] },
