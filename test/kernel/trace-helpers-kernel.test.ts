@@ -7,6 +7,7 @@
 // each program in both execution tiers. Skips without bpf().
 
 import { spawnSync } from 'node:child_process';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { CollectionSpec, MapSpec, ProgramSpec } from '../../src/spec.js';
 import { testRun } from '../../src/kernel/testrun.js';
@@ -123,7 +124,7 @@ function compare(cases: Case[]): { mismatches: unknown[]; refused: number } {
 /** A stack string for %s at r10-128 (at most 31 bytes), an IPv4 / IPv6 address at r10-96 / r10-80. */
 const DATA = [
   stackBytes(strBytes('hello', 32), -128),
-  stackBytes(Uint8Array.of(10, 0, 0, 1, 0, 0, 0, 0), -96),
+  stackBytes(Uint8Array.of(10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), -96), // 16 bytes: %pi6 may read them
   stackBytes(Uint8Array.of(0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1), -80),
 ].join('\n');
 const A = {
@@ -237,6 +238,58 @@ describe(`trace helpers against the kernel: bpf_snprintf, bpf_trace_vprintk, bpf
     const r = compare(cases);
     console.log(`trace_vprintk / trace_printk: ${cases.length - r.mismatches.length}/${cases.length} agree with the kernel`);
     expect(r.mismatches).toEqual([]);
+  });
+});
+
+// ---- random formats -------------------------------------------------------------------------------------------
+
+/**
+ * Random formats: literal text, %% and conversions with random flags and widths, each followed by a random
+ * character (so that %s / %p rules are hit both ways), with arguments the conversion can take reproducibly:
+ * any value for numbers, %c and %px; NULL or an error pointer for %p / %pK (the kernel hashes other pointers);
+ * small user-range values for %ps / %pS / %pB (not kernel symbols); stack pointers (or NULL, or a user address)
+ * for strings and addresses.
+ */
+const CONVS = ['d', 'i', 'u', 'x', 'X', 'ld', 'lld', 'lu', 'llx', 'lX', 'li', 'c', 's', 'p', 'px', 'pK', 'ps', 'pS', 'pB', 'pks', 'pus', 'pI4', 'pi4', 'pI6', 'pi6', 'q', 'hd', 'lc'] as const;
+const arbConv = fc.record({
+  flags: fc.subarray(['0', '+', '-', ' ']),
+  width: fc.oneof(fc.constant(''), fc.integer({ min: 1, max: 40 }).map(String)),
+  conv: fc.constantFrom(...CONVS),
+  after: fc.constantFrom('', ' ', '|', ':', 'a', '9', '.', '\n'),
+  value: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+  ptr: fc.constantFrom(A.str, A.ip4, A.ip6, A.long, 'r1 = 0', A.user),
+  errPtr: fc.constantFrom(0n, 2n ** 64n - 1n, 2n ** 64n - 22n, 2n ** 64n - 4095n),
+  small: fc.bigInt({ min: 0n, max: 0xffffn }),
+});
+const arbFormat = fc.array(fc.oneof(
+  { weight: 3, arbitrary: arbConv },
+  { weight: 1, arbitrary: fc.constantFrom('ab', ' = ', '%%', ',', 'x\ty') },
+), { minLength: 1, maxLength: 6 }).map((parts): Fmt => {
+  let fmt = '';
+  const args: Fmt['args'] = [];
+  for (const p of parts) {
+    if (typeof p === 'string') {
+      fmt += p;
+      continue;
+    }
+    fmt += `%${p.flags.join('')}${p.width}${p.conv}${p.after}`;
+    const c = p.conv;
+    if (c === 's' || c === 'pks' || c === 'pus' || c.startsWith('pI') || c.startsWith('pi')) args.push(p.ptr);
+    else if (c === 'p' || c === 'pK') args.push(p.errPtr);
+    else if (c === 'ps' || c === 'pS' || c === 'pB') args.push(p.small);
+    else args.push(p.value);
+  }
+  return { fmt, args: args.slice(0, MAX_ARGS) };
+});
+const MAX_ARGS = 12;
+
+describe(`trace helpers against the kernel: random formats${skipReason}`, () => {
+  it.skipIf(!avail.ok)('bpf_snprintf and bpf_trace_vprintk agree with the kernel on 150 random formats', () => {
+    const fmts = fc.sample(arbFormat, { numRuns: 150, seed: 0x5bf });
+    const cases = fmts.flatMap((f) => [snprintfCase(f), vprintkCase(f)]);
+    const r = compare(cases);
+    console.log(`random formats: ${cases.length - r.mismatches.length}/${cases.length} snprintf / trace_vprintk calls agree with the kernel (${r.refused} snprintf formats refused at load by the kernel, -EINVAL in bpfvm)`);
+    expect(r.mismatches.slice(0, 10)).toEqual([]);
   });
 });
 
