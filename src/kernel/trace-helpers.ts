@@ -229,10 +229,10 @@ export class Formatted {
     this.put(body);
   }
 
-  /** pointer_string: hex; 16 zero-padded digits when no width is given. */
+  /** pointer_string: hex; without a width, 16 wide and zero-padded (unless left-justified). */
   pointer(v: bigint, spec: Spec): void {
-    if (spec.width === -1) return this.put(bytesOf(v.toString(16).padStart(16, '0')));
-    this.field(bytesOf(v.toString(16)), spec, spec.zero && !spec.left);
+    const s = spec.width === -1 ? { ...spec, width: 16, zero: true } : spec;
+    this.field(bytesOf(v.toString(16)), s, s.zero && !s.left);
   }
 }
 
@@ -249,9 +249,10 @@ function ip6(b: Uint8Array, colons: boolean): string {
 /**
  * bpf_bprintf_prepare and bstr_printf of `fmt` (the format's bytes; it must contain its NUL) with `args` (u64
  * each; their count is num_args). Returns the message (its first `limit` bytes and its whole length) or -errno.
- * `who` names the helper in the messages of a run bpfvm stops.
+ * `who` names the helper in the messages of a run bpfvm stops. With `vm` null, the verifier's check of a constant
+ * format (no argument buffer: no memory is read, nothing is -ENOSPC; see bprintfFormatCheck).
  */
-export function bpfBprintf(vm: Vm, pc: number, who: string, fmtBuf: Uint8Array, args: readonly bigint[], limit: number): Formatted | number {
+export function bpfBprintf(vm: Vm | null, pc: number, who: string, fmtBuf: Uint8Array, args: readonly bigint[], limit: number): Formatted | number {
   const nul = fmtBuf.indexOf(0);
   if (nul < 0) return -EINVAL;
   const f = fmtBuf.subarray(0, nul + 1); // f[i + 1] is defined for every i < nul
@@ -290,6 +291,7 @@ export function bpfBprintf(vm: Vm, pc: number, who: string, fmtBuf: Uint8Array, 
     const arg = args[n]!;
     const nx = f[i + 1]!;
     const align4 = (size: number): number | null => {
+      if (vm === null) return size;
       bin = (bin + 3) & ~3;
       if (MAX_BPRINTF_BIN_ARGS - bin < size) return null;
       bin += size;
@@ -299,6 +301,10 @@ export function bpfBprintf(vm: Vm, pc: number, who: string, fmtBuf: Uint8Array, 
     const str = (kind: 'k' | 'u', preformatted: boolean): number | null => {
       const after = f[i + 1]!;
       if (after !== 0 && !isSpace(after) && !isPunct(after)) return -EINVAL;
+      if (vm === null) {
+        n++;
+        return null;
+      }
       if (bin >= MAX_BPRINTF_BIN_ARGS) return -ENOSPC;
       const room = MAX_BPRINTF_BIN_ARGS - bin;
       const lo = Number(arg & 0xffffffffn) | 0;
@@ -327,7 +333,7 @@ export function bpfBprintf(vm: Vm, pc: number, who: string, fmtBuf: Uint8Array, 
         if (nx !== ch('B') && align4(8) === null) return -ENOSPC;
         const lo = Number(arg & 0xffffffffn) | 0;
         const hi = Number(arg >> 32n) | 0;
-        if (vm.space.regionOf(hi) === null && kernelAddressAllowed(arg)) {
+        if (vm !== null && vm.space.regionOf(hi) === null && kernelAddressAllowed(arg)) {
           throw new BpfExecutionError(pc, `${who}: %p${String.fromCharCode(nx)} of kernel address ${hex(arg)} is not modelled (it may be a kernel symbol)`);
         }
         const body = bytesOf(hex(addr64(lo, hi)));
@@ -339,12 +345,14 @@ export function bpfBprintf(vm: Vm, pc: number, who: string, fmtBuf: Uint8Array, 
         i += 2;
         const v4 = f[i] === ch('4');
         const size = v4 ? 4 : 16;
-        if (MAX_BPRINTF_BIN_ARGS - bin < size) return -ENOSPC;
-        const got = copyFromKernelNofault(vm, pc, who, Number(arg & 0xffffffffn) | 0, Number(arg >> 32n) | 0, size);
-        const ip = typeof got === 'number' ? new Uint8Array(size) : got;
-        const s = v4 ? ip4(ip, nx === ch('i')) : ip6(ip, nx === ch('I'));
-        bin += s.length + 1;
-        out.put(bytesOf(s)); // pre-formatted by bpf_bprintf_prepare: bstr_printf ignores the width
+        if (vm !== null) {
+          if (MAX_BPRINTF_BIN_ARGS - bin < size) return -ENOSPC;
+          const got = copyFromKernelNofault(vm, pc, who, Number(arg & 0xffffffffn) | 0, Number(arg >> 32n) | 0, size);
+          const ip = typeof got === 'number' ? new Uint8Array(size) : got;
+          const s = v4 ? ip4(ip, nx === ch('i')) : ip6(ip, nx === ch('I'));
+          bin += s.length + 1;
+          out.put(bytesOf(s)); // pre-formatted by bpf_bprintf_prepare: bstr_printf ignores the width
+        }
       }
       n++;
       while (isAlnum(f[i + 1]!)) i++; // bstr_printf skips what follows a %p conversion
@@ -356,7 +364,7 @@ export function bpfBprintf(vm: Vm, pc: number, who: string, fmtBuf: Uint8Array, 
       continue;
     }
     if (f[i] === ch('c')) {
-      if (bin >= MAX_BPRINTF_BIN_ARGS) return -ENOSPC;
+      if (vm !== null && bin >= MAX_BPRINTF_BIN_ARGS) return -ENOSPC;
       bin++;
       out.field([Number(arg & 0xffn)], spec, false);
       n++;
@@ -385,6 +393,17 @@ export function bpfBprintf(vm: Vm, pc: number, who: string, fmtBuf: Uint8Array, 
     n++;
   }
   return out;
+}
+
+/**
+ * The verifier's check of bpf_snprintf's constant format and data_len (check_bpf_snprintf_call: data_len a
+ * multiple of 8, then bpf_bprintf_prepare with num_args = data_len / 8 and no buffers): 0, or -EINVAL when the
+ * kernel refuses to load the program. (data_len above 96 loads: the helper then returns -EINVAL.)
+ */
+export function bprintfFormatCheck(fmt: Uint8Array, dataLen: number): number {
+  if (dataLen % 8 !== 0) return -EINVAL;
+  const r = bpfBprintf(null, 0, 'format check', fmt, new Array<bigint>(dataLen / 8).fill(0n), 0);
+  return typeof r === 'number' ? r : 0;
 }
 
 /** The trace line of a message formatted into MAX_BPRINTF_BUF: up to a NUL, less one trailing newline. */
