@@ -18,7 +18,11 @@
 //    any %p conversion are swallowed by bstr_printf (so "%pI6c" prints "%pI6" uncompressed);
 //  - strings and the other arguments share the kernel's 512-byte argument buffer (ints 4-byte aligned, %c one
 //    byte, strings and formatted addresses with their NUL): an argument that does not fit: -ENOSPC; a string is
-//    cut to what fits (an unreadable one prints as "");
+//    cut to what fits (an unreadable one prints as ""). bpfvm fills that buffer as prepare does and formats
+//    from it as bstr_printf does, so its quirk is kept: once the output has reached the buffer size, a
+//    conversion prepare formatted itself (%pks %pus %pB %pI..) adds nothing and is not stepped over, and the
+//    next conversions read their arguments from its bytes. A %pB or address that overflows the argument buffer
+//    (the kernel then writes past it) and a read of buffer bytes prepare never wrote stop the run;
 //  - %p, %pK (kptr_restrict 0 hashes it), %px, and the fallback of %ps / %pS / %pB ("0x" + hex, what the kernel
 //    prints for an address that is not a kernel symbol) print bpfvm's virtual address, since kernel addresses
 //    and pointer hashes are not reproducible (NULL prints as the kernel prints it). %ps / %pS / %pB of a kernel
@@ -246,22 +250,183 @@ function ip6(b: Uint8Array, colons: boolean): string {
   return words.join(colons ? ':' : '');
 }
 
+/** Flags and width of one conversion ([0+- ] then digits: skip_atoi, an int that wraps, clamped to 2^23 - 1). */
+function parseSpec(f: Uint8Array, i: number): { spec: Spec; i: number } {
+  const spec: Spec = { left: false, zero: false, plus: false, space: false, width: -1 };
+  for (;; i++) {
+    const x = f[i];
+    if (x === ch('0')) spec.zero = true;
+    else if (x === ch('+')) spec.plus = true;
+    else if (x === ch('-')) spec.left = true;
+    else if (x === ch(' ')) spec.space = true;
+    else break;
+  }
+  if (f[i]! >= 0x31 && f[i]! <= 0x39) {
+    let w = 0;
+    while (f[i]! >= 0x30 && f[i]! <= 0x39) w = (Math.imul(w, 10) + (f[i++]! - 0x30)) | 0;
+    spec.width = Math.max(-FIELD_WIDTH_MAX, Math.min(w, FIELD_WIDTH_MAX));
+  }
+  return { spec, i };
+}
+
+/** The kernel's per-CPU argument buffer as bpf_bprintf_prepare fills it (bytes it never wrote are stale). */
+class BinArgs {
+  readonly bytes = new Uint8Array(MAX_BPRINTF_BIN_ARGS);
+  readonly written = new Uint8Array(MAX_BPRINTF_BIN_ARGS);
+  at = 0;
+
+  put(b: ArrayLike<number>): void {
+    for (let k = 0; k < b.length; k++) {
+      this.bytes[this.at + k] = b[k]!;
+      this.written[this.at + k] = 1;
+    }
+    this.at += b.length;
+  }
+}
+
+/** little-endian bytes of the low `n` bytes of v */
+const le = (v: bigint, n: number): number[] => Array.from({ length: n }, (_, k) => Number((v >> BigInt(8 * k)) & 0xffn));
+const align4 = (x: number): number => (x + 3) & ~3;
+/** What follows %p that bstr_printf hands to pointer() (the others were formatted by bpf_bprintf_prepare). */
+const processedPointer = (c: number): boolean => c === ch('S') || c === ch('s') || c === ch('x') || c === ch('K') || !isAlnum(c);
+
 /**
- * bpf_bprintf_prepare and bstr_printf of `fmt` (the format's bytes; it must contain its NUL) with `args` (u64
- * each; their count is num_args). Returns the message (its first `limit` bytes and its whole length) or -errno.
- * `who` names the helper in the messages of a run bpfvm stops. With `vm` null, the verifier's check of a constant
- * format (no argument buffer: no memory is read, nothing is -ENOSPC; see bprintfFormatCheck).
+ * bpf_bprintf_prepare: checks `f` (up to its NUL at `nul`) against num_args = args.length and, with a `vm`, fills
+ * the argument buffer as the kernel does; -errno on failure. With `vm` null, the verifier's check of a constant
+ * format (no buffer: no memory is read, nothing is -ENOSPC).
  */
-export function bpfBprintf(vm: Vm | null, pc: number, who: string, fmtBuf: Uint8Array, args: readonly bigint[], limit: number): Formatted | number {
-  const nul = fmtBuf.indexOf(0);
-  if (nul < 0) return -EINVAL;
-  const f = fmtBuf.subarray(0, nul + 1); // f[i + 1] is defined for every i < nul
-  const out = new Formatted(limit);
-  let bin = 0; // bytes of the argument buffer used
+function bprintfPrepare(vm: Vm | null, pc: number, who: string, f: Uint8Array, nul: number, args: readonly bigint[]): BinArgs | number {
+  const bin = new BinArgs();
+  const room = (): number => MAX_BPRINTF_BIN_ARGS - bin.at;
+  const overflow = (what: string): never => {
+    throw new BpfExecutionError(pc, `${who}: ${what} does not fit the kernel's ${MAX_BPRINTF_BIN_ARGS}-byte argument buffer (the kernel then uses memory past it): not modelled`);
+  };
+  /** An integer or pointer argument: 4-byte aligned (nocopy_fmt); -ENOSPC when it does not fit. */
+  const scalar = (v: bigint, size: number): number | null => {
+    if (vm === null) return null;
+    bin.at = align4(bin.at);
+    if (room() < size) return -ENOSPC;
+    bin.put(le(v, size));
+    return null;
+  };
   let n = 0;
   for (let i = 0; i < nul; i++) {
     const c = f[i]!;
     if (c < 0x80 && !isPrint(c) && !isSpace(c)) return -EINVAL;
+    if (c !== 0x25) continue;
+    if (f[i + 1] === 0x25) {
+      i++;
+      continue;
+    }
+    if (n >= args.length) return -EINVAL;
+    i = parseSpec(f, i + 1).i;
+    const arg = args[n]!;
+    const lo = Number(arg & 0xffffffffn) | 0;
+    const hi = Number(arg >> 32n) | 0;
+    const nx = f[i + 1]!;
+    /** %s %pks %pus: the string (cut to what is left of the buffer; "" when unreadable) and its NUL. */
+    const str = (kind: 'k' | 'u'): number | null => {
+      const after = f[i + 1]!;
+      if (after !== 0 && !isSpace(after) && !isPunct(after)) return -EINVAL;
+      if (vm === null) return null;
+      if (room() === 0) return -ENOSPC;
+      const s = kind === 'u' ? userNofault(vm, lo, hi, room(), true) : strncpyFromKernelNofault(vm, pc, who, lo, hi, room());
+      bin.put(typeof s === 'number' || s.length === 0 ? [0] : s);
+      return null;
+    };
+    let e: number | null = null;
+    if (f[i] === ch('p')) {
+      if (nx === 0 || isSpace(nx) || isPunct(nx) || nx === ch('K') || nx === ch('x') || nx === ch('s') || nx === ch('S')) {
+        if (nx !== 0 && !isSpace(nx) && !isPunct(nx)) i++;
+        if ((nx === ch('s') || nx === ch('S')) && vm !== null && vm.space.regionOf(hi) === null && kernelAddressAllowed(arg)) {
+          throw new BpfExecutionError(pc, `${who}: %p${String.fromCharCode(nx)} of kernel address ${hex(arg)} is not modelled (it may be a kernel symbol)`);
+        }
+        e = scalar(arg, 8);
+      } else if ((nx === ch('k') || nx === ch('u')) && f[i + 2] === ch('s')) {
+        i += 2;
+        e = str(nx === ch('k') ? 'k' : 'u');
+      } else if (nx === ch('B')) {
+        i++;
+        if (vm !== null) {
+          if (vm.space.regionOf(hi) === null && kernelAddressAllowed(arg)) {
+            throw new BpfExecutionError(pc, `${who}: %pB of kernel address ${hex(arg)} is not modelled (it may be a kernel symbol)`);
+          }
+          const body = bytesOf(hex(arg));
+          if (body.length + 1 > room()) overflow('%pB');
+          bin.put([...body, 0]);
+        }
+      } else {
+        if ((nx !== ch('i') && nx !== ch('I')) || (f[i + 2] !== ch('4') && f[i + 2] !== ch('6'))) return -EINVAL;
+        i += 2;
+        if (vm !== null) {
+          const v4 = f[i] === ch('4');
+          const size = v4 ? 4 : 16;
+          if (room() < size) return -ENOSPC;
+          const got = copyFromKernelNofault(vm, pc, who, lo, hi, size);
+          const ip = typeof got === 'number' ? new Uint8Array(size) : got;
+          const body = bytesOf(v4 ? ip4(ip, nx === ch('i')) : ip6(ip, nx === ch('I')));
+          if (body.length + 1 > room()) overflow(`%p${String.fromCharCode(nx)}${v4 ? 4 : 6}`);
+          bin.put([...body, 0]);
+        }
+      }
+    } else if (f[i] === ch('s')) {
+      e = str('k');
+    } else if (f[i] === ch('c')) {
+      if (vm !== null) {
+        if (room() === 0) return -ENOSPC;
+        bin.put([lo & 0xff]);
+      }
+    } else {
+      let long = false;
+      if (f[i] === ch('l')) {
+        long = true;
+        i++;
+      }
+      if (f[i] === ch('l')) i++;
+      const conv = f[i]!;
+      if (conv !== ch('i') && conv !== ch('d') && conv !== ch('u') && conv !== ch('x') && conv !== ch('X')) return -EINVAL;
+      e = scalar(arg, long ? 8 : 4);
+    }
+    if (e !== null) return e;
+    n++;
+  }
+  return bin;
+}
+
+/**
+ * bstr_printf(buf, size, fmt, bin) after bpf_bprintf_prepare: the message, its first `size - 1` bytes kept. A
+ * conversion prepare formatted itself (%pks %pus %pB %pI..) is copied only while the output is shorter than
+ * `size`; past that it adds nothing and the argument pointer stays, so later conversions read its bytes.
+ */
+function bstrPrintf(pc: number, who: string, f: Uint8Array, nul: number, bin: BinArgs, size: number): Formatted {
+  const out = new Formatted(Math.max(size - 1, 0));
+  let a = 0;
+  const need = (from: number, len: number): void => {
+    for (let k = from; k < from + len; k++) {
+      if (k >= MAX_BPRINTF_BIN_ARGS || bin.written[k] === 0) {
+        throw new BpfExecutionError(pc, `${who}: bstr_printf reads bytes of the kernel's argument buffer that bpf_bprintf_prepare did not write (stale per-CPU data): not modelled`);
+      }
+    }
+  };
+  const get = (len: number): bigint => {
+    if (len > 1) a = align4(a);
+    need(a, len);
+    let v = 0n;
+    for (let k = len - 1; k >= 0; k--) v = (v << 8n) | BigInt(bin.bytes[a + k]!);
+    a += len;
+    return v;
+  };
+  const cstr = (): number[] => {
+    const s: number[] = [];
+    for (;;) {
+      need(a, 1);
+      const b = bin.bytes[a++]!;
+      if (b === 0) return s;
+      s.push(b);
+    }
+  };
+  for (let i = 0; i < nul; i++) {
+    const c = f[i]!;
     if (c !== 0x25) {
       out.put([c]);
       continue;
@@ -271,103 +436,28 @@ export function bpfBprintf(vm: Vm | null, pc: number, who: string, fmtBuf: Uint8
       i++;
       continue;
     }
-    if (n >= args.length) return -EINVAL;
-    i++;
-    const spec: Spec = { left: false, zero: false, plus: false, space: false, width: -1 };
-    for (;; i++) {
-      const x = f[i];
-      if (x === ch('0')) spec.zero = true;
-      else if (x === ch('+')) spec.plus = true;
-      else if (x === ch('-')) spec.left = true;
-      else if (x === ch(' ')) spec.space = true;
-      else break;
-    }
-    if (f[i]! >= 0x31 && f[i]! <= 0x39) {
-      // skip_atoi (an int that wraps), clamped to FIELD_WIDTH_MAX (2^23 - 1) each way; negative: no padding
-      let w = 0;
-      while (f[i]! >= 0x30 && f[i]! <= 0x39) w = (Math.imul(w, 10) + (f[i++]! - 0x30)) | 0;
-      spec.width = Math.max(-FIELD_WIDTH_MAX, Math.min(w, FIELD_WIDTH_MAX));
-    }
-    const arg = args[n]!;
-    const nx = f[i + 1]!;
-    const align4 = (size: number): number | null => {
-      if (vm === null) return size;
-      bin = (bin + 3) & ~3;
-      if (MAX_BPRINTF_BIN_ARGS - bin < size) return null;
-      bin += size;
-      return size;
-    };
-    /** A string argument (%s %pks %pus): copied into the argument buffer, cut to what is left of it. */
-    const str = (kind: 'k' | 'u', preformatted: boolean): number | null => {
-      const after = f[i + 1]!;
-      if (after !== 0 && !isSpace(after) && !isPunct(after)) return -EINVAL;
-      if (vm === null) {
-        n++;
-        return null;
-      }
-      if (bin >= MAX_BPRINTF_BIN_ARGS) return -ENOSPC;
-      const room = MAX_BPRINTF_BIN_ARGS - bin;
-      const lo = Number(arg & 0xffffffffn) | 0;
-      const hi = Number(arg >> 32n) | 0;
-      const s = kind === 'u' ? userNofault(vm, lo, hi, room, true) : strncpyFromKernelNofault(vm, pc, who, lo, hi, room);
-      const bytes = typeof s === 'number' || s.length === 0 ? [] : Array.from(s.subarray(0, s.length - 1));
-      bin += bytes.length + 1;
-      if (preformatted) out.put(bytes);
-      else out.field(bytes, spec, false);
-      n++;
-      return null;
-    };
+    const p = parseSpec(f, i + 1);
+    const spec = p.spec;
+    i = p.i;
     if (f[i] === ch('p')) {
-      if (nx === 0 || isSpace(nx) || isPunct(nx) || nx === ch('K') || nx === ch('x')) {
-        if (nx === ch('K') || nx === ch('x')) i++;
-        if (align4(8) === null) return -ENOSPC;
-        out.pointer(arg, spec);
-      } else if ((nx === ch('k') || nx === ch('u')) && f[i + 2] === ch('s')) {
-        i += 2;
-        const e = str(nx === ch('k') ? 'k' : 'u', true);
-        if (e !== null) return e;
-        while (isAlnum(f[i + 1]!)) i++;
-        continue;
-      } else if (nx === ch('s') || nx === ch('S') || nx === ch('B')) {
-        i++;
-        if (nx !== ch('B') && align4(8) === null) return -ENOSPC;
-        const lo = Number(arg & 0xffffffffn) | 0;
-        const hi = Number(arg >> 32n) | 0;
-        if (vm !== null && vm.space.regionOf(hi) === null && kernelAddressAllowed(arg)) {
-          throw new BpfExecutionError(pc, `${who}: %p${String.fromCharCode(nx)} of kernel address ${hex(arg)} is not modelled (it may be a kernel symbol)`);
-        }
-        const body = bytesOf(hex(addr64(lo, hi)));
-        if (nx === ch('B')) bin += body.length + 1;
-        if (nx === ch('B')) out.put(body);
-        else out.field(body, spec, false);
-      } else {
-        if ((nx !== ch('i') && nx !== ch('I')) || (f[i + 2] !== ch('4') && f[i + 2] !== ch('6'))) return -EINVAL;
-        i += 2;
-        const v4 = f[i] === ch('4');
-        const size = v4 ? 4 : 16;
-        if (vm !== null) {
-          if (MAX_BPRINTF_BIN_ARGS - bin < size) return -ENOSPC;
-          const got = copyFromKernelNofault(vm, pc, who, Number(arg & 0xffffffffn) | 0, Number(arg >> 32n) | 0, size);
-          const ip = typeof got === 'number' ? new Uint8Array(size) : got;
-          const s = v4 ? ip4(ip, nx === ch('i')) : ip6(ip, nx === ch('I'));
-          bin += s.length + 1;
-          out.put(bytesOf(s)); // pre-formatted by bpf_bprintf_prepare: bstr_printf ignores the width
-        }
+      const nx = f[i + 1]!;
+      if (processedPointer(nx)) {
+        const v = get(8);
+        if (nx === ch('s') || nx === ch('S')) out.field(bytesOf(hex(v)), spec, false); // not a kernel symbol
+        else out.pointer(v, spec); // %px; %p / %pK hashed by the kernel: bpfvm's address
+      } else if (out.length < size) {
+        const s = cstr();
+        out.put(s); // no width: copied as prepare formatted it
       }
-      n++;
-      while (isAlnum(f[i + 1]!)) i++; // bstr_printf skips what follows a %p conversion
+      while (isAlnum(f[i + 1]!)) i++;
       continue;
     }
     if (f[i] === ch('s')) {
-      const e = str('k', false);
-      if (e !== null) return e;
+      out.field(cstr(), spec, false);
       continue;
     }
     if (f[i] === ch('c')) {
-      if (vm !== null && bin >= MAX_BPRINTF_BIN_ARGS) return -ENOSPC;
-      bin++;
-      out.field([Number(arg & 0xffn)], spec, false);
-      n++;
+      out.field([Number(get(1))], spec, false);
       continue;
     }
     let long = false;
@@ -377,22 +467,33 @@ export function bpfBprintf(vm: Vm | null, pc: number, who: string, fmtBuf: Uint8
     }
     if (f[i] === ch('l')) i++;
     const conv = f[i]!;
-    if (conv !== ch('i') && conv !== ch('d') && conv !== ch('u') && conv !== ch('x') && conv !== ch('X')) return -EINVAL;
-    if (align4(long ? 8 : 4) === null) return -ENOSPC;
+    const raw = get(long ? 8 : 4);
     let s: string;
     if (conv === ch('d') || conv === ch('i')) {
-      const v = long ? BigInt.asIntN(64, arg) : BigInt.asIntN(32, arg);
+      const v = long ? BigInt.asIntN(64, raw) : BigInt.asIntN(32, raw);
       s = v.toString();
       if (v >= 0n && spec.plus) s = '+' + s;
       else if (v >= 0n && spec.space) s = ' ' + s;
     } else {
-      const v = long ? BigInt.asUintN(64, arg) : BigInt.asUintN(32, arg);
-      s = conv === ch('u') ? v.toString() : conv === ch('x') ? v.toString(16) : v.toString(16).toUpperCase();
+      s = conv === ch('u') ? raw.toString() : conv === ch('x') ? raw.toString(16) : raw.toString(16).toUpperCase();
     }
     out.field(bytesOf(s), spec, spec.zero && !spec.left);
-    n++;
   }
   return out;
+}
+
+/**
+ * bpf_bprintf_prepare then bstr_printf(buf, size) of `fmtBuf` (the format's bytes; it must contain its NUL)
+ * with `args` (u64 each; their count is num_args): the message (its first size - 1 bytes, and its whole length)
+ * or -errno. `who` names the helper in the messages of a run bpfvm stops.
+ */
+export function bpfBprintf(vm: Vm, pc: number, who: string, fmtBuf: Uint8Array, args: readonly bigint[], size: number): Formatted | number {
+  const nul = fmtBuf.indexOf(0);
+  if (nul < 0) return -EINVAL;
+  const f = fmtBuf.subarray(0, nul + 1); // f[i + 1] is defined for every i < nul
+  const bin = bprintfPrepare(vm, pc, who, f, nul, args);
+  if (typeof bin === 'number') return bin;
+  return bstrPrintf(pc, who, f, nul, bin, size);
 }
 
 /**
@@ -402,7 +503,9 @@ export function bpfBprintf(vm: Vm | null, pc: number, who: string, fmtBuf: Uint8
  */
 export function bprintfFormatCheck(fmt: Uint8Array, dataLen: number): number {
   if (dataLen % 8 !== 0) return -EINVAL;
-  const r = bpfBprintf(null, 0, 'format check', fmt, new Array<bigint>(dataLen / 8).fill(0n), 0);
+  const nul = fmt.indexOf(0);
+  if (nul < 0) return -EINVAL;
+  const r = bprintfPrepare(null, 0, 'format check', fmt.subarray(0, nul + 1), nul, new Array<bigint>(dataLen / 8).fill(0n));
   return typeof r === 'number' ? r : 0;
 }
 
@@ -427,7 +530,7 @@ function readVarargs(v: Vm, pc: number, r: number): bigint[] | number {
 export function tracePrintk(trace: string[]): HelperFn {
   return (v, pc) => {
     const fmt = v.space.read(pc, v.lo[1]!, v.hi[1]!, v.lo[2]! >>> 0);
-    const r = bpfBprintf(v, pc, 'bpf_trace_printk', fmt, [v.reg(3), v.reg(4), v.reg(5)], MAX_BPRINTF_BUF - 1);
+    const r = bpfBprintf(v, pc, 'bpf_trace_printk', fmt, [v.reg(3), v.reg(4), v.reg(5)], MAX_BPRINTF_BUF);
     if (typeof r === 'number') return v.setR0Int(r);
     trace.push(traceLine(r));
     v.setR0Int(r.length);
@@ -440,7 +543,7 @@ function traceVprintk(trace: string[]): HelperFn {
     const args = readVarargs(v, pc, 3);
     if (typeof args === 'number') return v.setR0Int(args);
     const fmt = v.space.read(pc, v.lo[1]!, v.hi[1]!, v.lo[2]! >>> 0);
-    const r = bpfBprintf(v, pc, 'bpf_trace_vprintk', fmt, args, MAX_BPRINTF_BUF - 1);
+    const r = bpfBprintf(v, pc, 'bpf_trace_vprintk', fmt, args, MAX_BPRINTF_BUF);
     if (typeof r === 'number') return v.setR0Int(r);
     trace.push(traceLine(r));
     v.setR0Int(r.length);
@@ -454,7 +557,7 @@ const snprintf: HelperFn = (v, pc) => {
   const r = constString(v, pc, 3);
   const fmt = r.bytes.subarray(r.off);
   const size = v.lo[2]! >>> 0;
-  const out = bpfBprintf(v, pc, 'bpf_snprintf', fmt, args, Math.max(size - 1, 0));
+  const out = bpfBprintf(v, pc, 'bpf_snprintf', fmt, args, size);
   if (typeof out === 'number') return v.setR0Int(out);
   if (size > 0) v.space.write(pc, v.lo[1]!, v.hi[1]!, Uint8Array.from([...out.bytes, 0]));
   v.setR0Int(out.length + 1);
