@@ -36,6 +36,7 @@ export { Cgroups, SockOp, BpfTcpState, SOCK_OPS as SOCK_OPS_OFFSETS } from './ke
 export { SkSkb, runSkSkbProgram, type SkSkbRunResult, type SkSkbRedirect } from './kernel/sk_skb.js';
 export type { SkSkbRunOptions, SkSkbRunOutcome } from './kernel/model.js';
 export { socketHelperTable, socketHelperProvided, SOCKET_PROG_TYPES, type HelperTableRow, type SocketHelperOutput, type SockoptSysctl } from './kernel/sock-helpers.js';
+export { CURRENT_TASK_ADDR, CURRENT_PT_REGS_ADDR, type SentSignal, type TraceOutput } from './kernel/trace-helpers.js';
 export { SkStorageMap, PerfEventArrayMap, type PerfRecord } from './kernel/maps/index.js';
 export {
   QueueStackMap, RingBufMap, UserRingBufMap, consumeRingbufs, ringbufRecords, type RingSample, type RingbufRecord,

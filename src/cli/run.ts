@@ -21,7 +21,8 @@ all-zero context, as the kernel does). --repeat N runs N times on the same packe
 Prints "Return value: R, duration: Dns" (" (average)" after duration when N > 1) and one
 "bpf_trace_printk: MSG" line per bpf_trace_printk call and one "ringbuf MAP: HEX" line per ring buffer sample
 (what a ring_buffer__consume reader gets after the run); --json prints
-{ "retval", "duration", "insns", "dataOut", "ctxOut"?, "trace", "ringbuf": [{ "map", "data" }] } instead.
+{ "retval", "duration", "insns", "dataOut", "ctxOut"?, "trace", "ringbuf": [{ "map", "data" }], "signals"? }
+instead ("signals": the { sig, thread } that bpf_send_signal(_thread) sent, when there are any).
 
 ${MSG_OPTIONS_HELP}
 Prints the return value and duration, the verdict, the redirect target, apply/cork bytes (sk_msg), the bytes
@@ -127,6 +128,7 @@ export async function main(argv: string[]): Promise<number> {
     if (res.ctxOut !== undefined) out['ctxOut'] = hexString(res.ctxOut);
     out['trace'] = res.trace;
     out['ringbuf'] = ringbufJson(res.ringbuf);
+    if (res.signals.length > 0) out['signals'] = res.signals;
     process.stdout.write(JSON.stringify(out) + '\n');
   } else {
     let text = `Return value: ${res.retval}, duration${res.repeat > 1 ? ' (average)' : ''}: ${res.duration}ns\n`;

@@ -16,10 +16,11 @@
 //  - bpf_get_prandom_u32: the seeded xorshift generator of skb-helpers.ts (Prng).
 //  - bpf_get_smp_processor_id / bpf_get_numa_node_id: 0 (one CPU, one node).
 //  - bpf_get_current_pid_tgid: pid = tgid = 1000; bpf_get_current_uid_gid: 0 (root, like Socket.uid);
-//    bpf_get_current_comm: "bpfvm".
+//    bpf_get_current_comm: "bpfvm" (trace-helpers.ts, with the other CAP_PERFMON helpers and their stand-ins).
 //  - bpf_get_netns_cookie: one network namespace, cookie 1 unless KernelOptions.netnsCookie says otherwise (the
 //    kernel's value is machine-dependent: init_net's was 3 on the 6.18 host).
-//  - bpf_trace_printk: messages appended to SocketHelperOutput.trace, as trace_pipe shows them.
+//  - bpf_trace_printk / bpf_trace_vprintk: messages appended to SocketHelperOutput.trace, as trace_pipe shows
+//    them; bpf_send_signal(_thread): signals appended to SocketHelperOutput.signals (trace-helpers.ts).
 
 import { allowedHelpers, isHelperAllowed } from '../../helpers/availability.js';
 import { helperName } from '../../helpers/ids.js';
@@ -30,7 +31,8 @@ import { BPF_SK_STORAGE_GET_F_CREATE, SkStorageMap } from './maps/sk-storage.js'
 import { perfEventOutputHelper } from './maps/perf-event-array.js';
 import { SK_SKB_HELPER_IDS } from './sk_skb.js';
 import { SKC_CAST_HELPER_IDS, SK_SKB_LOOKUP_HELPER_IDS, SOCK_OPS_TCP_SOCK_HELPER_IDS, TimeWaitSock } from './sk-lookup.js';
-import { E2BIG, EINVAL, Prng, VirtualClock, tracePrintk } from './skb-helpers.js';
+import { E2BIG, EINVAL, Prng, VirtualClock } from './skb-helpers.js';
+import { TRACE_HELPER_IDS, installTraceHelpers, type TraceOutput } from './trace-helpers.js';
 import { SK_MSG_HELPERS } from './skmsg-helpers.js';
 import { MAP_KIND_HELPER_IDS } from './map-kind-helpers.js';
 import {
@@ -61,6 +63,7 @@ export const GENERIC_HELPER_IDS: ReadonlySet<number> = new Set([
   F.strtol, F.strtoul, F.strncmp, F.loop, F.sk_storage_get, F.sk_storage_delete, F.get_netns_cookie,
   ...MAP_KIND_HELPER_IDS, // queue / stack, ring buffers, dynptrs (map-kind-helpers.ts)
   ...SKC_CAST_HELPER_IDS,
+  ...TRACE_HELPER_IDS,
 ]);
 
 /** The sock_ops helpers of this file (on top of sockops.ts SOCK_OPS_HELPERS). */
@@ -100,10 +103,7 @@ export function socketHelperTable(vm: Vm, type: number): HelperTableRow[] {
 // ---- generic helpers ----------------------------------------------------------------------------------------
 
 /** What socket programs leave behind for the caller to read. */
-export interface SocketHelperOutput {
-  /** bpf_trace_printk messages, in order, without their trailing newline (as trace_pipe shows them). */
-  trace: string[];
-}
+export type SocketHelperOutput = TraceOutput;
 
 export interface GenericHelperOptions {
   clock?: { startNs?: bigint; stepNs?: bigint };
@@ -116,13 +116,13 @@ export const HZ = 250;
 /** INITIAL_JIFFIES on 64-bit: (unsigned long)(unsigned int)(-300 * HZ). */
 export const INITIAL_JIFFIES = 2n ** 32n - 300n * BigInt(HZ);
 export const CURRENT_PID = 1000;
-export const CURRENT_COMM = 'bpfvm';
+export { CURRENT_COMM } from './trace-helpers.js';
 
 const ptr = (vm: Vm, r: number): { lo: number; hi: number } => ({ lo: vm.lo[r]!, hi: vm.hi[r]! });
 
 /** Installs the generic helpers in a VM; returns where their output goes. */
 export function installGenericSocketHelpers(vm: Vm, opts: GenericHelperOptions = {}): SocketHelperOutput {
-  const out: SocketHelperOutput = { trace: [] };
+  const out: SocketHelperOutput = { trace: [], signals: [] };
   const clock = new VirtualClock(opts.clock?.startNs, opts.clock?.stepNs);
   const h = vm.helpers;
   for (const id of [F.ktime_get_ns, F.ktime_get_boot_ns, F.ktime_get_coarse_ns]) h[id] = clock.helper();
@@ -130,18 +130,9 @@ export function installGenericSocketHelpers(vm: Vm, opts: GenericHelperOptions =
   h[F.get_prandom_u32] = new Prng(opts.seed).helper();
   h[F.get_smp_processor_id] = (v) => v.setR0(0, 0);
   h[F.get_numa_node_id] = (v) => v.setR0(0, 0);
-  h[F.trace_printk] = tracePrintk(out.trace);
+  installTraceHelpers(vm, out); // trace_printk, get_current_comm and the other CAP_PERFMON helpers
   h[F.get_current_pid_tgid] = (v) => v.setR0(CURRENT_PID, CURRENT_PID);
   h[F.get_current_uid_gid] = (v) => v.setR0(0, 0);
-  h[F.get_current_comm] = (v, pc) => {
-    // bpf_get_current_comm(buf, size): strscpy_pad of the task's comm into buf; 0.
-    const size = v.lo[2]! >>> 0;
-    const b = new Uint8Array(size);
-    const name = Buffer.from(CURRENT_COMM, 'latin1');
-    if (size > 0) b.set(name.subarray(0, Math.min(name.length, size - 1)));
-    v.space.write(pc, v.lo[1]!, v.hi[1]!, b);
-    v.setR0(0, 0);
-  };
   h[F.strtol] = strtox(true);
   h[F.strtoul] = strtox(false);
   h[F.strncmp] = (v, pc) => {

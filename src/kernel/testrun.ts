@@ -31,8 +31,9 @@
 // (queue / stack, ring buffers, dynptrs: shared with the socket model); any other helper is refused before the
 // run with its name and id, and so is a helper the program type may not call.
 
-import { isHelperAllowed } from '../../helpers/availability.js';
 import { helperName } from '../../helpers/ids.js';
+import { HELPER_CALL_MESSAGES, isHelperAllowed } from '../../helpers/availability.js';
+import { protoFor } from '../../helpers/protos.js';
 import { BpfExecutionError } from '../../vm/errors.js';
 import { Vm, type BoundProgram, type HelperFn, type RunResult, type Tier } from '../../vm/interpreter.js';
 import type { Region } from '../../vm/memory.js';
@@ -41,11 +42,12 @@ import { Maps } from './maps/collection.js';
 import { MapsVm } from './maps/vm.js';
 import { installMapKindHelpers } from './map-kind-helpers.js';
 import { ringbufRecords, type RingbufRecord } from './maps/ringbuf.js';
+import { installTraceHelpers, type SentSignal } from './trace-helpers.js';
 import {
   E2BIG, EINVAL, ENODEV, ENOMEM, ETH_HLEN, GSO_LEGACY_MAX_SIZE, GSO_MAX_SEGS, MAX_SKB_FRAGS, PAGE_SIZE,
   Prng, SKB_HEADROOM, SKB_SHINFO_SIZE, SkbPacket, VirtualClock, XDP_FRAME_SIZE, XDP_PACKET_HEADROOM, XdpPacket,
   csumDiff, l3CsumReplace, l4CsumReplace, skbChangeHead, skbChangeTail, skbLoadBytes, skbLoadBytesRelative,
-  skbPullData, skbStoreBytes, tracePrintk, xdpAdjustHead, xdpAdjustMeta, xdpAdjustTail, xdpGetBuffLen,
+  skbPullData, skbStoreBytes, xdpAdjustHead, xdpAdjustMeta, xdpAdjustTail, xdpGetBuffLen,
   xdpLoadStoreBytes, xdpMetalenInvalid, type SkbEnv, type XdpEnv,
 } from './skb-helpers.js';
 
@@ -92,10 +94,12 @@ export interface TestRunResult extends RunResult {
   dataOut: Uint8Array;
   /** What the kernel copies to ctx_out (present when ctxIn was given or ctxOut asked for). */
   ctxOut?: Uint8Array;
-  /** Messages of bpf_trace_printk, in order, without their trailing newline. */
+  /** Messages of bpf_trace_printk / bpf_trace_vprintk, in order, without their trailing newline. */
   trace: string[];
   /** Ring buffer samples a consumer would read after the runs (every RINGBUF map, in map order; not consumed). */
   ringbuf: RingbufRecord[];
+  /** Signals bpf_send_signal(_thread) sent to the (model's) current task. */
+  signals: SentSignal[];
   /** Repetitions run. */
   repeat: number;
   /** Instructions of the last repetition (`insns` is the same number). */
@@ -148,6 +152,9 @@ export function checkProgramHelpers(prog: BoundProgram, name: string, type: numb
       const id = exe.imm[pc]!;
       if (!isHelperAllowed(type, id)) {
         throw new BpfExecutionError(pc, `program ${name}: program of this type cannot use helper ${helperName(id)}#${id} (the kernel refuses to load it)`);
+      }
+      if (protoFor(type, id)?.mightSleep) {
+        throw new BpfExecutionError(pc, `program ${name}: ${HELPER_CALL_MESSAGES.mightSleep} (${helperName(id)}#${id}; the kernel refuses to load it)`);
       }
       if (id !== 12 && !provided(id)) {
         throw new BpfExecutionError(pc, `program ${name} calls ${helperName(id)}#${id}, which ${who} does not provide yet`);
@@ -575,6 +582,7 @@ export interface PreparedTestRun {
   readonly trace: string[];
   /** The live maps of the run. */
   readonly maps: Maps;
+  readonly signals: SentSignal[];
 }
 
 export function prepareTestRun(prog: ProgramSpec, dataIn: Uint8Array = DEFAULT_TEST_INPUT(), opts: TestRunOptions = {}): PreparedTestRun {
@@ -583,6 +591,7 @@ export function prepareTestRun(prog: ProgramSpec, dataIn: Uint8Array = DEFAULT_T
   }
   const vm = new Vm({ budget: opts.budget, helperName, ...(opts.tier !== undefined ? { tier: opts.tier } : {}) });
   const trace: string[] = [];
+  const signals: SentSignal[] = [];
   const maps = opts.maps ?? (opts.collection ? Maps.fromSpec(opts.collection) : Maps.fromSpec({ maps: [] }));
   const bound = new Map<string, BoundProgram>();
   const mapsVm: MapsVm = new MapsVm(maps, vm.space, {
@@ -606,7 +615,7 @@ export function prepareTestRun(prog: ProgramSpec, dataIn: Uint8Array = DEFAULT_T
   vm.helpers[160] = clock.helper();
   vm.helpers[7] = prng.helper();
   vm.helpers[8] = (v) => v.setR0(0, 0); // bpf_get_smp_processor_id: CPU 0
-  vm.helpers[6] = tracePrintk(trace);
+  installTraceHelpers(vm, { trace, signals }); // trace_printk, snprintf, probe_read_*, ... (trace-helpers.ts)
   const main = vm.load(prog.insns, mapsVm.resolver, prog.name);
   bound.set(prog.name, main);
   const built = prog.type === BPF_PROG_TYPE_XDP ? setupXdp(vm, dataIn, opts) : setupSkb(vm, prog.type, dataIn, opts);
@@ -625,6 +634,7 @@ export function prepareTestRun(prog: ProgramSpec, dataIn: Uint8Array = DEFAULT_T
     finish: () => built.finish(),
     trace,
     maps,
+    signals,
   };
 }
 
@@ -647,6 +657,7 @@ export function testRun(prog: ProgramSpec, dataIn: Uint8Array = DEFAULT_TEST_INP
     ...(out.ctxOut !== undefined ? { ctxOut: out.ctxOut } : {}),
     trace: prepared.trace,
     ringbuf: ringbufRecords(prepared.maps),
+    signals: prepared.signals,
     repeat,
     insnsTotal: total,
     duration: Math.round(duration),

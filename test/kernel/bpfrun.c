@@ -674,6 +674,21 @@ static int create_maps(struct request *r, uint32_t *failed_at, const char **stag
 		free(kb);
 		free(vb);
 	}
+	/* A map created BPF_F_RDONLY_PROG is frozen once filled, as libbpf freezes .rodata: only then are its
+	 * values constant strings for the verifier (ARG_PTR_TO_CONST_STR, e.g. bpf_snprintf's format). */
+	for (i = 0; i < r->nmaps; i++) {
+		union bpf_attr a;
+
+		if (!(r->maps[i].flags & BPF_F_RDONLY_PROG))
+			continue;
+		memset(&a, 0, sizeof(a));
+		a.map_fd = (uint32_t)r->maps[i].fd;
+		if (sys_bpf(BPF_MAP_FREEZE, &a) < 0) {
+			*failed_at = i;
+			*stage = "map_update";
+			return errno;
+		}
+	}
 	return 0;
 }
 

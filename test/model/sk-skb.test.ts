@@ -75,7 +75,7 @@ describe('Kernel.runSkSkb: one skb through an SK_SKB program', () => {
   it('refuses at load time a helper SK_SKB may not call, and one the model does not implement, naming it', () => {
     const { k } = setup();
     expect(() => k.loadProgram({ type: 14, name: 'msgy', insns: assemble('r2 = 1\ncall bpf_msg_apply_bytes#61\nr0 = 1\nexit') })).toThrow(/msg_apply_bytes#61.*kernel refuses/);
-    expect(() => k.loadProgram({ type: 14, name: 'bs', insns: assemble('r1 = 0\nr2 = 0\nr3 = 0\ncall bpf_get_branch_snapshot#176\nr0 = 1\nexit') })).toThrow(/get_branch_snapshot#176, which bpfvm's socket model does not provide/);
+    expect(() => k.loadProgram({ type: 14, name: 'bs', insns: assemble('r1 = 0\nr2 = 0\nr3 = 0\ncall bpf_get_task_stack#141\nr0 = 1\nexit') })).toThrow(/get_task_stack#141, which bpfvm's socket model does not provide/);
   });
 });
 

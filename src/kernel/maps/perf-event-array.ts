@@ -49,6 +49,11 @@ export class PerfEventArrayMap extends BpfMap {
     this.slots[index] = cpu;
   }
 
+  /** The CPU of the event in slot `index`, or null when the slot is empty. */
+  slotCpu(index: number): number | null {
+    return this.slots[index] ?? null;
+  }
+
   /**
    * __bpf_perf_event_output for a program on `cpu`: index = flags' low 32 bits (BPF_F_CURRENT_CPU: `cpu`);
    * -E2BIG past max_entries, -ENOENT for an empty slot, -EOPNOTSUPP when the slot's event is on another CPU;
