@@ -39,6 +39,7 @@ import {
   AT_PKT_END, BEYOND_PKT_END, FuncState, RegState, RegType, Scratch, Slot, VerifierState, formatState,
   markNotInit, markPtr, markRegKnown, markRegUnknown, regTypeStr, isRingbufMem, statesEqual, statesExact, type StackSlot,
 } from './state.js';
+import { LINKED_REGS_MAX, Precision, INSN_F_DST_REG_STACK, INSN_F_SRC_REG_STACK, stackAccessFlags, type HistEntry, type LinkedReg } from './precision.js';
 import { checkStructure, type StructureResult } from './structure.js';
 import { tnumAdd, tnumConst, tnumIsAligned, tnumIsConst, tnumSub } from './tnum.js';
 
@@ -394,6 +395,16 @@ export class Verifier {
   subprogDepth: number[] = [];
   subprogOf!: Int32Array;
   private seenPtrType = new Map<number, number>();
+  /** Precision back-tracking (precision.ts). */
+  readonly precision = new Precision(this);
+  /** Instructions reached by a jump, a call's return or a subprogram entry (is_jmp_point: recorded in the history). */
+  private jmpPoint!: Uint8Array;
+  /** The history entry of the instruction being checked, if one was pushed (env->cur_hist_ent). */
+  private curHistEnt: HistEntry | null = null;
+  /** The instruction executed before the current one (env->prev_insn_idx while checking it). */
+  private histPrevIdx = -1;
+  /** tail calls: the constant index seen at each call insn (null: poisoned), the kernel's map_key_state. */
+  private tailCallKey = new Map<number, bigint | null>();
 
   constructor(readonly code: Uint8Array, readonly opts: CheckOptions) {
     this.n = Math.floor(code.byteLength / 8);
@@ -571,6 +582,13 @@ export class Verifier {
     });
     const succ = insnSuccessors(this.slots, this.structure.isInsn);
     this.live = computeLiveRegs(this.slots, this.structure.isInsn, this.progType, succ);
+    this.jmpPoint = this.structure.jumpTarget.slice();
+    for (let pc = 0; pc < this.n; pc++) {
+      const i = this.slots[pc]!;
+      if (!this.structure.isInsn[pc]) continue;
+      if (i.op === (BPF_JMP | BPF_CALL) && pc + 1 < this.n) this.jmpPoint[pc + 1] = 1;
+      if (i.op === LDDW && i.src === BPF_PSEUDO_FUNC && pc + 2 < this.n) this.jmpPoint[pc + 2] = 1;
+    }
     if (this.log.level & BPF_LOG_LEVEL2) {
       const scc = computeSccs(succ, this.structure.isInsn);
       this.structure.subprogs.forEach((sp, k) => this.log.verbose(`func#${k} @${sp.start}\n`));
@@ -627,9 +645,12 @@ export class Verifier {
       const idx = this.insnIdx;
       if (idx >= this.n) this.fail(`invalid insn idx ${idx} insn_cnt ${this.n}`, EFAULT);
       const insn = this.slots[idx]!;
+      this.curHistEnt = null;
+      this.histPrevIdx = this.prevInsnIdx;
       if (++this.processed > BPF_COMPLEXITY_LIMIT_INSNS) {
         this.fail(`BPF program is too large. Processed ${this.processed} insn`, E2BIG);
       }
+      this.cur.lastInsnIdx = this.prevInsnIdx;
       let pathDone = false;
       if (this.structure.prunePoint[idx]) {
         const pruned = this.isStateVisited(idx);
@@ -642,6 +663,7 @@ export class Verifier {
         }
       }
       if (!pathDone) {
+        if (this.jmpPoint[idx]) this.pushHist(0, null);
         if (this.log.level & BPF_LOG_LEVEL2 && doPrintState) {
           this.log.verbose(`\nfrom ${this.prevInsnIdx} to ${idx}:` + this.printAll(this.cur.frames.length - 1));
           doPrintState = false;
@@ -698,6 +720,31 @@ export class Verifier {
     return st;
   }
 
+  // -- jump history and precision (precision.ts) --
+
+  /** push_insn_history: record the current instruction (flags of one instruction are combined). */
+  private pushHist(flags: number, linked: LinkedReg[] | null): void {
+    const e = this.curHistEnt;
+    if (e) {
+      e.flags |= flags;
+      e.linked = linked;
+      return;
+    }
+    const h: HistEntry = { idx: this.insnIdx, prevIdx: this.histPrevIdx, flags, linked };
+    this.cur.hist.push(h);
+    this.curHistEnt = h;
+  }
+
+  /** The instruction text of a `mark_precise` line. */
+  insnText(pc: number): string {
+    return formatLine(this.slots[pc]!, { imm: (i, full) => this.lddwText(i, full) });
+  }
+
+  /** mark_chain_precision for a register of the current frame (a scalar whose value a decision relied on). */
+  private markPrecise(regno: number): void {
+    if (regno >= 0 && this.regs[regno]!.type === RegType.SCALAR_VALUE) this.precision.markReg(regno);
+  }
+
   // -- pruning (is_state_visited) --
 
   private liveMask(fi: number, idx: number): number {
@@ -708,7 +755,9 @@ export class Verifier {
   }
 
   private isStateVisited(idx: number): boolean {
-    let addNewState = false;
+    // a long jump history forces a checkpoint
+    const forceNewState = this.cur.hist.length > 40;
+    let addNewState = forceNewState;
     if (this.jmpsProcessed - this.prevJmpsProcessed >= 2 && this.processed - this.prevInsnProcessed >= 8) addNewState = true;
     const list = this.explored.get(idx) ?? [];
     let statesCnt = 0;
@@ -725,9 +774,12 @@ export class Verifier {
           this.log.verbose('old state:' + formatState(sl.st, fi, null) + '\n');
           throw new VerifierError(this.insnIdx, msg, EINVAL);
         }
-        if (this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
+        if (!forceNewState && this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
       } else if (statesEqual(sl.st, this.cur, (fi) => this.liveMask(fi, idx), this.priv)) {
         sl.hit++;
+        // what the matched state needed precise, this path needs precise too
+        if (this.jmpPoint[idx]) this.pushHist(0, null);
+        this.precision.propagate(sl.st);
         return true;
       }
       // misses only count when a new state is going to be added; states that keep missing are evicted
@@ -740,6 +792,8 @@ export class Verifier {
     }
     if (statesCnt > this.maxStatesPerInsn) this.maxStatesPerInsn = statesCnt;
     if (!addNewState) return false;
+    // forget inherited precise marks: the new checkpoint's children mark what they need (precision.ts)
+    if (this.priv) Precision.markAllImprecise(this.cur);
     // explored states are only compared from now on: share unchanged registers with the previous one
     const st = this.cur.snapshot(this.lastExplored);
     this.lastExplored = st;
@@ -748,6 +802,8 @@ export class Verifier {
     st.parent = this.cur.parent;
     this.cur.parent = st;
     this.cur.branches = 1;
+    this.cur.firstInsnIdx = idx;
+    this.cur.hist = [];
     list.push({ st, hit: 0, miss: 0 });
     this.explored.set(idx, list);
     this.totalStates++;
@@ -978,9 +1034,12 @@ export class Verifier {
           }
           this.fail(`R${insn.dst} pointer ${ALU_STRING[op]} pointer prohibited`);
         }
+        // scalar += pointer: the pointer's offset depends on the scalar's value
+        this.markPrecise(insn.dst);
         this.adjustPtrMinMaxVals(insn, src, dst, true);
         return;
       } else if (ptrReg) {
+        this.markPrecise(insn.src);
         this.adjustPtrMinMaxVals(insn, dst, src, false);
         return;
       }
@@ -1460,6 +1519,8 @@ export class Verifier {
     }
     const reg = valueRegno >= 0 ? this.regs[valueRegno]! : null;
     const isSt = !!insn && cls(insn.op) === BPF_ST;
+    // a register spill is recorded in the history (a fill of the slot can then be traced back to it)
+    let histFlags = stackAccessFlags(state.frameno, spi);
     if (reg && !(off % 8) && reg.type === RegType.SCALAR_VALUE) {
       const fits = regWidth(reg.s) <= 8 * sz;
       if (fits && this.needsFreshId(reg)) this.freshId(reg);
@@ -1479,9 +1540,15 @@ export class Verifier {
       if (st.types[7] === Slot.SPILL) {
         for (let i = 0; i < 8; i++) if (st.types[i] !== Slot.INVALID) st.types[i] = Slot.MISC;
       }
-      if ((reg && reg.isConst(0n)) || (!reg && isSt && insn!.imm === 0)) type = Slot.ZERO;
+      if ((reg && reg.isConst(0n)) || (!reg && isSt && insn!.imm === 0)) {
+        // STACK_ZERO is only right while the register is zero
+        this.markPrecise(valueRegno);
+        type = Slot.ZERO;
+      }
       for (let i = 0; i < sz; i++) st.types[(slot - i) % 8] = type;
+      histFlags = 0;
     }
+    if (histFlags) this.pushHist(histFlags, null);
   }
 
   private saveRegisterState(st: StackSlot, reg: RegState, sz: number): void {
@@ -1500,6 +1567,7 @@ export class Verifier {
     const maxOff = Number(reg.s.smax) + off + sz;
     const value = valueRegno >= 0 ? this.regs[valueRegno]! : null;
     const writingZero = !!value && value.isConst(0n);
+    let zeroUsed = false;
     for (let i = minOff; i < maxOff; i++) {
       const slot = -i - 1;
       const spi = Math.floor(slot / 8);
@@ -1515,7 +1583,9 @@ export class Verifier {
         this.fail(`uninit stack in range of var-offset write prohibited for !root; insn ${this.insnIdx}, off: ${i}`);
       }
       if (!(writingZero && t === Slot.ZERO)) s.types[slot % 8] = Slot.MISC;
+      else zeroUsed = true;
     }
+    if (zeroUsed) this.markPrecise(valueRegno);
   }
 
   private checkStackRead(regno: number, reg: RegState, off: number, sz: number, dstRegno: number): void {
@@ -1588,14 +1658,19 @@ export class Verifier {
             this.fail(`invalid read from stack off ${off}+${i} size ${sz}`);
           }
           if (spillCnt === sz && sp.isConst(0n)) markRegKnown(d, 0n);
-          else if (zeroCnt === sz) markRegKnown(d, 0n);
-          else markRegUnknown(d);
+          else {
+            if (zeroCnt === sz) markRegKnown(d, 0n);
+            else markRegUnknown(d);
+            return; // not a fill of the spilled register: nothing for the history
+          }
         }
       } else if (dstRegno >= 0) {
         this.regs[dstRegno]!.copyFrom(sp);
       } else if (!this.priv && sp.isPointer()) {
         this.fail(`leaking pointer from stack off ${off}`);
       }
+      // a fill: back-tracking follows the value into the slot
+      this.pushHist(stackAccessFlags(state.frameno, spi), null);
       return;
     }
     let zeros = 0;
@@ -1717,8 +1792,17 @@ export class Verifier {
       if (insn.src !== 0) this.fail('BPF_JMP/JMP32 uses reserved fields', EINVAL);
       src = this.immScalar(insn.imm);
     }
+    let histFlags = 0;
+    if (x && src.type === RegType.PTR_TO_STACK) histFlags |= INSN_F_SRC_REG_STACK;
+    if (dst.type === RegType.PTR_TO_STACK) histFlags |= INSN_F_DST_REG_STACK;
+    if (histFlags) this.pushHist(histFlags, null);
     const is32 = cls(insn.op) === BPF_JMP32;
     const pred = this.isBranchTaken(dst, src, op, is32);
+    if (pred >= 0) {
+      // the outcome depends on the scalars' values
+      if (dst.type === RegType.SCALAR_VALUE || dst.type === RegType.NOT_INIT) this.markPrecise(insn.dst);
+      if (x && src.type === RegType.SCALAR_VALUE) this.markPrecise(insn.src);
+    }
     if (pred === 1) {
       if (this.log.level & BPF_LOG_LEVEL) this.printInsnState(this.cur.frames.length - 1);
       this.prevInsnIdx = this.insnIdx;
@@ -1731,6 +1815,11 @@ export class Verifier {
       this.insnIdx += 1;
       return;
     }
+    // scalars sharing an id with the operands are refined together: the history records them for back-tracking
+    const linked: LinkedReg[] = [];
+    if (x && src.type === RegType.SCALAR_VALUE && src.id) this.collectLinkedRegs(src.id, linked);
+    if (dst.type === RegType.SCALAR_VALUE && dst.id) this.collectLinkedRegs(dst.id, linked);
+    if (linked.length > 1) this.pushHist(0, linked);
     const target = this.insnIdx + insn.off + 1;
     const other = this.pushStack(target, this.insnIdx);
     const oregs = other.cur.regs;
@@ -1820,6 +1909,21 @@ export class Verifier {
         break;
     }
     return -1;
+  }
+
+  /** collect_linked_regs: scalars (registers, spilled slots) of the current state with scalar id `id`. */
+  private collectLinkedRegs(id: number, out: LinkedReg[]): void {
+    const frames = this.cur.frames;
+    const add = (r: RegState, frameno: number, index: number, isReg: boolean) => {
+      if (r.type !== RegType.SCALAR_VALUE || r.id !== id) return;
+      if (out.length < LINKED_REGS_MAX) out.push({ frameno, index, isReg });
+      else this.clearScalarId(r);
+    };
+    for (let i = frames.length - 1; i >= 0; i--) {
+      const f = frames[i]!;
+      for (let j = 0; j < 10; j++) add(f.regs[j]!, i, j, true);
+      for (let j = 0; j < f.stack.length; j++) if (f.stack[j]!.types[7] === Slot.SPILL) add(f.stack[j]!.spilled, i, j, false);
+    }
   }
 
   private forEachReg(st: VerifierState, fn: (r: RegState) => void): void {
@@ -2021,6 +2125,7 @@ export class Verifier {
         return;
     }
     if (r0.type !== RegType.SCALAR_VALUE) this.fail(`At program exit the register R0 is not a known value (${regTypeStr(r0)})`, EINVAL);
+    this.markPrecise(0);
     if (!(BigInt(range[0]) <= r0.s.smin && r0.s.smax <= BigInt(range[1]))) {
       let m = 'At program exit the register R0 has';
       let unknown = true;
@@ -2088,7 +2193,11 @@ export class Verifier {
         this.fail('tail_call would lead to reference leak', EINVAL);
       }
     }
-    if (id === 81 && !this.regs[2]!.isConst(0n)) this.fail("get_local_storage() doesn't support non-zero flags", EINVAL);
+    if (id === 12) this.recordFuncKey(meta);
+    if (id === 81) {
+      if (!this.regs[2]!.isConst(0n)) this.fail("get_local_storage() doesn't support non-zero flags", EINVAL);
+      this.markPrecise(2);
+    }
     const regs = this.regs;
     for (let i = 0; i <= 5; i++) {
       markNotInit(regs[i]!);
@@ -2162,6 +2271,23 @@ export class Verifier {
     });
   }
 
+  /**
+   * record_func_key: a tail call whose index is a constant below max_entries on every path is direct; the index
+   * must then be precise. Once the index differed between paths (or was not constant) the insn is poisoned.
+   */
+  private recordFuncKey(meta: ArgMeta): void {
+    const idx = this.insnIdx;
+    const seen = this.tailCallKey.get(idx);
+    const r3 = this.regs[3]!;
+    if (!meta.map || !(r3.isConst() && r3.s.varOff.value < BigInt(meta.map.maxEntries))) {
+      this.tailCallKey.set(idx, null);
+      return;
+    }
+    this.markPrecise(3);
+    if (seen === undefined) this.tailCallKey.set(idx, r3.s.varOff.value);
+    else if (seen !== null && seen !== r3.s.varOff.value) this.tailCallKey.set(idx, null);
+  }
+
   private checkFuncArg(i: number, meta: ArgMeta, proto: HelperProto): void {
     const regno = i + 1;
     const at: ArgType | undefined = proto.args[i];
@@ -2186,6 +2312,9 @@ export class Verifier {
     if (!(isNull && maybeNullArg)) {
       this.checkRegType(regno, reg, base, maybeNullArg);
       this.checkFuncArgRegOff(reg, regno, base);
+    } else {
+      // a NULL passed where the helper accepts one: only right while it is zero
+      this.markPrecise(regno);
     }
     if (flags.includes('OBJ_RELEASE')) {
       if (reg.off) this.fail(`R${regno} must have zero offset when passed to release func or trusted arg to kfunc`, EINVAL);
@@ -2229,6 +2358,7 @@ export class Verifier {
       case 'ARG_CONST_ALLOC_SIZE_OR_ZERO':
         if (!tnumIsConst(reg.s.varOff)) this.fail(`R${regno} is not a known constant'`);
         meta.memSize = Number(reg.s.varOff.value & 0xffffffffn);
+        this.markPrecise(regno);
         break;
       default:
         break;
@@ -2280,6 +2410,8 @@ export class Verifier {
     for (let i = off; i >= 0 && s.types[i] === Slot.SPILL; i--) spill++;
     if (spill !== keySize) return -1;
     if (!tnumIsConst(s.spilled.s.varOff)) return -1;
+    // the lookup result relies on the constant: the slot must be precise
+    this.precision.markSlot(state.frameno, spi);
     const v = s.spilled.s.varOff.value;
     return v > 0x7fffffffn ? -1 : Number(v);
   }
@@ -2291,6 +2423,7 @@ export class Verifier {
     if (reg.s.umax >= BPF_MAX_VAR_SIZ) this.fail(`R${regno} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
     if (!m) meta.rawMode = false;
     this.checkHelperMemAccess(regno - 1, Number(reg.s.umax), write, zeroOk, m);
+    this.markPrecise(regno);
   }
 
   private checkHelperMemAccess(regno: number, accessSize: number, write: boolean, zeroOk: boolean, meta: ArgMeta | null): void {
