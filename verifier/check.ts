@@ -1836,12 +1836,12 @@ export class Verifier {
       }
     }
     if (srcId) {
-      this.syncLinkedRegs(this.cur, src);
-      this.syncLinkedRegs(other, oregs[insn.src]!);
+      this.syncLinkedRegs(this.cur, src, linked);
+      this.syncLinkedRegs(other, oregs[insn.src]!, linked);
     }
     if (dstId) {
-      this.syncLinkedRegs(this.cur, dst);
-      this.syncLinkedRegs(other, oregs[insn.dst]!);
+      this.syncLinkedRegs(this.cur, dst, linked);
+      this.syncLinkedRegs(other, oregs[insn.dst]!, linked);
     }
     // Two pointers compared for (in)equality, one possibly null and the other not: in the branch where they are
     // equal the possibly-null one is not null (only that register, not others sharing its id).
@@ -1911,7 +1911,10 @@ export class Verifier {
     return -1;
   }
 
-  /** collect_linked_regs: scalars (registers, spilled slots) of the current state with scalar id `id`. */
+  /**
+   * collect_linked_regs: scalars (live registers, spilled slots) of the current state with scalar id `id`; a
+   * comparison refines exactly these (sync_linked_regs). Dead registers are left alone (observed on 6.18).
+   */
   private collectLinkedRegs(id: number, out: LinkedReg[]): void {
     const frames = this.cur.frames;
     const add = (r: RegState, frameno: number, index: number, isReg: boolean) => {
@@ -1921,7 +1924,8 @@ export class Verifier {
     };
     for (let i = frames.length - 1; i >= 0; i--) {
       const f = frames[i]!;
-      for (let j = 0; j < 10; j++) add(f.regs[j]!, i, j, true);
+      const live = this.liveMask(i, this.insnIdx);
+      for (let j = 0; j < 10; j++) if (live & (1 << j)) add(f.regs[j]!, i, j, true);
       for (let j = 0; j < f.stack.length; j++) if (f.stack[j]!.types[7] === Slot.SPILL) add(f.stack[j]!.spilled, i, j, false);
     }
   }
@@ -1938,11 +1942,13 @@ export class Verifier {
    * added in 32 bits (and zero-extended) when either link came from a 32-bit add. Registers linked by a 64-bit
    * add are left alone when `known`'s link is a 32-bit one and vice versa (observed on the host kernel).
    */
-  private syncLinkedRegs(st: VerifierState, known: RegState): void {
+  private syncLinkedRegs(st: VerifierState, known: RegState, linked: readonly LinkedReg[]): void {
     const kOff = known.linked ? known.linkOff : 0;
-    this.forEachReg(st, (r) => {
-      if (r === known || r.type !== RegType.SCALAR_VALUE || r.id !== known.id) return;
-      if (r.linked && known.linked && r.link32 !== known.link32) return;
+    for (const e of linked) {
+      const f = st.frames[e.frameno]!;
+      const r = e.isReg ? f.regs[e.index]! : f.stack[e.index]!.spilled;
+      if (r === known || r.type !== RegType.SCALAR_VALUE || r.id !== known.id) continue;
+      if (r.linked && known.linked && r.link32 !== known.link32) continue;
       const rOff = r.linked ? r.linkOff : 0;
       const { linked, link32, precise } = r;
       r.copyFrom(known);
@@ -1951,7 +1957,7 @@ export class Verifier {
       r.link32 = link32;
       r.precise = precise;
       if (rOff !== kOff) adjustScalarMinMaxVals(r.s, ScalarBounds.known(BigInt(rOff - kOff)), BPF_ADD, !(link32 || known.link32));
-    });
+    }
   }
 
   private markPtrOrNullRegs(st: VerifierState, id: number, refObjId: number, isNull: boolean): void {
