@@ -2,18 +2,21 @@
 // and transfer functions in the order of kernel/bpf/verifier.c (Linux 6.18, the 6.x pointer model with a fixed
 // `off` per pointer), a kernel-format log, and state pruning at the prune points of structure.ts.
 //
-// Precision: there is no precision back-tracking; every scalar is treated as precise when states are compared
-// (sound, prunes less than the kernel). Register liveness (compute_live_registers) is computed and used;
-// stack liveness is not (every stack slot is compared). Checkpoints are stored and evicted with the kernel's
-// heuristics (>= 2 jumps and 8 insns since the last one; miss_cnt > hit_cnt * 3 + 3 evicts; states of a loop
-// still being explored only serve infinite-loop detection), so `processed N insns` equals the kernel's for
-// straight-line and simply-branching programs; with many imprecise scalars bpfvm may process more.
+// Precision: back-tracking as the kernel does it (precision.ts): each state keeps its jump history; a scalar that
+// a decision relied on (decided branch, pointer offset, helper size/constant argument, return-value check, zero
+// stored on the stack, constant map key, tail-call index) is traced back and marked precise in the parent states;
+// regsafe ignores imprecise scalars; a pruned path propagates the matched state's precise marks. Register
+// liveness (compute_live_registers) is computed and used; stack liveness is not (every stack slot is compared,
+// where 6.18 forgets dead ones). Checkpoints are stored and evicted with the kernel's heuristics (>= 2 jumps and 8
+// insns since the last one, or a jump history longer than 40; miss_cnt > hit_cnt * 3 + 3 evicts; states of a loop
+// still being explored only serve infinite-loop detection), so `processed N insns` equals the kernel's except
+// where 6.18 prunes a state whose only difference is a dead stack slot.
 //
 // Not modelled yet (rejected with a bpfvm-specific message or approximated): kfunc calls, may_goto, callbacks
 // (bpf_loop, for_each_map_elem, timers), global (BTF) subprograms (treated like static ones), dynptrs, spin
 // locks, BTF pointers, Spectre v1/v4 speculative-path simulation (the !root non-speculative sanitation
 // checks are done), the tail-call fork inside subprograms (approximated: packet pointers are invalidated),
-// BTF line-info lines (`; source @ file:line`) and level-2 precision/stack-liveness/SCC trace lines.
+// and the level-2 stack-liveness/SCC trace lines.
 
 import { helperCallMessage } from '../helpers/availability.js';
 import { helperName } from '../helpers/ids.js';
