@@ -304,7 +304,8 @@ export class VerifierState {
     v.insnIdx = this.insnIdx;
     v.firstInsnIdx = this.firstInsnIdx;
     v.lastInsnIdx = this.lastInsnIdx;
-    v.hist = this.hist.map((h) => ({ ...h }));
+    // entries are shared, as the kernel's branches share its history array up to the fork
+    v.hist = this.hist.slice();
     return v;
   }
 
