@@ -782,7 +782,7 @@ export class Verifier {
         sl.hit++;
         // what the matched state needed precise, this path needs precise too
         if (this.jmpPoint[idx]) this.pushHist(0, null);
-        this.precision.propagate(sl.st);
+        this.precision.propagate(sl.st, (fi) => this.liveMask(fi, idx));
         return true;
       }
       // misses only count when a new state is going to be added; states that keep missing are evicted

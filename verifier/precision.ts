@@ -174,17 +174,19 @@ export class Precision {
 
   /**
    * propagate_precision: the current state was found equivalent to `old`; whatever `old` needed precise, the
-   * current path needs precise too (in its parents).
+   * current path needs precise too (in its parents). `live(frame)`: the registers live at this point (the kernel
+   * has cleared the dead ones of `old` before comparing).
    */
-  propagate(old: VerifierState): void {
+  propagate(old: VerifierState, live: (frame: number) => number): void {
     this.bt.reset();
     const log = this.host.log;
     for (let fr = old.frames.length - 1; fr >= 0; fr--) {
       const f = old.frames[fr]!;
       let first = true;
+      const liveRegs = live(fr);
       for (let i = 0; i < 10; i++) {
         const r = f.regs[i]!;
-        if (r.type !== RegType.SCALAR_VALUE || !r.precise) continue;
+        if (r.type !== RegType.SCALAR_VALUE || !r.precise || !(liveRegs & (1 << i))) continue;
         if (this.level2) log.verbose(first ? `frame ${fr}: propagating r${i}` : `,r${i}`);
         this.bt.setReg(i, fr);
         first = false;
