@@ -6,11 +6,12 @@
 // a decision relied on (decided branch, pointer offset, helper size/constant argument, return-value check, zero
 // stored on the stack, constant map key, tail-call index) is traced back and marked precise in the parent states;
 // regsafe ignores imprecise scalars; a pruned path propagates the matched state's precise marks. Register
-// liveness (compute_live_registers) is computed and used; stack liveness is not (every stack slot is compared,
-// where 6.18 forgets dead ones). Checkpoints are stored and evicted with the kernel's heuristics (>= 2 jumps and 8
+// liveness (compute_live_registers) is computed and used; stack liveness is a conservative static version of
+// 6.18's (stackliveness.ts: main frame of programs without bpf-to-bpf calls; otherwise every slot is compared).
+// Checkpoints are stored and evicted with the kernel's heuristics (>= 2 jumps and 8
 // insns since the last one, or a jump history longer than 40; miss_cnt > hit_cnt * 3 + 3 evicts; states of a loop
-// still being explored only serve infinite-loop detection), so `processed N insns` equals the kernel's except
-// where 6.18 prunes a state whose only difference is a dead stack slot.
+// still being explored only serve infinite-loop detection), so `processed N insns` equals the kernel's on every
+// fixture program.
 //
 // Not modelled yet (rejected with a bpfvm-specific message or approximated): kfunc calls, may_goto, callbacks
 // (bpf_loop, for_each_map_elem, timers), global (BTF) subprograms (treated like static ones), dynptrs, spin
@@ -43,6 +44,7 @@ import {
   markNotInit, markPtr, markRegKnown, markRegUnknown, regTypeStr, isRingbufMem, statesEqual, statesExact, type StackSlot,
 } from './state.js';
 import { LINKED_REGS_MAX, Precision, INSN_F_DST_REG_STACK, INSN_F_SRC_REG_STACK, stackAccessFlags, type HistEntry, type LinkedReg } from './precision.js';
+import { computeStackLive } from './stackliveness.js';
 import { checkStructure, type StructureResult } from './structure.js';
 import { tnumAdd, tnumConst, tnumIsAligned, tnumIsConst, tnumSub } from './tnum.js';
 
@@ -402,6 +404,8 @@ export class Verifier {
   readonly precision = new Precision(this);
   /** Instructions reached by a jump, a call's return or a subprogram entry (is_jmp_point: recorded in the history). */
   private jmpPoint!: Uint8Array;
+  /** Stack slots of the main frame that may still be read, per insn (stackliveness.ts); null: all. */
+  private stackLive: bigint[] | null = null;
   /** The history entry of the instruction being checked, if one was pushed (env->cur_hist_ent). */
   private curHistEnt: HistEntry | null = null;
   /** The instruction executed before the current one (env->prev_insn_idx while checking it). */
@@ -585,6 +589,7 @@ export class Verifier {
     });
     const succ = insnSuccessors(this.slots, this.structure.isInsn);
     this.live = computeLiveRegs(this.slots, this.structure.isInsn, this.progType, succ);
+    this.stackLive = computeStackLive(this.slots, this.structure.isInsn, succ);
     this.jmpPoint = this.structure.jumpTarget.slice();
     for (let pc = 0; pc < this.n; pc++) {
       const i = this.slots[pc]!;
@@ -778,11 +783,11 @@ export class Verifier {
           throw new VerifierError(this.insnIdx, msg, EINVAL);
         }
         if (!forceNewState && this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
-      } else if (statesEqual(sl.st, this.cur, (fi) => this.liveMask(fi, idx), this.priv)) {
+      } else if (statesEqual(sl.st, this.cur, (fi) => this.liveMask(fi, idx), this.priv, this.stackLive?.[idx] ?? -1n)) {
         sl.hit++;
         // what the matched state needed precise, this path needs precise too
         if (this.jmpPoint[idx]) this.pushHist(0, null);
-        this.precision.propagate(sl.st, (fi) => this.liveMask(fi, idx));
+        this.precision.propagate(sl.st, (fi) => this.liveMask(fi, idx), this.stackLive?.[idx] ?? -1n);
         return true;
       }
       // misses only count when a new state is going to be added; states that keep missing are evicted

@@ -177,7 +177,7 @@ export class Precision {
    * current path needs precise too (in its parents). `live(frame)`: the registers live at this point (the kernel
    * has cleared the dead ones of `old` before comparing).
    */
-  propagate(old: VerifierState, live: (frame: number) => number): void {
+  propagate(old: VerifierState, live: (frame: number) => number, liveSlots0 = -1n): void {
     this.bt.reset();
     const log = this.host.log;
     for (let fr = old.frames.length - 1; fr >= 0; fr--) {
@@ -195,6 +195,7 @@ export class Precision {
         const s = f.stack[i]!;
         if (s.types[7] !== Slot.SPILL) continue;
         if (s.spilled.type !== RegType.SCALAR_VALUE || !s.spilled.precise) continue;
+        if (fr === 0 && !((liveSlots0 >> BigInt(i)) & 1n)) continue;
         if (this.level2) log.verbose(first ? `frame ${fr}: propagating fp${(-i - 1) * 8}` : `,fp${(-i - 1) * 8}`);
         this.bt.setSlot(i, fr);
         first = false;

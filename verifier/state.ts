@@ -517,12 +517,19 @@ function scalarRegForStack(s: StackSlot, allowUninit: boolean): RegState | null 
   return misc ? UNBOUND_REG : null;
 }
 
-/** stacksafe (NOT_EXACT), byte by byte over the old stack, as the kernel walks it. */
-export function stacksafe(o: FuncState, c: FuncState, idmap: IdMap, allowUninit: boolean, allPrecise = false): boolean {
+/**
+ * stacksafe (NOT_EXACT), byte by byte over the old stack, as the kernel walks it. `liveSlots`: the slots that
+ * may still be read (bit spi); the others are ignored, as the kernel clears dead slots of the explored state.
+ */
+export function stacksafe(o: FuncState, c: FuncState, idmap: IdMap, allowUninit: boolean, allPrecise = false, liveSlots = -1n): boolean {
   const n = o.stack.length * 8;
   for (let i = 0; i < n; i++) {
     const spi = i >> 3;
     const j = i & 7;
+    if (!((liveSlots >> BigInt(spi)) & 1n)) {
+      i += 7 - j;
+      continue;
+    }
     const os = o.stack[spi]!;
     const ot = os.types[j]!;
     if (ot === Slot.INVALID) continue;
@@ -549,7 +556,7 @@ export function stacksafe(o: FuncState, c: FuncState, idmap: IdMap, allowUninit:
  * states_equal for pruning. `liveRegs(frameIdx)` gives the bitmask of registers live at the current insn for
  * each frame (callers' frames: live after their call site).
  */
-export function statesEqual(o: VerifierState, c: VerifierState, live: (frame: number) => number, allowUninit: boolean): boolean {
+export function statesEqual(o: VerifierState, c: VerifierState, live: (frame: number) => number, allowUninit: boolean, stackLive = -1n): boolean {
   if (o.frames.length !== c.frames.length) return false;
   if (o.refs.length !== c.refs.length) return false;
   const idmap = new IdMap();
@@ -563,7 +570,7 @@ export function statesEqual(o: VerifierState, c: VerifierState, live: (frame: nu
       if (!(mask & (1 << r))) continue;
       if (!regsafe(of.regs[r]!, cf.regs[r]!, idmap, !allowUninit)) return false;
     }
-    if (!stacksafe(of, cf, idmap, allowUninit, !allowUninit)) return false;
+    if (!stacksafe(of, cf, idmap, allowUninit, !allowUninit, fi === 0 ? stackLive : -1n)) return false;
   }
   return true;
 }

@@ -1,5 +1,6 @@
 // Directed programs for precision back-tracking (verifier/precision.ts): each exercises one way a scalar becomes
-// precise (or stays imprecise and lets a state be pruned). Used by verify-precision.test.ts, which compares the
+// precise (or stays imprecise and lets a state be pruned); the last one a stack slot that is dead at a join
+// (verifier/stackliveness.ts). Used by verify-precision.test.ts, which compares the
 // level-2 logs with the host kernel's and checks the recorded kernel figures offline.
 
 import type { KernelMapDef } from '../kernel/oracle.js';
@@ -178,6 +179,13 @@ export const PRECISION_CASES: PrecisionCase[] = [
       'mark_precise: frame0: regs= stack=-8 before 2: (bf) r2 = r10',
       'mark_precise: frame0: regs= stack=-8 before 1: (63) *(u32 *)(r10 -8) = r1',
       'mark_precise: frame0: regs=r1 stack= before 0: (b7) r1 = 1',
+    ],
+  },
+  {
+    name: 'dead stack slots are ignored at the join', type: 1, processed: 12,
+    asm: 'call bpf_get_prandom_u32#7\nr6 = r0\nr0 = 0\nif r6 > 100 goto pc+5\n*(u64 *)(r10 -8) = r6\nr1 = *(u64 *)(r10 -8)\n*(u32 *)(r10 -16) = r1\nr2 = *(u32 *)(r10 -16)\nr0 = r2\nr0 &= 1\nexit',
+    lines: [
+      'from 3 to 9: safe',
     ],
   },
 ];

@@ -56,14 +56,10 @@ describe('fixtures: a successful level-1 log is only the statistics line', () =>
   });
 });
 
-// `processed N insns` against the live kernel. With precision back-tracking (verifier/precision.ts) bpfvm prunes
-// the states the kernel prunes, except where the only difference is a stack slot the program never reads again:
-// 6.18's stack liveness forgets such slots, bpfvm compares every slot, so it simulates one more path (count only;
-// verdicts agree):
-const KNOWN_COUNT_DIFFS = new Set([
-  'v3/sockhash_layout.o/bpf_sockmap', 'v3/sockhash_layout.o/bpf_prog6', 'v3/sockmap_layout.o/bpf_sockmap',
-  'v4/sockhash_layout.o/bpf_sockmap', 'v4/sockhash_layout.o/bpf_prog6', 'v4/sockmap_layout.o/bpf_sockmap',
-]);
+// `processed N insns` against the live kernel: with precision back-tracking (verifier/precision.ts) and stack
+// liveness (verifier/stackliveness.ts) bpfvm prunes the states the kernel prunes. Programs known to differ
+// (count only; verdicts agree): none.
+const KNOWN_COUNT_DIFFS = new Set<string>([]);
 
 const avail = kernelAvailability();
 describe.skipIf(!avail.ok)(`fixtures: processed-insn counts against the live kernel${avail.ok ? '' : ` (skipped: ${avail.reason})`}`, () => {

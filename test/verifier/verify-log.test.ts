@@ -64,18 +64,12 @@ describe('verifier log: BTF line info and the live-register dump', () => {
   });
 });
 
-// Programs whose level-2 logs take different paths through the program: the kernel prunes a state there whose
-// only difference is a stack slot that is dead (6.18's stack liveness, which bpfvm does not model; every slot
-// is compared), so the sequence of source lines differs too.
-const KNOWN_LINFO_DIFFS = new Set(['v3/sockhash_layout.o/bpf_prog6', 'v4/sockhash_layout.o/bpf_prog6']);
-// The same dead-stack-slot pruning shows in the precision trace (`mark_precise:` back-tracking and the `safe` lines)
-// of these programs; everywhere else the trace is the kernel's, line for line.
-const KNOWN_PRECISION_DIFFS = new Set([
-  'v3/sockhash_layout.o/bpf_sockmap', 'v3/sockhash_layout.o/bpf_prog6', 'v3/sockmap_layout.o/bpf_sockmap',
-  'v4/sockhash_layout.o/bpf_sockmap', 'v4/sockhash_layout.o/bpf_prog4', 'v4/sockhash_layout.o/bpf_prog6',
-  'v4/sockhash_layout.o/bpf_prog10', 'v4/sockmap_layout.o/bpf_sockmap', 'v4/sockmap_layout.o/bpf_prog4',
-  'v4/sockmap_layout.o/bpf_prog10',
-]);
+// Programs whose level-2 logs take different paths through the program, so that the sequence of source lines
+// differs: none since precision back-tracking and stack liveness.
+const KNOWN_LINFO_DIFFS = new Set<string>([]);
+// The precision trace (`mark_precise:` back-tracking, `frame N: propagating`, the `safe` lines) of every program
+// is the kernel's, line for line; known exceptions:
+const KNOWN_PRECISION_DIFFS = new Set<string>([]);
 const precisionTrace = (log: string) => log.split('\n').filter((l) => /^mark_precise: |^frame \d+: propagating |^force_precise: |: safe$/.test(l));
 
 const avail = kernelAvailability();
