@@ -182,6 +182,16 @@ export const PRECISION_CASES: PrecisionCase[] = [
     ],
   },
   {
+    name: 'a decided branch on a copied scalar marks only the copy chain', type: 1, processed: 6,
+    asm: 'call bpf_get_prandom_u32#7\nr0 &= 0x3f\nr2 = r0\nif r2 < 0x80 goto pc+0\nr0 = 1\nexit',
+    lines: [
+      'mark_precise: frame0: last_idx 3 first_idx 0 subseq_idx -1 ',
+      'mark_precise: frame0: regs=r2 stack= before 2: (bf) r2 = r0',
+      'mark_precise: frame0: regs=r0 stack= before 1: (57) r0 &= 63',
+      'mark_precise: frame0: regs=r0 stack= before 0: (85) call bpf_get_prandom_u32#7',
+    ],
+  },
+  {
     name: 'dead stack slots are ignored at the join', type: 1, processed: 12,
     asm: 'call bpf_get_prandom_u32#7\nr6 = r0\nr0 = 0\nif r6 > 100 goto pc+5\n*(u64 *)(r10 -8) = r6\nr1 = *(u64 *)(r10 -8)\n*(u32 *)(r10 -16) = r1\nr2 = *(u32 *)(r10 -16)\nr0 = r2\nr0 &= 1\nexit',
     lines: [
