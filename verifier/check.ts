@@ -17,7 +17,7 @@
 // (bpf_loop, for_each_map_elem, timers), global (BTF) subprograms (treated like static ones), dynptrs, spin
 // locks, BTF pointers, Spectre v1/v4 speculative-path simulation (the !root non-speculative sanitation
 // checks are done), the tail-call fork inside subprograms (approximated: packet pointers are invalidated),
-// and the level-2 stack-liveness/SCC trace lines.
+// and the level-2 stack-liveness debug lines.
 
 import { helperCallMessage } from '../helpers/availability.js';
 import { helperName } from '../helpers/ids.js';
@@ -404,6 +404,9 @@ export class Verifier {
   readonly precision = new Precision(this);
   /** Instructions reached by a jump, a call's return or a subprogram entry (is_jmp_point: recorded in the history). */
   private jmpPoint!: Uint8Array;
+  /** SCC number per insn (level 2 only: the `SCC enter`/`SCC exit` lines) and the entry state of each visit. */
+  private scc: Int32Array | null = null;
+  private sccVisits = new Map<string, VerifierState>();
   /** Stack slots of the main frame that may still be read, per insn (stackliveness.ts); null: all. */
   private stackLive: bigint[] | null = null;
   /** The history entry of the instruction being checked, if one was pushed (env->cur_hist_ent). */
@@ -599,6 +602,7 @@ export class Verifier {
     }
     if (this.log.level & BPF_LOG_LEVEL2) {
       const scc = computeSccs(succ, this.structure.isInsn);
+      this.scc = scc;
       this.structure.subprogs.forEach((sp, k) => this.log.verbose(`func#${k} @${sp.start}\n`));
       this.log.verbose('Live regs before insn:\n');
       for (let pc = 0; pc < this.n; pc++) {
@@ -713,8 +717,42 @@ export class Verifier {
     while (s) {
       const br = --s.branches;
       if (br) break;
+      this.maybeExitScc(s);
       s = s.parent;
     }
+  }
+
+  /**
+   * compute_scc_callchain as the level-2 log prints it: `(callsite,...,scc)`, the call sites of the frames up to
+   * the first one whose instruction is inside a loop (SCC), then that SCC's number; null outside loops.
+   */
+  private sccCallchain(st: VerifierState): string | null {
+    const scc = this.scc;
+    if (!scc) return null;
+    const sites: number[] = [];
+    for (let i = 0; i < st.frames.length; i++) {
+      const idx = i + 1 < st.frames.length ? st.frames[i + 1]!.callsite : st.insnIdx;
+      if (scc[idx]) return `(${[...sites.filter((x) => x !== 0), scc[idx]].join(',')})`;
+      if (i + 1 >= st.frames.length) return null;
+      sites.push(idx);
+    }
+    return null;
+  }
+
+  /** maybe_enter_scc: a checkpoint inside a loop that no visit covers yet starts one. */
+  private maybeEnterScc(st: VerifierState): void {
+    const key = this.sccCallchain(st);
+    if (key === null || this.sccVisits.has(key)) return;
+    this.sccVisits.set(key, st);
+    this.log.verbose(`SCC enter ${key}\n`);
+  }
+
+  /** maybe_exit_scc: the visit ends when its entry state has no unfinished paths left. */
+  private maybeExitScc(st: VerifierState): void {
+    const key = this.sccCallchain(st);
+    if (key === null || this.sccVisits.get(key) !== st) return;
+    this.sccVisits.delete(key);
+    this.log.verbose(`SCC exit ${key}\n`);
   }
 
   private pushStack(insnIdx: number, prevInsnIdx: number): VerifierState {
@@ -795,7 +833,9 @@ export class Verifier {
       if (sl.miss > sl.hit * 3 + 3) {
         list.splice(k, 1);
         k--;
-        this.curStates--;
+        // a state some unfinished path still descends from is only freed later (the kernel's free list):
+        // it still counts for peak_states
+        if (!sl.st.branches) this.curStates--;
       }
     }
     if (statesCnt > this.maxStatesPerInsn) this.maxStatesPerInsn = statesCnt;
@@ -812,6 +852,7 @@ export class Verifier {
     this.cur.branches = 1;
     this.cur.firstInsnIdx = idx;
     this.cur.hist = [];
+    this.maybeEnterScc(st);
     list.push({ st, hit: 0, miss: 0 });
     this.explored.set(idx, list);
     this.totalStates++;

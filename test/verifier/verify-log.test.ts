@@ -70,6 +70,13 @@ const KNOWN_LINFO_DIFFS = new Set<string>([]);
 // The precision trace (`mark_precise:` back-tracking, `frame N: propagating`, the `safe` lines) of every program
 // is the kernel's, line for line; known exceptions:
 const KNOWN_PRECISION_DIFFS = new Set<string>([]);
+// Whole level-2 logs, without 6.18's stack-liveness debug lines (`(0) frame 0 insn 5 +live -8`, not printed by
+// bpfvm), are identical except for these programs: libbpf names a global-data map `<object>.data`
+// (`global_d.data`), bpfvm's loader names it after its section (`.data`).
+const KNOWN_LOG_DIFFS = new Set([
+  'v3/global_data.o/gd_socket', 'v3/global_data.o/gd_xdp', 'v4/global_data.o/gd_socket', 'v4/global_data.o/gd_xdp',
+]);
+const withoutStackLiveness = (log: string) => log.replace(/^\(\d+\) .*\n/gm, '');
 const precisionTrace = (log: string) => log.split('\n').filter((l) => /^mark_precise: |^frame \d+: propagating |^force_precise: |: safe$/.test(l));
 
 const avail = kernelAvailability();
@@ -83,6 +90,7 @@ describe.skipIf(!bpftoolOk)(`verifier log vs the host kernel's (bpftool, BTF lin
     let identical = 0;
     let sameLinfo = 0;
     let samePrecision = 0;
+    let sameModuloLiveness = 0;
     const problems: string[] = [];
     const norm = (s: string) => s.replace(/^verification time \d+ usec\n/m, '').replace(/^stack depth .*\n/m, '')
       .replace(/^(\d+: \(18\) r\d+ = )\S+ *;/gm, '$1MAP ;').replace(/\(18\) (r\d+) = \S+/g, '(18) $1 = MAP');
@@ -103,6 +111,8 @@ describe.skipIf(!bpftoolOk)(`verifier log vs the host kernel's (bpftool, BTF lin
           const name = `${cpu}/${file}/${prog.name}`;
           const ours = verify(prog, { maps: spec.maps, logLevel: 2 }).log;
           if (norm(k) === norm(ours)) identical++;
+          if (withoutStackLiveness(norm(k)) === norm(ours)) sameModuloLiveness++;
+          else if (!KNOWN_LOG_DIFFS.has(name)) problems.push(`${name}: level-2 log differs (beyond the stack-liveness debug lines)`);
           const kb = liveRegsBlock(k);
           if (JSON.stringify(kb) !== JSON.stringify(liveRegsBlock(ours))) problems.push(`${name}: live-register dump differs`);
           const pk = precisionTrace(norm(k));
@@ -116,7 +126,8 @@ describe.skipIf(!bpftoolOk)(`verifier log vs the host kernel's (bpftool, BTF lin
       }
     }
     console.log(`verifier log vs kernel (level 1|2 with BTF): ${programs} programs, ${identical} logs identical, ` +
-      `${sameLinfo} with identical source lines, ${samePrecision} with an identical precision trace`);
+      `${sameModuloLiveness} identical without the stack-liveness debug lines, ${sameLinfo} with identical source lines, ` +
+      `${samePrecision} with an identical precision trace`);
     expect(programs).toBeGreaterThan(80);
     expect(problems).toEqual([]);
   });
