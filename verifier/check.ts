@@ -408,7 +408,7 @@ export class Verifier {
   private scc: Int32Array | null = null;
   private sccVisits = new Map<string, VerifierState>();
   /** Stack slots of the main frame that may still be read, per insn (stackliveness.ts); null: all. */
-  private stackLive: bigint[] | null = null;
+  private stackLive: ((pc: number) => bigint) | null = null;
   /** The history entry of the instruction being checked, if one was pushed (env->cur_hist_ent). */
   private curHistEnt: HistEntry | null = null;
   /** The instruction executed before the current one (env->prev_insn_idx while checking it). */
@@ -821,11 +821,11 @@ export class Verifier {
           throw new VerifierError(this.insnIdx, msg, EINVAL);
         }
         if (!forceNewState && this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
-      } else if (statesEqual(sl.st, this.cur, (fi) => this.liveMask(fi, idx), this.priv, this.stackLive?.[idx] ?? -1n)) {
+      } else if (statesEqual(sl.st, this.cur, (fi) => this.liveMask(fi, idx), this.priv, this.stackLive?.(idx) ?? -1n)) {
         sl.hit++;
         // what the matched state needed precise, this path needs precise too
         if (this.jmpPoint[idx]) this.pushHist(0, null);
-        this.precision.propagate(sl.st, (fi) => this.liveMask(fi, idx), this.stackLive?.[idx] ?? -1n);
+        this.precision.propagate(sl.st, (fi) => this.liveMask(fi, idx), this.stackLive?.(idx) ?? -1n);
         return true;
       }
       // misses only count when a new state is going to be added; states that keep missing are evicted

@@ -16,8 +16,6 @@ import {
   BPF_STX, BPF_SUB, BPF_X, LDDW, aluOp, cls, mode, size, sizeBytes, srcBit, type Insn,
 } from '../vm/isa.js';
 
-export const ALL_SLOTS = (1n << 64n) - 1n;
-
 /** A register's value as far as stack pointers go: not one (NONE), fp + offset (a number), or unknown (ANY). */
 const NONE = 'none';
 const ANY = 'any';
@@ -25,30 +23,27 @@ type Val = typeof NONE | typeof ANY | number;
 
 const join = (a: Val, b: Val): Val => (a === NONE ? b : b === NONE ? a : a === b ? a : ANY);
 
-/** Slots covered by the bytes [off, off + n) below the frame pointer (off < 0), as a mask. */
-function slotsOf(off: number, n: number): bigint {
-  let m = 0n;
-  for (let b = off; b < off + n; b++) {
-    const slot = -b - 1;
-    if (slot < 0 || slot >= 512) return ALL_SLOTS;
-    m |= 1n << BigInt(Math.floor(slot / 8));
+/** Sets bits a..b (spi, inclusive) of the two-halves mask of insn pc. */
+function setSlots(arr: Uint32Array, pc: number, a: number, b: number): void {
+  for (let spi = a; spi <= b; spi++) {
+    const k = 2 * pc + (spi >> 5);
+    arr[k] = (arr[k]! | (1 << (spi & 31))) >>> 0;
   }
-  return m;
 }
 
-/** Every slot from the one holding `off` up to the frame pointer. */
-function slotsAbove(off: number): bigint {
-  const slot = -off - 1;
-  if (slot < 0 || slot >= 512) return ALL_SLOTS;
-  const spi = Math.floor(slot / 8);
-  return (1n << BigInt(spi + 1)) - 1n;
+/** The slots (spi range) covered by the bytes [off, off + n) below the frame pointer; null: outside the stack. */
+function slotRange(off: number, n: number): [number, number] | null {
+  const hiSlot = -off - 1;
+  const loSlot = -(off + n - 1) - 1;
+  if (loSlot < 0 || hiSlot >= 512) return null;
+  return [loSlot >> 3, hiSlot >> 3];
 }
 
 /**
- * Live stack slots (bit spi = fp-8*(spi+1)) before each instruction, or null when the program is not analysed
+ * Live stack slots (bit spi = fp-8*(spi+1)) before an instruction, or null when the program is not analysed
  * (every slot live).
  */
-export function computeStackLive(slots: Insn[], isInsn: Uint8Array, succ: readonly (readonly number[])[]): bigint[] | null {
+export function computeStackLive(slots: Insn[], isInsn: Uint8Array, succ: readonly (readonly number[])[]): ((pc: number) => bigint) | null {
   const n = slots.length;
   for (let pc = 0; pc < n; pc++) {
     const i = slots[pc]!;
@@ -98,7 +93,7 @@ export function computeStackLive(slots: Insn[], isInsn: Uint8Array, succ: readon
         if (t < 0 || t >= n) continue;
         const prev = state[t];
         if (!prev) {
-          state[t] = out.slice();
+          state[t] = succ[pc]!.length > 1 ? out.slice() : out;
           work.push(t);
           continue;
         }
@@ -116,10 +111,16 @@ export function computeStackLive(slots: Insn[], isInsn: Uint8Array, succ: readon
     if (!spilledPtr || fillsMayBePtr) break;
     fillsMayBePtr = true;
   }
-  // uses and kills per instruction
-  const use: bigint[] = new Array<bigint>(n).fill(0n);
-  const def: bigint[] = new Array<bigint>(n).fill(0n);
-  const through = (v: Val, off: number, bytes: number): bigint => (v === NONE ? 0n : v === ANY ? ALL_SLOTS : slotsOf(v + off, bytes));
+  // uses and kills per instruction, as two 32-bit halves (lo: spi 0..31, hi: spi 32..63) to keep bigints out
+  // of the loops
+  const use = new Uint32Array(2 * n);
+  const def = new Uint32Array(2 * n);
+  const read = (pc: number, v: Val, off: number, bytes: number) => {
+    if (v === NONE) return;
+    const r = v === ANY ? null : slotRange(v + off, bytes);
+    if (r) setSlots(use, pc, r[0], r[1]);
+    else setSlots(use, pc, 0, 63);
+  };
   for (let pc = 0; pc < n; pc++) {
     const st = state[pc];
     if (!isInsn[pc] || !st) continue;
@@ -127,39 +128,45 @@ export function computeStackLive(slots: Insn[], isInsn: Uint8Array, succ: readon
     const c = cls(i.op);
     const bytes = sizeBytes(size(i.op));
     if (c === BPF_LDX) {
-      use[pc] = through(st[i.src]!, i.off, bytes);
+      read(pc, st[i.src]!, i.off, bytes);
     } else if (c === BPF_STX && mode(i.op) === BPF_ATOMIC) {
-      use[pc] = through(st[i.dst]!, i.off, bytes);
+      read(pc, st[i.dst]!, i.off, bytes);
     } else if (c === BPF_STX || c === BPF_ST) {
       const d = st[i.dst]!;
-      if (typeof d === 'number' && bytes === 8 && (d + i.off) % 8 === 0) def[pc] = slotsOf(d + i.off, 8);
+      const r = typeof d === 'number' && bytes === 8 && (d + i.off) % 8 === 0 ? slotRange(d + i.off, 8) : null;
+      if (r) setSlots(def, pc, r[0], r[1]);
     } else if ((c === BPF_JMP || c === BPF_JMP32) && aluOp(i.op) === BPF_CALL) {
-      let m = 0n;
+      // a helper reading memory through a stack pointer: every slot from there up to the frame pointer
       for (let r = 1; r <= 5; r++) {
         const v = st[r]!;
-        if (v === ANY) m = ALL_SLOTS;
-        else if (typeof v === 'number') m |= slotsAbove(v);
+        const top = typeof v === 'number' ? slotRange(v, 1) : null;
+        if (v === ANY || (typeof v === 'number' && !top)) setSlots(use, pc, 0, 63);
+        else if (top) setSlots(use, pc, 0, top[1]);
       }
-      use[pc] = m;
-    } else if ((c === BPF_JMP || c === BPF_JMP32) && aluOp(i.op) === BPF_EXIT) {
-      use[pc] = 0n;
     }
   }
   // backward: live before each instruction
-  const live: bigint[] = new Array<bigint>(n).fill(0n);
+  const live = new Uint32Array(2 * n);
   let changed = true;
   while (changed) {
     changed = false;
     for (let pc = n - 1; pc >= 0; pc--) {
       if (!isInsn[pc]) continue;
-      let out = 0n;
-      for (const t of succ[pc]!) if (t >= 0 && t < n) out |= live[t]!;
-      const v = use[pc]! | (out & ~def[pc]!);
-      if (v !== live[pc]) {
-        live[pc] = v;
+      let lo = 0;
+      let hi = 0;
+      for (const t of succ[pc]!) {
+        if (t < 0 || t >= n) continue;
+        lo |= live[2 * t]!;
+        hi |= live[2 * t + 1]!;
+      }
+      const vlo = (use[2 * pc]! | (lo & ~def[2 * pc]!)) >>> 0;
+      const vhi = (use[2 * pc + 1]! | (hi & ~def[2 * pc + 1]!)) >>> 0;
+      if (vlo !== live[2 * pc] || vhi !== live[2 * pc + 1]) {
+        live[2 * pc] = vlo;
+        live[2 * pc + 1] = vhi;
         changed = true;
       }
     }
   }
-  return live;
+  return (pc: number) => (BigInt(live[2 * pc + 1]!) << 32n) | BigInt(live[2 * pc]!);
 }
