@@ -76,7 +76,7 @@ const KNOWN_PRECISION_DIFFS = new Set<string>([]);
 const KNOWN_LOG_DIFFS = new Set([
   'v3/global_data.o/gd_socket', 'v3/global_data.o/gd_xdp', 'v4/global_data.o/gd_socket', 'v4/global_data.o/gd_xdp',
 ]);
-const withoutStackLiveness = (log: string) => log.replace(/^\(\d+\) .*\n/gm, '');
+const withoutStackLiveness = (log: string) => log.replace(/^\([\d,]+\) .*\n/gm, '');
 const precisionTrace = (log: string) => log.split('\n').filter((l) => /^mark_precise: |^frame \d+: propagating |^force_precise: |: safe$/.test(l));
 
 const avail = kernelAvailability();

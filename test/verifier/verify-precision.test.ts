@@ -15,9 +15,9 @@ const mapSpec = (m: KernelMapDef): MapSpec => ({
 const run = (c: PrecisionCase) => verify({ insns: assemble(c.asm), type: c.type }, { logLevel: 2, maps: (c.maps ?? []).map(mapSpec) });
 /**
  * Map addresses (the kernel's) and `map[idx:N]` (bpfvm's) are not compared, nor 6.18's stack-liveness debug
- * lines (`(0) frame 0 insn 5 +live -8`, `(0) live stack update done in 2 iterations`), which bpfvm does not print.
+ * lines (`(0) frame 0 insn 5 +live -8`, `(4,7) frame 0 insn 7 +live -8`, `(0) live stack update done in 2 iterations`), which bpfvm does not print.
  */
-const norm = (log: string): string => log.replace(/^\(\d+\) .*\n/gm, '').replace(/^(\d+: \(18\) r\d+ = )\S+ *;/gm, '$1MAP ;').replace(/\(18\) (r\d+) = \S+/g, '(18) $1 = MAP')
+const norm = (log: string): string => log.replace(/^\([\d,]+\) .*\n/gm, '').replace(/^(\d+: \(18\) r\d+ = )\S+ *;/gm, '$1MAP ;').replace(/\(18\) (r\d+) = \S+/g, '(18) $1 = MAP')
   .replace(/^verification time \d+ usec\n/m, '').replace(/^stack depth .*\n/m, '');
 const precisionTrace = (log: string): string[] =>
   norm(log).split('\n').filter((l) => /^mark_precise: |^frame \d+: propagating |^force_precise: |: safe$/.test(l));
