@@ -2,18 +2,22 @@
 // and transfer functions in the order of kernel/bpf/verifier.c (Linux 6.18, the 6.x pointer model with a fixed
 // `off` per pointer), a kernel-format log, and state pruning at the prune points of structure.ts.
 //
-// Precision: there is no precision back-tracking; every scalar is treated as precise when states are compared
-// (sound, prunes less than the kernel). Register liveness (compute_live_registers) is computed and used;
-// stack liveness is not (every stack slot is compared). Checkpoints are stored and evicted with the kernel's
-// heuristics (>= 2 jumps and 8 insns since the last one; miss_cnt > hit_cnt * 3 + 3 evicts; states of a loop
-// still being explored only serve infinite-loop detection), so `processed N insns` equals the kernel's for
-// straight-line and simply-branching programs; with many imprecise scalars bpfvm may process more.
+// Precision: back-tracking as the kernel does it (precision.ts): each state keeps its jump history; a scalar that
+// a decision relied on (decided branch, pointer offset, helper size/constant argument, return-value check, zero
+// stored on the stack, constant map key, tail-call index) is traced back and marked precise in the parent states;
+// regsafe ignores imprecise scalars; a pruned path propagates the matched state's precise marks. Register
+// liveness (compute_live_registers) is computed and used; stack liveness is a conservative static version of
+// 6.18's (stackliveness.ts: main frame of programs without bpf-to-bpf calls; otherwise every slot is compared).
+// Checkpoints are stored and evicted with the kernel's heuristics (>= 2 jumps and 8
+// insns since the last one, or a jump history longer than 40; miss_cnt > hit_cnt * 3 + 3 evicts; states of a loop
+// still being explored only serve infinite-loop detection), so `processed N insns` equals the kernel's on every
+// fixture program.
 //
 // Not modelled yet (rejected with a bpfvm-specific message or approximated): kfunc calls, may_goto, callbacks
 // (bpf_loop, for_each_map_elem, timers), global (BTF) subprograms (treated like static ones), dynptrs, spin
 // locks, BTF pointers, Spectre v1/v4 speculative-path simulation (the !root non-speculative sanitation
 // checks are done), the tail-call fork inside subprograms (approximated: packet pointers are invalidated),
-// BTF line-info lines (`; source @ file:line`) and level-2 precision/stack-liveness/SCC trace lines.
+// and the level-2 stack-liveness debug lines.
 
 import { helperCallMessage } from '../helpers/availability.js';
 import { helperName } from '../helpers/ids.js';
@@ -39,6 +43,8 @@ import {
   AT_PKT_END, BEYOND_PKT_END, FuncState, RegState, RegType, Scratch, Slot, VerifierState, formatState,
   markNotInit, markPtr, markRegKnown, markRegUnknown, regTypeStr, isRingbufMem, statesEqual, statesExact, type StackSlot,
 } from './state.js';
+import { LINKED_REGS_MAX, Precision, INSN_F_DST_REG_STACK, INSN_F_SRC_REG_STACK, stackAccessFlags, type HistEntry, type LinkedReg } from './precision.js';
+import { computeStackLive } from './stackliveness.js';
 import { checkStructure, type StructureResult } from './structure.js';
 import { tnumAdd, tnumConst, tnumIsAligned, tnumIsConst, tnumSub } from './tnum.js';
 
@@ -394,6 +400,21 @@ export class Verifier {
   subprogDepth: number[] = [];
   subprogOf!: Int32Array;
   private seenPtrType = new Map<number, number>();
+  /** Precision back-tracking (precision.ts). */
+  readonly precision = new Precision(this);
+  /** Instructions reached by a jump, a call's return or a subprogram entry (is_jmp_point: recorded in the history). */
+  private jmpPoint!: Uint8Array;
+  /** SCC number per insn (level 2 only: the `SCC enter`/`SCC exit` lines) and the entry state of each visit. */
+  private scc: Int32Array | null = null;
+  private sccVisits = new Map<string, VerifierState>();
+  /** Stack slots of the main frame that may still be read, per insn (stackliveness.ts); null: all. */
+  private stackLive: ((pc: number) => bigint) | null = null;
+  /** The history entry of the instruction being checked, if one was pushed (env->cur_hist_ent). */
+  private curHistEnt: HistEntry | null = null;
+  /** The instruction executed before the current one (env->prev_insn_idx while checking it). */
+  private histPrevIdx = -1;
+  /** tail calls: the constant index seen at each call insn (null: poisoned), the kernel's map_key_state. */
+  private tailCallKey = new Map<number, bigint | null>();
 
   constructor(readonly code: Uint8Array, readonly opts: CheckOptions) {
     this.n = Math.floor(code.byteLength / 8);
@@ -571,8 +592,17 @@ export class Verifier {
     });
     const succ = insnSuccessors(this.slots, this.structure.isInsn);
     this.live = computeLiveRegs(this.slots, this.structure.isInsn, this.progType, succ);
+    this.stackLive = computeStackLive(this.slots, this.structure.isInsn, succ);
+    this.jmpPoint = this.structure.jumpTarget.slice();
+    for (let pc = 0; pc < this.n; pc++) {
+      const i = this.slots[pc]!;
+      if (!this.structure.isInsn[pc]) continue;
+      if (i.op === (BPF_JMP | BPF_CALL) && pc + 1 < this.n) this.jmpPoint[pc + 1] = 1;
+      if (i.op === LDDW && i.src === BPF_PSEUDO_FUNC && pc + 2 < this.n) this.jmpPoint[pc + 2] = 1;
+    }
     if (this.log.level & BPF_LOG_LEVEL2) {
       const scc = computeSccs(succ, this.structure.isInsn);
+      this.scc = scc;
       this.structure.subprogs.forEach((sp, k) => this.log.verbose(`func#${k} @${sp.start}\n`));
       this.log.verbose('Live regs before insn:\n');
       for (let pc = 0; pc < this.n; pc++) {
@@ -627,9 +657,12 @@ export class Verifier {
       const idx = this.insnIdx;
       if (idx >= this.n) this.fail(`invalid insn idx ${idx} insn_cnt ${this.n}`, EFAULT);
       const insn = this.slots[idx]!;
+      this.curHistEnt = null;
+      this.histPrevIdx = this.prevInsnIdx;
       if (++this.processed > BPF_COMPLEXITY_LIMIT_INSNS) {
         this.fail(`BPF program is too large. Processed ${this.processed} insn`, E2BIG);
       }
+      this.cur.lastInsnIdx = this.prevInsnIdx;
       let pathDone = false;
       if (this.structure.prunePoint[idx]) {
         const pruned = this.isStateVisited(idx);
@@ -642,6 +675,7 @@ export class Verifier {
         }
       }
       if (!pathDone) {
+        if (this.jmpPoint[idx]) this.pushHist(0, null);
         if (this.log.level & BPF_LOG_LEVEL2 && doPrintState) {
           this.log.verbose(`\nfrom ${this.prevInsnIdx} to ${idx}:` + this.printAll(this.cur.frames.length - 1));
           doPrintState = false;
@@ -683,8 +717,42 @@ export class Verifier {
     while (s) {
       const br = --s.branches;
       if (br) break;
+      this.maybeExitScc(s);
       s = s.parent;
     }
+  }
+
+  /**
+   * compute_scc_callchain as the level-2 log prints it: `(callsite,...,scc)`, the call sites of the frames up to
+   * the first one whose instruction is inside a loop (SCC), then that SCC's number; null outside loops.
+   */
+  private sccCallchain(st: VerifierState): string | null {
+    const scc = this.scc;
+    if (!scc) return null;
+    const sites: number[] = [];
+    for (let i = 0; i < st.frames.length; i++) {
+      const idx = i + 1 < st.frames.length ? st.frames[i + 1]!.callsite : st.insnIdx;
+      if (scc[idx]) return `(${[...sites.filter((x) => x !== 0), scc[idx]].join(',')})`;
+      if (i + 1 >= st.frames.length) return null;
+      sites.push(idx);
+    }
+    return null;
+  }
+
+  /** maybe_enter_scc: a checkpoint inside a loop that no visit covers yet starts one. */
+  private maybeEnterScc(st: VerifierState): void {
+    const key = this.sccCallchain(st);
+    if (key === null || this.sccVisits.has(key)) return;
+    this.sccVisits.set(key, st);
+    this.log.verbose(`SCC enter ${key}\n`);
+  }
+
+  /** maybe_exit_scc: the visit ends when its entry state has no unfinished paths left. */
+  private maybeExitScc(st: VerifierState): void {
+    const key = this.sccCallchain(st);
+    if (key === null || this.sccVisits.get(key) !== st) return;
+    this.sccVisits.delete(key);
+    this.log.verbose(`SCC exit ${key}\n`);
   }
 
   private pushStack(insnIdx: number, prevInsnIdx: number): VerifierState {
@@ -698,6 +766,31 @@ export class Verifier {
     return st;
   }
 
+  // -- jump history and precision (precision.ts) --
+
+  /** push_insn_history: record the current instruction (flags of one instruction are combined). */
+  private pushHist(flags: number, linked: LinkedReg[] | null): void {
+    const e = this.curHistEnt;
+    if (e) {
+      e.flags |= flags;
+      e.linked = linked;
+      return;
+    }
+    const h: HistEntry = { idx: this.insnIdx, prevIdx: this.histPrevIdx, flags, linked };
+    this.cur.hist.push(h);
+    this.curHistEnt = h;
+  }
+
+  /** The instruction text of a `mark_precise` line. */
+  insnText(pc: number): string {
+    return formatLine(this.slots[pc]!, { imm: (i, full) => this.lddwText(i, full) });
+  }
+
+  /** mark_chain_precision for a register of the current frame (a scalar whose value a decision relied on). */
+  private markPrecise(regno: number): void {
+    if (regno >= 0 && this.regs[regno]!.type === RegType.SCALAR_VALUE) this.precision.markReg(regno);
+  }
+
   // -- pruning (is_state_visited) --
 
   private liveMask(fi: number, idx: number): number {
@@ -708,7 +801,9 @@ export class Verifier {
   }
 
   private isStateVisited(idx: number): boolean {
-    let addNewState = false;
+    // a long jump history forces a checkpoint
+    const forceNewState = this.cur.hist.length > 40;
+    let addNewState = forceNewState;
     if (this.jmpsProcessed - this.prevJmpsProcessed >= 2 && this.processed - this.prevInsnProcessed >= 8) addNewState = true;
     const list = this.explored.get(idx) ?? [];
     let statesCnt = 0;
@@ -725,9 +820,12 @@ export class Verifier {
           this.log.verbose('old state:' + formatState(sl.st, fi, null) + '\n');
           throw new VerifierError(this.insnIdx, msg, EINVAL);
         }
-        if (this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
-      } else if (statesEqual(sl.st, this.cur, (fi) => this.liveMask(fi, idx), this.priv)) {
+        if (!forceNewState && this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
+      } else if (statesEqual(sl.st, this.cur, (fi) => this.liveMask(fi, idx), this.priv, this.stackLive?.(idx) ?? -1n)) {
         sl.hit++;
+        // what the matched state needed precise, this path needs precise too
+        if (this.jmpPoint[idx]) this.pushHist(0, null);
+        this.precision.propagate(sl.st, (fi) => this.liveMask(fi, idx), this.stackLive?.(idx) ?? -1n);
         return true;
       }
       // misses only count when a new state is going to be added; states that keep missing are evicted
@@ -735,11 +833,15 @@ export class Verifier {
       if (sl.miss > sl.hit * 3 + 3) {
         list.splice(k, 1);
         k--;
-        this.curStates--;
+        // a state some unfinished path still descends from is only freed later (the kernel's free list):
+        // it still counts for peak_states
+        if (!sl.st.branches) this.curStates--;
       }
     }
     if (statesCnt > this.maxStatesPerInsn) this.maxStatesPerInsn = statesCnt;
     if (!addNewState) return false;
+    // forget inherited precise marks: the new checkpoint's children mark what they need (precision.ts)
+    if (this.priv) Precision.markAllImprecise(this.cur);
     // explored states are only compared from now on: share unchanged registers with the previous one
     const st = this.cur.snapshot(this.lastExplored);
     this.lastExplored = st;
@@ -748,6 +850,9 @@ export class Verifier {
     st.parent = this.cur.parent;
     this.cur.parent = st;
     this.cur.branches = 1;
+    this.cur.firstInsnIdx = idx;
+    this.cur.hist = [];
+    this.maybeEnterScc(st);
     list.push({ st, hit: 0, miss: 0 });
     this.explored.set(idx, list);
     this.totalStates++;
@@ -978,9 +1083,12 @@ export class Verifier {
           }
           this.fail(`R${insn.dst} pointer ${ALU_STRING[op]} pointer prohibited`);
         }
+        // scalar += pointer: the pointer's offset depends on the scalar's value
+        this.markPrecise(insn.dst);
         this.adjustPtrMinMaxVals(insn, src, dst, true);
         return;
       } else if (ptrReg) {
+        this.markPrecise(insn.src);
         this.adjustPtrMinMaxVals(insn, dst, src, false);
         return;
       }
@@ -1460,6 +1568,8 @@ export class Verifier {
     }
     const reg = valueRegno >= 0 ? this.regs[valueRegno]! : null;
     const isSt = !!insn && cls(insn.op) === BPF_ST;
+    // a register spill is recorded in the history (a fill of the slot can then be traced back to it)
+    let histFlags = stackAccessFlags(state.frameno, spi);
     if (reg && !(off % 8) && reg.type === RegType.SCALAR_VALUE) {
       const fits = regWidth(reg.s) <= 8 * sz;
       if (fits && this.needsFreshId(reg)) this.freshId(reg);
@@ -1479,9 +1589,15 @@ export class Verifier {
       if (st.types[7] === Slot.SPILL) {
         for (let i = 0; i < 8; i++) if (st.types[i] !== Slot.INVALID) st.types[i] = Slot.MISC;
       }
-      if ((reg && reg.isConst(0n)) || (!reg && isSt && insn!.imm === 0)) type = Slot.ZERO;
+      if ((reg && reg.isConst(0n)) || (!reg && isSt && insn!.imm === 0)) {
+        // STACK_ZERO is only right while the register is zero
+        this.markPrecise(valueRegno);
+        type = Slot.ZERO;
+      }
       for (let i = 0; i < sz; i++) st.types[(slot - i) % 8] = type;
+      histFlags = 0;
     }
+    if (histFlags) this.pushHist(histFlags, null);
   }
 
   private saveRegisterState(st: StackSlot, reg: RegState, sz: number): void {
@@ -1500,6 +1616,7 @@ export class Verifier {
     const maxOff = Number(reg.s.smax) + off + sz;
     const value = valueRegno >= 0 ? this.regs[valueRegno]! : null;
     const writingZero = !!value && value.isConst(0n);
+    let zeroUsed = false;
     for (let i = minOff; i < maxOff; i++) {
       const slot = -i - 1;
       const spi = Math.floor(slot / 8);
@@ -1515,7 +1632,9 @@ export class Verifier {
         this.fail(`uninit stack in range of var-offset write prohibited for !root; insn ${this.insnIdx}, off: ${i}`);
       }
       if (!(writingZero && t === Slot.ZERO)) s.types[slot % 8] = Slot.MISC;
+      else zeroUsed = true;
     }
+    if (zeroUsed) this.markPrecise(valueRegno);
   }
 
   private checkStackRead(regno: number, reg: RegState, off: number, sz: number, dstRegno: number): void {
@@ -1588,14 +1707,19 @@ export class Verifier {
             this.fail(`invalid read from stack off ${off}+${i} size ${sz}`);
           }
           if (spillCnt === sz && sp.isConst(0n)) markRegKnown(d, 0n);
-          else if (zeroCnt === sz) markRegKnown(d, 0n);
-          else markRegUnknown(d);
+          else {
+            if (zeroCnt === sz) markRegKnown(d, 0n);
+            else markRegUnknown(d);
+            return; // not a fill of the spilled register: nothing for the history
+          }
         }
       } else if (dstRegno >= 0) {
         this.regs[dstRegno]!.copyFrom(sp);
       } else if (!this.priv && sp.isPointer()) {
         this.fail(`leaking pointer from stack off ${off}`);
       }
+      // a fill: back-tracking follows the value into the slot
+      this.pushHist(stackAccessFlags(state.frameno, spi), null);
       return;
     }
     let zeros = 0;
@@ -1717,8 +1841,17 @@ export class Verifier {
       if (insn.src !== 0) this.fail('BPF_JMP/JMP32 uses reserved fields', EINVAL);
       src = this.immScalar(insn.imm);
     }
+    let histFlags = 0;
+    if (x && src.type === RegType.PTR_TO_STACK) histFlags |= INSN_F_SRC_REG_STACK;
+    if (dst.type === RegType.PTR_TO_STACK) histFlags |= INSN_F_DST_REG_STACK;
+    if (histFlags) this.pushHist(histFlags, null);
     const is32 = cls(insn.op) === BPF_JMP32;
     const pred = this.isBranchTaken(dst, src, op, is32);
+    if (pred >= 0) {
+      // the outcome depends on the scalars' values
+      if (dst.type === RegType.SCALAR_VALUE || dst.type === RegType.NOT_INIT) this.markPrecise(insn.dst);
+      if (x && src.type === RegType.SCALAR_VALUE) this.markPrecise(insn.src);
+    }
     if (pred === 1) {
       if (this.log.level & BPF_LOG_LEVEL) this.printInsnState(this.cur.frames.length - 1);
       this.prevInsnIdx = this.insnIdx;
@@ -1731,6 +1864,11 @@ export class Verifier {
       this.insnIdx += 1;
       return;
     }
+    // scalars sharing an id with the operands are refined together: the history records them for back-tracking
+    const linked: LinkedReg[] = [];
+    if (x && src.type === RegType.SCALAR_VALUE && src.id) this.collectLinkedRegs(src.id, linked);
+    if (dst.type === RegType.SCALAR_VALUE && dst.id) this.collectLinkedRegs(dst.id, linked);
+    if (linked.length > 1) this.pushHist(0, linked);
     const target = this.insnIdx + insn.off + 1;
     const other = this.pushStack(target, this.insnIdx);
     const oregs = other.cur.regs;
@@ -1747,12 +1885,12 @@ export class Verifier {
       }
     }
     if (srcId) {
-      this.syncLinkedRegs(this.cur, src);
-      this.syncLinkedRegs(other, oregs[insn.src]!);
+      this.syncLinkedRegs(this.cur, src, linked);
+      this.syncLinkedRegs(other, oregs[insn.src]!, linked);
     }
     if (dstId) {
-      this.syncLinkedRegs(this.cur, dst);
-      this.syncLinkedRegs(other, oregs[insn.dst]!);
+      this.syncLinkedRegs(this.cur, dst, linked);
+      this.syncLinkedRegs(other, oregs[insn.dst]!, linked);
     }
     // Two pointers compared for (in)equality, one possibly null and the other not: in the branch where they are
     // equal the possibly-null one is not null (only that register, not others sharing its id).
@@ -1822,6 +1960,25 @@ export class Verifier {
     return -1;
   }
 
+  /**
+   * collect_linked_regs: scalars (live registers, spilled slots) of the current state with scalar id `id`; a
+   * comparison refines exactly these (sync_linked_regs). Dead registers are left alone (observed on 6.18).
+   */
+  private collectLinkedRegs(id: number, out: LinkedReg[]): void {
+    const frames = this.cur.frames;
+    const add = (r: RegState, frameno: number, index: number, isReg: boolean) => {
+      if (r.type !== RegType.SCALAR_VALUE || r.id !== id) return;
+      if (out.length < LINKED_REGS_MAX) out.push({ frameno, index, isReg });
+      else this.clearScalarId(r);
+    };
+    for (let i = frames.length - 1; i >= 0; i--) {
+      const f = frames[i]!;
+      const live = this.liveMask(i, this.insnIdx);
+      for (let j = 0; j < 10; j++) if (live & (1 << j)) add(f.regs[j]!, i, j, true);
+      for (let j = 0; j < f.stack.length; j++) if (f.stack[j]!.types[7] === Slot.SPILL) add(f.stack[j]!.spilled, i, j, false);
+    }
+  }
+
   private forEachReg(st: VerifierState, fn: (r: RegState) => void): void {
     for (const f of st.frames) {
       for (const r of f.regs) fn(r);
@@ -1834,11 +1991,13 @@ export class Verifier {
    * added in 32 bits (and zero-extended) when either link came from a 32-bit add. Registers linked by a 64-bit
    * add are left alone when `known`'s link is a 32-bit one and vice versa (observed on the host kernel).
    */
-  private syncLinkedRegs(st: VerifierState, known: RegState): void {
+  private syncLinkedRegs(st: VerifierState, known: RegState, linked: readonly LinkedReg[]): void {
     const kOff = known.linked ? known.linkOff : 0;
-    this.forEachReg(st, (r) => {
-      if (r === known || r.type !== RegType.SCALAR_VALUE || r.id !== known.id) return;
-      if (r.linked && known.linked && r.link32 !== known.link32) return;
+    for (const e of linked) {
+      const f = st.frames[e.frameno]!;
+      const r = e.isReg ? f.regs[e.index]! : f.stack[e.index]!.spilled;
+      if (r === known || r.type !== RegType.SCALAR_VALUE || r.id !== known.id) continue;
+      if (r.linked && known.linked && r.link32 !== known.link32) continue;
       const rOff = r.linked ? r.linkOff : 0;
       const { linked, link32, precise } = r;
       r.copyFrom(known);
@@ -1847,7 +2006,7 @@ export class Verifier {
       r.link32 = link32;
       r.precise = precise;
       if (rOff !== kOff) adjustScalarMinMaxVals(r.s, ScalarBounds.known(BigInt(rOff - kOff)), BPF_ADD, !(link32 || known.link32));
-    });
+    }
   }
 
   private markPtrOrNullRegs(st: VerifierState, id: number, refObjId: number, isNull: boolean): void {
@@ -2021,6 +2180,7 @@ export class Verifier {
         return;
     }
     if (r0.type !== RegType.SCALAR_VALUE) this.fail(`At program exit the register R0 is not a known value (${regTypeStr(r0)})`, EINVAL);
+    this.markPrecise(0);
     if (!(BigInt(range[0]) <= r0.s.smin && r0.s.smax <= BigInt(range[1]))) {
       let m = 'At program exit the register R0 has';
       let unknown = true;
@@ -2088,7 +2248,11 @@ export class Verifier {
         this.fail('tail_call would lead to reference leak', EINVAL);
       }
     }
-    if (id === 81 && !this.regs[2]!.isConst(0n)) this.fail("get_local_storage() doesn't support non-zero flags", EINVAL);
+    if (id === 12) this.recordFuncKey(meta);
+    if (id === 81) {
+      if (!this.regs[2]!.isConst(0n)) this.fail("get_local_storage() doesn't support non-zero flags", EINVAL);
+      this.markPrecise(2);
+    }
     const regs = this.regs;
     for (let i = 0; i <= 5; i++) {
       markNotInit(regs[i]!);
@@ -2162,6 +2326,23 @@ export class Verifier {
     });
   }
 
+  /**
+   * record_func_key: a tail call whose index is a constant below max_entries on every path is direct; the index
+   * must then be precise. Once the index differed between paths (or was not constant) the insn is poisoned.
+   */
+  private recordFuncKey(meta: ArgMeta): void {
+    const idx = this.insnIdx;
+    const seen = this.tailCallKey.get(idx);
+    const r3 = this.regs[3]!;
+    if (!meta.map || !(r3.isConst() && r3.s.varOff.value < BigInt(meta.map.maxEntries))) {
+      this.tailCallKey.set(idx, null);
+      return;
+    }
+    this.markPrecise(3);
+    if (seen === undefined) this.tailCallKey.set(idx, r3.s.varOff.value);
+    else if (seen !== null && seen !== r3.s.varOff.value) this.tailCallKey.set(idx, null);
+  }
+
   private checkFuncArg(i: number, meta: ArgMeta, proto: HelperProto): void {
     const regno = i + 1;
     const at: ArgType | undefined = proto.args[i];
@@ -2186,6 +2367,9 @@ export class Verifier {
     if (!(isNull && maybeNullArg)) {
       this.checkRegType(regno, reg, base, maybeNullArg);
       this.checkFuncArgRegOff(reg, regno, base);
+    } else {
+      // a NULL passed where the helper accepts one: only right while it is zero
+      this.markPrecise(regno);
     }
     if (flags.includes('OBJ_RELEASE')) {
       if (reg.off) this.fail(`R${regno} must have zero offset when passed to release func or trusted arg to kfunc`, EINVAL);
@@ -2229,6 +2413,7 @@ export class Verifier {
       case 'ARG_CONST_ALLOC_SIZE_OR_ZERO':
         if (!tnumIsConst(reg.s.varOff)) this.fail(`R${regno} is not a known constant'`);
         meta.memSize = Number(reg.s.varOff.value & 0xffffffffn);
+        this.markPrecise(regno);
         break;
       default:
         break;
@@ -2280,6 +2465,8 @@ export class Verifier {
     for (let i = off; i >= 0 && s.types[i] === Slot.SPILL; i--) spill++;
     if (spill !== keySize) return -1;
     if (!tnumIsConst(s.spilled.s.varOff)) return -1;
+    // the lookup result relies on the constant: the slot must be precise
+    this.precision.markSlot(state.frameno, spi);
     const v = s.spilled.s.varOff.value;
     return v > 0x7fffffffn ? -1 : Number(v);
   }
@@ -2291,6 +2478,7 @@ export class Verifier {
     if (reg.s.umax >= BPF_MAX_VAR_SIZ) this.fail(`R${regno} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
     if (!m) meta.rawMode = false;
     this.checkHelperMemAccess(regno - 1, Number(reg.s.umax), write, zeroOk, m);
+    this.markPrecise(regno);
   }
 
   private checkHelperMemAccess(regno: number, accessSize: number, write: boolean, zeroOk: boolean, meta: ArgMeta | null): void {

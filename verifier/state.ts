@@ -7,6 +7,7 @@ import type { MapSpec } from '../src/spec.js';
 import { formatScalar, formatScalarRanges, formatSnum, formatUnum, tnumStrn } from './format.js';
 import { ScalarBounds, markKnown, markUnknown } from './scalar.js';
 import { tnumIn, tnumIsConst, tnumIsUnknown } from './tnum.js';
+import type { HistEntry } from './precision.js';
 
 /** enum bpf_reg_type (base types only; PTR_MAYBE_NULL and friends are separate flags). */
 export const enum RegType {
@@ -284,6 +285,11 @@ export class VerifierState {
   /** Unfinished paths descending from this checkpoint (kernel: st->branches). */
   branches = 0;
   insnIdx = 0;
+  /** First instruction of this state's path segment (since its parent checkpoint), and the last one (checkpoints). */
+  firstInsnIdx = 0;
+  lastInsnIdx = -1;
+  /** Jump history of the segment (precision back-tracking walks it backwards). */
+  hist: HistEntry[] = [];
 
   get cur(): FuncState {
     return this.frames[this.frames.length - 1]!;
@@ -296,6 +302,10 @@ export class VerifierState {
     v.parent = this.parent;
     v.branches = this.branches;
     v.insnIdx = this.insnIdx;
+    v.firstInsnIdx = this.firstInsnIdx;
+    v.lastInsnIdx = this.lastInsnIdx;
+    // entries are shared, as the kernel's branches share its history array up to the fork
+    v.hist = this.hist.slice();
     return v;
   }
 
@@ -311,6 +321,10 @@ export class VerifierState {
     v.parent = this.parent;
     v.branches = this.branches;
     v.insnIdx = this.insnIdx;
+    v.firstInsnIdx = this.firstInsnIdx;
+    v.lastInsnIdx = this.lastInsnIdx;
+    // the caller starts a fresh history for the current state: the snapshot keeps this one
+    v.hist = this.hist;
     return v;
   }
 }
@@ -426,6 +440,13 @@ export class IdMap {
     }
     return f === curId && b === oldId;
   }
+
+  private tmpId = 0;
+
+  /** check_scalar_ids: a zero id on either side stands for a fresh id of its own (it matches anything unmapped). */
+  checkScalar(oldId: number, curId: number): boolean {
+    return this.check(oldId || --this.tmpId, curId || --this.tmpId);
+  }
 }
 
 function rangeWithin(o: ScalarBounds, c: ScalarBounds): boolean {
@@ -444,19 +465,20 @@ function regsExact(o: RegState, c: RegState, idmap: IdMap): boolean {
 }
 
 /**
- * regsafe: every behaviour allowed in `c` was allowed in `o`. Every scalar is treated as precise (the kernel
- * ignores imprecise scalars; we have no precision tracking), which is sound but prunes less.
+ * regsafe (NOT_EXACT): every behaviour allowed in `c` was allowed in `o`. An old scalar that is not precise
+ * accepts any current scalar (nothing after this point depended on its value, see precision.ts);
+ * `allPrecise` (no bpf_capable: the kernel marks every scalar precise) compares them all.
  */
-export function regsafe(o: RegState, c: RegState, idmap: IdMap): boolean {
+export function regsafe(o: RegState, c: RegState, idmap: IdMap, allPrecise = false): boolean {
   if (o.type === RegType.NOT_INIT) return true;
   if (c.type === RegType.NOT_INIT) return false;
   if (o.type === RegType.SCALAR_VALUE) {
     if (c.type !== RegType.SCALAR_VALUE) return false;
-    // scalar ids link registers that a comparison refines together: keep the relation.
-    if (o.id && (!idmap.check(o.id, c.id) || o.linked !== c.linked || o.linkOff !== c.linkOff || o.link32 !== c.link32)) return false;
-    if (!o.id && c.id) {
-      // an unlinked old scalar accepts a linked current one (linking only adds knowledge)
-    }
+    if (!o.precise && !allPrecise) return true;
+    // scalar ids link registers that a comparison refines together: keep the relation
+    if (o.linked !== c.linked && (o.linked || o.id)) return false;
+    if (o.linked && (o.linkOff !== c.linkOff || o.link32 !== c.link32)) return false;
+    if (!idmap.checkScalar(o.id, c.id)) return false;
     return scalarsWithin(o.s, c.s);
   }
   if (o.type !== c.type || o.maybeNull !== c.maybeNull) return false;
@@ -475,59 +497,66 @@ export function regsafe(o: RegState, c: RegState, idmap: IdMap): boolean {
   }
 }
 
-export function stacksafe(o: FuncState, c: FuncState, idmap: IdMap, allowUninit: boolean): boolean {
-  for (let spi = 0; spi < o.stack.length; spi++) {
-    const os = o.stack[spi]!;
-    const cs = spi < c.stack.length ? c.stack[spi]! : null;
-    if (os.types[7] === Slot.SPILL) {
-      if (!cs || cs.types[7] !== Slot.SPILL) {
-        // an old spilled unbounded scalar covers plain data
-        let spillAll = true;
-        for (let j = 0; j < 8; j++) if (os.types[j] !== Slot.SPILL) spillAll = false;
-        if (spillAll && os.spilled.type === RegType.SCALAR_VALUE && isUnboundedScalar(os.spilled) && cs) {
-          let ok = true;
-          for (let j = 0; j < 8; j++) {
-            const t = cs.types[j]!;
-            if (!(t === Slot.MISC || t === Slot.ZERO || (t === Slot.INVALID && allowUninit))) ok = false;
-          }
-          if (ok) continue;
-        }
-        return false;
-      }
-      for (let j = 0; j < 8; j++) if (os.types[j] !== cs.types[j]) return false;
-      if (!regsafe(os.spilled, cs.spilled, idmap)) return false;
-      continue;
-    }
-    for (let j = 0; j < 8; j++) {
-      const ot = os.types[j]!;
-      if (ot === Slot.INVALID) continue;
-      const ct = cs ? cs.types[j]! : Slot.INVALID;
-      if (ot === Slot.MISC) {
-        if (ct === Slot.MISC || ct === Slot.ZERO) continue;
-        if (ct === Slot.INVALID && allowUninit) continue;
-        if (ct === Slot.SPILL && cs!.spilled.type === RegType.SCALAR_VALUE) continue;
-        return false;
-      }
-      if (ot === Slot.ZERO) {
-        if (ct === Slot.ZERO) continue;
-        return false;
-      }
-      return false;
-    }
+/** The imprecise unbounded scalar that an all-STACK_MISC slot reads as (the kernel's unbound_reg). */
+const UNBOUND_REG = (() => {
+  const r = new RegState();
+  markRegUnknown(r);
+  return r;
+})();
+
+/** scalar_reg_for_stack: a 64-bit spilled scalar, or the unbounded scalar of an all-misc slot. */
+function scalarRegForStack(s: StackSlot, allowUninit: boolean): RegState | null {
+  let spill = true;
+  let misc = true;
+  for (let j = 0; j < 8; j++) {
+    const t = s.types[j]!;
+    if (t !== Slot.SPILL) spill = false;
+    if (!(t === Slot.MISC || (t === Slot.INVALID && allowUninit))) misc = false;
   }
-  return true;
+  if (spill && s.spilled.type === RegType.SCALAR_VALUE) return s.spilled;
+  return misc ? UNBOUND_REG : null;
 }
 
-function isUnboundedScalar(r: RegState): boolean {
-  const fresh = new ScalarBounds();
-  return r.id === 0 && r.s.equals(fresh);
+/**
+ * stacksafe (NOT_EXACT), byte by byte over the old stack, as the kernel walks it. `liveSlots`: the slots that
+ * may still be read (bit spi); the others are ignored, as the kernel clears dead slots of the explored state.
+ */
+export function stacksafe(o: FuncState, c: FuncState, idmap: IdMap, allowUninit: boolean, allPrecise = false, liveSlots = -1n): boolean {
+  const n = o.stack.length * 8;
+  for (let i = 0; i < n; i++) {
+    const spi = i >> 3;
+    const j = i & 7;
+    if (!((liveSlots >> BigInt(spi)) & 1n)) {
+      i += 7 - j;
+      continue;
+    }
+    const os = o.stack[spi]!;
+    const ot = os.types[j]!;
+    if (ot === Slot.INVALID) continue;
+    if (allowUninit && ot === Slot.MISC) continue;
+    if (spi >= c.stack.length) return false;
+    const cs = c.stack[spi]!;
+    const oReg = scalarRegForStack(os, allowUninit);
+    const cReg = oReg ? scalarRegForStack(cs, allowUninit) : null;
+    if (oReg && cReg) {
+      if (!regsafe(oReg, cReg, idmap, allPrecise && oReg !== UNBOUND_REG)) return false;
+      i += 7;
+      continue;
+    }
+    const ct = cs.types[j]!;
+    if (ot === Slot.MISC && ct === Slot.ZERO) continue;
+    if (ot !== ct) return false;
+    if (j !== 7) continue;
+    if (ot === Slot.SPILL && !regsafe(os.spilled, cs.spilled, idmap, allPrecise)) return false;
+  }
+  return true;
 }
 
 /**
  * states_equal for pruning. `liveRegs(frameIdx)` gives the bitmask of registers live at the current insn for
  * each frame (callers' frames: live after their call site).
  */
-export function statesEqual(o: VerifierState, c: VerifierState, live: (frame: number) => number, allowUninit: boolean): boolean {
+export function statesEqual(o: VerifierState, c: VerifierState, live: (frame: number) => number, allowUninit: boolean, stackLive = -1n): boolean {
   if (o.frames.length !== c.frames.length) return false;
   if (o.refs.length !== c.refs.length) return false;
   const idmap = new IdMap();
@@ -539,9 +568,9 @@ export function statesEqual(o: VerifierState, c: VerifierState, live: (frame: nu
     const mask = live(fi);
     for (let r = 0; r < 11; r++) {
       if (!(mask & (1 << r))) continue;
-      if (!regsafe(of.regs[r]!, cf.regs[r]!, idmap)) return false;
+      if (!regsafe(of.regs[r]!, cf.regs[r]!, idmap, !allowUninit)) return false;
     }
-    if (!stacksafe(of, cf, idmap, allowUninit)) return false;
+    if (!stacksafe(of, cf, idmap, allowUninit, !allowUninit, fi === 0 ? stackLive : -1n)) return false;
   }
   return true;
 }

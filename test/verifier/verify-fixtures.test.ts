@@ -56,18 +56,10 @@ describe('fixtures: a successful level-1 log is only the statistics line', () =>
   });
 });
 
-// `processed N insns` against the live kernel. The kernel prunes states whose differing scalars are not
-// precise (precision back-tracking); bpfvm treats every scalar as precise, so it may simulate a few more
-// instructions. These programs are known to differ (count only; verdicts agree):
-const KNOWN_COUNT_DIFFS = new Set([
-  'v3/sockhash_layout.o/bpf_prog2', 'v3/sockhash_layout.o/bpf_sockmap', 'v3/sockhash_layout.o/bpf_prog6',
-  'v3/sockmap_layout.o/bpf_prog2', 'v3/sockmap_layout.o/bpf_sockmap', 'v4/sk_msg_helpers.o/msg_pull',
-  'v4/sk_msg_helpers.o/msg_push', 'v4/sk_msg_helpers.o/msg_pop', 'v4/sockhash_layout.o/bpf_prog2',
-  'v4/sockhash_layout.o/bpf_sockmap', 'v4/sockhash_layout.o/bpf_prog6', 'v4/sockmap_layout.o/bpf_prog2',
-  'v4/sockmap_layout.o/bpf_sockmap',
-  // sk_skb_framing.o skb_edit (a chain of helper branches): kernel 120 / 116, bpfvm 148 / 149.
-  'v3/sk_skb_framing.o/skb_edit', 'v4/sk_skb_framing.o/skb_edit',
-]);
+// `processed N insns` against the live kernel: with precision back-tracking (verifier/precision.ts) and stack
+// liveness (verifier/stackliveness.ts) bpfvm prunes the states the kernel prunes. Programs known to differ
+// (count only; verdicts agree): none.
+const KNOWN_COUNT_DIFFS = new Set<string>([]);
 
 const avail = kernelAvailability();
 describe.skipIf(!avail.ok)(`fixtures: processed-insn counts against the live kernel${avail.ok ? '' : ` (skipped: ${avail.reason})`}`, () => {

@@ -1,0 +1,172 @@
+// Stack-slot liveness for state pruning: which 8-byte slots of the main frame may still be read before being
+// overwritten, per instruction. Linux 6.18 forgets dead slots of an explored state before comparing it
+// (liveness.c, computed from the accesses seen during verification); bpfvm computes a conservative static
+// version: a slot the analysis calls dead is never read again on any path, so ignoring it when comparing states
+// is sound, and where the kernel knows more (e.g. the exact address a helper reads) bpfvm keeps the slot live and
+// simply prunes a little less.
+//
+// Only programs without bpf-to-bpf calls are analysed (callees can read their callers' stacks through
+// pointers); for the others every slot stays live. Stack pointers are tracked forward (r10 and copies/offsets of
+// it, exact offset or unknown); a read through a pointer of unknown offset, or a fill that may produce a spilled
+// stack pointer, reads every slot; a helper reading memory through a stack pointer reads every slot from that
+// address up to the frame pointer. Only an aligned 8-byte store through a known stack offset kills a slot.
+
+import {
+  BPF_ADD, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_EXIT, BPF_JMP, BPF_JMP32, BPF_LD, BPF_LDX, BPF_MOV, BPF_PSEUDO_CALL, BPF_ST,
+  BPF_STX, BPF_SUB, BPF_X, LDDW, aluOp, cls, mode, size, sizeBytes, srcBit, type Insn,
+} from '../vm/isa.js';
+
+/** A register's value as far as stack pointers go: not one (NONE), fp + offset (a number), or unknown (ANY). */
+const NONE = 'none';
+const ANY = 'any';
+type Val = typeof NONE | typeof ANY | number;
+
+const join = (a: Val, b: Val): Val => (a === NONE ? b : b === NONE ? a : a === b ? a : ANY);
+
+/** Sets bits a..b (spi, inclusive) of the two-halves mask of insn pc. */
+function setSlots(arr: Uint32Array, pc: number, a: number, b: number): void {
+  for (let spi = a; spi <= b; spi++) {
+    const k = 2 * pc + (spi >> 5);
+    arr[k] = (arr[k]! | (1 << (spi & 31))) >>> 0;
+  }
+}
+
+/** The slots (spi range) covered by the bytes [off, off + n) below the frame pointer; null: outside the stack. */
+function slotRange(off: number, n: number): [number, number] | null {
+  const hiSlot = -off - 1;
+  const loSlot = -(off + n - 1) - 1;
+  if (loSlot < 0 || hiSlot >= 512) return null;
+  return [loSlot >> 3, hiSlot >> 3];
+}
+
+/**
+ * Live stack slots (bit spi = fp-8*(spi+1)) before an instruction, or null when the program is not analysed
+ * (every slot live).
+ */
+export function computeStackLive(slots: Insn[], isInsn: Uint8Array, succ: readonly (readonly number[])[]): ((pc: number) => bigint) | null {
+  const n = slots.length;
+  for (let pc = 0; pc < n; pc++) {
+    const i = slots[pc]!;
+    if (isInsn[pc] && ((i.op === (BPF_JMP | BPF_CALL) && i.src === BPF_PSEUDO_CALL) || (i.op === LDDW && i.src === 4))) return null;
+  }
+  // forward: stack-pointer values of the registers before each instruction
+  const state: (Val[] | null)[] = new Array<Val[] | null>(n).fill(null);
+  let fillsMayBePtr = false;
+  for (let round = 0; round < 2; round++) {
+    state.fill(null);
+    const entry: Val[] = new Array<Val>(11).fill(NONE);
+    entry[10] = 0;
+    state[0] = entry;
+    const work: number[] = [0];
+    let spilledPtr = false;
+    while (work.length) {
+      const pc = work.pop()!;
+      const cur = state[pc]!;
+      const out = cur.slice();
+      const i = slots[pc]!;
+      const c = cls(i.op);
+      const op = aluOp(i.op);
+      if (c === BPF_ALU64) {
+        if (op === BPF_MOV) out[i.dst] = srcBit(i.op) === BPF_X && i.off === 0 ? cur[i.src]! : NONE;
+        else if ((op === BPF_ADD || op === BPF_SUB) && srcBit(i.op) !== BPF_X) {
+          const d = cur[i.dst]!;
+          out[i.dst] = typeof d === 'number' ? d + (op === BPF_ADD ? i.imm : -i.imm) : d;
+        } else if (srcBit(i.op) === BPF_X && (cur[i.dst] !== NONE || cur[i.src] !== NONE)) out[i.dst] = ANY;
+        else if (cur[i.dst] !== NONE) out[i.dst] = ANY;
+      } else if (c === BPF_LDX) {
+        out[i.dst] = fillsMayBePtr ? ANY : NONE;
+      } else if (c === BPF_STX) {
+        if (cur[i.src] !== NONE) spilledPtr = true;
+        if (mode(i.op) === BPF_ATOMIC && (i.imm & 1)) {
+          if (i.imm === 0xf1) out[0] = fillsMayBePtr ? ANY : NONE;
+          else out[i.src] = fillsMayBePtr ? ANY : NONE;
+        }
+      } else if (c === BPF_LD) {
+        if (i.op === LDDW) out[i.dst] = NONE;
+        else for (let r = 0; r <= 5; r++) out[r] = NONE;
+      } else if ((c === BPF_JMP || c === BPF_JMP32) && op === BPF_CALL) {
+        for (let r = 0; r <= 5; r++) out[r] = NONE;
+      } else if (c !== BPF_JMP && c !== BPF_JMP32 && c !== BPF_ST) {
+        out[i.dst] = NONE; // 32-bit ALU: never a pointer
+      }
+      for (const t of succ[pc]!) {
+        if (t < 0 || t >= n) continue;
+        const prev = state[t];
+        if (!prev) {
+          state[t] = succ[pc]!.length > 1 ? out.slice() : out;
+          work.push(t);
+          continue;
+        }
+        let changed = false;
+        for (let r = 0; r < 11; r++) {
+          const j = join(prev[r]!, out[r]!);
+          if (j !== prev[r]) {
+            prev[r] = j;
+            changed = true;
+          }
+        }
+        if (changed) work.push(t);
+      }
+    }
+    if (!spilledPtr || fillsMayBePtr) break;
+    fillsMayBePtr = true;
+  }
+  // uses and kills per instruction, as two 32-bit halves (lo: spi 0..31, hi: spi 32..63) to keep bigints out
+  // of the loops
+  const use = new Uint32Array(2 * n);
+  const def = new Uint32Array(2 * n);
+  const read = (pc: number, v: Val, off: number, bytes: number) => {
+    if (v === NONE) return;
+    const r = v === ANY ? null : slotRange(v + off, bytes);
+    if (r) setSlots(use, pc, r[0], r[1]);
+    else setSlots(use, pc, 0, 63);
+  };
+  for (let pc = 0; pc < n; pc++) {
+    const st = state[pc];
+    if (!isInsn[pc] || !st) continue;
+    const i = slots[pc]!;
+    const c = cls(i.op);
+    const bytes = sizeBytes(size(i.op));
+    if (c === BPF_LDX) {
+      read(pc, st[i.src]!, i.off, bytes);
+    } else if (c === BPF_STX && mode(i.op) === BPF_ATOMIC) {
+      read(pc, st[i.dst]!, i.off, bytes);
+    } else if (c === BPF_STX || c === BPF_ST) {
+      const d = st[i.dst]!;
+      const r = typeof d === 'number' && bytes === 8 && (d + i.off) % 8 === 0 ? slotRange(d + i.off, 8) : null;
+      if (r) setSlots(def, pc, r[0], r[1]);
+    } else if ((c === BPF_JMP || c === BPF_JMP32) && aluOp(i.op) === BPF_CALL) {
+      // a helper reading memory through a stack pointer: every slot from there up to the frame pointer
+      for (let r = 1; r <= 5; r++) {
+        const v = st[r]!;
+        const top = typeof v === 'number' ? slotRange(v, 1) : null;
+        if (v === ANY || (typeof v === 'number' && !top)) setSlots(use, pc, 0, 63);
+        else if (top) setSlots(use, pc, 0, top[1]);
+      }
+    }
+  }
+  // backward: live before each instruction
+  const live = new Uint32Array(2 * n);
+  let changed = true;
+  while (changed) {
+    changed = false;
+    for (let pc = n - 1; pc >= 0; pc--) {
+      if (!isInsn[pc]) continue;
+      let lo = 0;
+      let hi = 0;
+      for (const t of succ[pc]!) {
+        if (t < 0 || t >= n) continue;
+        lo |= live[2 * t]!;
+        hi |= live[2 * t + 1]!;
+      }
+      const vlo = (use[2 * pc]! | (lo & ~def[2 * pc]!)) >>> 0;
+      const vhi = (use[2 * pc + 1]! | (hi & ~def[2 * pc + 1]!)) >>> 0;
+      if (vlo !== live[2 * pc] || vhi !== live[2 * pc + 1]) {
+        live[2 * pc] = vlo;
+        live[2 * pc + 1] = vhi;
+        changed = true;
+      }
+    }
+  }
+  return (pc: number) => (BigInt(live[2 * pc + 1]!) << 32n) | BigInt(live[2 * pc]!);
+}
