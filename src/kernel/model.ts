@@ -54,6 +54,8 @@ import {
 } from './socket.js';
 import { tcpBpfRecvmsg, tcpBpfSendmsg, tcpRecvNative, type TcpBpfEnv } from './tcp_bpf.js';
 import { SkStorageMap } from './maps/sk-storage.js';
+import { CgroupIds, installBaseHelpers } from './base-helpers.js';
+import type { TimerFire, VirtualTimers } from './timers.js';
 import { DEFAULT_SOCKOPT_SYSCTL, SOCKET_PROG_TYPES, inheritSockOpts, installGenericSocketHelpers, installLoadHdrOpt, installPerfEventOutput, installSkStorageHelpers, installSockOpsSockopt, socketHelperProvided, type SockoptSysctl, type SocketHelperOutput } from './sock-helpers.js';
 import {
   BPF_SOCK_OPS_STATE_CB_FLAG,
@@ -169,6 +171,10 @@ export class Kernel {
   readonly cgroups = new Cgroups();
   /** The cgroup new sockets are created in (the "process's" cgroup); accepted children take the listener's. */
   currentCgroup = '/';
+  /** cgroup ids of the model's cgroup paths (bpf_get_current_cgroup_id; base-helpers.ts). */
+  readonly cgroupIds = new CgroupIds();
+  /** BPF timers on the virtual clock (timers.ts); advanceTime runs their callbacks. */
+  readonly timers: VirtualTimers;
   private readonly sockOpsEnv: SockOpsEnv = { cookieOf: (sk) => (sk instanceof RequestSock ? sk.cookie(() => this.tcpSocketCookie()) : sk.cookie) };
   /** The SK_SKB receive path (data-ready, verdicts, backlogs). */
   readonly rx: SkSkbRx;
@@ -189,6 +195,9 @@ export class Kernel {
     installSockOpsSockopt(this.vm, this.sysctl);
     installLoadHdrOpt(this.vm);
     installPerfEventOutput(this.vm);
+    this.timers = installBaseHelpers(this.vm, {
+      mapsVm: () => this.mapsVm, clock: this.helperOutput.clock, currentCgroup: () => this.currentCgroup, cgroupIds: this.cgroupIds,
+    });
     this.nextPort = opts.ephemeralBase ?? 32768;
     this.sockOpts = { ...(opts.segmentSize !== undefined ? { segmentSize: opts.segmentSize } : {}), ...(opts.mss !== undefined ? { mss: opts.mss } : {}) };
     this.env = {
@@ -201,6 +210,21 @@ export class Kernel {
       bound: (prog) => (prog as KProgram).bound,
       send: (sk, data, flags, pages) => this.send(sk, data, flags, pages),
     });
+  }
+
+  // ---- virtual time ------------------------------------------------------------------------------------------
+
+  /**
+   * Advances the virtual clock by `ns` nanoseconds, running every BPF timer callback that is due by then, in
+   * order of expiry (timers.ts); returns the callbacks that ran.
+   */
+  advanceTime(ns: bigint | number): TimerFire[] {
+    return this.timers.advance(BigInt(ns));
+  }
+
+  /** The virtual time now (ns; what the next bpf_ktime_get_ns returns). */
+  get timeNs(): bigint {
+    return this.timers.nowNs;
   }
 
   // ---- maps and programs -------------------------------------------------------------------------------------

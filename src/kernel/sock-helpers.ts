@@ -31,6 +31,7 @@ import { perfEventOutputHelper } from './maps/perf-event-array.js';
 import { SK_SKB_HELPER_IDS } from './sk_skb.js';
 import { E2BIG, EINVAL, Prng, VirtualClock, tracePrintk } from './skb-helpers.js';
 import { SK_MSG_HELPERS } from './skmsg-helpers.js';
+import { BASE_HELPER_IDS } from './base-helpers.js';
 import {
   BPF_FUNC_get_socket_cookie, BPF_PROG_TYPE_SOCK_OPS, RequestSock, SOCK_OPS_HELPERS, SockOpsContext,
 } from './sockops.js';
@@ -57,6 +58,7 @@ export const GENERIC_HELPER_IDS: ReadonlySet<number> = new Set([
   F.ktime_get_ns, F.ktime_get_boot_ns, F.ktime_get_coarse_ns, F.jiffies64, F.trace_printk, F.get_prandom_u32,
   F.get_smp_processor_id, F.get_numa_node_id, F.get_current_pid_tgid, F.get_current_uid_gid, F.get_current_comm,
   F.strtol, F.strtoul, F.strncmp, F.loop, F.sk_storage_get, F.sk_storage_delete, F.get_netns_cookie,
+  ...BASE_HELPER_IDS, // base-helpers.ts: for_each_map_elem, spin locks, timers, cgroup / pid-namespace ids, tai_ns
 ]);
 
 /** The sock_ops helpers of this file (on top of sockops.ts SOCK_OPS_HELPERS). */
@@ -99,6 +101,8 @@ export function socketHelperTable(vm: Vm, type: number): HelperTableRow[] {
 export interface SocketHelperOutput {
   /** bpf_trace_printk messages, in order, without their trailing newline (as trace_pipe shows them). */
   trace: string[];
+  /** The virtual clock of bpf_ktime_get_*_ns (and of BPF timers: timers.ts). */
+  clock: VirtualClock;
 }
 
 export interface GenericHelperOptions {
@@ -118,8 +122,8 @@ const ptr = (vm: Vm, r: number): { lo: number; hi: number } => ({ lo: vm.lo[r]!,
 
 /** Installs the generic helpers in a VM; returns where their output goes. */
 export function installGenericSocketHelpers(vm: Vm, opts: GenericHelperOptions = {}): SocketHelperOutput {
-  const out: SocketHelperOutput = { trace: [] };
   const clock = new VirtualClock(opts.clock?.startNs, opts.clock?.stepNs);
+  const out: SocketHelperOutput = { trace: [], clock };
   const h = vm.helpers;
   for (const id of [F.ktime_get_ns, F.ktime_get_boot_ns, F.ktime_get_coarse_ns]) h[id] = clock.helper();
   h[F.jiffies64] = (v) => v.setR0Big(BigInt.asUintN(64, INITIAL_JIFFIES + (clock.read() * BigInt(HZ)) / 1_000_000_000n));

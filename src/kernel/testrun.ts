@@ -38,6 +38,8 @@ import type { Region } from '../../vm/memory.js';
 import type { CollectionSpec, ProgramSpec } from '../spec.js';
 import { Maps } from './maps/collection.js';
 import { MapsVm } from './maps/vm.js';
+import { CgroupIds, installBaseHelpers } from './base-helpers.js';
+import type { VirtualTimers } from './timers.js';
 import {
   E2BIG, EINVAL, ENODEV, ENOMEM, ETH_HLEN, GSO_LEGACY_MAX_SIZE, GSO_MAX_SEGS, MAX_SKB_FRAGS, PAGE_SIZE,
   Prng, SKB_HEADROOM, SKB_SHINFO_SIZE, SkbPacket, VirtualClock, XDP_FRAME_SIZE, XDP_PACKET_HEADROOM, XdpPacket,
@@ -568,6 +570,8 @@ export interface PreparedTestRun {
   /** What the kernel copies back after the runs: data_out, and ctx_out when asked for. */
   finish(): { dataOut: Uint8Array; ctxOut?: Uint8Array };
   readonly trace: string[];
+  /** BPF timers the runs armed (base-helpers.ts): `timers.advance(ns)` fires their callbacks on the virtual clock. */
+  readonly timers: VirtualTimers;
 }
 
 export function prepareTestRun(prog: ProgramSpec, dataIn: Uint8Array = DEFAULT_TEST_INPUT(), opts: TestRunOptions = {}): PreparedTestRun {
@@ -599,6 +603,9 @@ export function prepareTestRun(prog: ProgramSpec, dataIn: Uint8Array = DEFAULT_T
   vm.helpers[7] = prng.helper();
   vm.helpers[8] = (v) => v.setR0(0, 0); // bpf_get_smp_processor_id: CPU 0
   vm.helpers[6] = tracePrintk(trace);
+  // for_each_map_elem, spin locks, timers, cgroup / pid-namespace ids, tai_ns (base-helpers.ts); the test
+  // runner's task is in the root cgroup. Timers fire only through PreparedTestRun.timers.advance.
+  const timers = installBaseHelpers(vm, { mapsVm: () => mapsVm, clock, currentCgroup: () => '/', cgroupIds: new CgroupIds() });
   const main = vm.load(prog.insns, mapsVm.resolver, prog.name);
   bound.set(prog.name, main);
   const built = prog.type === BPF_PROG_TYPE_XDP ? setupXdp(vm, dataIn, opts) : setupSkb(vm, prog.type, dataIn, opts);
@@ -616,6 +623,7 @@ export function prepareTestRun(prog: ProgramSpec, dataIn: Uint8Array = DEFAULT_T
     },
     finish: () => built.finish(),
     trace,
+    timers,
   };
 }
 
