@@ -56,6 +56,7 @@ import { tcpBpfRecvmsg, tcpBpfSendmsg, tcpRecvNative, type TcpBpfEnv } from './t
 import { SkStorageMap } from './maps/sk-storage.js';
 import { CgroupIds, installBaseHelpers } from './base-helpers.js';
 import type { TimerFire, VirtualTimers } from './timers.js';
+import { CgroupStorages } from './cgroup-storage.js';
 import { DEFAULT_SOCKOPT_SYSCTL, SOCKET_PROG_TYPES, inheritSockOpts, installGenericSocketHelpers, installLoadHdrOpt, installPerfEventOutput, installSkStorageHelpers, installSockOpsSockopt, socketHelperProvided, type SockoptSysctl, type SocketHelperOutput } from './sock-helpers.js';
 import {
   BPF_SOCK_OPS_STATE_CB_FLAG,
@@ -175,6 +176,8 @@ export class Kernel {
   readonly cgroupIds = new CgroupIds();
   /** BPF timers on the virtual clock (timers.ts); advanceTime runs their callbacks. */
   readonly timers: VirtualTimers;
+  /** Cgroup storage of cgroup attachments and bpf_get_local_storage (cgroup-storage.ts). */
+  readonly cgroupStorages = new CgroupStorages(this.cgroupIds, () => this.maps);
   private readonly sockOpsEnv: SockOpsEnv = { cookieOf: (sk) => (sk instanceof RequestSock ? sk.cookie(() => this.tcpSocketCookie()) : sk.cookie) };
   /** The SK_SKB receive path (data-ready, verdicts, backlogs). */
   readonly rx: SkSkbRx;
@@ -198,6 +201,7 @@ export class Kernel {
     this.timers = installBaseHelpers(this.vm, {
       mapsVm: () => this.mapsVm, clock: this.helperOutput.clock, currentCgroup: () => this.currentCgroup, cgroupIds: this.cgroupIds,
     });
+    this.cgroupStorages.install(this.vm, () => this.mapsVm);
     this.nextPort = opts.ephemeralBase ?? 32768;
     this.sockOpts = { ...(opts.segmentSize !== undefined ? { segmentSize: opts.segmentSize } : {}), ...(opts.mss !== undefined ? { mss: opts.mss } : {}) };
     this.env = {
@@ -415,12 +419,21 @@ export class Kernel {
 
   /** BPF_PROG_ATTACH of a SOCK_OPS program to a cgroup (BPF_CGROUP_SOCK_OPS): 0 or -errno. */
   cgroupAttach(prog: KProgram, cgroup = '/', flags = 0): number {
-    return this.cgroups.attach(cgroup, prog, flags);
+    const before = [...this.cgroups.attached(cgroup)];
+    const r = this.cgroups.attach(cgroup, prog, flags);
+    if (r === 0) {
+      // Cgroup storage (cgroup-storage.ts): linked for the new program, unlinked for a replaced one.
+      const now = this.cgroups.attached(cgroup) as KProgram[];
+      this.cgroupStorages.attached(prog, cgroup, now, (before as KProgram[]).filter((p) => !now.includes(p)));
+    }
+    return r;
   }
 
   /** BPF_PROG_DETACH from a cgroup: 0 or -ENOENT. */
   cgroupDetach(prog: KProgram, cgroup = '/'): number {
-    return this.cgroups.detach(cgroup, prog);
+    const r = this.cgroups.detach(cgroup, prog);
+    if (r === 0) this.cgroupStorages.detached(prog, cgroup, this.cgroups.attached(cgroup) as KProgram[]);
+    return r;
   }
 
   /** The cgroup a socket belongs to. */
@@ -431,9 +444,14 @@ export class Kernel {
   /** tcp_call_bpf: runs the socket's cgroup programs for `op`; the reply TCP would use (-1 / 0 / reply). */
   sockOps(sk: Socket | RequestSock, op: number, args?: readonly number[]): number {
     const owner = sk instanceof RequestSock ? sk.listener : sk;
-    const progs = this.cgroups.effective(sockOpsState(owner).cgroup);
-    if (progs.length === 0) return 0;
-    return runSockOps(this.vm, progs, { op, sk, ...(args !== undefined ? { args } : {}) }, this.sockOpsEnv);
+    const items = this.cgroups.effectiveItems(sockOpsState(owner).cgroup);
+    if (items.length === 0) return 0;
+    const env: SockOpsEnv = { ...this.sockOpsEnv, beforeRun: (i) => void (this.cgroupStorages.current = items[i]!.cgroup) };
+    try {
+      return runSockOps(this.vm, items.map((i) => i.prog), { op, sk, ...(args !== undefined ? { args } : {}) }, env);
+    } finally {
+      this.cgroupStorages.current = null;
+    }
   }
 
   /** tcp_set_state as sock_ops sees it: STATE_CB (old, new) when the socket asked for it, then the new state. */

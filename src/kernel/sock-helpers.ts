@@ -62,7 +62,7 @@ export const GENERIC_HELPER_IDS: ReadonlySet<number> = new Set([
 ]);
 
 /** The sock_ops helpers of this file (on top of sockops.ts SOCK_OPS_HELPERS). */
-const SOCK_OPS_EXTRA: readonly number[] = [BPF_FUNC_get_socket_cookie, F.setsockopt, F.getsockopt, F.load_hdr_opt, F.store_hdr_opt, F.reserve_hdr_opt, F.perf_event_output];
+const SOCK_OPS_EXTRA: readonly number[] = [BPF_FUNC_get_socket_cookie, 81 /* get_local_storage: cgroup-storage.ts */, F.setsockopt, F.getsockopt, F.load_hdr_opt, F.store_hdr_opt, F.reserve_hdr_opt, F.perf_event_output];
 
 /** Context-specific helpers the model implements, per socket program type. */
 export const TYPE_HELPER_IDS: Readonly<Record<number, ReadonlySet<number>>> = {

@@ -18,8 +18,9 @@
 // Virtual time. The clock is the VirtualClock of bpf_ktime_get_ns (each read still moves it by its step). Armed
 // timers fire only when time is advanced explicitly: VirtualTimers.advance(ns) (Kernel.advanceTime, the
 // scenario step {"op": "advance", "ns": N}) runs every timer that is due by now + ns, in order of expiry
-// (ties: the order they were started in), each with the clock set to its expiry, one callback at a time
-// callback(map, key, value) as a run of its own; a callback may re-arm its own or other timers, which fire in
+// (ties: the order they were started in), one callback at a time, callback(map, key, value) as a run of its
+// own, with the clock moved on to the timer's expiry (a callback that runs late, because clock reads of earlier
+// callbacks took the clock past its expiry, sees the later time, like a late hrtimer); a callback may re-arm its own or other timers, which fire in
 // the same advance when they are due by then. Then the clock is at now + ns. CLOCK_MONOTONIC and
 // CLOCK_BOOTTIME are the virtual clock; CLOCK_REALTIME (and bpf_ktime_get_tai_ns, 37 s further) is the virtual
 // clock plus REALTIME_OFFSET_NS (2026-01-01T00:00:00Z), so absolute REALTIME expiries are deterministic too.
@@ -134,6 +135,7 @@ export class VirtualTimers {
     const mv = this.mapsVm();
     const key = keyOf(t);
     if (t.fn === null || t.prog === null || mv === null || key === null) return null;
+    const at = t.expiry; // the callback may re-arm the timer
     const space = this.vm.space;
     const keyRegion = space.map(`timer key of ${t.map.name}`, 'map_value', key.slice(), false);
     this.running = t;
@@ -143,7 +145,7 @@ export class VirtualTimers {
         BigInt(keyRegion.hi >>> 0) << 32n,
         BigInt(mv.valueRegion(t.map, t.value).hi >>> 0) << 32n,
       ]);
-      return { map: t.map.name, key: hex(key), atNs: t.expiry, r0: r.r0, insns: r.insns };
+      return { map: t.map.name, key: hex(key), atNs: at, r0: r.r0, insns: r.insns };
     } finally {
       this.running = null;
       space.unmap(keyRegion);
