@@ -130,6 +130,11 @@ export class CgroupStorageMap extends BpfMap {
     this.fail('EINVAL', 'delete', 'cgroup storage elements cannot be deleted (they live as long as the attachment)');
   }
 
+  /** Every key, newest first (max_entries is 0 here, so the base class's bound does not apply). */
+  override keys(): Uint8Array[] {
+    return this.list.map((s) => s.key.slice());
+  }
+
   protected nextKey(key: Uint8Array | null): Uint8Array {
     if (this.list.length === 0) this.fail('ENOENT', 'get_next_key', 'the map is empty');
     if (key === null) return this.list[0]!.key.slice();
