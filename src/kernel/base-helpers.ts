@@ -12,6 +12,10 @@
 //    the verifier normally prevents stops the run with a BpfExecutionError: taking a lock that is held (the
 //    kernel would spin forever), releasing one that is not.
 //  - bpf_timer_* (169..172): timers.ts, on the virtual clock.
+//  - bpf_kptr_xchg(&value->kptr, ptr) (194): the model has no referenced kernel objects (they come from kfuncs
+//    such as bpf_obj_new or bpf_task_acquire, which it does not provide, and user space cannot write kptr
+//    fields: copy_map_value skips them), so every kptr field holds NULL: exchanging NULL returns NULL (the old
+//    field, 0); a non-NULL ptr cannot come from a program the model runs and stops the run.
 //  - bpf_ktime_get_tai_ns (208): the virtual clock (one read of it) + REALTIME_OFFSET_NS + 37 s.
 //  - "current task" stand-ins (sock-helpers.ts documents pid 1000, uid 0, comm "bpfvm"):
 //    bpf_get_current_cgroup_id (80): the id of the current cgroup (CgroupIds: the root is 1, other paths get
@@ -33,7 +37,7 @@ import type { VirtualClock } from './skb-helpers.js';
 
 export const BASE_FUNC = {
   get_cgroup_classid: 17, get_current_cgroup_id: 80, spin_lock: 93, spin_unlock: 94, get_ns_current_pid_tgid: 120,
-  get_current_ancestor_cgroup_id: 123, for_each_map_elem: 164, ktime_get_tai_ns: 208,
+  get_current_ancestor_cgroup_id: 123, for_each_map_elem: 164, kptr_xchg: 194, ktime_get_tai_ns: 208,
 } as const;
 
 /** The ids of the helpers installBaseHelpers provides (timers included). */
@@ -154,6 +158,19 @@ export function installBaseHelpers(vm: Vm, env: BaseHelperEnv): VirtualTimers {
     v.setR0(0, 0);
   };
 
+  h[BASE_FUNC.kptr_xchg] = (v, pc) => {
+    const r = v.space.regionOf(v.hi[1]!);
+    const off = v.lo[1]! >>> 0;
+    if (r === null || r.kind !== 'map_value' || off % 8 !== 0 || off + 8 > r.bytes.length) {
+      throw new BpfExecutionError(pc, 'bpf_kptr_xchg: r1 is not a kptr field of a map value (the verifier refuses it)');
+    }
+    if (v.lo[2] !== 0 || v.hi[2] !== 0) {
+      throw new BpfExecutionError(pc, 'bpf_kptr_xchg: storing a referenced kernel object; bpfvm has none (kfuncs such as bpf_obj_new are not modelled)');
+    }
+    const old = r.dv.getBigUint64(off, true);
+    r.dv.setBigUint64(off, 0n, true);
+    v.setR0Big(old);
+  };
   h[BASE_FUNC.ktime_get_tai_ns] = (v) => v.setR0Big(env.clock.read() + REALTIME_OFFSET_NS + TAI_OFFSET_NS);
   h[BASE_FUNC.get_current_cgroup_id] = (v) => v.setR0Big(env.cgroupIds.id(env.currentCgroup()));
   h[BASE_FUNC.get_current_ancestor_cgroup_id] = (v) => {

@@ -342,3 +342,42 @@ describe('scenario: virtual time', () => {
     expect(() => sc.advance(-5)).toThrow(/not a non-negative integer/);
   });
 });
+
+describe('bpf_kptr_xchg', () => {
+  it('kptr fields always hold NULL in the model: exchanging NULL returns NULL; a non-NULL pointer stops the run', () => {
+    const mk = (r2: string): Kernel => {
+      const k = new Kernel();
+      k.createMaps([{
+        name: 'kp', type: 2, typeName: '', keySize: 4, valueSize: 16, maxEntries: 1, flags: 0, section: '.maps',
+        valueFields: { fields: [{ kind: 'kptr', offset: 8, size: 8 }] },
+      }]);
+      const p = k.loadProgram({ type: 13, name: 'kx', insns: assemble(`
+        *(u32 *)(r10 - 4) = 0
+        r1 = map[idx:0]
+        r2 = r10
+        r2 += -4
+        call bpf_map_lookup_elem#1
+        if r0 == 0 goto out
+        r6 = r0
+        r1 = r6
+        r1 += 8
+        ${r2}
+        call bpf_kptr_xchg#194
+        r0 += 7
+        *(u64 *)(r6 + 0) = r0
+      out:
+        r0 = 1
+        exit`) });
+      k.cgroupAttach(p);
+      return k;
+    };
+    const k = mk('r2 = 0');
+    k.listen();
+    expect(u64(k.mapLookup(k.map(0), 0) as Uint8Array, 0)).toBe(7n);
+    expect(() => mk('r2 = r10').listen()).toThrow(/bpf_kptr_xchg: storing a referenced kernel object/);
+    // user space cannot put anything in a kptr field (copy_map_value skips it)
+    const m = createMap({ name: 'k2', type: 1, typeName: '', keySize: 4, valueSize: 16, maxEntries: 1, flags: 0, section: '.maps', valueFields: { fields: [{ kind: 'kptr', offset: 8, size: 8 }] } });
+    m.update(key(0), new Uint8Array(16).fill(9), 0);
+    expect(Buffer.from(m.lookup(key(0))).toString('hex')).toBe('09'.repeat(8) + '00'.repeat(8));
+  });
+});
