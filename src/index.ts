@@ -37,6 +37,10 @@ export { SkSkb, runSkSkbProgram, type SkSkbRunResult, type SkSkbRedirect } from 
 export type { SkSkbRunOptions, SkSkbRunOutcome } from './kernel/model.js';
 export { socketHelperTable, socketHelperProvided, SOCKET_PROG_TYPES, type HelperTableRow, type SocketHelperOutput, type SockoptSysctl } from './kernel/sock-helpers.js';
 export { SkStorageMap, PerfEventArrayMap, type PerfRecord } from './kernel/maps/index.js';
+export { CgroupStorageMap } from './kernel/maps/cgroup-storage.js';
+export { VirtualTimers, type TimerFire } from './kernel/timers.js';
+export { CgroupIds } from './kernel/base-helpers.js';
+export { btfValueFields, type MapValueFields, type ValueField } from './btf/fields.js';
 export { parseTestAnnotations, matchMessages, BpfAnnotationError, type TestSpec, type ModeSpec, type ExpectedMessage } from './selftest/annotations.js';
 export { runSelftests, summarize, bpfvmBackend, type TestResult, type FileResult, type SelftestBackend, type Summary } from './selftest/engine.js';
 export { toJUnit } from './selftest/junit.js';

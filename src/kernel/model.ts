@@ -223,6 +223,7 @@ export class Kernel {
    * order of expiry (timers.ts); returns the callbacks that ran.
    */
   advanceTime(ns: bigint | number): TimerFire[] {
+    if (typeof ns === 'number' && !Number.isSafeInteger(ns)) throw new RangeError(`advanceTime: ${ns} is not a whole number of nanoseconds`);
     return this.timers.advance(BigInt(ns));
   }
 

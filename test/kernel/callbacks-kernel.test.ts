@@ -51,6 +51,13 @@ function modelRun(file: string, cmds: ObjrunCmd[]): unknown[] {
       } catch (e) {
         out.push({ lookup: c.map, errno: (e as { errno: number }).errno, value: '' });
       }
+    } else if (c.op === 'update') {
+      try {
+        maps.get(c.map).update(c.key, c.value, c.flags);
+        out.push({ update: c.map, errno: 0 });
+      } catch (e) {
+        out.push({ update: c.map, errno: (e as { errno: number }).errno });
+      }
     }
   }
   return out;
@@ -75,6 +82,17 @@ describe.skipIf(!avail.ok)(`callback and special-field helpers: bpfvm = kernel${
         { op: 'run', prog: 'lock_count' }, { op: 'run', prog: 'lock_count' }, { op: 'dump', map: '.bss' }, { op: 'dump', map: 'larr' }, { op: 'dump', map: 'lhash' },
         { op: 'lookup', map: 'lhash', key: Uint8Array.of(9, 0, 0, 0), flags: 4 }, { op: 'lookup', map: 'hmap', key: Uint8Array.of(1, 0, 0, 0), flags: 4 },
         { op: 'run', prog: 'timer_codes' }, { op: 'dump', map: '.bss' },
+        // user space: BPF_F_LOCK updates, task / cgroup storage keyed by fds that are no pidfd / cgroup fd
+        { op: 'update', map: 'larr', key: Uint8Array.of(0, 0, 0, 0), value: new Uint8Array(24).fill(7), flags: 4 },
+        { op: 'update', map: 'arr', key: Uint8Array.of(0, 0, 0, 0), value: new Uint8Array(8), flags: 4 },
+        { op: 'update', map: 'lhash', key: Uint8Array.of(9, 0, 0, 0), value: new Uint8Array(24).fill(8), flags: 4 | 2 },
+        { op: 'update', map: 'lhash', key: Uint8Array.of(5, 0, 0, 0), value: new Uint8Array(24).fill(8), flags: 4 | 2 },
+        { op: 'dump', map: 'larr' }, { op: 'dump', map: 'lhash' },
+        { op: 'update', map: 'tarr', key: Uint8Array.of(3, 0, 0, 0), value: new Uint8Array(32).fill(5), flags: 0 }, { op: 'dump', map: 'tarr' },
+        { op: 'lookup', map: 'tstore', key: Uint8Array.of(0, 0, 0, 0), flags: 0 },
+        { op: 'update', map: 'tstore', key: Uint8Array.of(99, 0, 0, 0), value: new Uint8Array(8), flags: 0 },
+        { op: 'lookup', map: 'cstore', key: Uint8Array.of(0, 0, 0, 0), flags: 0 },
+        { op: 'update', map: 'cstore', key: Uint8Array.of(0, 0, 0, 0), value: new Uint8Array(24), flags: 4 },
         { op: 'run', prog: 'timer_arm' }, { op: 'dump', map: '.bss' }, { op: 'sleep', ms: 50 }, { op: 'dump', map: 'tarr' }, { op: 'dump', map: 'thash' },
         // The cgroup ids only agree when the kernel runs us in the root cgroup (as bpfvm's test run assumes).
         ...(cgroup2 === '/' ? ([{ op: 'run', prog: 'ids' }, { op: 'dump', map: '.bss' }] as ObjrunCmd[]) : []),

@@ -376,7 +376,7 @@ describe('bpf_kptr_xchg', () => {
     expect(u64(k.mapLookup(k.map(0), 0) as Uint8Array, 0)).toBe(7n);
     expect(() => mk('r2 = r10').listen()).toThrow(/bpf_kptr_xchg: storing a referenced kernel object/);
     // user space cannot put anything in a kptr field (copy_map_value skips it)
-    const m = createMap({ name: 'k2', type: 1, typeName: '', keySize: 4, valueSize: 16, maxEntries: 1, flags: 0, section: '.maps', valueFields: { fields: [{ kind: 'kptr', offset: 8, size: 8 }] } });
+    const m = createMap({ name: 'k2', type: 1, keySize: 4, valueSize: 16, maxEntries: 1, flags: 0, valueFields: { fields: [{ kind: 'kptr', offset: 8, size: 8 }] } });
     m.update(key(0), new Uint8Array(16).fill(9), 0);
     expect(Buffer.from(m.lookup(key(0))).toString('hex')).toBe('09'.repeat(8) + '00'.repeat(8));
   });

@@ -11,3 +11,4 @@ export { Maps, type MapsOptions } from './collection.js';
 export { SkStorageMap, BPF_MAP_TYPE_SK_STORAGE, BPF_SK_STORAGE_GET_F_CREATE } from './sk-storage.js';
 export { PerfEventArrayMap, BPF_MAP_TYPE_PERF_EVENT_ARRAY, type PerfRecord } from './perf-event-array.js';
 export { CgroupStorageMap, BPF_MAP_TYPE_CGROUP_STORAGE, BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE } from './cgroup-storage.js';
+export { TaskCgrpStorageMap, BPF_MAP_TYPE_TASK_STORAGE, BPF_MAP_TYPE_CGRP_STORAGE } from './local-storage.js';
