@@ -379,5 +379,11 @@ describe('bpf_kptr_xchg', () => {
     const m = createMap({ name: 'k2', type: 1, keySize: 4, valueSize: 16, maxEntries: 1, flags: 0, valueFields: { fields: [{ kind: 'kptr', offset: 8, size: 8 }] } });
     m.update(key(0), new Uint8Array(16).fill(9), 0);
     expect(Buffer.from(m.lookup(key(0))).toString('hex')).toBe('09'.repeat(8) + '00'.repeat(8));
+    // ... on every CPU of per-CPU maps too
+    for (const type of [5, 6]) {
+      const pc = createMap({ name: 'k3', type, keySize: 4, valueSize: 16, maxEntries: 1, flags: 0, valueFields: { fields: [{ kind: 'kptr', offset: 0, size: 8 }] } }, { nrCpus: 2 });
+      pc.update(key(0), new Uint8Array(32).fill(6), 0);
+      expect(Buffer.from(pc.lookup(key(0))).toString('hex')).toBe(('00'.repeat(8) + '06'.repeat(8)).repeat(2));
+    }
   });
 });

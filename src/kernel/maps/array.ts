@@ -65,8 +65,12 @@ export class ArrayMap extends BpfMap {
     if (index >= this.maxEntries) this.fail('E2BIG', 'update', `index ${index} is not below max_entries ${this.maxEntries}`);
     if (flags & BPF_NOEXIST) this.fail('EEXIST', 'update', `BPF_NOEXIST: array element ${index} always exists`);
     if (this.percpu) {
-      // copy_map_value_long: the user's round_up(value_size, 8) bytes per CPU, padding included.
-      this.storage.set(bytes, this.slot(index, 0));
+      // copy_map_value_long: the user's round_up(value_size, 8) bytes per CPU, padding included (special
+      // fields, i.e. kptrs, skipped).
+      for (let c = 0; c < this.nrCpus; c++) {
+        const off = this.slot(index, c);
+        copyMapValue(this.layout, this.storage.subarray(off, off + this.elemSize), bytes.subarray(c * this.elemSize, (c + 1) * this.elemSize));
+      }
     } else {
       // copy_map_value (the special fields stay), then bpf_obj_free_fields (the element's timer is cancelled).
       const v = this.view(index);

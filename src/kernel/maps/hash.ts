@@ -182,12 +182,16 @@ export class HashMap extends BpfMap {
       return;
     }
     if (onAllCpus) {
-      e.value.set(value.subarray(0, this.elemSize * this.nrCpus));
+      // One round_up(value_size, 8) slot per CPU; special fields (kptrs) are skipped, as copy_map_value_long does.
+      for (let c = 0; c < this.nrCpus; c++) {
+        const off = c * this.elemSize;
+        copyMapValue(this.layout, e.value.subarray(off, off + this.elemSize), value.subarray(off, off + this.elemSize));
+      }
       return;
     }
     // A program writes its own CPU's slot; a new element starts with zeros on the other CPUs.
     if (fresh) e.value.fill(0);
-    this.view(e, cpu).set(value.subarray(0, this.valueSize));
+    copyMapValue(this.layout, this.view(e, cpu), value.subarray(0, this.valueSize));
   }
 
   /**
