@@ -10,9 +10,11 @@
 //  - bpf_get_local_storage(map, flags): the storage of the cgroup the RUNNING program is attached at (a
 //    program attached at "/" running for a socket of "/a" gets "/"'s), the current CPU's for per-CPU maps. The
 //    flags are ignored, like the kernel (the verifier wants 0).
+//  - BPF_PROG_TEST_RUN of CGROUP_SKB programs (testrun.ts): a zeroed storage of its own per test run
+//    (testRunLocalStorage), as bpf_test_run allocates one.
 
 import { BpfExecutionError } from '../../vm/errors.js';
-import type { BoundProgram, Vm } from '../../vm/interpreter.js';
+import type { BoundProgram, HelperFn, Vm } from '../../vm/interpreter.js';
 import type { CgroupIds } from './base-helpers.js';
 import { CgroupStorageMap } from './maps/cgroup-storage.js';
 import type { Maps } from './maps/collection.js';
@@ -60,14 +62,45 @@ export class CgroupStorages {
 
   /** Installs bpf_get_local_storage. */
   install(vm: Vm, mapsVm: () => MapsVm | null): void {
-    vm.helpers[BPF_FUNC_get_local_storage] = (v, pc) => {
-      const map = v.space.objectAt(v.lo[1]!, v.hi[1]!);
-      if (!(map instanceof CgroupStorageMap)) throw new BpfExecutionError(pc, 'bpf_get_local_storage: r1 is not a cgroup storage map (the verifier refuses it)');
-      const mv = mapsVm();
-      if (this.current === null || mv === null) throw new BpfExecutionError(pc, 'bpf_get_local_storage: the program is not running from a cgroup attachment');
-      const val = map.valueFor(this.ids.id(this.current), BPF_CGROUP_SOCK_OPS, mv.cpu);
+    vm.helpers[BPF_FUNC_get_local_storage] = getLocalStorageHelper(mapsVm, (map, cpu, pc) => {
+      if (this.current === null) throw new BpfExecutionError(pc, 'bpf_get_local_storage: the program is not running from a cgroup attachment');
+      const val = map.valueFor(this.ids.id(this.current), BPF_CGROUP_SOCK_OPS, cpu);
       if (val === null) throw new BpfExecutionError(pc, `bpf_get_local_storage: no storage of map "${map.name}" for cgroup ${this.current} (the program does not use the map)`);
-      v.setR0(0, mv.valueRegion(map, val).hi);
-    };
+      return val;
+    });
   }
+}
+
+/**
+ * bpf_get_local_storage(map, flags) (81): the value bytes `storageOf` gives for the map on the current CPU,
+ * as a pointer to its map-value region. (Socket model: the running attachment's storage; test run: the run's
+ * own storage, see testRunLocalStorage.)
+ */
+export function getLocalStorageHelper(mapsVm: () => MapsVm | null, storageOf: (map: CgroupStorageMap, cpu: number, pc: number) => Uint8Array): HelperFn {
+  return (v, pc) => {
+    const map = v.space.objectAt(v.lo[1]!, v.hi[1]!);
+    if (!(map instanceof CgroupStorageMap)) throw new BpfExecutionError(pc, 'bpf_get_local_storage: r1 is not a cgroup storage map (the verifier refuses it)');
+    const mv = mapsVm();
+    if (mv === null) throw new BpfExecutionError(pc, 'bpf_get_local_storage: the program has no maps');
+    v.setR0(0, mv.valueRegion(map, storageOf(map, mv.cpu, pc)).hi);
+  };
+}
+
+/**
+ * BPF_PROG_TEST_RUN's cgroup storage (bpf_test_run: bpf_cgroup_storage_alloc per storage type): a zeroed
+ * storage per map for the whole test run (all its repetitions), linked into no map (user space never sees it).
+ */
+export function testRunLocalStorage(mapsVm: () => MapsVm | null): HelperFn {
+  // One value_size view per CPU (per-CPU maps) over one zeroed buffer; stable objects, so one region each.
+  const storages = new Map<CgroupStorageMap, Uint8Array[]>();
+  return getLocalStorageHelper(mapsVm, (map, cpu) => {
+    let views = storages.get(map);
+    if (views === undefined) {
+      const n = map.percpu ? map.nrCpus : 1;
+      const buf = new Uint8Array(map.elemSize * n);
+      views = Array.from({ length: n }, (_, c) => buf.subarray(c * map.elemSize, c * map.elemSize + map.valueSize));
+      storages.set(map, views);
+    }
+    return views[map.percpu ? cpu : 0]!;
+  });
 }

@@ -39,6 +39,7 @@ import type { CollectionSpec, ProgramSpec } from '../spec.js';
 import { Maps } from './maps/collection.js';
 import { MapsVm } from './maps/vm.js';
 import { CgroupIds, installBaseHelpers } from './base-helpers.js';
+import { BPF_FUNC_get_local_storage, testRunLocalStorage } from './cgroup-storage.js';
 import type { VirtualTimers } from './timers.js';
 import {
   E2BIG, EINVAL, ENODEV, ENOMEM, ETH_HLEN, GSO_LEGACY_MAX_SIZE, GSO_MAX_SEGS, MAX_SKB_FRAGS, PAGE_SIZE,
@@ -606,6 +607,8 @@ export function prepareTestRun(prog: ProgramSpec, dataIn: Uint8Array = DEFAULT_T
   // for_each_map_elem, spin locks, timers, cgroup / pid-namespace ids, tai_ns (base-helpers.ts); the test
   // runner's task is in the root cgroup. Timers fire only through PreparedTestRun.timers.advance.
   const timers = installBaseHelpers(vm, { mapsVm: () => mapsVm, clock, currentCgroup: () => '/', cgroupIds: new CgroupIds() });
+  // bpf_get_local_storage (CGROUP_SKB): the test run's own zeroed cgroup storage (cgroup-storage.ts).
+  vm.helpers[BPF_FUNC_get_local_storage] = testRunLocalStorage(() => mapsVm);
   const main = vm.load(prog.insns, mapsVm.resolver, prog.name);
   bound.set(prog.name, main);
   const built = prog.type === BPF_PROG_TYPE_XDP ? setupXdp(vm, dataIn, opts) : setupSkb(vm, prog.type, dataIn, opts);

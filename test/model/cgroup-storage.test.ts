@@ -1,13 +1,15 @@
 /**
  * CGROUP_STORAGE (19) / PERCPU_CGROUP_STORAGE (21) maps (src/kernel/maps/cgroup-storage.ts): creation rules and
  * user-space operations on maps no program is attached with, against the host kernel (test/kernel/mapops.c),
- * and the model's attach / detach life cycle of storages with bpf_get_local_storage (src/kernel/cgroup-storage.ts).
+ * the model's attach / detach life cycle of storages with bpf_get_local_storage (src/kernel/cgroup-storage.ts), and
+ * BPF_PROG_TEST_RUN's own storage for CGROUP_SKB programs against the kernel (test/kernel/bpfrun.c).
  */
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../../vm/asm.js';
-import { kernelAvailability } from '../kernel/oracle.js';
+import { kernelAvailability, kernelRunBatch } from '../kernel/oracle.js';
+import { testRun } from '../../src/kernel/testrun.js';
 import { kernelMapOps, type KernelMapCmd } from '../kernel/mapops.js';
-import { BpfMapError, CgroupStorageMap, createMap, type BpfMap } from '../../src/kernel/maps/index.js';
+import { BpfMapError, CgroupStorageMap, Maps, createMap, type BpfMap } from '../../src/kernel/maps/index.js';
 import { Kernel } from '../../src/kernel/model.js';
 
 const avail = kernelAvailability();
@@ -121,5 +123,64 @@ describe('cgroup storage life cycle (model)', () => {
     k.currentCgroup = '/';
     k.listen();
     expect(u64(k.mapLookup(m, key('/')) as Uint8Array)).toBe(1n);
+  });
+});
+
+describe.skipIf(!avail.ok)(`bpf_get_local_storage in BPF_PROG_TEST_RUN (CGROUP_SKB) = kernel${avail.ok ? '' : ` [SKIPPED: ${avail.reason}]`}`, () => {
+  it('a zeroed storage per test run, shared by its repetitions, never linked into the map', () => {
+    // out[0] = ++shared->n, out[1] = ++percpu->n (key 0 / 1 of ARRAY map 2); r0 = 1
+    const insns = assemble(`
+      r1 = map[idx:0]
+      r2 = 0
+      call bpf_get_local_storage#81
+      r6 = *(u64 *)(r0 + 0)
+      r6 += 1
+      *(u64 *)(r0 + 0) = r6
+      r1 = map[idx:1]
+      r2 = 0
+      call bpf_get_local_storage#81
+      r7 = *(u64 *)(r0 + 0)
+      r7 += 1
+      *(u64 *)(r0 + 0) = r7
+      *(u32 *)(r10 - 4) = 0
+      *(u64 *)(r10 - 16) = r6
+      r1 = map[idx:2]
+      r2 = r10
+      r2 += -4
+      r3 = r10
+      r3 += -16
+      r4 = 0
+      call bpf_map_update_elem#2
+      *(u32 *)(r10 - 4) = 1
+      *(u64 *)(r10 - 16) = r7
+      r1 = map[idx:2]
+      r2 = r10
+      r2 += -4
+      r3 = r10
+      r3 += -16
+      r4 = 0
+      call bpf_map_update_elem#2
+      r0 = 1
+      exit`);
+    const mapDefs = [
+      { type: 19, keySize: 16, valueSize: 8, maxEntries: 0 },
+      { type: 21, keySize: 8, valueSize: 8, maxEntries: 0 },
+      { type: 2, keySize: 4, valueSize: 8, maxEntries: 2 },
+    ];
+    const cases = [1, 5];
+    const k = kernelRunBatch(cases.map((repeat) => ({ progType: 8, insns, license: 'GPL', maps: mapDefs, run: { dataIn: new Uint8Array(64), repeat }, readMapsAfter: true })));
+    const got = cases.map((repeat) => {
+      const specs = mapDefs.map((m, i) => ({ name: `m${i}`, typeName: '', flags: 0, section: '.maps', ...m }));
+      const maps = Maps.fromSpec({ maps: specs });
+      const r = testRun({ name: 'ls', type: 8, typeName: 'cgroup_skb', insns, license: 'GPL', section: 'cgroup/skb' } as never, new Uint8Array(64), { maps, repeat });
+      return { retval: r.retval, out: maps.get(2).keys().map((key) => Buffer.from(maps.get(2).lookup(key)).toString('hex')), storages: [maps.get(0).count, maps.get(1).count] };
+    });
+    const want = k.map((r) => ({
+      retval: r.run!.retval,
+      out: r.maps![2]!.entries.map((e) => Buffer.from(e.value).toString('hex')),
+      storages: [r.maps![0]!.entries.length, r.maps![1]!.entries.length],
+    }));
+    console.log(`test-run cgroup storage: kernel ${JSON.stringify(want)}`);
+    expect(got).toEqual(want);
   });
 });
