@@ -1,7 +1,9 @@
 // The helper table of the socket program types (SK_SKB 14, SK_MSG 16, SOCK_OPS 13) in the socket model, and the
 // helpers that are not specific to one context: the generic bpf_base_func_proto ones (time, randomness,
 // trace_printk, "current task" stand-ins, string helpers), the netns cookie, per-socket storage and the
-// sock_ops setsockopt / getsockopt / header-option helpers.
+// sock_ops setsockopt / getsockopt / header-option helpers. The bpf_base_func_proto helpers shared with the test
+// run (for_each_map_elem, spin locks, timers, kptr_xchg, cgroup / pid-namespace ids, ktime_get_tai_ns) are in
+// base-helpers.ts and timers.ts; cgroup storage (get_local_storage, SOCK_OPS) in cgroup-storage.ts.
 //
 // One mechanism decides, at load time, whether the model can run a socket program: `socketHelperProvided`.
 // A helper the kernel refuses for the program type, or one the model does not implement, makes
