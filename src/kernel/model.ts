@@ -448,10 +448,11 @@ export class Kernel {
     const items = this.cgroups.effectiveItems(sockOpsState(owner).cgroup);
     if (items.length === 0) return 0;
     const env: SockOpsEnv = { ...this.sockOpsEnv, beforeRun: (i) => void (this.cgroupStorages.current = items[i]!.cgroup) };
+    const outer = this.cgroupStorages.current;
     try {
       return runSockOps(this.vm, items.map((i) => i.prog), { op, sk, ...(args !== undefined ? { args } : {}) }, env);
     } finally {
-      this.cgroupStorages.current = null;
+      this.cgroupStorages.current = outer;
     }
   }
 
