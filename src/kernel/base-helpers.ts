@@ -22,6 +22,8 @@
 //    2, 3, ... on first use, ancestors first); bpf_get_current_ancestor_cgroup_id(level) (123): the id of its
 //    ancestor at `level` (0 = root), 0 when level is negative or deeper than the cgroup;
 //    bpf_get_cgroup_classid (17, the current task's net_cls classid): 0 (no net_cls class is set);
+//    bpf_current_task_under_cgroup(map, idx) (37): -E2BIG for idx >= max_entries, -EAGAIN for an empty slot of
+//    the CGROUP_ARRAY, else 1 when the current cgroup is that cgroup or below it, 0 when not;
 //    bpf_get_ns_current_pid_tgid(dev, ino, nsdata, size) (120): -EINVAL and nsdata zeroed when size != 8, dev
 //    does not fit a dev_t or (dev, ino) is not the model's one pid namespace (the initial one: PIDNS_DEV 4,
 //    PIDNS_INO 0xeffffffc, as on the 6.18 host), else nsdata = { pid, tgid } = { 1000, 1000 } and 0.
@@ -29,6 +31,7 @@
 import { BpfExecutionError } from '../../vm/errors.js';
 import type { Vm } from '../../vm/interpreter.js';
 import { ArrayMap } from './maps/array.js';
+import { CgroupArrayMap } from './maps/cgroup-array.js';
 import { HashMap } from './maps/hash.js';
 import { BpfMap } from './maps/map.js';
 import type { MapsVm } from './maps/vm.js';
@@ -36,7 +39,7 @@ import { REALTIME_OFFSET_NS, TAI_OFFSET_NS, VirtualTimers } from './timers.js';
 import type { VirtualClock } from './skb-helpers.js';
 
 export const BASE_FUNC = {
-  get_cgroup_classid: 17, get_current_cgroup_id: 80, spin_lock: 93, spin_unlock: 94, get_ns_current_pid_tgid: 120,
+  get_cgroup_classid: 17, current_task_under_cgroup: 37, get_current_cgroup_id: 80, spin_lock: 93, spin_unlock: 94, get_ns_current_pid_tgid: 120,
   get_current_ancestor_cgroup_id: 123, for_each_map_elem: 164, kptr_xchg: 194, ktime_get_tai_ns: 208,
 } as const;
 
@@ -49,6 +52,8 @@ export const PIDNS_INO = 0xeffffffcn;
 /** The current task's pid and tgid (sock-helpers.ts CURRENT_PID). */
 const CURRENT_PID = 1000;
 const EINVAL = 22;
+const E2BIG = 7;
+const EAGAIN = 11;
 
 /** cgroup v2 ids of the model's cgroup paths: the root is 1; others get 2, 3, ... on first use, parents first. */
 export class CgroupIds {
@@ -180,6 +185,15 @@ export function installBaseHelpers(vm: Vm, env: BaseHelperEnv): VirtualTimers {
     v.setR0Big(env.cgroupIds.id(chain[level]!));
   };
   h[BASE_FUNC.get_cgroup_classid] = (v) => v.setR0(0, 0);
+  h[BASE_FUNC.current_task_under_cgroup] = (v, pc) => {
+    const map = v.space.objectAt(v.lo[1]!, v.hi[1]!);
+    if (!(map instanceof CgroupArrayMap)) throw new BpfExecutionError(pc, 'bpf_current_task_under_cgroup: r1 is not a cgroup_array map (the verifier refuses it)');
+    const idx = v.lo[2]! >>> 0;
+    if (idx >= map.maxEntries) return v.setR0Int(-E2BIG);
+    const cg = map.cgroup(idx);
+    if (cg === null) return v.setR0Int(-EAGAIN);
+    v.setR0Int(CgroupIds.chain(env.currentCgroup()).includes(CgroupIds.chain(cg.path).at(-1)!) ? 1 : 0);
+  };
   h[BASE_FUNC.get_ns_current_pid_tgid] = (v, pc) => {
     const dev = v.reg(1);
     const ino = v.reg(2);

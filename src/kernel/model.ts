@@ -54,6 +54,7 @@ import {
 } from './socket.js';
 import { tcpBpfRecvmsg, tcpBpfSendmsg, tcpRecvNative, type TcpBpfEnv } from './tcp_bpf.js';
 import { SkStorageMap } from './maps/sk-storage.js';
+import { CgroupArrayMap, type CgroupRef } from './maps/cgroup-array.js';
 import { CgroupIds, installBaseHelpers } from './base-helpers.js';
 import type { TimerFire, VirtualTimers } from './timers.js';
 import { CgroupStorages } from './cgroup-storage.js';
@@ -240,6 +241,7 @@ export class Kernel {
     const list = 'maps' in specs ? specs.maps : specs;
     const maps = new Maps(list);
     for (const m of maps.list) if (m instanceof SockMapBase || m instanceof SkStorageMap) m.fdResolver = (fd) => this.fds.get(fd) ?? null;
+    for (const m of maps.list) if (m instanceof CgroupArrayMap) m.cgroupOfFd = (fd) => this.cgroupFds.get(fd) ?? null;
     this.maps = maps;
     this.mapsVm = new MapsVm(maps, this.vm.space);
     this.mapsVm.install(this.vm);
@@ -436,6 +438,17 @@ export class Kernel {
     if (r === 0) this.cgroupStorages.detached(prog, cgroup, this.cgroups.attached(cgroup) as KProgram[]);
     return r;
   }
+
+  /**
+   * open() of a cgroup directory: an fd that stands for cgroup `path` (created on first use), as CGROUP_ARRAY
+   * updates take it (maps/cgroup-array.ts).
+   */
+  openCgroup(path: string): number {
+    const fd = this.nextFd++;
+    this.cgroupFds.set(fd, { path: cgroupPath(path) });
+    return fd;
+  }
+  private readonly cgroupFds = new Map<number, CgroupRef>();
 
   /** The cgroup a socket belongs to. */
   cgroupOf(sock: Socket): string {

@@ -11,13 +11,22 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCollectionFile } from '../../src/elf/index.js';
-import { Maps } from '../../src/kernel/maps/index.js';
+import { CgroupArrayMap, Maps } from '../../src/kernel/maps/index.js';
 import { prepareTestRun } from '../../src/kernel/testrun.js';
 import { objrun, objrunAvailability, type ObjrunCmd } from './objrun.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const avail = objrunAvailability();
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+/** Where cgroup2 is mounted (null: nowhere). */
+const cgroup2Mount = ((): string | null => {
+  try {
+    const line = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.includes(' - cgroup2 '));
+    return line === undefined ? null : line.split(' ')[4]!;
+  } catch {
+    return null;
+  }
+})();
 /** The cgroup v2 path of this process (bpfvm's test run stands for a task in the root cgroup). */
 const cgroup2 = ((): string => {
   try {
@@ -50,6 +59,16 @@ function modelRun(file: string, cmds: ObjrunCmd[]): unknown[] {
         out.push({ lookup: c.map, errno: 0, value: hex(maps.get(c.map).lookup(c.key, c.flags)) });
       } catch (e) {
         out.push({ lookup: c.map, errno: (e as { errno: number }).errno, value: '' });
+      }
+    } else if (c.op === 'update_fd') {
+      // The fd of the cgroup2 mount's root directory: the model's root cgroup.
+      const m = maps.get(c.map) as CgroupArrayMap;
+      m.cgroupOfFd = (fd) => (fd === 1000 ? { path: '/' } : null);
+      try {
+        m.update(c.key, Uint8Array.of(0xe8, 3, 0, 0), 0);
+        out.push({ update: c.map, errno: 0 });
+      } catch (e) {
+        out.push({ update: c.map, errno: (e as { errno: number }).errno });
       }
     } else if (c.op === 'update') {
       try {
@@ -96,6 +115,16 @@ describe.skipIf(!avail.ok)(`callback and special-field helpers: bpfvm = kernel${
         { op: 'run', prog: 'timer_arm' }, { op: 'dump', map: '.bss' }, { op: 'sleep', ms: 50 }, { op: 'dump', map: 'tarr' }, { op: 'dump', map: 'thash' },
         // The cgroup ids only agree when the kernel runs us in the root cgroup (as bpfvm's test run assumes).
         ...(cgroup2 === '/' ? ([{ op: 'run', prog: 'ids' }, { op: 'dump', map: '.bss' }] as ObjrunCmd[]) : []),
+        // bpf_current_task_under_cgroup: empty slots (-EAGAIN), past the end (-E2BIG), the root cgroup (1)
+        { op: 'run', prog: 'under' }, { op: 'dump', map: '.bss' },
+        { op: 'lookup', map: 'cga', key: Uint8Array.of(0, 0, 0, 0), flags: 0 },
+        ...(cgroup2 === '/' && cgroup2Mount !== null
+          ? ([
+              { op: 'update_fd', map: 'cga', key: Uint8Array.of(0, 0, 0, 0), path: cgroup2Mount },
+              { op: 'update_fd', map: 'cga', key: Uint8Array.of(9, 0, 0, 0), path: cgroup2Mount },
+              { op: 'run', prog: 'under' }, { op: 'dump', map: '.bss' },
+            ] as ObjrunCmd[])
+          : []),
       ];
       if (cgroup2 !== '/') console.log(`the cgroup ids are not compared: this process is in cgroup ${cgroup2}, not the root`);
       const k = objrun(file, cmds);

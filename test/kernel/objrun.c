@@ -18,12 +18,16 @@
  *                   -> {"lookup":"MAP","errno":N,"value":"hex"}
  *   update MAP KEYHEX VALUEHEX FLAGS
  *                   -> {"update":"MAP","errno":N}
+ *   update_fd MAP KEYHEX PATH   opens PATH (a cgroup directory, say) and
+ *                   stores its fd at KEYHEX (a CGROUP_ARRAY slot), BPF_ANY
+ *                   -> {"update":"MAP","errno":N}
  * The first line of output says whether the object loaded:
  *   {"loaded":true} or {"loaded":false,"errno":N,"log":"..."}
  */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +146,19 @@ int main(int argc, char **argv)
 			struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 			nanosleep(&ts, NULL);
 			printf("{\"slept\":%ld}\n", ms);
+		} else if (!strcmp(cmd, "update_fd")) {
+			struct bpf_map *m = bpf_object__find_map_by_name(obj, a);
+			unsigned char key[64];
+			int fd = open(c, O_RDONLY | O_DIRECTORY);
+			if (!m || fd < 0 || from_hex(b, key, sizeof(key)) != (int)bpf_map__key_size(m)) {
+				printf("{\"update\":\"%s\",\"errno\":%d}\n", a, !m ? ENOENT : fd < 0 ? errno : EINVAL);
+			} else {
+				__u32 v = (__u32)fd;
+				err = bpf_map_update_elem(bpf_map__fd(m), key, &v, BPF_ANY);
+				printf("{\"update\":\"%s\",\"errno\":%d}\n", a, err ? errno : 0);
+			}
+			if (fd >= 0)
+				close(fd);
 		} else if (!strcmp(cmd, "dump") || !strcmp(cmd, "lookup") || !strcmp(cmd, "update")) {
 			struct bpf_map *m = bpf_object__find_map_by_name(obj, a);
 			if (!m) {

@@ -16,7 +16,9 @@ export type ObjrunCmd =
   | { op: 'sleep'; ms: number }
   | { op: 'dump'; map: string }
   | { op: 'lookup'; map: string; key: Uint8Array; flags: number }
-  | { op: 'update'; map: string; key: Uint8Array; value: Uint8Array; flags: number };
+  | { op: 'update'; map: string; key: Uint8Array; value: Uint8Array; flags: number }
+  /** Stores the fd of directory `path` (a cgroup) in slot `key` of a CGROUP_ARRAY. */
+  | { op: 'update_fd'; map: string; key: Uint8Array; path: string };
 
 export type ObjrunAnswer =
   | { run: string; errno: number; retval: number }
@@ -54,6 +56,8 @@ function encode(c: ObjrunCmd): string {
       return `lookup ${c.map} ${hex(c.key)} ${c.flags}`;
     case 'update':
       return `update ${c.map} ${hex(c.key)} ${hex(c.value)} ${c.flags}`;
+    case 'update_fd':
+      return `update_fd ${c.map} ${hex(c.key)} ${c.path}`;
   }
 }
 

@@ -387,3 +387,47 @@ describe('bpf_kptr_xchg', () => {
     }
   });
 });
+
+describe('bpf_current_task_under_cgroup', () => {
+  it('1 for the CGROUP_ARRAY cgroup and its descendants, 0 elsewhere, -EAGAIN empty, -E2BIG past the end', () => {
+    const k = new Kernel();
+    k.createMaps([
+      { name: 'cga', type: 8, typeName: '', keySize: 4, valueSize: 4, maxEntries: 3, flags: 0, section: '.maps' },
+      { name: 'out', type: 2, typeName: '', keySize: 4, valueSize: 32, maxEntries: 1, flags: 0, section: '.maps' },
+    ]);
+    const cga = k.map('cga');
+    expect(k.mapUpdate(cga, 0, Uint8Array.of(...[k.openCgroup('/a'), 0, 0, 0]))).toBe(0);
+    expect(k.mapUpdate(cga, 1, Uint8Array.of(...[k.openCgroup('b'), 0, 0, 0]))).toBe(0);
+    expect(k.mapUpdate(cga, 2, Uint8Array.of(250, 0, 0, 0))).toBe(-9); // not a cgroup fd
+    expect(k.mapUpdate(cga, 2, Uint8Array.of(...[k.openCgroup('/'), 0, 0, 0]), 1)).toBe(-22); // BPF_ANY only
+    expect(k.mapLookup(cga, 0)).toBe(-524);
+    const calls = [0, 1, 2, 3].map((i) => `
+      r1 = map[idx:0]
+      r2 = ${i}
+      call bpf_current_task_under_cgroup#37
+      *(u64 *)(r6 + ${8 * i}) = r0`).join('\n');
+    const p = k.loadProgram({ type: 13, name: 'under', insns: assemble(`
+      *(u32 *)(r10 - 4) = 0
+      r1 = map[idx:1]
+      r2 = r10
+      r2 += -4
+      call bpf_map_lookup_elem#1
+      if r0 == 0 goto out
+      r6 = r0
+      ${calls}
+    out:
+      r0 = 1
+      exit`) });
+    k.cgroupAttach(p);
+    const seen = (cg: string): bigint[] => {
+      k.currentCgroup = cg;
+      k.listen();
+      const v = k.mapLookup(k.map('out'), 0) as Uint8Array;
+      return [0, 1, 2, 3].map((i) => BigInt.asIntN(64, u64(v, 8 * i)));
+    };
+    expect(seen('/a/x')).toEqual([1n, 0n, -11n, -7n]);
+    expect(seen('/b')).toEqual([0n, 1n, -11n, -7n]);
+    expect(seen('/')).toEqual([0n, 0n, -11n, -7n]);
+    expect(seen('/ab')).toEqual([0n, 0n, -11n, -7n]);
+  });
+});
