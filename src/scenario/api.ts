@@ -223,6 +223,12 @@ export class SocketScenario {
     return this.kernel.mapUpdate(m, key, v, flags);
   }
 
+  /** Puts cgroup `cgroup` (an fd from Kernel.openCgroup) in slot `key` of a CGROUP_ARRAY: 0 or -errno. */
+  setCgroup(map: MapRef, key: MapKey, cgroup: string): number {
+    const fd = this.kernel.openCgroup(cgroup);
+    return this.kernel.mapUpdate(this.map(map), key, Uint8Array.of(fd & 0xff, (fd >> 8) & 0xff, (fd >> 16) & 0xff, fd >>> 24));
+  }
+
   delete(map: MapRef, key: MapKey): number {
     return this.kernel.mapDelete(this.map(map), key);
   }

@@ -299,6 +299,8 @@ function runStep(sc: SocketScenario, st: ScenarioFileStep, where: string): Scena
     }
     case 'delete':
       return res(sc.delete(mapArg(st, where), keyArg(st.key, `${where} key`)));
+    case 'set_cgroup':
+      return res(sc.setCgroup(mapArg(st, where), keyArg(st.key, `${where} key`), str(st, 'cgroup', where)));
     case 'lookup':
       return dataRes(sc.lookup(mapArg(st, where), keyArg(st.key, `${where} key`)));
     case 'send':
@@ -326,6 +328,6 @@ function runStep(sc: SocketScenario, st: ScenarioFileStep, where: string): Scena
     case 'advance':
       return res(sc.advance(num(st, 'ns', where)).length);
     default:
-      throw new ScenarioError(`${where}: unknown op "${op}" (attach, detach, cgroup_attach, cgroup_detach, use_cgroup, listen, tcp, connect, accept, insert, update, delete, lookup, send, sendmsg, recv, fionread, shutdown, close, cookie, runs, advance)`);
+      throw new ScenarioError(`${where}: unknown op "${op}" (attach, detach, cgroup_attach, cgroup_detach, use_cgroup, listen, tcp, connect, accept, insert, update, delete, lookup, send, sendmsg, recv, fionread, shutdown, close, cookie, runs, advance, set_cgroup)`);
   }
 }

@@ -338,8 +338,10 @@ describe('scenario: virtual time', () => {
     });
     expect(r.failures).toEqual([]);
     expect(r.ok).toBe(true);
-    const sc = new SocketScenario({ maps: [] });
+    const sc = new SocketScenario({ maps: [{ name: 'cga', type: 8, typeName: '', keySize: 4, valueSize: 4, maxEntries: 1, flags: 0, section: '.maps' }] });
     expect(() => sc.advance(-5)).toThrow(/not a non-negative integer/);
+    expect(sc.setCgroup('cga', 0, '/a')).toBe(0);
+    expect(sc.setCgroup('cga', 1, '/a')).toBe(-7);
   });
 });
 
