@@ -2,9 +2,8 @@
  * bpf_get_local_storage (81) from SOCK_OPS programs attached to a cgroup, with CGROUP_STORAGE and
  * PERCPU_CGROUP_STORAGE maps (src/kernel/cgroup-storage.ts, maps/cgroup-storage.ts), in the host kernel
  * (test/kernel/sockrun.c, a private cgroup v2) and in the model (root cgroup): each callback counts itself in
- * the shared storage (u64 at 0) and in the per-CPU one, and adds its op number at 8; the storage values (as
- * user space reads them; per-CPU: the sum over CPUs, since the kernel's callbacks run on any CPU), the step
- * results and the keys' attach type must agree. The key's cgroup id is the private cgroup's in the kernel and
+ * the shared storage (u64 at 0) and in the per-CPU one, and adds its op number at 8; the shared storage's value
+ * (as user space reads it), the step results and the keys' attach type must agree (per-CPU values: see view). The key's cgroup id is the private cgroup's in the kernel and
  * the root's (1) in the model: not compared. Skips with the reason without the kernel oracle or cgroup v2.
  */
 import { describe, expect, it } from 'vitest';
@@ -36,16 +35,13 @@ const PROG = `
   exit`;
 
 function view(r: ScenarioResult): unknown {
-  const sum = (v: Uint8Array): bigint => {
-    let s = 0n;
-    for (let o = 0; o + 8 <= v.length; o += 8) s += new DataView(v.buffer, v.byteOffset).getBigUint64(o, true);
-    return s;
-  };
   const at = (k: Uint8Array): number => new DataView(k.buffer, k.byteOffset).getUint32(8, true);
   return {
     steps: r.steps.map((s) => [s.op, s.ret]),
     shared: r.maps[0]!.entries!.map((e) => ({ attachType: at(e.key), value: Buffer.from(e.value).toString('hex') })),
-    percpu: r.maps[1]!.entries!.map((e) => ({ attachType: at(e.key), sum: sum(e.value) })),
+    // Per-CPU values are not compared: the kernel's callbacks run on whichever CPU, and the harness's dump reads
+    // one CPU's slot (the test-run comparison in cgroup-storage.test.ts covers per-CPU values).
+    percpu: r.maps[1]!.entries!.map((e) => ({ attachType: at(e.key) })),
   };
 }
 
