@@ -42,6 +42,10 @@ export {
   QueueStackMap, RingBufMap, UserRingBufMap, consumeRingbufs, ringbufRecords, type RingSample, type RingbufRecord,
 } from './kernel/maps/index.js';
 export { installMapKindHelpers, MAP_KIND_HELPER_IDS } from './kernel/map-kind-helpers.js';
+export { CgroupStorageMap } from './kernel/maps/cgroup-storage.js';
+export { VirtualTimers, type TimerFire } from './kernel/timers.js';
+export { CgroupIds } from './kernel/base-helpers.js';
+export { btfValueFields, type MapValueFields, type ValueField } from './btf/fields.js';
 export { parseTestAnnotations, matchMessages, BpfAnnotationError, type TestSpec, type ModeSpec, type ExpectedMessage } from './selftest/annotations.js';
 export { runSelftests, summarize, bpfvmBackend, type TestResult, type FileResult, type SelftestBackend, type Summary } from './selftest/engine.js';
 export { toJUnit } from './selftest/junit.js';

@@ -2,6 +2,7 @@
 // copyable, no live state. The kernel model turns them into running maps and programs.
 
 import type { Btf } from './btf/types.js';
+import type { MapValueFields } from './btf/fields.js';
 
 export interface CollectionSpec {
   file?: string;
@@ -88,6 +89,8 @@ export interface MapSpec {
   frozen?: boolean;
   btfKeyTypeId?: number;
   btfValueTypeId?: number;
+  /** Special fields of the BTF-described value (bpf_spin_lock, bpf_timer, kptrs, ...): src/btf/fields.ts. */
+  valueFields?: MapValueFields;
   /** ELF section the definition came from (".maps", "maps", ".data", ...). */
   section: string;
 }

@@ -317,6 +317,40 @@ export class Vm {
     return r0;
   }
 
+  /** The program of the current (or, between runs, the last) run; helpers record it for later callbacks. */
+  get currentProgram(): BoundProgram | null {
+    return this.prog;
+  }
+
+  /**
+   * Runs the BPF function at a code address of `prog` (an lddw BPF_PSEUDO_FUNC value a helper recorded earlier)
+   * as a run of its own, with r1..r5 given: what the kernel does when it fires a bpf_timer callback outside any
+   * program run. Fresh budget, frame 0 stack zeroed; returns r0 and the instructions run.
+   */
+  runFunction(prog: BoundProgram, address: { lo: number; hi: number }, args: readonly bigint[]): RunResult {
+    if (address.hi !== this.codeRegion.hi || (address.lo & 7) !== 0 || address.lo >>> 3 >= prog.exe.slots) {
+      throw new BpfExecutionError(0, 'runFunction: the callback address is not a function of the program');
+    }
+    const L = this.lo;
+    const H = this.hi;
+    L.fill(0);
+    H.fill(0);
+    for (let k = 0; k < args.length && k < 5; k++) this.setReg(k + 1, args[k]!);
+    this.stacks[0]!.bytes.fill(0);
+    this.mayGoto[0] = BPF_MAX_LOOPS;
+    L[BPF_REG_FP] = MAX_BPF_STACK;
+    H[BPF_REG_FP] = this.stacks[0]!.hi;
+    this.remaining = this.budget;
+    this.depth = 0;
+    this.tailCalls = 0;
+    this.ldAbsAbort = false;
+    this.stopRequested = false;
+    this.prog = prog;
+    this.exec(prog, address.lo >>> 3, 0, false);
+    const insns = this.budget - this.remaining;
+    return { r0: toU64(L[0]!, H[0]!), insns, ldAbsAbort: this.ldAbsAbort };
+  }
+
   /**
    * Runs `prog` from `pc` until the frame at `baseDepth` exits, on the tier this VM is set to. `entry` marks a
    * program's own run (counted for the 'auto' tier), as opposed to a callback.

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { BpfLoadError, asLoadError, withContext } from '../errors.js';
 import { applyCoreRelo } from '../btf/core.js';
+import { btfValueFields } from '../btf/fields.js';
 import { parseBtfExt } from '../btf/ext.js';
 import { kernelBtf } from '../btf/kernel.js';
 import { parseBtf } from '../btf/parse.js';
@@ -59,6 +60,8 @@ function load(bytes: Uint8Array, opts: LoadOptions): CollectionSpec {
   const btf = withContext('load BTF', () => loadBtf(elf, syms));
 
   const maps = collectMaps(elf, syms, btf);
+  // The special fields of BTF-described values (bpf_spin_lock, bpf_timer, kptrs): src/btf/fields.ts.
+  if (btf) for (const m of maps.maps) if (m.btfValueTypeId !== undefined) m.valueFields = btfValueFields(btf, m.btfValueTypeId);
 
   // Executable sections: private copies (CO-RE patches them), functions and relocations.
   const sections = new Map<number, SectionCode>();

@@ -57,6 +57,10 @@ import {
 } from './socket.js';
 import { tcpBpfRecvmsg, tcpBpfSendmsg, tcpRecvNative, type TcpBpfEnv } from './tcp_bpf.js';
 import { SkStorageMap } from './maps/sk-storage.js';
+import { CgroupArrayMap, type CgroupRef } from './maps/cgroup-array.js';
+import { CgroupIds, installBaseHelpers } from './base-helpers.js';
+import type { TimerFire, VirtualTimers } from './timers.js';
+import { CgroupStorages } from './cgroup-storage.js';
 import { DEFAULT_SOCKOPT_SYSCTL, SOCKET_PROG_TYPES, inheritSockOpts, installGenericSocketHelpers, installLoadHdrOpt, installPerfEventOutput, installSkStorageHelpers, installSockOpsSockopt, socketHelperProvided, type SockoptSysctl, type SocketHelperOutput } from './sock-helpers.js';
 import {
   BPF_SOCK_OPS_STATE_CB_FLAG,
@@ -175,6 +179,12 @@ export class Kernel {
   readonly cgroups = new Cgroups();
   /** The cgroup new sockets are created in (the "process's" cgroup); accepted children take the listener's. */
   currentCgroup = '/';
+  /** cgroup ids of the model's cgroup paths (bpf_get_current_cgroup_id; base-helpers.ts). */
+  readonly cgroupIds = new CgroupIds();
+  /** BPF timers on the virtual clock (timers.ts); advanceTime runs their callbacks. */
+  readonly timers: VirtualTimers;
+  /** Cgroup storage of cgroup attachments and bpf_get_local_storage (cgroup-storage.ts). */
+  readonly cgroupStorages = new CgroupStorages(this.cgroupIds, () => this.maps);
   private readonly sockOpsEnv: SockOpsEnv = { cookieOf: (sk) => (sk instanceof RequestSock ? sk.cookie(() => this.tcpSocketCookie()) : sk.cookie) };
   /** Virtual time (ms) for the TCP timers; it moves only through advance() / waitReadable(). */
   readonly clock = new TcpClock();
@@ -199,6 +209,10 @@ export class Kernel {
     installPerfEventOutput(this.vm);
     installMapKindHelpers(this.vm); // queue / stack, ring buffers, dynptrs (map-kind-helpers.ts)
     installSkLookupHelpers(this.vm, { sockets: () => this.all, timeWait: () => this.timeWaitSocks });
+    this.timers = installBaseHelpers(this.vm, {
+      mapsVm: () => this.mapsVm, clock: this.helperOutput.clock, currentCgroup: () => this.currentCgroup, cgroupIds: this.cgroupIds,
+    });
+    this.cgroupStorages.install(this.vm, () => this.mapsVm);
     this.nextPort = opts.ephemeralBase ?? 32768;
     this.sockOpts = { ...(opts.segmentSize !== undefined ? { segmentSize: opts.segmentSize } : {}), ...(opts.mss !== undefined ? { mss: opts.mss } : {}) };
     this.env = {
@@ -213,6 +227,22 @@ export class Kernel {
     });
   }
 
+  // ---- virtual time ------------------------------------------------------------------------------------------
+
+  /**
+   * Advances the virtual clock by `ns` nanoseconds, running every BPF timer callback that is due by then, in
+   * order of expiry (timers.ts); returns the callbacks that ran.
+   */
+  advanceTime(ns: bigint | number): TimerFire[] {
+    if (typeof ns === 'number' && !Number.isSafeInteger(ns)) throw new RangeError(`advanceTime: ${ns} is not a whole number of nanoseconds`);
+    return this.timers.advance(BigInt(ns));
+  }
+
+  /** The virtual time now (ns; what the next bpf_ktime_get_ns returns). */
+  get timeNs(): bigint {
+    return this.timers.nowNs;
+  }
+
   // ---- maps and programs -------------------------------------------------------------------------------------
 
   /** Creates the collection's maps (once per Kernel; lddw map[idx:N] refers to specs[N]). Throws BpfMapError. */
@@ -221,6 +251,7 @@ export class Kernel {
     const list = 'maps' in specs ? specs.maps : specs;
     const maps = new Maps(list);
     for (const m of maps.list) if (m instanceof SockMapBase || m instanceof SkStorageMap) m.fdResolver = (fd) => this.fds.get(fd) ?? null;
+    for (const m of maps.list) if (m instanceof CgroupArrayMap) m.cgroupOfFd = (fd) => this.cgroupFds.get(fd) ?? null;
     this.maps = maps;
     this.mapsVm = new MapsVm(maps, this.vm.space);
     this.mapsVm.install(this.vm);
@@ -418,13 +449,33 @@ export class Kernel {
 
   /** BPF_PROG_ATTACH of a SOCK_OPS program to a cgroup (BPF_CGROUP_SOCK_OPS): 0 or -errno. */
   cgroupAttach(prog: KProgram, cgroup = '/', flags = 0): number {
-    return this.cgroups.attach(cgroup, prog, flags);
+    const before = [...this.cgroups.attached(cgroup)];
+    const r = this.cgroups.attach(cgroup, prog, flags);
+    if (r === 0) {
+      // Cgroup storage (cgroup-storage.ts): linked for the new program, unlinked for a replaced one.
+      const now = this.cgroups.attached(cgroup) as KProgram[];
+      this.cgroupStorages.attached(prog, cgroup, now, (before as KProgram[]).filter((p) => !now.includes(p)));
+    }
+    return r;
   }
 
   /** BPF_PROG_DETACH from a cgroup: 0 or -ENOENT. */
   cgroupDetach(prog: KProgram, cgroup = '/'): number {
-    return this.cgroups.detach(cgroup, prog);
+    const r = this.cgroups.detach(cgroup, prog);
+    if (r === 0) this.cgroupStorages.detached(prog, cgroup, this.cgroups.attached(cgroup) as KProgram[]);
+    return r;
   }
+
+  /**
+   * open() of a cgroup directory: an fd that stands for cgroup `path` (created on first use), as CGROUP_ARRAY
+   * updates take it (maps/cgroup-array.ts).
+   */
+  openCgroup(path: string): number {
+    const fd = this.nextFd++;
+    this.cgroupFds.set(fd, { path: cgroupPath(path) });
+    return fd;
+  }
+  private readonly cgroupFds = new Map<number, CgroupRef>();
 
   /** The cgroup a socket belongs to. */
   cgroupOf(sock: Socket): string {
@@ -434,9 +485,15 @@ export class Kernel {
   /** tcp_call_bpf: runs the socket's cgroup programs for `op`; the reply TCP would use (-1 / 0 / reply). */
   sockOps(sk: Socket | RequestSock, op: number, args?: readonly number[]): number {
     const owner = sk instanceof RequestSock ? sk.listener : sk;
-    const progs = this.cgroups.effective(sockOpsState(owner).cgroup);
-    if (progs.length === 0) return 0;
-    return runSockOps(this.vm, progs, { op, sk, ...(args !== undefined ? { args } : {}) }, this.sockOpsEnv);
+    const items = this.cgroups.effectiveItems(sockOpsState(owner).cgroup);
+    if (items.length === 0) return 0;
+    const env: SockOpsEnv = { ...this.sockOpsEnv, beforeRun: (i) => void (this.cgroupStorages.current = items[i]!.cgroup) };
+    const outer = this.cgroupStorages.current;
+    try {
+      return runSockOps(this.vm, items.map((i) => i.prog), { op, sk, ...(args !== undefined ? { args } : {}) }, env);
+    } finally {
+      this.cgroupStorages.current = outer;
+    }
   }
 
   /** tcp_set_state as sock_ops sees it: STATE_CB (old, new) when the socket asked for it, then the new state. */

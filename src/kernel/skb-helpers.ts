@@ -613,6 +613,14 @@ export class VirtualClock {
     this.now += this.stepNs;
     return t;
   }
+  /** The current virtual time, without the step a read takes (timers: timers.ts). */
+  peek(): bigint {
+    return this.now;
+  }
+  /** Moves virtual time forward to `t` (never backwards). */
+  advanceTo(t: bigint): void {
+    if (t > this.now) this.now = t;
+  }
   helper(): HelperFn {
     return (vm) => vm.setR0Big(this.read());
   }

@@ -1,7 +1,9 @@
 // The helper table of the socket program types (SK_SKB 14, SK_MSG 16, SOCK_OPS 13) in the socket model, and the
 // helpers that are not specific to one context: the generic bpf_base_func_proto ones (time, randomness,
 // trace_printk, "current task" stand-ins, string helpers), the netns cookie, per-socket storage and the
-// sock_ops setsockopt / getsockopt / header-option helpers.
+// sock_ops setsockopt / getsockopt / header-option helpers. The bpf_base_func_proto helpers shared with the test
+// run (for_each_map_elem, spin locks, timers, kptr_xchg, cgroup / pid-namespace ids, ktime_get_tai_ns) are in
+// base-helpers.ts and timers.ts; cgroup storage (get_local_storage, SOCK_OPS) in cgroup-storage.ts.
 //
 // One mechanism decides, at load time, whether the model can run a socket program: `socketHelperProvided`.
 // A helper the kernel refuses for the program type, or one the model does not implement, makes
@@ -35,6 +37,7 @@ import { E2BIG, EINVAL, Prng, VirtualClock } from './skb-helpers.js';
 import { TRACE_HELPER_IDS, installTraceHelpers, type TraceOutput } from './trace-helpers.js';
 import { SK_MSG_HELPERS } from './skmsg-helpers.js';
 import { MAP_KIND_HELPER_IDS } from './map-kind-helpers.js';
+import { BASE_HELPER_IDS } from './base-helpers.js';
 import {
   BPF_FUNC_get_socket_cookie, BPF_PROG_TYPE_SOCK_OPS, RequestSock, SOCK_OPS_HELPERS, SockOpsContext,
 } from './sockops.js';
@@ -64,10 +67,11 @@ export const GENERIC_HELPER_IDS: ReadonlySet<number> = new Set([
   ...MAP_KIND_HELPER_IDS, // queue / stack, ring buffers, dynptrs (map-kind-helpers.ts)
   ...SKC_CAST_HELPER_IDS,
   ...TRACE_HELPER_IDS,
+  ...BASE_HELPER_IDS, // base-helpers.ts: for_each_map_elem, spin locks, timers, cgroup / pid-namespace ids, tai_ns
 ]);
 
 /** The sock_ops helpers of this file (on top of sockops.ts SOCK_OPS_HELPERS). */
-const SOCK_OPS_EXTRA: readonly number[] = [BPF_FUNC_get_socket_cookie, F.setsockopt, F.getsockopt, F.load_hdr_opt, F.store_hdr_opt, F.reserve_hdr_opt, F.perf_event_output];
+const SOCK_OPS_EXTRA: readonly number[] = [BPF_FUNC_get_socket_cookie, 81 /* get_local_storage: cgroup-storage.ts */, F.setsockopt, F.getsockopt, F.load_hdr_opt, F.store_hdr_opt, F.reserve_hdr_opt, F.perf_event_output];
 
 /** Context-specific helpers the model implements, per socket program type. */
 export const TYPE_HELPER_IDS: Readonly<Record<number, ReadonlySet<number>>> = {
@@ -103,7 +107,10 @@ export function socketHelperTable(vm: Vm, type: number): HelperTableRow[] {
 // ---- generic helpers ----------------------------------------------------------------------------------------
 
 /** What socket programs leave behind for the caller to read. */
-export type SocketHelperOutput = TraceOutput;
+export interface SocketHelperOutput extends TraceOutput {
+  /** The virtual clock of bpf_ktime_get_*_ns (and of BPF timers: timers.ts). */
+  clock: VirtualClock;
+}
 
 export interface GenericHelperOptions {
   clock?: { startNs?: bigint; stepNs?: bigint };
@@ -122,8 +129,8 @@ const ptr = (vm: Vm, r: number): { lo: number; hi: number } => ({ lo: vm.lo[r]!,
 
 /** Installs the generic helpers in a VM; returns where their output goes. */
 export function installGenericSocketHelpers(vm: Vm, opts: GenericHelperOptions = {}): SocketHelperOutput {
-  const out: SocketHelperOutput = { trace: [], signals: [] };
   const clock = new VirtualClock(opts.clock?.startNs, opts.clock?.stepNs);
+  const out: SocketHelperOutput = { trace: [], signals: [], clock };
   const h = vm.helpers;
   for (const id of [F.ktime_get_ns, F.ktime_get_boot_ns, F.ktime_get_coarse_ns]) h[id] = clock.helper();
   h[F.jiffies64] = (v) => v.setR0Big(BigInt.asUintN(64, INITIAL_JIFFIES + (clock.read() * BigInt(HZ)) / 1_000_000_000n));

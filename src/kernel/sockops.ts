@@ -152,12 +152,17 @@ export class Cgroups {
 
   /** The effective program array of `path`: its own programs first, then each MULTI ancestor's. */
   effective(path: string): SockOpsProg[] {
-    const out: SockOpsProg[] = [];
+    return this.effectiveItems(path).map((i) => i.prog);
+  }
+
+  /** The effective program array with the cgroup each program is attached at (its cgroup storage's). */
+  effectiveItems(path: string): { prog: SockOpsProg; cgroup: string }[] {
+    const out: { prog: SockOpsProg; cgroup: string }[] = [];
     for (let p: string | null = cgroupPath(path); p !== null; p = parentOf(p)) {
       const e = this.at.get(p);
       if (e === undefined || e.progs.length === 0) continue;
       if (out.length > 0 && !(e.flags & BPF_F_ALLOW_MULTI)) continue;
-      out.push(...e.progs);
+      for (const prog of e.progs) out.push({ prog, cgroup: p });
     }
     return out;
   }
@@ -274,6 +279,8 @@ export class SockOpsContext {
 /** What the sock_ops helpers need from the model. */
 export interface SockOpsEnv {
   cookieOf(sk: Socket | RequestSock): bigint;
+  /** Called before the program at `index` of the array runs (the Kernel selects its cgroup storage). */
+  beforeRun?(index: number): void;
 }
 
 function contextOf(vm: Vm, pc: number): SockOpsContext {
@@ -366,8 +373,10 @@ export function runSockOps(vm: Vm, progs: readonly SockOpsProg[], call: SockOpsC
   let allOne = true;
   const c = new SockOpsContext(vm, call, env);
   try {
-    for (const p of progs) {
+    for (let i = 0; i < progs.length; i++) {
+      const p = progs[i]!;
       p.runCount++;
+      env.beforeRun?.(i);
       const r = vm.run(p.bound, [c.address]);
       if ((r.r0 & 1n) === 0n) allOne = false;
       record?.(p, c, r.r0);

@@ -43,6 +43,9 @@ import { MapsVm } from './maps/vm.js';
 import { installMapKindHelpers } from './map-kind-helpers.js';
 import { ringbufRecords, type RingbufRecord } from './maps/ringbuf.js';
 import { installTraceHelpers, type SentSignal } from './trace-helpers.js';
+import { CgroupIds, installBaseHelpers } from './base-helpers.js';
+import { BPF_FUNC_get_local_storage, testRunLocalStorage } from './cgroup-storage.js';
+import type { VirtualTimers } from './timers.js';
 import {
   E2BIG, EINVAL, ENODEV, ENOMEM, ETH_HLEN, GSO_LEGACY_MAX_SIZE, GSO_MAX_SEGS, MAX_SKB_FRAGS, PAGE_SIZE,
   Prng, SKB_HEADROOM, SKB_SHINFO_SIZE, SkbPacket, VirtualClock, XDP_FRAME_SIZE, XDP_PACKET_HEADROOM, XdpPacket,
@@ -583,6 +586,8 @@ export interface PreparedTestRun {
   /** The live maps of the run. */
   readonly maps: Maps;
   readonly signals: SentSignal[];
+  /** BPF timers the runs armed (base-helpers.ts): `timers.advance(ns)` fires their callbacks on the virtual clock. */
+  readonly timers: VirtualTimers;
 }
 
 export function prepareTestRun(prog: ProgramSpec, dataIn: Uint8Array = DEFAULT_TEST_INPUT(), opts: TestRunOptions = {}): PreparedTestRun {
@@ -616,6 +621,11 @@ export function prepareTestRun(prog: ProgramSpec, dataIn: Uint8Array = DEFAULT_T
   vm.helpers[7] = prng.helper();
   vm.helpers[8] = (v) => v.setR0(0, 0); // bpf_get_smp_processor_id: CPU 0
   installTraceHelpers(vm, { trace, signals }); // trace_printk, snprintf, probe_read_*, ... (trace-helpers.ts)
+  // for_each_map_elem, spin locks, timers, cgroup / pid-namespace ids, tai_ns (base-helpers.ts); the test
+  // runner's task is in the root cgroup. Timers fire only through PreparedTestRun.timers.advance.
+  const timers = installBaseHelpers(vm, { mapsVm: () => mapsVm, clock, currentCgroup: () => '/', cgroupIds: new CgroupIds() });
+  // bpf_get_local_storage (CGROUP_SKB): the test run's own zeroed cgroup storage (cgroup-storage.ts).
+  vm.helpers[BPF_FUNC_get_local_storage] = testRunLocalStorage(() => mapsVm);
   const main = vm.load(prog.insns, mapsVm.resolver, prog.name);
   bound.set(prog.name, main);
   const built = prog.type === BPF_PROG_TYPE_XDP ? setupXdp(vm, dataIn, opts) : setupSkb(vm, prog.type, dataIn, opts);
@@ -635,6 +645,7 @@ export function prepareTestRun(prog: ProgramSpec, dataIn: Uint8Array = DEFAULT_T
     trace,
     maps,
     signals,
+    timers,
   };
 }
 

@@ -14,6 +14,7 @@ import { MSG_NOSIGNAL, MSG_PEEK, type Socket } from '../kernel/socket.js';
 import { assemble } from '../../vm/asm.js';
 import type { Tier } from '../../vm/interpreter.js';
 import { concatBytes } from '../bytes.js';
+import type { TimerFire } from '../kernel/timers.js';
 
 /** A mistake in a scenario (unknown socket/map/program name, bad attach type, ...): names what and where. */
 export class ScenarioError extends Error {
@@ -222,6 +223,12 @@ export class SocketScenario {
     return this.kernel.mapUpdate(m, key, v, flags);
   }
 
+  /** Puts cgroup `cgroup` (an fd from Kernel.openCgroup) in slot `key` of a CGROUP_ARRAY: 0 or -errno. */
+  setCgroup(map: MapRef, key: MapKey, cgroup: string): number {
+    const fd = this.kernel.openCgroup(cgroup);
+    return this.kernel.mapUpdate(this.map(map), key, Uint8Array.of(fd & 0xff, (fd >> 8) & 0xff, (fd >> 16) & 0xff, fd >>> 24));
+  }
+
   delete(map: MapRef, key: MapKey): number {
     return this.kernel.mapDelete(this.map(map), key);
   }
@@ -285,6 +292,16 @@ export class SocketScenario {
   /** SO_COOKIE. */
   cookie(sock: SockRef): bigint {
     return this.kernel.cookie(this.socket(sock));
+  }
+
+  /**
+   * Advances the model's virtual clock by `ns` nanoseconds, running the BPF timer callbacks that come due, in
+   * order of expiry (Kernel.advanceTime); returns them.
+   */
+  advance(ns: number | bigint): TimerFire[] {
+    if (typeof ns === 'number' && (!Number.isSafeInteger(ns) || ns < 0)) throw new ScenarioError(`advance: ${ns} is not a non-negative integer number of nanoseconds`);
+    if (typeof ns === 'bigint' && ns < 0n) throw new ScenarioError(`advance: ${ns} is negative (virtual time only moves forward)`);
+    return this.kernel.advanceTime(ns);
   }
 
   /** How often a program has run. */

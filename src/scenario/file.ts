@@ -1,7 +1,8 @@
 // JSON scenario files (`bpfvm scenario FILE`): the scenario API as data. Format (README "bpfvm scenario"):
 //
 //   { "object": "sockmap_layout.o",                  // optional; relative to the scenario file
-//     "maps": [ { "name", "type", "keySize", "valueSize", "maxEntries", "flags"? } ],   // only without object
+//     "maps": [ { "name", "type", "keySize", "valueSize", "maxEntries", "flags"?,      // only without object
+//                 "spinLock"?: OFFSET, "timer"?: OFFSET } ],  // a struct bpf_spin_lock / bpf_timer in the value
 //     "programs": [ { "name", "type": "sk_msg"|"sk_skb"|"sock_ops", "asm": "...", "attachType"? } ],
 //     "steps": [ { "op": "...", ...arguments, "expect"?: { "ret"?: N, "data"?: DATA, "bytes"?: N } } ],
 //     "expect"?: { "sockets"?: { NAME: { "data"?: DATA, "bytes"?: N } }, "runs"?: { PROG: N },
@@ -9,19 +10,21 @@
 //
 // DATA: a hex string ("01 02 ff"), { "text": "..." }, { "pattern": N } (bytes 0,1,2,… mod 256), { "zeros": N },
 // or an array of byte values. KEY: a number (little-endian in the key size), or DATA.
-// Every step yields { op, ret } (ret >= 0 or -errno) plus data/port where it has them. After the last step every
+// Every step yields { op, ret } (ret >= 0 or -errno) plus data/port where it has them. The step
+// { "op": "advance", "ns": N } moves the virtual clock N ns on, running due BPF timer callbacks (ret = how many). After the last step every
 // open socket is drained and reported; the run is ok when every expectation holds.
 
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { MapSpec } from '../spec.js';
 import { SocketScenario, ScenarioError, type ScenarioSnapshot } from './api.js';
+import type { ValueField } from '../btf/fields.js';
 
 export type ScenarioData = string | number[] | { text: string } | { pattern: number } | { zeros: number };
 
 export interface ScenarioFile {
   object?: string;
-  maps?: { name: string; type: number | string; keySize: number; valueSize: number; maxEntries: number; flags?: number }[];
+  maps?: { name: string; type: number | string; keySize: number; valueSize: number; maxEntries: number; flags?: number; spinLock?: number; timer?: number }[];
   programs?: { name: string; type: string | number; asm: string; attachType?: string | number }[];
   steps: ScenarioFileStep[];
   expect?: {
@@ -135,7 +138,16 @@ export function runScenarioFile(f: ScenarioFile, baseDir = '.', file = 'scenario
   const maps: MapSpec[] | undefined = f.maps?.map((m, i) => {
     const type = typeof m.type === 'string' ? MAP_TYPES[m.type] : m.type;
     if (type === undefined || typeof m.name !== 'string') throw new ScenarioError(`${file}: map ${i + 1} needs a "name" and a "type" (a number or ${Object.keys(MAP_TYPES).join(', ')})`);
-    return { name: m.name, type, typeName: '', keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags ?? 0, section: '.maps' };
+    const fields: ValueField[] = [];
+    for (const [kind, size, off] of [['spin_lock', 4, m.spinLock], ['timer', 16, m.timer]] as const) {
+      if (off === undefined) continue;
+      if (!Number.isSafeInteger(off) || off < 0) throw new ScenarioError(`${file}: map ${m.name}: "${kind === 'spin_lock' ? 'spinLock' : 'timer'}" must be a byte offset`);
+      fields.push({ kind, offset: off, size });
+    }
+    return {
+      name: m.name, type, typeName: '', keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags ?? 0, section: '.maps',
+      ...(fields.length > 0 ? { valueFields: { fields: fields.sort((a, b) => a.offset - b.offset) } } : {}),
+    };
   });
   const objectPath = f.object === undefined ? undefined : isAbsolute(f.object) ? f.object : resolve(baseDir, f.object);
   let sc: SocketScenario;
@@ -287,6 +299,8 @@ function runStep(sc: SocketScenario, st: ScenarioFileStep, where: string): Scena
     }
     case 'delete':
       return res(sc.delete(mapArg(st, where), keyArg(st.key, `${where} key`)));
+    case 'set_cgroup':
+      return res(sc.setCgroup(mapArg(st, where), keyArg(st.key, `${where} key`), str(st, 'cgroup', where)));
     case 'lookup':
       return dataRes(sc.lookup(mapArg(st, where), keyArg(st.key, `${where} key`)));
     case 'send':
@@ -314,7 +328,9 @@ function runStep(sc: SocketScenario, st: ScenarioFileStep, where: string): Scena
       return res(0, { data: sc.cookie(str(st, 'sock', where)).toString(16).padStart(16, '0') });
     case 'runs':
       return res(sc.runs(str(st, 'prog', where)));
+    case 'advance':
+      return res(sc.advance(num(st, 'ns', where)).length);
     default:
-      throw new ScenarioError(`${where}: unknown op "${op}" (attach, detach, cgroup_attach, cgroup_detach, use_cgroup, listen, tcp, connect, accept, insert, update, delete, lookup, send, sendmsg, recv, fionread, sleep, shutdown, close, cookie, runs)`);
+      throw new ScenarioError(`${where}: unknown op "${op}" (attach, detach, cgroup_attach, cgroup_detach, use_cgroup, listen, tcp, connect, accept, insert, update, delete, lookup, send, sendmsg, recv, fionread, sleep, shutdown, close, cookie, runs, advance, set_cgroup)`);
   }
 }

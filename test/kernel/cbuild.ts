@@ -18,16 +18,19 @@ export interface BuiltHelper {
 
 const built = new Map<string, BuiltHelper>();
 
-/** Compiles `sourcePath` (cc -O2 -Wall, or $CC) unless a binary for this exact source is cached. */
-export function buildCHelper(sourcePath: string): BuiltHelper {
+/**
+ * Compiles `sourcePath` (cc -O2 -Wall, or $CC) unless a binary for this exact source is cached. `libs` are
+ * linker arguments after the source (e.g. ['-lbpf'] for a libbpf-based helper).
+ */
+export function buildCHelper(sourcePath: string, libs: readonly string[] = []): BuiltHelper {
   const cached = built.get(sourcePath);
   if (cached) return cached;
-  const r = build(sourcePath);
+  const r = build(sourcePath, libs);
   built.set(sourcePath, r);
   return r;
 }
 
-function build(sourcePath: string): BuiltHelper {
+function build(sourcePath: string, libs: readonly string[]): BuiltHelper {
   const name = basename(sourcePath, '.c');
   const shown = `test/kernel/${basename(sourcePath)}`;
   let source: Buffer;
@@ -37,7 +40,7 @@ function build(sourcePath: string): BuiltHelper {
     return { reason: `cannot read ${sourcePath}: ${(e as Error).message}` };
   }
   const cc = process.env.CC ?? 'cc';
-  const hash = createHash('sha256').update(source).update(`\0${cc}\0${process.platform}\0${process.arch}`).digest('hex').slice(0, 16);
+  const hash = createHash('sha256').update(source).update(`\0${cc}\0${process.platform}\0${process.arch}\0${libs.join(' ')}`).digest('hex').slice(0, 16);
   const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
   const repoRoot = resolve(dirname(sourcePath), '..', '..');
   let lastError = '';
@@ -51,7 +54,7 @@ function build(sourcePath: string): BuiltHelper {
       continue;
     }
     const tmp = `${bin}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    const res = spawnSync(cc, ['-O2', '-Wall', '-o', tmp, sourcePath], { encoding: 'utf8', timeout: 120_000 });
+    const res = spawnSync(cc, ['-O2', '-Wall', '-o', tmp, sourcePath, ...libs], { encoding: 'utf8', timeout: 120_000 });
     if (res.error) {
       rmSync(tmp, { force: true });
       const code = (res.error as NodeJS.ErrnoException).code;

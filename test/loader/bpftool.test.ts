@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCollectionFile } from '../../src/elf/index.js';
+import { mapTypeName } from '../../src/kernel/maps/constants.js';
 import { kernelAvailability } from '../kernel/oracle.js';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -77,8 +78,10 @@ describe.skipIf(why !== null)(`loader agrees with what libbpf gave the kernel${w
         const objPrefix = basename(f, '.o').slice(0, 8);
         const maps = (spec.maps.length === 0 ? [] : readdirSync(mapDir)).map((name) => {
           const r = spawnSync('bpftool', ['-j', 'map', 'show', 'pinned', join(mapDir, name)], { encoding: 'utf8' });
-          const j = JSON.parse(r.stdout) as { name: string; type: string; bytes_key: number; bytes_value: number; max_entries: number; flags: number };
-          return `${j.name} ${j.type} ${j.bytes_key} ${j.bytes_value} ${j.max_entries} ${j.flags}`;
+          const j = JSON.parse(r.stdout) as { name: string; type: string | number; bytes_key: number; bytes_value: number; max_entries: number; flags: number };
+          // An older bpftool prints the number of a map type newer than itself (e.g. 32, cgrp_storage).
+          const type = typeof j.type === 'number' || /^\d+$/.test(j.type) ? mapTypeName(Number(j.type)) : j.type;
+          return `${j.name} ${type} ${j.bytes_key} ${j.bytes_value} ${j.max_entries} ${j.flags}`;
         });
         // libbpf names global data maps "<8 chars of the object name><section>", e.g. global_d.bss.
         const kernelName = (n: string): string => (n.startsWith('.') ? objPrefix + n : n).slice(0, 15);

@@ -40,3 +40,14 @@ export function insns(code: Uint8Array): RawInsn[] {
   }
   return out;
 }
+
+/**
+ * Whether the kernel needs the object's BTF to load `prog` (special map-value fields such as bpf_spin_lock /
+ * bpf_timer, or callbacks: lddw BPF_PSEUDO_FUNC needs func_info): the raw-instruction oracle (bpfrun.c) cannot
+ * give it, so raw-load comparisons skip such programs; test/kernel/callbacks-kernel.test.ts loads them whole.
+ */
+export function needsObjectBtf(spec: { maps: readonly { valueFields?: { fields: readonly unknown[] } }[] }, prog: { insns: Uint8Array }): boolean {
+  if (spec.maps.some((m) => (m.valueFields?.fields.length ?? 0) > 0)) return true;
+  for (let o = 0; o + 16 <= prog.insns.length; o += 8) if (prog.insns[o] === 0x18 && prog.insns[o + 1]! >> 4 === 4) return true;
+  return false;
+}

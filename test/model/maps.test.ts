@@ -111,7 +111,7 @@ describe('map creation', () => {
       nm = x;
     }
     expect(nm).toBeInstanceOf(BpfMapNotModelledError);
-    expect((nm as Error).message).toMatch(/^map "sock_map": create: type sockmap \(15\) is not modelled yet; supported: hash \(1\), array \(2\), prog_array \(3\), perf_event_array \(4\), percpu_hash \(5\), percpu_array \(6\), lru_hash \(9\), lru_percpu_hash \(10\), array_of_maps \(12\), hash_of_maps \(13\)/);
+    expect((nm as Error).message).toMatch(/^map "sock_map": create: type sockmap \(15\) is not modelled yet; supported: hash \(1\), array \(2\), prog_array \(3\), perf_event_array \(4\), percpu_hash \(5\), percpu_array \(6\), cgroup_array \(8\), lru_hash \(9\), lru_percpu_hash \(10\), array_of_maps \(12\), hash_of_maps \(13\)/);
     expect(createErr({ type: 200 })).toBe('EINVAL');
   });
 });

@@ -4,6 +4,7 @@
 
 import { BPF_EXIST, BPF_F_LOCK, BPF_MAP_TYPE_PERCPU_ARRAY, BPF_NOEXIST, roundUp8 } from './constants.js';
 import { ERRNO } from './errors.js';
+import { copyMapValue, freeValueFields } from './fields.js';
 import { BpfMap, normFlags, u32Bytes, u32le, type MapAttrs, type MapOptions, type MapValueInput } from './map.js';
 
 export class ArrayMap extends BpfMap {
@@ -64,10 +65,17 @@ export class ArrayMap extends BpfMap {
     if (index >= this.maxEntries) this.fail('E2BIG', 'update', `index ${index} is not below max_entries ${this.maxEntries}`);
     if (flags & BPF_NOEXIST) this.fail('EEXIST', 'update', `BPF_NOEXIST: array element ${index} always exists`);
     if (this.percpu) {
-      // copy_map_value_long: the user's round_up(value_size, 8) bytes per CPU, padding included.
-      this.storage.set(bytes, this.slot(index, 0));
+      // copy_map_value_long: the user's round_up(value_size, 8) bytes per CPU, padding included (special
+      // fields, i.e. kptrs, skipped).
+      for (let c = 0; c < this.nrCpus; c++) {
+        const off = this.slot(index, c);
+        copyMapValue(this.layout, this.storage.subarray(off, off + this.elemSize), bytes.subarray(c * this.elemSize, (c + 1) * this.elemSize));
+      }
     } else {
-      this.view(index).set(bytes);
+      // copy_map_value (the special fields stay), then bpf_obj_free_fields (the element's timer is cancelled).
+      const v = this.view(index);
+      copyMapValue(this.layout, v, bytes);
+      freeValueFields(this.layout, v);
     }
   }
 
@@ -103,8 +111,10 @@ export class ArrayMap extends BpfMap {
     if ((f & ~BPF_F_LOCK) >>> 0 > BPF_EXIST) return -ERRNO.EINVAL;
     if (index >= this.maxEntries) return -ERRNO.E2BIG;
     if (f & BPF_NOEXIST) return -ERRNO.EEXIST;
-    if (f & BPF_F_LOCK) return -ERRNO.EINVAL; // no bpf_spin_lock in the value
-    this.view(index, this.percpu ? cpu : 0).set(value.subarray(0, this.valueSize));
+    if (f & BPF_F_LOCK && this.layout.spinLock < 0) return -ERRNO.EINVAL; // no bpf_spin_lock in the value
+    const v = this.view(index, this.percpu ? cpu : 0);
+    copyMapValue(this.layout, v, value.subarray(0, this.valueSize));
+    freeValueFields(this.layout, v);
     return 0;
   }
 

@@ -44,11 +44,12 @@ import { ArrayMap } from './array.js';
 import { BpfMapError, BpfMapNotModelledError, type ErrnoCode } from './errors.js';
 import { ArrayOfMapsMap, ProgArrayMap } from './fdarray.js';
 import { HashMap } from './hash.js';
+import { checkValueFields } from './fields.js';
 import { BpfMap, type MapAttrs, type MapOptions } from './map.js';
 
 /** The attributes createMap reads (a MapSpec has them all). */
 export type MapCreateSpec = Pick<MapSpec, 'name' | 'type' | 'keySize' | 'valueSize' | 'maxEntries' | 'flags'> &
-  Partial<Pick<MapSpec, 'numaNode' | 'mapExtra' | 'innerMap'>>;
+  Partial<Pick<MapSpec, 'numaNode' | 'mapExtra' | 'innerMap' | 'valueFields'>>;
 
 export interface CreateMapOptions extends MapOptions {
   /**
@@ -206,5 +207,8 @@ export function createMap(spec: MapCreateSpec, opts: CreateMapOptions = {}): Bpf
     throw new BpfMapNotModelledError('ENOTSUPP', spec.name, 'create', `${what} is not modelled yet; supported: ${supportedMapTypes().join(', ')}`);
   }
   const attrs: MapAttrs = { name: spec.name, type: spec.type, keySize: spec.keySize, valueSize: spec.valueSize, maxEntries: spec.maxEntries, flags };
-  return factory(attrs, s, opts);
+  const map = factory(attrs, s, opts);
+  // map_check_btf: the value's special fields (bpf_spin_lock, bpf_timer, kptrs), after the type's own checks.
+  map.layout = checkValueFields(map, spec.valueFields);
+  return map;
 }

@@ -9,6 +9,7 @@ export const ERRNO = {
   EBUSY: 16,
   EEXIST: 17,
   EINVAL: 22,
+  EACCES: 13,
   ENOSPC: 28,
   ENOTSOCK: 88,
   E2BIG: 7,

@@ -7,7 +7,7 @@ import { BPF_ANY, BPF_MAP_TYPE_PROG_ARRAY } from './constants.js';
 import { checkInner } from './hash.js';
 import { BpfMap, u32Bytes, u32le, type BpfProgRef, type ElemRef, type MapAttrs, type MapOptions, type MapValueInput } from './map.js';
 
-abstract class FdArrayMap<T extends object> extends BpfMap {
+export abstract class FdArrayMap<T extends object> extends BpfMap {
   protected readonly slots: (T | null)[];
 
   constructor(attrs: MapAttrs, opts: MapOptions = {}) {

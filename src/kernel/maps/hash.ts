@@ -35,6 +35,7 @@ import {
   roundUp8,
 } from './constants.js';
 import { ERRNO } from './errors.js';
+import { copyMapValue, freeValueFields } from './fields.js';
 import { htabHash } from './jhash.js';
 import { BpfMap, hexKey, normFlags, u32Bytes, type ElemRef, type MapAttrs, type MapOptions, type MapValueInput } from './map.js';
 
@@ -153,6 +154,8 @@ export class HashMap extends BpfMap {
     }
     if (this.byKey.get(e.hex) === e) this.byKey.delete(e.hex);
     if (this.lru && this.recency.get(e.hex) === e) this.recency.delete(e.hex);
+    // bpf_obj_free_fields of the freed element: its timer is cancelled.
+    if (!this.percpu && !this.ofMaps) freeValueFields(this.layout, this.view(e, 0));
   }
 
   private touch(e: HtabElem): void {
@@ -175,16 +178,20 @@ export class HashMap extends BpfMap {
 
   private writeValue(e: HtabElem, value: Uint8Array, onAllCpus: boolean, cpu: number, fresh: boolean): void {
     if (!this.percpu) {
-      e.value.set(value.subarray(0, this.valueSize));
+      copyMapValue(this.layout, this.view(e, 0), value.subarray(0, this.valueSize));
       return;
     }
     if (onAllCpus) {
-      e.value.set(value.subarray(0, this.elemSize * this.nrCpus));
+      // One round_up(value_size, 8) slot per CPU; special fields (kptrs) are skipped, as copy_map_value_long does.
+      for (let c = 0; c < this.nrCpus; c++) {
+        const off = c * this.elemSize;
+        copyMapValue(this.layout, e.value.subarray(off, off + this.elemSize), value.subarray(off, off + this.elemSize));
+      }
       return;
     }
     // A program writes its own CPU's slot; a new element starts with zeros on the other CPUs.
     if (fresh) e.value.fill(0);
-    this.view(e, cpu).set(value.subarray(0, this.valueSize));
+    copyMapValue(this.layout, this.view(e, cpu), value.subarray(0, this.valueSize));
   }
 
   /**
@@ -196,8 +203,18 @@ export class HashMap extends BpfMap {
     const plain = !this.percpu && !this.lru; // HASH, HASH_OF_MAPS
     // htab_map_update_elem masks BPF_F_LOCK before the check; the percpu and LRU variants do not.
     if ((plain ? (f & ~BPF_F_LOCK) >>> 0 : f) > BPF_EXIST) return -ERRNO.EINVAL;
-    if (f & BPF_F_LOCK) return -ERRNO.EINVAL; // no bpf_spin_lock in the value
+    if (f & BPF_F_LOCK && this.layout.spinLock < 0) return -ERRNO.EINVAL; // no bpf_spin_lock in the value
     const op = f & ~BPF_F_LOCK;
+    if (f & BPF_F_LOCK) {
+      // With a bpf_spin_lock: an existing element is updated in place under its lock (copy_map_value_locked).
+      const cur = this.find(key);
+      if (cur !== undefined && op === BPF_NOEXIST) return -ERRNO.EEXIST;
+      if (cur === undefined && op === BPF_EXIST) return -ERRNO.ENOENT;
+      if (cur !== undefined) {
+        copyMapValue(this.layout, this.view(cur, 0), value!.subarray(0, this.valueSize));
+        return 0;
+      }
+    }
     if (this.lru && !(this.percpu && op === BPF_EXIST)) this.lruPop();
     const old = this.find(key);
     if (old !== undefined && op === BPF_NOEXIST) return -ERRNO.EEXIST;
@@ -304,6 +321,31 @@ export class HashMap extends BpfMap {
   updateElem(key: Uint8Array, value: Uint8Array, flags: number | bigint, cpu: number): number {
     if (this.ofMaps) this.fail('EOPNOTSUPP', 'update', 'programs cannot update a hash_of_maps (only bpf_map_lookup_elem is allowed)');
     return this.doUpdate(key, value, null, normFlags(flags), false, cpu);
+  }
+
+  /**
+   * bpf_for_each_map_elem's walk (bpf_for_each_hash_elem): buckets in index order, each bucket head first, the
+   * value on `cpu` for per-CPU maps; `fn` returns true to stop. A bucket is read when the walk reaches it (the
+   * kernel's _safe iteration: deleting the current element inside the callback does not end the walk).
+   * Does not touch the LRU order. Returns the number of elements visited.
+   */
+  forEachElem(cpu: number, fn: (key: Uint8Array, value: Uint8Array) => boolean): number {
+    let n = 0;
+    for (let b = 0; b < this.nBuckets; b++) {
+      const list = this.buckets.get(b);
+      if (list === undefined) continue;
+      for (const e of [...list]) {
+        n++;
+        if (fn(e.key, this.view(e, cpu))) return n;
+      }
+    }
+    return n;
+  }
+
+  /** The key of the element whose value bytes are `view` (a value a program holds), or null. */
+  keyOfValue(view: Uint8Array): Uint8Array | null {
+    for (const e of this.byKey.values()) if (e.views.includes(view)) return e.key;
+    return null;
   }
 
   deleteElem(key: Uint8Array, cpu: number): number {

@@ -18,6 +18,7 @@ import {
   mapTypeName,
 } from './constants.js';
 import { BpfMapError, type ErrnoCode } from './errors.js';
+import { NO_FIELDS, zeroSpecialFields, type ValueLayout } from './fields.js';
 
 /** A program as prog arrays hold it (the model's stand-in for a `struct bpf_prog *`). */
 export interface BpfProgRef {
@@ -83,6 +84,8 @@ export abstract class BpfMap {
   readonly id: number;
   /** BPF_MAP_FREEZE was applied: user space can no longer write (programs still can, unless BPF_F_RDONLY_PROG). */
   frozen = false;
+  /** Special fields of the value (bpf_spin_lock, bpf_timer, kptrs: fields.ts), set by createMap from the BTF. */
+  layout: ValueLayout = NO_FIELDS;
 
   constructor(attrs: MapAttrs, opts: MapOptions = {}) {
     this.name = attrs.name;
@@ -106,21 +109,24 @@ export abstract class BpfMap {
 
   // ---- user space -------------------------------------------------------------------------------------------
 
-  /** BPF_MAP_LOOKUP_ELEM. `flags` may only be BPF_F_LOCK, which needs a bpf_spin_lock the model never has. */
+  /** BPF_MAP_LOOKUP_ELEM. `flags` may only be BPF_F_LOCK, which needs a bpf_spin_lock in the value. */
   lookup(key: Uint8Array, flags: number | bigint = 0): Uint8Array {
     const f = normFlags(flags);
     if ((f & ~BPF_F_LOCK) !== 0) this.fail('EINVAL', 'lookup', `flags 0x${f.toString(16)} are not 0 or BPF_F_LOCK`);
     this.checkRead('lookup');
-    if (f & BPF_F_LOCK) this.fail('EINVAL', 'lookup', 'BPF_F_LOCK needs a bpf_spin_lock in the value');
+    if (f & BPF_F_LOCK && this.layout.spinLock < 0) this.fail('EINVAL', 'lookup', 'BPF_F_LOCK needs a bpf_spin_lock in the value');
     this.checkKey('lookup', key);
-    return this.sysLookup(key);
+    // The special fields read as zeroes (check_and_init_map_value); a lookup under BPF_F_LOCK is the same copy
+    // in this single-threaded model (no program holds the lock between runs).
+    const v = this.sysLookup(key);
+    return this.layout.fields.length === 0 || v.length !== this.valueSize ? v : zeroSpecialFields(this.layout, v);
   }
 
   /** BPF_MAP_UPDATE_ELEM with BPF_ANY (0), BPF_NOEXIST (1), BPF_EXIST (2), optionally | BPF_F_LOCK (4). */
   update(key: Uint8Array, value: MapValueInput, flags: number | bigint = 0): void {
     const f = normFlags(flags);
     this.checkWrite('update');
-    if (f & BPF_F_LOCK) this.fail('EINVAL', 'update', 'BPF_F_LOCK needs a bpf_spin_lock in the value');
+    if (f & BPF_F_LOCK && this.layout.spinLock < 0) this.fail('EINVAL', 'update', 'BPF_F_LOCK needs a bpf_spin_lock in the value');
     this.checkKey('update', key);
     this.sysUpdate(key, value, f);
   }

@@ -13,6 +13,7 @@
 import { BPF_F_CLONE, BPF_F_NO_PREALLOC } from './constants.js';
 import { registerMapType } from './create.js';
 import { BpfMapError } from './errors.js';
+import { copyMapValue } from './fields.js';
 import { BpfMap, u32le, type ElemRef, type MapAttrs, type MapOptions, type MapValueInput } from './map.js';
 
 export const BPF_MAP_TYPE_SK_STORAGE = 24;
@@ -76,11 +77,11 @@ export class SkStorageMap extends BpfMap {
     const bytes = this.valueBytes('update', value);
     const sk = this.sock('update', key);
     // bpf_local_storage_update: flags BPF_ANY / BPF_NOEXIST / BPF_EXIST (BPF_F_LOCK refused by the caller).
-    if (flags > 2) this.fail('EINVAL', 'update', `flags ${flags} are not BPF_ANY, BPF_NOEXIST or BPF_EXIST`);
+    if ((flags & ~4) > 2) this.fail('EINVAL', 'update', `flags ${flags} are not BPF_ANY, BPF_NOEXIST or BPF_EXIST (| BPF_F_LOCK)`);
     const old = this.values.get(sk);
     if (flags === 1 && old !== undefined) this.fail('EEXIST', 'update', 'the socket already has a value (BPF_NOEXIST)');
     if (flags === 2 && old === undefined) this.fail('ENOENT', 'update', 'the socket has no value (BPF_EXIST)');
-    if (old !== undefined) old.set(bytes);
+    if (old !== undefined) copyMapValue(this.layout, old, bytes); // the special fields (a bpf_spin_lock) stay
     else this.create(sk, bytes);
   }
 
@@ -103,16 +104,21 @@ export class SkStorageMap extends BpfMap {
   }
 }
 
-registerMapType(BPF_MAP_TYPE_SK_STORAGE, (a, s, o) => {
+/** bpf_local_storage_map_alloc_check: the creation rules of the sk / task / cgrp / inode storage maps. */
+export function localStorageAllocCheck(s: Pick<MapAttrs, 'name' | 'flags' | 'maxEntries' | 'keySize' | 'valueSize'>, what: string): void {
   const fail = (code: 'EINVAL' | 'E2BIG', detail: string): never => {
     throw new BpfMapError(code, s.name, 'create', detail);
   };
   if (s.flags & ~(BPF_F_NO_PREALLOC | BPF_F_CLONE) || !(s.flags & BPF_F_NO_PREALLOC)) {
     fail('EINVAL', 'map_flags must be BPF_F_NO_PREALLOC, optionally with BPF_F_CLONE');
   }
-  if (s.maxEntries !== 0) fail('EINVAL', `max_entries must be 0 for sk_storage (got ${s.maxEntries})`);
-  if (s.keySize !== 4) fail('EINVAL', `key_size must be 4 for sk_storage (got ${s.keySize})`);
+  if (s.maxEntries !== 0) fail('EINVAL', `max_entries must be 0 for ${what} (got ${s.maxEntries})`);
+  if (s.keySize !== 4) fail('EINVAL', `key_size must be 4 for ${what} (got ${s.keySize})`);
   if (s.valueSize === 0) fail('EINVAL', 'value_size is 0');
   if (s.valueSize > SK_STORAGE_MAX_VALUE_SIZE) fail('E2BIG', `value_size ${s.valueSize} is above ${SK_STORAGE_MAX_VALUE_SIZE}`);
+}
+
+registerMapType(BPF_MAP_TYPE_SK_STORAGE, (a, s, o) => {
+  localStorageAllocCheck(s, 'sk_storage');
   return new SkStorageMap(a, o);
 });

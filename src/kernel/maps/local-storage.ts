@@ -1,0 +1,62 @@
+// BPF_MAP_TYPE_TASK_STORAGE (29) and BPF_MAP_TYPE_CGRP_STORAGE (32) (kernel/bpf/bpf_task_storage.c,
+// bpf_cgrp_storage.c): one value per task / cgroup, keyed in user space by a pidfd / cgroup fd.
+//
+// Creation follows bpf_local_storage_map_alloc_check like SK_STORAGE (sk-storage.ts localStorageAllocCheck):
+// BPF_F_NO_PREALLOC required (BPF_F_CLONE optional), max_entries 0, key_size 4, value_size 1 ..
+// BPF_LOCAL_STORAGE_MAX_VALUE_SIZE. The model has no pidfds and no cgroup fds, so every user-space lookup /
+// update / delete names an fd that is not one: EBADF (pidfd_get_pid / cgroup_v1v2_get_from_fd say EBADF for a
+// closed fd and for any other file alike); get_next_key is ENOTSUPP. Programs would
+// reach the values through bpf_task_storage_* / bpf_cgrp_storage_* with a task_struct / cgroup pointer that
+// socket programs only get from bpf_get_current_task_btf or kfuncs: those helpers are not provided (the program
+// is refused at load), so the maps stay empty; they exist so that objects declaring them load.
+
+import { registerMapType } from './create.js';
+import { BpfMap, u32le, type ElemRef, type MapAttrs, type MapOptions } from './map.js';
+import { localStorageAllocCheck } from './sk-storage.js';
+
+export const BPF_MAP_TYPE_TASK_STORAGE = 29;
+export const BPF_MAP_TYPE_CGRP_STORAGE = 32;
+
+export class TaskCgrpStorageMap extends BpfMap {
+  constructor(attrs: MapAttrs, opts: MapOptions = {}) {
+    super(attrs, opts);
+  }
+
+  get count(): number {
+    return 0;
+  }
+
+  private owner(op: string, key: Uint8Array): never {
+    const fd = u32le(key) | 0;
+    this.fail('EBADF', op, `fd ${fd} is not a ${this.type === BPF_MAP_TYPE_TASK_STORAGE ? 'pidfd' : 'cgroup fd'} (bpfvm has none)`);
+  }
+
+  protected sysLookup(key: Uint8Array): Uint8Array {
+    return this.owner('lookup', key);
+  }
+  protected sysUpdate(key: Uint8Array): void {
+    this.owner('update', key);
+  }
+  protected sysDelete(key: Uint8Array): void {
+    this.owner('delete', key);
+  }
+  protected nextKey(): Uint8Array {
+    this.fail('ENOTSUPP', 'get_next_key', `${this.typeName} maps cannot be iterated by key`);
+  }
+  lookupElem(): ElemRef | null {
+    this.fail('EINVAL', 'lookup_elem', `programs reach ${this.typeName} maps only through their storage helpers (the verifier refuses bpf_map_lookup_elem)`);
+  }
+  updateElem(): number {
+    this.fail('EINVAL', 'update_elem', `programs reach ${this.typeName} maps only through their storage helpers (the verifier refuses bpf_map_update_elem)`);
+  }
+  deleteElem(): number {
+    this.fail('EINVAL', 'delete_elem', `programs reach ${this.typeName} maps only through their storage helpers (the verifier refuses bpf_map_delete_elem)`);
+  }
+}
+
+for (const type of [BPF_MAP_TYPE_TASK_STORAGE, BPF_MAP_TYPE_CGRP_STORAGE]) {
+  registerMapType(type, (a, s, o) => {
+    localStorageAllocCheck(s, type === BPF_MAP_TYPE_TASK_STORAGE ? 'task_storage' : 'cgrp_storage');
+    return new TaskCgrpStorageMap(a, o);
+  });
+}
