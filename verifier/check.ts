@@ -110,6 +110,8 @@ interface StackElem {
   insnIdx: number;
   prevInsnIdx: number;
   logPos: number;
+  /** `st` shares registers and stack slots with the state below it (VerifierState.snapshot): copy before use. */
+  shared: boolean;
 }
 
 interface Explored {
@@ -385,7 +387,8 @@ export class Verifier {
   branchStack: StackElem[] = [];
   /** The latest state added to `explored` (snapshot() shares its unchanged registers). */
   private lastExplored: VerifierState | null = null;
-  explored = new Map<number, Explored[]>();
+  /** Explored states by instruction index (an array: a program has states at up to thousands of indices). */
+  explored: (Explored[] | undefined)[] = [];
   totalStates = 0;
   curStates = 0;
   peakStates = 0;
@@ -669,7 +672,7 @@ export class Verifier {
         const e = this.branchStack.pop();
         if (!e) break;
         if (!(this.log.level & BPF_LOG_LEVEL2)) this.log.reset(e.logPos);
-        this.cur = e.st;
+        this.cur = e.shared ? e.st.clone() : e.st;
         this.insnIdx = e.insnIdx;
         this.prevInsnIdx = e.prevInsnIdx;
         doPrintState = true;
@@ -688,9 +691,18 @@ export class Verifier {
   }
 
   private pushStack(insnIdx: number, prevInsnIdx: number): VerifierState {
+    // The caller refines the pushed state right after pushing; the previous one is final by now. A deep
+    // program keeps thousands of pushed states alive, so that one keeps only the registers and stack slots that
+    // differ from the state below it and shares the rest (it is copied again when popped).
+    const n = this.branchStack.length;
+    if (n >= 2 && !this.branchStack[n - 1]!.shared) {
+      const top = this.branchStack[n - 1]!;
+      top.st = top.st.snapshot(this.branchStack[n - 2]!.st);
+      top.shared = true;
+    }
     const st = this.cur.clone();
     st.branches = 1;
-    this.branchStack.push({ st, insnIdx, prevInsnIdx, logPos: this.log.pos });
+    this.branchStack.push({ st, insnIdx, prevInsnIdx, logPos: this.log.pos, shared: false });
     if (this.branchStack.length > BPF_COMPLEXITY_LIMIT_JMP_SEQ) {
       this.fail(`The sequence of ${this.branchStack.length} jumps is too complex.`, E2BIG);
     }
@@ -710,9 +722,9 @@ export class Verifier {
   private isStateVisited(idx: number): boolean {
     let addNewState = false;
     if (this.jmpsProcessed - this.prevJmpsProcessed >= 2 && this.processed - this.prevInsnProcessed >= 8) addNewState = true;
-    const list = this.explored.get(idx) ?? [];
+    let list = this.explored[idx];
     let statesCnt = 0;
-    for (let k = 0; k < list.length; k++) {
+    for (let k = 0; list !== undefined && k < list.length; k++) {
       const sl = list[k]!;
       statesCnt++;
       if (sl.st.branches) {
@@ -748,8 +760,8 @@ export class Verifier {
     st.parent = this.cur.parent;
     this.cur.parent = st;
     this.cur.branches = 1;
+    if (list === undefined) this.explored[idx] = list = [];
     list.push({ st, hit: 0, miss: 0 });
-    this.explored.set(idx, list);
     this.totalStates++;
     this.curStates++;
     if (this.curStates > this.peakStates) this.peakStates = this.curStates;

@@ -17,7 +17,7 @@ import {
   tnumMul, tnumNeg, tnumOr, tnumOverlap, tnumRange, tnumRshift, tnumStep, tnumSub, tnumSubreg, tnumSubregIsConst,
   tnumWithSubreg, tnumXor,
 } from './tnum.js';
-import { boundOffsetW, deduceW, loadBounds, storeBounds, syncW, update32W, update64W } from './halves.js';
+import { boundOffsetW, deduceW, loadBounds, low32, storeBounds, syncW, update32W, update64W } from './halves.js';
 
 export const S64_MIN = -(1n << 63n);
 export const S64_MAX = (1n << 63n) - 1n;
@@ -866,6 +866,17 @@ export function adjustScalarMinMaxVals(
     markUnknown(dst);
     return res;
   }
+  if (op === BPF_ADD || op === BPF_SUB || op === BPF_AND || op === BPF_OR || op === BPF_XOR) {
+    // Two constants give a constant: the transfer functions keep the (exact) result in every range and the
+    // tnum, and reg_bounds_sync then narrows all nine facts to it, so compute it directly.
+    const a = syncedConst(dst);
+    const b = a === null ? null : syncedConst(src);
+    if (a !== null && b !== null) {
+      const v = op === BPF_ADD ? a + b : op === BPF_SUB ? a - b : op === BPF_AND ? a & b : op === BPF_OR ? a | b : a ^ b;
+      markKnown(dst, alu64 ? v : v & U32_MASK);
+      return res;
+    }
+  }
   switch (op) {
     case BPF_ADD:
       scalar32Add(dst, src);
@@ -928,6 +939,16 @@ export function adjustScalarMinMaxVals(
   if (!alu64 && op !== BPF_END) zext32To64(dst);
   regBoundsSync(dst);
   return res;
+}
+
+/** The value of a scalar whose nine facts all agree on one constant (a fixpoint of reg_bounds_sync), else null. */
+function syncedConst(r: ScalarBounds): bigint | null {
+  const v = r.varOff.value;
+  if (r.varOff.mask !== 0n || r.umin !== v || r.umax !== v || r.smin !== r.smax) return null;
+  if (v <= S64_MAX ? r.smin !== v : r.smin !== s64(v)) return null;
+  const lo = low32(v);
+  if (r.u32min !== lo || r.u32max !== lo || r.s32min !== (lo | 0) || r.s32max !== (lo | 0)) return null;
+  return v;
 }
 
 /**
