@@ -176,7 +176,10 @@ const COMPATIBLE: Record<string, [RegType, string][]> = {
 
 // ---- static register liveness (compute_live_registers) -------------------------------------------------
 
-function insnUseDef(i: Insn, nextSlot: Insn | undefined, progType: number): [number, number] {
+/** The registers an instruction reads (low 16 bits) and writes (high 16 bits). */
+const ud = (use: number, def: number): number => use | (def << 16);
+
+function insnUseDef(i: Insn, nextSlot: Insn | undefined, progType: number): number {
   const c = cls(i.op);
   const d = 1 << i.dst;
   const s = 1 << i.src;
@@ -185,70 +188,77 @@ function insnUseDef(i: Insn, nextSlot: Insn | undefined, progType: number): [num
     case BPF_ALU:
     case BPF_ALU64: {
       const op = aluOp(i.op);
-      if (op === BPF_MOV) return [srcBit(i.op) === BPF_X ? s : 0, d];
-      if (op === BPF_NEG || op === BPF_END) return [d, d];
-      return [d | (srcBit(i.op) === BPF_X ? s : 0), d];
+      if (op === BPF_MOV) return ud(srcBit(i.op) === BPF_X ? s : 0, d);
+      if (op === BPF_NEG || op === BPF_END) return ud(d, d);
+      return ud(d | (srcBit(i.op) === BPF_X ? s : 0), d);
     }
     case BPF_LDX:
-      return [s, d];
+      return ud(s, d);
     case BPF_ST:
-      return [d, 0];
+      return ud(d, 0);
     case BPF_STX:
       if (mode(i.op) === BPF_ATOMIC) {
-        if (i.imm === BPF_CMPXCHG) return [d | s | 1, 1];
-        if (i.imm & BPF_FETCH) return [d | s, s];
-        return [d | s, 0];
+        if (i.imm === BPF_CMPXCHG) return ud(d | s | 1, 1);
+        if (i.imm & BPF_FETCH) return ud(d | s, s);
+        return ud(d | s, 0);
       }
-      return [d | s, 0];
+      return ud(d | s, 0);
     case BPF_LD:
-      if (i.op === LDDW) return [0, d];
-      return [(1 << 6) | (mode(i.op) === BPF_IND ? s : 0), CALLER];
+      if (i.op === LDDW) return ud(0, d);
+      return ud((1 << 6) | (mode(i.op) === BPF_IND ? s : 0), CALLER);
     case BPF_JMP:
     case BPF_JMP32: {
       const op = aluOp(i.op);
-      if (op === BPF_EXIT) return [1, 0];
-      if (op === BPF_JA) return [0, 0];
+      if (op === BPF_EXIT) return ud(1, 0);
+      if (op === BPF_JA) return ud(0, 0);
       if (op === BPF_CALL) {
         if (i.src === 0) {
           const p = protoFor(progType, i.imm);
-          if (p) return [((1 << (p.args.length + 1)) - 1) & ~1, CALLER];
+          if (p) return ud(((1 << (p.args.length + 1)) - 1) & ~1, CALLER);
         }
-        return [CALLER & ~1, CALLER];
+        return ud(CALLER & ~1, CALLER);
       }
-      if (op === BPF_JCOND) return [0, 0];
-      return [d | (srcBit(i.op) === BPF_X ? s : 0), 0];
+      if (op === BPF_JCOND) return ud(0, 0);
+      return ud(d | (srcBit(i.op) === BPF_X ? s : 0), 0);
     }
   }
   void nextSlot;
-  return [0, 0];
+  return ud(0, 0);
+}
+
+/** Successors of one instruction (insn_successors) in SUCC[0..count-1]; returns the count. */
+const SUCC = new Int32Array(2);
+function successorsOf(slots: Insn[], isInsn: Uint8Array, pc: number): number {
+  if (!isInsn[pc]) return 0;
+  const i = slots[pc]!;
+  const c = cls(i.op);
+  if (c === BPF_JMP || c === BPF_JMP32) {
+    const op = aluOp(i.op);
+    if (op === BPF_EXIT) return 0;
+    if (op === BPF_CALL) {
+      SUCC[0] = pc + 1;
+      return 1;
+    }
+    if (op === BPF_JA) {
+      SUCC[0] = c === BPF_JMP ? pc + i.off + 1 : pc + i.imm + 1;
+      return 1;
+    }
+    SUCC[0] = pc + 1;
+    SUCC[1] = pc + i.off + 1;
+    return 2;
+  }
+  SUCC[0] = pc + (i.op === LDDW ? 2 : 1);
+  return 1;
 }
 
 /** insn_successors: fallthrough first, then the jump target; none after exit; a call falls through. */
 export function insnSuccessors(slots: Insn[], isInsn: Uint8Array): (readonly number[])[] {
-  // array literals of the exact length (a push onto [] reserves room for 17 elements; these arrays live as
-  // long as the verification, one per instruction)
   const n = slots.length;
   const succ: (readonly number[])[] = new Array(n);
   for (let pc = 0; pc < n; pc++) {
-    succ[pc] = NO_SUCCESSORS;
-    if (!isInsn[pc]) continue;
-    const i = slots[pc]!;
-    const c = cls(i.op);
-    if (c === BPF_JMP || c === BPF_JMP32) {
-      const op = aluOp(i.op);
-      if (op === BPF_EXIT) continue;
-      if (op === BPF_CALL) {
-        succ[pc] = [pc + 1];
-        continue;
-      }
-      if (op === BPF_JA) {
-        succ[pc] = [c === BPF_JMP ? pc + i.off + 1 : pc + i.imm + 1];
-        continue;
-      }
-      succ[pc] = [pc + 1, pc + i.off + 1];
-      continue;
-    }
-    succ[pc] = [pc + (i.op === LDDW ? 2 : 1)];
+    const k = successorsOf(slots, isInsn, pc);
+    // array literals of the exact length (a push onto [] reserves room for 17 elements)
+    succ[pc] = k === 0 ? NO_SUCCESSORS : k === 1 ? [SUCC[0]!] : [SUCC[0]!, SUCC[1]!];
   }
   return succ;
 }
@@ -314,16 +324,25 @@ export function computeSccs(succ: readonly (readonly number[])[], isInsn: Uint8A
   return scc;
 }
 
-export function computeLiveRegs(slots: Insn[], isInsn: Uint8Array, progType: number, succ = insnSuccessors(slots, isInsn)): Uint16Array {
+export function computeLiveRegs(slots: Insn[], isInsn: Uint8Array, progType: number, succ?: readonly (readonly number[])[]): Uint16Array {
   const n = slots.length;
   const liveIn = new Uint16Array(n);
   const use = new Uint16Array(n);
   const def = new Uint16Array(n);
+  // successors as two columns (-1: none), rather than an array per instruction
+  const s0 = new Int32Array(n).fill(-1);
+  const s1 = new Int32Array(n).fill(-1);
+  for (let pc = 0; pc < n; pc++) {
+    const out = succ?.[pc];
+    const k = out ? out.length : successorsOf(slots, isInsn, pc);
+    if (k > 0) s0[pc] = out ? out[0]! : SUCC[0]!;
+    if (k > 1) s1[pc] = out ? out[1]! : SUCC[1]!;
+  }
   for (let pc = 0; pc < n; pc++) {
     if (!isInsn[pc]) continue;
-    const [u, d] = insnUseDef(slots[pc]!, slots[pc + 1], progType);
-    use[pc] = u & 0x3ff;
-    def[pc] = d & 0x3ff;
+    const ud = insnUseDef(slots[pc]!, slots[pc + 1], progType);
+    use[pc] = ud & 0x3ff;
+    def[pc] = (ud >>> 16) & 0x3ff;
   }
   let changed = true;
   while (changed) {
@@ -331,7 +350,10 @@ export function computeLiveRegs(slots: Insn[], isInsn: Uint8Array, progType: num
     for (let pc = n - 1; pc >= 0; pc--) {
       if (!isInsn[pc]) continue;
       let out = 0;
-      for (const t of succ[pc]!) if (t >= 0 && t < n) out |= liveIn[t]!;
+      const t0 = s0[pc]!;
+      const t1 = s1[pc]!;
+      if (t0 >= 0 && t0 < n) out |= liveIn[t0]!;
+      if (t1 >= 0 && t1 < n) out |= liveIn[t1]!;
       const v = use[pc]! | (out & ~def[pc]!);
       if (v !== liveIn[pc]) {
         liveIn[pc] = v;
@@ -572,10 +594,9 @@ export class Verifier {
       for (let pc = sp.start; pc < sp.end; pc++) this.subprogOf[pc] = k;
       this.subprogDepth.push(0);
     });
-    const succ = insnSuccessors(this.slots, this.structure.isInsn);
-    this.live = computeLiveRegs(this.slots, this.structure.isInsn, this.progType, succ);
+    this.live = computeLiveRegs(this.slots, this.structure.isInsn, this.progType);
     if (this.log.level & BPF_LOG_LEVEL2) {
-      const scc = computeSccs(succ, this.structure.isInsn);
+      const scc = computeSccs(insnSuccessors(this.slots, this.structure.isInsn), this.structure.isInsn);
       this.structure.subprogs.forEach((sp, k) => this.log.verbose(`func#${k} @${sp.start}\n`));
       this.log.verbose('Live regs before insn:\n');
       for (let pc = 0; pc < this.n; pc++) {
