@@ -40,7 +40,7 @@ import {
   markNotInit, markPtr, markRegKnown, markRegUnknown, regTypeStr, isRingbufMem, statesEqual, statesExact, type StackSlot,
 } from './state.js';
 import { checkStructure, type StructureResult } from './structure.js';
-import { tnumAdd, tnumConst, tnumIsAligned, tnumIsConst, tnumSub } from './tnum.js';
+import { tnumAdd, tnumConst, tnumIsAligned, tnumIsConst, tnumSub, tnumSubregIsConst } from './tnum.js';
 
 const EINVAL = 22;
 const EACCES = 13;
@@ -110,7 +110,7 @@ interface StackElem {
   insnIdx: number;
   prevInsnIdx: number;
   logPos: number;
-  /** `st` shares registers and stack slots with the state below it (VerifierState.snapshot): copy before use. */
+  /** `st` shares registers and stack slots with the state below it (VerifierState.snapshot): unshare before use. */
   shared: boolean;
 }
 
@@ -422,11 +422,8 @@ export class Verifier {
 
   constructor(readonly code: Uint8Array, readonly opts: CheckOptions) {
     this.n = Math.floor(code.byteLength / 8);
-    this.slots = [];
-    for (let pc = 0; pc < this.n; pc++) {
-      const s = readSlot(code, pc);
-      this.slots.push(s);
-    }
+    this.slots = new Array<Insn>(this.n);
+    for (let pc = 0; pc < this.n; pc++) this.slots[pc] = readSlot(code, pc);
     for (let pc = 0; pc < this.n; pc++) {
       const s = this.slots[pc]!;
       if (s.op === LDDW && pc + 1 < this.n) {
@@ -693,7 +690,7 @@ export class Verifier {
         const e = this.branchStack.pop();
         if (!e) break;
         if (!(this.log.level & BPF_LOG_LEVEL2)) this.log.reset(e.logPos);
-        this.cur = e.shared ? e.st.clone() : e.st;
+        this.cur = e.shared ? e.st.unshare(this.branchStack[this.branchStack.length - 1]!.st) : e.st;
         this.insnIdx = e.insnIdx;
         this.prevInsnIdx = e.prevInsnIdx;
         doPrintState = true;
@@ -714,7 +711,7 @@ export class Verifier {
   private pushStack(insnIdx: number, prevInsnIdx: number): VerifierState {
     // The caller refines the pushed state right after pushing; the previous one is final by now. A deep
     // program keeps thousands of pushed states alive, so that one keeps only the registers and stack slots that
-    // differ from the state below it and shares the rest (it is copied again when popped).
+    // differ from the state below it and shares the rest (those are copied when it is popped).
     const n = this.branchStack.length;
     if (n >= 2 && !this.branchStack[n - 1]!.shared) {
       const top = this.branchStack[n - 1]!;
@@ -781,8 +778,8 @@ export class Verifier {
     st.parent = this.cur.parent;
     this.cur.parent = st;
     this.cur.branches = 1;
-    if (list === undefined) this.explored[idx] = list = [];
-    list.push({ st, hit: 0, miss: 0 });
+    if (list === undefined) this.explored[idx] = [{ st, hit: 0, miss: 0 }];
+    else list.push({ st, hit: 0, miss: 0 });
     this.totalStates++;
     this.curStates++;
     if (this.curStates > this.peakStates) this.peakStates = this.curStates;
@@ -1034,7 +1031,7 @@ export class Verifier {
       const od = other.cur.regs[insn.dst]!;
       od.s.setBounds(res.fork);
     }
-    const srcConst = alu64 ? tnumIsConst(src.s.varOff) : tnumIsConst(src.s.varOff) || (src.s.varOff.mask & 0xffffffffn) === 0n;
+    const srcConst = alu64 ? tnumIsConst(src.s.varOff) : tnumSubregIsConst(src.s.varOff);
     // `rX += rX` reads its own (already updated) register as the constant: no link (the id is cleared).
     if ((op === BPF_ADD || op === BPF_SUB) && dst.id && srcConst && src !== dst) {
       // BPF_ADD_CONST (host kernel 6.18): `rX += K` / `rX -= K`, also in 32 bits, keeps the scalar id with the

@@ -334,12 +334,3 @@ export function syncW(): void {
   update32W();
   update64W();
 }
-
-const LOW = new BigUint64Array(1);
-const LOW32 = new Uint32Array(LOW.buffer);
-
-/** The low 32 bits of a 64-bit bigint as a uint32 number, without allocating. */
-export function low32(v: bigint): number {
-  LOW[0] = v;
-  return LOW32[0]!;
-}

@@ -15,9 +15,9 @@ import {
   TNUM_UNKNOWN, Tnum, U32_MASK, U64_MASK, fls64, tnumAdd, tnumAnd, tnumArshift, tnumBswap16, tnumBswap32,
   tnumBswap64, tnumCast, tnumClearSubreg, tnumConst, tnumConstSubreg, tnumIntersect, tnumIsConst, tnumLshift,
   tnumMul, tnumNeg, tnumOr, tnumOverlap, tnumRange, tnumRshift, tnumStep, tnumSub, tnumSubreg, tnumSubregIsConst,
-  tnumWithSubreg, tnumXor,
+  tnumWithSubreg, tnumXor, low32,
 } from './tnum.js';
-import { boundOffsetW, deduceW, loadBounds, low32, storeBounds, syncW, update32W, update64W } from './halves.js';
+import { boundOffsetW, deduceW, loadBounds, storeBounds, syncW, update32W, update64W } from './halves.js';
 
 export const S64_MIN = -(1n << 63n);
 export const S64_MAX = (1n << 63n) - 1n;
@@ -42,9 +42,9 @@ const u32 = (x: number): number => x >>> 0;
 const bmax = (a: bigint, b: bigint): bigint => (a > b ? a : b);
 const bmin = (a: bigint, b: bigint): bigint => (a < b ? a : b);
 /** (u32)(64-bit bigint, signed or unsigned) */
-const lo32u = (x: bigint): number => Number(x & 0xffff_ffffn);
+const lo32u = (x: bigint): number => low32(x);
 /** (s32)(64-bit bigint, signed or unsigned) */
-const lo32s = (x: bigint): number => Number(x & 0xffff_ffffn) | 0;
+const lo32s = (x: bigint): number => low32(x) | 0;
 
 export class ScalarBounds {
   varOff: Tnum = TNUM_UNKNOWN;
@@ -125,9 +125,9 @@ export class ScalarBounds {
 
 /** ___mark_reg_known: the register holds exactly `imm` (taken mod 2^64). */
 export function markKnown(r: ScalarBounds, imm: bigint): void {
-  const v = u64(imm);
+  const v = imm >= 0n && imm <= U64_MAX ? imm : u64(imm);
   r.varOff = tnumConst(v);
-  r.smin = r.smax = s64(v);
+  r.smin = r.smax = v <= S64_MAX ? v : s64(v);
   r.umin = r.umax = v;
   r.s32min = r.s32max = lo32s(v);
   r.u32min = r.u32max = lo32u(v);

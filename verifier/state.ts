@@ -234,8 +234,9 @@ export class FuncState {
 
   clone(): FuncState {
     const f = new FuncState(false);
-    for (const r of this.regs) f.regs.push(r.clone());
-    for (const s of this.stack) f.stack.push(s.clone());
+    // map() makes arrays of the exact length (push() would reserve room for 17 elements)
+    f.regs = this.regs.map((r) => r.clone());
+    f.stack = this.stack.map((s) => s.clone());
     f.frameno = this.frameno;
     f.callsite = this.callsite;
     f.subprog = this.subprog;
@@ -245,20 +246,25 @@ export class FuncState {
   /** clone() for a copy that nobody modifies: registers and slots identical to `prev`'s are shared with it. */
   snapshot(prev: FuncState | undefined): FuncState {
     const f = new FuncState(false);
-    for (let i = 0; i < this.regs.length; i++) {
-      const r = this.regs[i]!;
+    f.regs = this.regs.map((r, i) => {
       const p = prev?.regs[i];
-      f.regs.push(p !== undefined && p.identical(r) ? p : r.clone());
-    }
-    for (let i = 0; i < this.stack.length; i++) {
-      const s = this.stack[i]!;
+      return p !== undefined && p.identical(r) ? p : r.clone();
+    });
+    f.stack = this.stack.map((s, i) => {
       const p = prev?.stack[i];
-      f.stack.push(p !== undefined && p.identical(s) ? p : s.clone());
-    }
+      return p !== undefined && p.identical(s) ? p : s.clone();
+    });
     f.frameno = this.frameno;
     f.callsite = this.callsite;
     f.subprog = this.subprog;
     return f;
+  }
+
+  /** Undo snapshot(prev): copy the registers and stack slots shared with `prev`, so this frame can be modified. */
+  unshare(prev: FuncState | undefined): void {
+    if (prev === undefined) return;
+    for (let i = 0; i < this.regs.length; i++) if (this.regs[i] === prev.regs[i]) this.regs[i] = this.regs[i]!.clone();
+    for (let i = 0; i < this.stack.length; i++) if (this.stack[i] === prev.stack[i]) this.stack[i] = this.stack[i]!.clone();
   }
 
   get allocatedStack(): number {
@@ -312,6 +318,15 @@ export class VerifierState {
     v.branches = this.branches;
     v.insnIdx = this.insnIdx;
     return v;
+  }
+
+  /**
+   * Undo snapshot(prev) once nothing else refers to this state's own registers: copy only what is shared with
+   * `prev`, so the state can be modified again.
+   */
+  unshare(prev: VerifierState): this {
+    for (let i = 0; i < this.frames.length; i++) this.frames[i]!.unshare(prev.frames[i]);
+    return this;
   }
 }
 
@@ -412,11 +427,16 @@ export function formatState(st: VerifierState, frameno: number, scratch: Scratch
 // ---- state comparison for pruning (regsafe / stacksafe / states_equal) ---------------------------------
 
 export class IdMap {
-  private fwd = new Map<number, number>();
-  private rev = new Map<number, number>();
+  // created on the first pair of non-zero ids (most comparisons have none; a Map is costly to allocate)
+  private fwd: Map<number, number> | null = null;
+  private rev: Map<number, number> | null = null;
   check(oldId: number, curId: number): boolean {
     if (oldId === 0 && curId === 0) return true;
     if (oldId === 0 || curId === 0) return oldId === 0 ? true : false;
+    if (this.fwd === null || this.rev === null) {
+      this.fwd = new Map<number, number>();
+      this.rev = new Map<number, number>();
+    }
     const f = this.fwd.get(oldId);
     const b = this.rev.get(curId);
     if (f === undefined && b === undefined) {
