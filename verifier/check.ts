@@ -1021,9 +1021,8 @@ export class Verifier {
         return;
       }
     }
-    // two scalars (the transfer functions may change their source operand: give them a copy, except of the
-    // immediate's register, which is rebuilt for every instruction anyway)
-    const srcS = src === this.immReg ? src.s : src.s.cloneBounds();
+    // two scalars (`rX op= rX`: the transfer functions update dst while still reading src, so give them a copy)
+    const srcS = src === dst ? src.s.cloneBounds() : src.s;
     const res = adjustScalarMinMaxVals(dst.s, srcS, op, alu64);
     if (res.fork) {
       // maybe_fork_scalars: the pushed branch re-executes this insn with dst = 0

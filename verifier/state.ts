@@ -538,9 +538,11 @@ export function stacksafe(o: FuncState, c: FuncState, idmap: IdMap, allowUninit:
   return true;
 }
 
+/** The bounds of an unknown scalar (never modified). */
+const UNBOUNDED = new ScalarBounds();
+
 function isUnboundedScalar(r: RegState): boolean {
-  const fresh = new ScalarBounds();
-  return r.id === 0 && r.s.equals(fresh);
+  return r.id === 0 && r.s.equals(UNBOUNDED);
 }
 
 /**
