@@ -224,11 +224,11 @@ export function boundsSanityCheck(r: ScalarBounds, fix = false): string | null {
     msg = 'range bounds violation';
   } else if (tnumIsConst(r.varOff)) {
     const uv = r.varOff.value;
-    const sv = s64(uv);
+    const sv = uv <= S64_MAX ? uv : s64(uv);
     if (r.umin !== uv || r.umax !== uv || r.smin !== sv || r.smax !== sv) msg = 'const tnum out of sync with range bounds';
   }
   if (msg === null && tnumSubregIsConst(r.varOff)) {
-    const uv = Number(r.varOff.value & U32_MASK);
+    const uv = low32(r.varOff.value);
     const sv = s32(uv);
     if (r.u32min !== uv || r.u32max !== uv || r.s32min !== sv || r.s32max !== sv) {
       msg = 'const subreg tnum out of sync with range bounds';
@@ -1255,13 +1255,14 @@ export function regSetMinMax(
   regBoundsSync(trueDst);
   regBoundsSync(trueSrc);
   const out: [string, string][] = [];
-  const checks: [ScalarBounds, string][] = [
-    [trueDst, 'true_reg1'], [trueSrc, 'true_reg2'], [falseDst, 'false_reg1'], [falseSrc, 'false_reg2'],
-  ];
-  for (const [r, ctx] of checks) {
-    const m = boundsSanityCheck(r, true);
-    if (m !== null) out.push([ctx, m]);
-  }
+  let m = boundsSanityCheck(trueDst, true);
+  if (m !== null) out.push(['true_reg1', m]);
+  m = boundsSanityCheck(trueSrc, true);
+  if (m !== null) out.push(['true_reg2', m]);
+  m = boundsSanityCheck(falseDst, true);
+  if (m !== null) out.push(['false_reg1', m]);
+  m = boundsSanityCheck(falseSrc, true);
+  if (m !== null) out.push(['false_reg2', m]);
   return out;
 }
 

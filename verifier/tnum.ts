@@ -41,9 +41,10 @@ export function low32(v: bigint): number {
 /** Index of the most significant set bit, 1-based; 0 for 0 (the kernel's fls64). */
 export function fls64(x: bigint): number {
   if (x === 0n) return 0;
-  const hi = Number(x >> 32n);
+  LOW[0] = x;
+  const hi = LOW32[1]!;
   if (hi !== 0) return 64 - Math.clz32(hi);
-  return 32 - Math.clz32(Number(x));
+  return 32 - Math.clz32(LOW32[0]!);
 }
 
 /** Constant tnums of 0 .. 1023, made on first use (counters and small immediates recur). */
