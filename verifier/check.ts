@@ -110,7 +110,7 @@ interface StackElem {
   insnIdx: number;
   prevInsnIdx: number;
   logPos: number;
-  /** `st` shares registers and stack slots with the state below it (VerifierState.snapshot): unshare before use. */
+  /** `st` shares registers and stack slots with the state below it (VerifierState.share): unshare before use. */
   shared: boolean;
 }
 
@@ -715,7 +715,7 @@ export class Verifier {
     const n = this.branchStack.length;
     if (n >= 2 && !this.branchStack[n - 1]!.shared) {
       const top = this.branchStack[n - 1]!;
-      top.st = top.st.snapshot(this.branchStack[n - 2]!.st);
+      top.st.share(this.branchStack[n - 2]!.st);
       top.shared = true;
     }
     const st = this.cur.clone();

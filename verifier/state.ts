@@ -260,7 +260,20 @@ export class FuncState {
     return f;
   }
 
-  /** Undo snapshot(prev): copy the registers and stack slots shared with `prev`, so this frame can be modified. */
+  /** snapshot(prev) in place: registers and stack slots identical to `prev`'s are replaced by `prev`'s objects. */
+  share(prev: FuncState | undefined): void {
+    if (prev === undefined) return;
+    for (let i = 0; i < this.regs.length; i++) {
+      const p = prev.regs[i];
+      if (p !== undefined && p.identical(this.regs[i]!)) this.regs[i] = p;
+    }
+    for (let i = 0; i < this.stack.length; i++) {
+      const p = prev.stack[i];
+      if (p !== undefined && p.identical(this.stack[i]!)) this.stack[i] = p;
+    }
+  }
+
+  /** Undo share(prev) or snapshot(prev): copy the registers and stack slots shared with `prev` (to modify them). */
   unshare(prev: FuncState | undefined): void {
     if (prev === undefined) return;
     for (let i = 0; i < this.regs.length; i++) if (this.regs[i] === prev.regs[i]) this.regs[i] = this.regs[i]!.clone();
@@ -321,8 +334,17 @@ export class VerifierState {
   }
 
   /**
-   * Undo snapshot(prev) once nothing else refers to this state's own registers: copy only what is shared with
-   * `prev`, so the state can be modified again.
+   * snapshot(prev) in place, for a state nobody modifies until unshare(prev): registers and stack slots identical
+   * to `prev`'s are replaced by `prev`'s objects.
+   */
+  share(prev: VerifierState): this {
+    for (let i = 0; i < this.frames.length; i++) this.frames[i]!.share(prev.frames[i]);
+    return this;
+  }
+
+  /**
+   * Undo share(prev) or snapshot(prev) once nothing else refers to this state's own registers: copy only what is
+   * shared with `prev`, so the state can be modified again.
    */
   unshare(prev: VerifierState): this {
     for (let i = 0; i < this.frames.length; i++) this.frames[i]!.unshare(prev.frames[i]);
