@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runInterpBench } from './interp.js';
 import { runJsTierBench } from './jstier.js';
-import { runLoadBench, runModelBench, runVerifierBench } from './model.js';
+import { formatVerifierResult, runLoadBench, runModelBench, runVerifierBench } from './model.js';
 import { packageRoot } from './lib.js';
 import { runProgRunBench } from './progrun.js';
 import { runReprBench } from './repr.js';
@@ -48,7 +48,7 @@ for (const r of results.progRun) {
   console.log(`run    ${(r.name + ', ' + r.messageBytes + ' B').padEnd(34)} ${(r.nsPerRun / 1000).toFixed(2).padStart(7)} us/run  ${String(r.insnsPerRun).padStart(5)} insns/run`);
 }
 for (const r of results.elfLoad) console.log(`elf    ${r.file.padEnd(34)} ${String(r.bytes).padStart(7)} bytes  ${r.msPerLoad.toFixed(3)} ms/load`);
-for (const r of results.verifier) console.log(`verify ${r.name.padEnd(40)} ${String(r.processed).padStart(7)} processed insns  ${(r.insnsPerSec / 1e3).toFixed(0)} k insns/s`);
+for (const r of results.verifier) console.log(formatVerifierResult(r));
 if (results.cliStartup) console.log(`cli    bpfvm --version: median ${results.cliStartup.medianMs.toFixed(1)} ms (min ${results.cliStartup.minMs.toFixed(1)}, max ${results.cliStartup.maxMs.toFixed(1)})`);
 const out = join(packageRoot(), 'bench', 'results.json');
 writeFileSync(out, JSON.stringify(results, null, 2) + '\n');

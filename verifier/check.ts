@@ -46,7 +46,7 @@ import {
 import { LINKED_REGS_MAX, Precision, INSN_F_DST_REG_STACK, INSN_F_SRC_REG_STACK, stackAccessFlags, type HistEntry, type LinkedReg } from './precision.js';
 import { computeStackLive } from './stackliveness.js';
 import { checkStructure, type StructureResult } from './structure.js';
-import { tnumAdd, tnumConst, tnumIsAligned, tnumIsConst, tnumSub } from './tnum.js';
+import { tnumAdd, tnumConst, tnumIsAligned, tnumIsConst, tnumSub, tnumSubregIsConst } from './tnum.js';
 
 const EINVAL = 22;
 const EACCES = 13;
@@ -116,6 +116,8 @@ interface StackElem {
   insnIdx: number;
   prevInsnIdx: number;
   logPos: number;
+  /** `st` shares registers and stack slots with the state below it (VerifierState.share): unshare before use. */
+  shared: boolean;
 }
 
 interface Explored {
@@ -180,7 +182,10 @@ const COMPATIBLE: Record<string, [RegType, string][]> = {
 
 // ---- static register liveness (compute_live_registers) -------------------------------------------------
 
-function insnUseDef(i: Insn, nextSlot: Insn | undefined, progType: number): [number, number] {
+/** The registers an instruction reads (low 16 bits) and writes (high 16 bits). */
+const ud = (use: number, def: number): number => use | (def << 16);
+
+function insnUseDef(i: Insn, nextSlot: Insn | undefined, progType: number): number {
   const c = cls(i.op);
   const d = 1 << i.dst;
   const s = 1 << i.src;
@@ -189,70 +194,77 @@ function insnUseDef(i: Insn, nextSlot: Insn | undefined, progType: number): [num
     case BPF_ALU:
     case BPF_ALU64: {
       const op = aluOp(i.op);
-      if (op === BPF_MOV) return [srcBit(i.op) === BPF_X ? s : 0, d];
-      if (op === BPF_NEG || op === BPF_END) return [d, d];
-      return [d | (srcBit(i.op) === BPF_X ? s : 0), d];
+      if (op === BPF_MOV) return ud(srcBit(i.op) === BPF_X ? s : 0, d);
+      if (op === BPF_NEG || op === BPF_END) return ud(d, d);
+      return ud(d | (srcBit(i.op) === BPF_X ? s : 0), d);
     }
     case BPF_LDX:
-      return [s, d];
+      return ud(s, d);
     case BPF_ST:
-      return [d, 0];
+      return ud(d, 0);
     case BPF_STX:
       if (mode(i.op) === BPF_ATOMIC) {
-        if (i.imm === BPF_CMPXCHG) return [d | s | 1, 1];
-        if (i.imm & BPF_FETCH) return [d | s, s];
-        return [d | s, 0];
+        if (i.imm === BPF_CMPXCHG) return ud(d | s | 1, 1);
+        if (i.imm & BPF_FETCH) return ud(d | s, s);
+        return ud(d | s, 0);
       }
-      return [d | s, 0];
+      return ud(d | s, 0);
     case BPF_LD:
-      if (i.op === LDDW) return [0, d];
-      return [(1 << 6) | (mode(i.op) === BPF_IND ? s : 0), CALLER];
+      if (i.op === LDDW) return ud(0, d);
+      return ud((1 << 6) | (mode(i.op) === BPF_IND ? s : 0), CALLER);
     case BPF_JMP:
     case BPF_JMP32: {
       const op = aluOp(i.op);
-      if (op === BPF_EXIT) return [1, 0];
-      if (op === BPF_JA) return [0, 0];
+      if (op === BPF_EXIT) return ud(1, 0);
+      if (op === BPF_JA) return ud(0, 0);
       if (op === BPF_CALL) {
         if (i.src === 0) {
           const p = protoFor(progType, i.imm);
-          if (p) return [((1 << (p.args.length + 1)) - 1) & ~1, CALLER];
+          if (p) return ud(((1 << (p.args.length + 1)) - 1) & ~1, CALLER);
         }
-        return [CALLER & ~1, CALLER];
+        return ud(CALLER & ~1, CALLER);
       }
-      if (op === BPF_JCOND) return [0, 0];
-      return [d | (srcBit(i.op) === BPF_X ? s : 0), 0];
+      if (op === BPF_JCOND) return ud(0, 0);
+      return ud(d | (srcBit(i.op) === BPF_X ? s : 0), 0);
     }
   }
   void nextSlot;
-  return [0, 0];
+  return ud(0, 0);
+}
+
+/** Successors of one instruction (insn_successors) in SUCC[0..count-1]; returns the count. */
+const SUCC = new Int32Array(2);
+function successorsOf(slots: Insn[], isInsn: Uint8Array, pc: number): number {
+  if (!isInsn[pc]) return 0;
+  const i = slots[pc]!;
+  const c = cls(i.op);
+  if (c === BPF_JMP || c === BPF_JMP32) {
+    const op = aluOp(i.op);
+    if (op === BPF_EXIT) return 0;
+    if (op === BPF_CALL) {
+      SUCC[0] = pc + 1;
+      return 1;
+    }
+    if (op === BPF_JA) {
+      SUCC[0] = c === BPF_JMP ? pc + i.off + 1 : pc + i.imm + 1;
+      return 1;
+    }
+    SUCC[0] = pc + 1;
+    SUCC[1] = pc + i.off + 1;
+    return 2;
+  }
+  SUCC[0] = pc + (i.op === LDDW ? 2 : 1);
+  return 1;
 }
 
 /** insn_successors: fallthrough first, then the jump target; none after exit; a call falls through. */
 export function insnSuccessors(slots: Insn[], isInsn: Uint8Array): (readonly number[])[] {
-  // array literals of the exact length (a push onto [] reserves room for 17 elements; these arrays live as
-  // long as the verification, one per instruction)
   const n = slots.length;
   const succ: (readonly number[])[] = new Array(n);
   for (let pc = 0; pc < n; pc++) {
-    succ[pc] = NO_SUCCESSORS;
-    if (!isInsn[pc]) continue;
-    const i = slots[pc]!;
-    const c = cls(i.op);
-    if (c === BPF_JMP || c === BPF_JMP32) {
-      const op = aluOp(i.op);
-      if (op === BPF_EXIT) continue;
-      if (op === BPF_CALL) {
-        succ[pc] = [pc + 1];
-        continue;
-      }
-      if (op === BPF_JA) {
-        succ[pc] = [c === BPF_JMP ? pc + i.off + 1 : pc + i.imm + 1];
-        continue;
-      }
-      succ[pc] = [pc + 1, pc + i.off + 1];
-      continue;
-    }
-    succ[pc] = [pc + (i.op === LDDW ? 2 : 1)];
+    const k = successorsOf(slots, isInsn, pc);
+    // array literals of the exact length (a push onto [] reserves room for 17 elements)
+    succ[pc] = k === 0 ? NO_SUCCESSORS : k === 1 ? [SUCC[0]!] : [SUCC[0]!, SUCC[1]!];
   }
   return succ;
 }
@@ -318,16 +330,25 @@ export function computeSccs(succ: readonly (readonly number[])[], isInsn: Uint8A
   return scc;
 }
 
-export function computeLiveRegs(slots: Insn[], isInsn: Uint8Array, progType: number, succ = insnSuccessors(slots, isInsn)): Uint16Array {
+export function computeLiveRegs(slots: Insn[], isInsn: Uint8Array, progType: number, succ?: readonly (readonly number[])[]): Uint16Array {
   const n = slots.length;
   const liveIn = new Uint16Array(n);
   const use = new Uint16Array(n);
   const def = new Uint16Array(n);
+  // successors as two columns (-1: none), rather than an array per instruction
+  const s0 = new Int32Array(n).fill(-1);
+  const s1 = new Int32Array(n).fill(-1);
+  for (let pc = 0; pc < n; pc++) {
+    const out = succ?.[pc];
+    const k = out ? out.length : successorsOf(slots, isInsn, pc);
+    if (k > 0) s0[pc] = out ? out[0]! : SUCC[0]!;
+    if (k > 1) s1[pc] = out ? out[1]! : SUCC[1]!;
+  }
   for (let pc = 0; pc < n; pc++) {
     if (!isInsn[pc]) continue;
-    const [u, d] = insnUseDef(slots[pc]!, slots[pc + 1], progType);
-    use[pc] = u & 0x3ff;
-    def[pc] = d & 0x3ff;
+    const ud = insnUseDef(slots[pc]!, slots[pc + 1], progType);
+    use[pc] = ud & 0x3ff;
+    def[pc] = (ud >>> 16) & 0x3ff;
   }
   let changed = true;
   while (changed) {
@@ -335,7 +356,10 @@ export function computeLiveRegs(slots: Insn[], isInsn: Uint8Array, progType: num
     for (let pc = n - 1; pc >= 0; pc--) {
       if (!isInsn[pc]) continue;
       let out = 0;
-      for (const t of succ[pc]!) if (t >= 0 && t < n) out |= liveIn[t]!;
+      const t0 = s0[pc]!;
+      const t1 = s1[pc]!;
+      if (t0 >= 0 && t0 < n) out |= liveIn[t0]!;
+      if (t1 >= 0 && t1 < n) out |= liveIn[t1]!;
       const v = use[pc]! | (out & ~def[pc]!);
       if (v !== liveIn[pc]) {
         liveIn[pc] = v;
@@ -391,7 +415,8 @@ export class Verifier {
   branchStack: StackElem[] = [];
   /** The latest state added to `explored` (snapshot() shares its unchanged registers). */
   private lastExplored: VerifierState | null = null;
-  explored = new Map<number, Explored[]>();
+  /** Explored states by instruction index (an array: a program has states at up to thousands of indices). */
+  explored: (Explored[] | undefined)[] = [];
   totalStates = 0;
   curStates = 0;
   peakStates = 0;
@@ -418,11 +443,8 @@ export class Verifier {
 
   constructor(readonly code: Uint8Array, readonly opts: CheckOptions) {
     this.n = Math.floor(code.byteLength / 8);
-    this.slots = [];
-    for (let pc = 0; pc < this.n; pc++) {
-      const s = readSlot(code, pc);
-      this.slots.push(s);
-    }
+    this.slots = new Array<Insn>(this.n);
+    for (let pc = 0; pc < this.n; pc++) this.slots[pc] = readSlot(code, pc);
     for (let pc = 0; pc < this.n; pc++) {
       const s = this.slots[pc]!;
       if (s.op === LDDW && pc + 1 < this.n) {
@@ -703,7 +725,7 @@ export class Verifier {
         const e = this.branchStack.pop();
         if (!e) break;
         if (!(this.log.level & BPF_LOG_LEVEL2)) this.log.reset(e.logPos);
-        this.cur = e.st;
+        this.cur = e.shared ? e.st.unshare(this.branchStack[this.branchStack.length - 1]!.st) : e.st;
         this.insnIdx = e.insnIdx;
         this.prevInsnIdx = e.prevInsnIdx;
         doPrintState = true;
@@ -756,9 +778,18 @@ export class Verifier {
   }
 
   private pushStack(insnIdx: number, prevInsnIdx: number): VerifierState {
+    // The caller refines the pushed state right after pushing; the previous one is final by now. A deep
+    // program keeps thousands of pushed states alive, so that one keeps only the registers and stack slots that
+    // differ from the state below it and shares the rest (those are copied when it is popped).
+    const n = this.branchStack.length;
+    if (n >= 2 && !this.branchStack[n - 1]!.shared) {
+      const top = this.branchStack[n - 1]!;
+      top.st.share(this.branchStack[n - 2]!.st);
+      top.shared = true;
+    }
     const st = this.cur.clone();
     st.branches = 1;
-    this.branchStack.push({ st, insnIdx, prevInsnIdx, logPos: this.log.pos });
+    this.branchStack.push({ st, insnIdx, prevInsnIdx, logPos: this.log.pos, shared: false });
     if (this.branchStack.length > BPF_COMPLEXITY_LIMIT_JMP_SEQ) {
       this.fail(`The sequence of ${this.branchStack.length} jumps is too complex.`, E2BIG);
     }
@@ -805,9 +836,9 @@ export class Verifier {
     const forceNewState = this.cur.hist.length > 40;
     let addNewState = forceNewState;
     if (this.jmpsProcessed - this.prevJmpsProcessed >= 2 && this.processed - this.prevInsnProcessed >= 8) addNewState = true;
-    const list = this.explored.get(idx) ?? [];
+    let list = this.explored[idx];
     let statesCnt = 0;
-    for (let k = 0; k < list.length; k++) {
+    for (let k = 0; list !== undefined && k < list.length; k++) {
       const sl = list[k]!;
       statesCnt++;
       if (sl.st.branches) {
@@ -853,8 +884,8 @@ export class Verifier {
     this.cur.firstInsnIdx = idx;
     this.cur.hist = [];
     this.maybeEnterScc(st);
-    list.push({ st, hit: 0, miss: 0 });
-    this.explored.set(idx, list);
+    if (list === undefined) this.explored[idx] = [{ st, hit: 0, miss: 0 }];
+    else list.push({ st, hit: 0, miss: 0 });
     this.totalStates++;
     this.curStates++;
     if (this.curStates > this.peakStates) this.peakStates = this.curStates;
@@ -1099,9 +1130,8 @@ export class Verifier {
         return;
       }
     }
-    // two scalars (the transfer functions may change their source operand: give them a copy, except of the
-    // immediate's register, which is rebuilt for every instruction anyway)
-    const srcS = src === this.immReg ? src.s : src.s.cloneBounds();
+    // two scalars (`rX op= rX`: the transfer functions update dst while still reading src, so give them a copy)
+    const srcS = src === dst ? src.s.cloneBounds() : src.s;
     const res = adjustScalarMinMaxVals(dst.s, srcS, op, alu64);
     if (res.fork) {
       // maybe_fork_scalars: the pushed branch re-executes this insn with dst = 0
@@ -1109,7 +1139,7 @@ export class Verifier {
       const od = other.cur.regs[insn.dst]!;
       od.s.setBounds(res.fork);
     }
-    const srcConst = alu64 ? tnumIsConst(src.s.varOff) : tnumIsConst(src.s.varOff) || (src.s.varOff.mask & 0xffffffffn) === 0n;
+    const srcConst = alu64 ? tnumIsConst(src.s.varOff) : tnumSubregIsConst(src.s.varOff);
     // `rX += rX` reads its own (already updated) register as the constant: no link (the id is cleared).
     if ((op === BPF_ADD || op === BPF_SUB) && dst.id && srcConst && src !== dst) {
       // BPF_ADD_CONST (host kernel 6.18): `rX += K` / `rX -= K`, also in 32 bits, keeps the scalar id with the

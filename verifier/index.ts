@@ -25,6 +25,12 @@ export interface VerifyResult {
 
 export type VerifyInput = ProgramSpec | { insns: Uint8Array; type: number; attachType?: number; name?: string; license?: string };
 
+/** Line-info records by instruction offset (the loader's are already in order: then no copy is made). */
+function sortedLineInfo<T extends { insnOff: number }>(li: readonly T[]): readonly T[] {
+  for (let i = 1; i < li.length; i++) if (li[i - 1]!.insnOff > li[i]!.insnOff) return [...li].sort((a, b) => a.insnOff - b.insnOff);
+  return li;
+}
+
 export function verify(prog: VerifyInput, options: VerifyOptions = {}): VerifyResult {
   const attachType = prog.attachType ?? CTX_DEFAULT_ATTACH[prog.type];
   const v = new Verifier(prog.insns, {
@@ -34,7 +40,7 @@ export function verify(prog: VerifyInput, options: VerifyOptions = {}): VerifyRe
     privileged: options.privileged ?? true,
     maps: options.maps ?? [],
     license: prog.license ?? 'GPL',
-    lineInfo: 'lineInfo' in prog ? [...prog.lineInfo].sort((a, b) => a.insnOff - b.insnOff) : [],
+    lineInfo: 'lineInfo' in prog ? sortedLineInfo(prog.lineInfo) : [],
   });
   return v.run();
 }

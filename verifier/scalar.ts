@@ -15,8 +15,9 @@ import {
   TNUM_UNKNOWN, Tnum, U32_MASK, U64_MASK, fls64, tnumAdd, tnumAnd, tnumArshift, tnumBswap16, tnumBswap32,
   tnumBswap64, tnumCast, tnumClearSubreg, tnumConst, tnumConstSubreg, tnumIntersect, tnumIsConst, tnumLshift,
   tnumMul, tnumNeg, tnumOr, tnumOverlap, tnumRange, tnumRshift, tnumStep, tnumSub, tnumSubreg, tnumSubregIsConst,
-  tnumWithSubreg, tnumXor,
+  tnumWithSubreg, tnumXor, low32,
 } from './tnum.js';
+import { boundOffsetW, deduceW, loadBounds, storeBounds, syncW, update32W, update64W } from './halves.js';
 
 export const S64_MIN = -(1n << 63n);
 export const S64_MAX = (1n << 63n) - 1n;
@@ -24,8 +25,6 @@ export const U64_MAX = U64_MASK;
 export const S32_MIN = -0x8000_0000;
 export const S32_MAX = 0x7fff_ffff;
 export const U32_MAX = 0xffff_ffff;
-const SIGN64 = 1n << 63n;
-const TWO64 = 1n << 64n;
 
 // BPF_OP() values (ALU and JMP share the encoding space).
 export const BPF_ADD = 0x00, BPF_SUB = 0x10, BPF_MUL = 0x20, BPF_DIV = 0x30, BPF_OR = 0x40, BPF_AND = 0x50;
@@ -43,9 +42,9 @@ const u32 = (x: number): number => x >>> 0;
 const bmax = (a: bigint, b: bigint): bigint => (a > b ? a : b);
 const bmin = (a: bigint, b: bigint): bigint => (a < b ? a : b);
 /** (u32)(64-bit bigint, signed or unsigned) */
-const lo32u = (x: bigint): number => Number(x & 0xffff_ffffn);
+const lo32u = (x: bigint): number => low32(x);
 /** (s32)(64-bit bigint, signed or unsigned) */
-const lo32s = (x: bigint): number => Number(x & 0xffff_ffffn) | 0;
+const lo32s = (x: bigint): number => low32(x) | 0;
 
 export class ScalarBounds {
   varOff: Tnum = TNUM_UNKNOWN;
@@ -126,9 +125,9 @@ export class ScalarBounds {
 
 /** ___mark_reg_known: the register holds exactly `imm` (taken mod 2^64). */
 export function markKnown(r: ScalarBounds, imm: bigint): void {
-  const v = u64(imm);
+  const v = imm >= 0n && imm <= U64_MAX ? imm : u64(imm);
   r.varOff = tnumConst(v);
-  r.smin = r.smax = s64(v);
+  r.smin = r.smax = v <= S64_MAX ? v : s64(v);
   r.umin = r.umax = v;
   r.s32min = r.s32max = lo32s(v);
   r.u32min = r.u32max = lo32u(v);
@@ -168,180 +167,50 @@ export function mark32Unbounded(r: ScalarBounds): void {
 
 // ---- reg_bounds_sync -------------------------------------------------------------------------------------
 
+// The bounds synchronisation runs on 32-bit halves without allocating (halves.ts); these wrap it for a
+// ScalarBounds.
+
+/** __update_reg32_bounds: tighten the 32-bit bounds from var_off. */
 export function update32Bounds(r: ScalarBounds): void {
-  const t = tnumSubreg(r.varOff);
-  const v = Number(t.value);
-  const m = Number(t.mask);
-  // min signed = sign bit if it may be set | min of other bits; max signed = sign bit only if known set | ...
-  r.s32min = Math.max(r.s32min, s32(v | (m & 0x8000_0000)));
-  r.s32max = Math.min(r.s32max, s32(v | (m & 0x7fff_ffff)));
-  r.u32min = Math.max(r.u32min, v);
-  r.u32max = Math.min(r.u32max, u32(v | m));
+  loadBounds(r);
+  update32W();
+  storeBounds(r);
 }
 
+/** __update_reg64_bounds: tighten the 64-bit bounds from var_off. */
 export function update64Bounds(r: ScalarBounds): void {
-  const { value, mask } = r.varOff;
-  r.smin = bmax(r.smin, s64(value | (mask & SIGN64)));
-  r.smax = bmin(r.smax, s64(value | (mask & S64_MAX)));
-  r.umin = bmax(r.umin, value);
-  r.umax = bmin(r.umax, value | mask);
-  // "Improve bounds when tnum has a single possible value" (in 6.18 stable): if [umin, umax] and the tnum
-  // share exactly one member, the register is that constant.
-  const next = tnumStep(r.varOff, r.umin);
-  const uminIn = (r.umin & ~mask) === value;
-  const tmax = value | mask;
-  if (uminIn && next > r.umax) markKnown(r, r.umin);
-  else if (!uminIn && next === tmax) markKnown(r, tmax);
-  else if (!uminIn && next <= r.umax && tnumStep(r.varOff, next) > r.umax) markKnown(r, next);
+  loadBounds(r);
+  update64W();
+  storeBounds(r);
 }
 
 /** __update_reg_bounds: tighten all bounds from var_off. */
 export function updateRegBounds(r: ScalarBounds): void {
-  update32Bounds(r);
-  update64Bounds(r);
-}
-
-function reg32DeduceBounds(r: ScalarBounds): void {
-  // the halves of the four 64-bit bounds as numbers, computed once (each bigint operation allocates)
-  const uminHi = Number(r.umin >> 32n), umaxHi = Number(r.umax >> 32n);
-  const sminHi = Number(r.smin >> 32n), smaxHi = Number(r.smax >> 32n);
-  const uminLo = lo32u(r.umin), umaxLo = lo32u(r.umax), sminLo = lo32u(r.smin), smaxLo = lo32u(r.smax);
-  // Low 32 bits of a 64-bit range whose upper halves agree form a range.
-  if (uminHi === umaxHi) {
-    r.u32min = Math.max(r.u32min, uminLo);
-    r.u32max = Math.min(r.u32max, umaxLo);
-    if ((uminLo | 0) <= (umaxLo | 0)) {
-      r.s32min = Math.max(r.s32min, uminLo | 0);
-      r.s32max = Math.min(r.s32max, umaxLo | 0);
-    }
-  }
-  if (sminHi === smaxHi) {
-    if (sminLo <= smaxLo) {
-      r.u32min = Math.max(r.u32min, sminLo);
-      r.u32max = Math.min(r.u32max, smaxLo);
-    }
-    if ((sminLo | 0) <= (smaxLo | 0)) {
-      r.s32min = Math.max(r.s32min, sminLo | 0);
-      r.s32max = Math.min(r.s32max, smaxLo | 0);
-    }
-  }
-  // Upper halves are two consecutive numbers and the low halves cross from negative to non-negative.
-  if (u32(u32(uminHi) + 1) === u32(umaxHi) && (uminLo | 0) < 0 && (umaxLo | 0) >= 0) {
-    r.s32min = Math.max(r.s32min, uminLo | 0);
-    r.s32max = Math.min(r.s32max, umaxLo | 0);
-  }
-  if (u32(u32(sminHi) + 1) === u32(smaxHi) && (sminLo | 0) < 0 && (smaxLo | 0) >= 0) {
-    r.s32min = Math.max(r.s32min, sminLo | 0);
-    r.s32max = Math.min(r.s32max, smaxLo | 0);
-  }
-  // u32 range that does not cross the s32 sign boundary is also an s32 range.
-  if (s32(r.u32min) <= s32(r.u32max)) {
-    r.s32min = Math.max(r.s32min, s32(r.u32min));
-    r.s32max = Math.min(r.s32max, s32(r.u32max));
-  }
-  if (u32(r.s32min) <= u32(r.s32max)) {
-    r.u32min = Math.max(u32(r.s32min), r.u32min);
-    r.u32max = Math.min(u32(r.s32max), r.u32max);
-  } else if (r.u32max < u32(r.s32min)) {
-    // u32 range overlaps only the non-negative part of the s32 range.
-    r.s32min = s32(r.u32min);
-    r.u32max = Math.min(r.u32max, u32(r.s32max));
-  } else if (u32(r.s32max) < r.u32min) {
-    // u32 range overlaps only the negative part of the s32 range.
-    r.s32max = s32(r.u32max);
-    r.u32min = Math.max(r.u32min, u32(r.s32min));
-  }
-}
-
-function reg64DeduceBounds(r: ScalarBounds): void {
-  if (s64(r.umin) <= s64(r.umax)) {
-    r.smin = bmax(r.smin, s64(r.umin));
-    r.smax = bmin(r.smax, s64(r.umax));
-  }
-  if (u64(r.smin) <= u64(r.smax)) {
-    r.umin = bmax(u64(r.smin), r.umin);
-    r.umax = bmin(u64(r.smax), r.umax);
-  } else if (r.umax < u64(r.smin)) {
-    r.smin = s64(r.umin);
-    r.umax = bmin(r.umax, u64(r.smax));
-  } else if (u64(r.smax) < r.umin) {
-    r.smax = s64(r.umax);
-    r.umin = bmax(r.umin, u64(r.smin));
-  }
-}
-
-const HI32 = U64_MASK ^ U32_MASK;
-const BIG_S32_MIN = BigInt(S32_MIN);
-const BIG_S32_MAX = BigInt(S32_MAX);
-
-function regDeduceMixedBounds(r: ScalarBounds): void {
-  // u32 -> u64 and u32 -> s64: splice the 32-bit bounds into the low halves of the 64-bit bounds (a no-op
-  // when the u32 range is full: the spliced bounds are then never tighter).
-  let nmin: bigint, nmax: bigint;
-  if (r.u32min !== 0 || r.u32max !== U32_MAX) {
-    nmin = (r.umin & HI32) | BigInt(r.u32min);
-    nmax = (r.umax & HI32) | BigInt(r.u32max);
-    r.umin = bmax(r.umin, nmin);
-    r.umax = bmin(r.umax, nmax);
-    nmin = s64((u64(r.smin) & HI32) | BigInt(r.u32min));
-    nmax = s64((u64(r.smax) & HI32) | BigInt(r.u32max));
-    r.smin = bmax(r.smin, nmin);
-    r.smax = bmin(r.smax, nmax);
-  }
-  // s32 -> u64/s64 the same way when the s32 range is a u32 range too (skipped when it is the u32 range just
-  // spliced in: splicing it again changes nothing)
-  if (u32(r.s32min) <= u32(r.s32max) && (u32(r.s32min) !== r.u32min || u32(r.s32max) !== r.u32max)) {
-    nmin = (r.umin & HI32) | BigInt(u32(r.s32min));
-    nmax = (r.umax & HI32) | BigInt(u32(r.s32max));
-    r.umin = bmax(r.umin, nmin);
-    r.umax = bmin(r.umax, nmax);
-    nmin = s64((u64(r.smin) & HI32) | BigInt(u32(r.s32min)));
-    nmax = s64((u64(r.smax) & HI32) | BigInt(u32(r.s32max)));
-    r.smin = bmax(r.smin, nmin);
-    r.smax = bmin(r.smax, nmax);
-  }
-  // After a sign-extending load: [(s64)S32_MIN, S32_MAX] with a non-negative s32 range is that s32 range.
-  if (r.s32min >= 0 && r.smin >= BIG_S32_MIN && r.smax <= BIG_S32_MAX) {
-    r.smin = BigInt(r.s32min);
-    r.smax = BigInt(r.s32max);
-    r.umin = BigInt(r.s32min);
-    r.umax = BigInt(r.s32max);
-    r.varOff = tnumIntersect(r.varOff, tnumRange(r.smin, r.smax));
-  }
+  loadBounds(r);
+  update32W();
+  update64W();
+  storeBounds(r);
 }
 
 /** __reg_deduce_bounds: one round of signed/unsigned and 32/64-bit cross-deduction. */
 export function deduceBounds(r: ScalarBounds): void {
-  reg32DeduceBounds(r);
-  reg64DeduceBounds(r);
-  regDeduceMixedBounds(r);
+  loadBounds(r);
+  deduceW();
+  storeBounds(r);
 }
 
 /** __reg_bound_offset: tighten var_off from the unsigned ranges. */
 export function boundOffset(r: ScalarBounds): void {
-  const v64 = tnumIntersect(r.varOff, tnumRange(r.umin, r.umax));
-  const v32 = tnumIntersect(tnumSubreg(v64), tnumRange(BigInt(r.u32min), BigInt(r.u32max)));
-  r.varOff = tnumOr(tnumClearSubreg(v64), v32);
+  loadBounds(r);
+  boundOffsetW();
+  storeBounds(r);
 }
 
 /** reg_bounds_sync: make var_off and the eight bounds mutually consistent. */
 export function regBoundsSync(r: ScalarBounds): void {
-  // A constant whose nine facts already agree is a fixpoint of the whole sync (the common case for pointer
-  // offsets and immediates); checking that is a few comparisons instead of ~150 bigint operations.
-  const v = r.varOff.value;
-  if (r.varOff.mask === 0n && r.umin === v && r.umax === v && r.smin === r.smax && r.s32min === r.s32max &&
-    r.u32min === r.u32max && r.smin === (v > S64_MAX ? v - TWO64 : v) && r.u32min === lo32u(v) && r.s32min === (r.u32min | 0)) return;
-  updateRegBounds(r);
-  // The kernel runs three rounds; a round is a function of the state alone, so once one changes nothing the
-  // rest cannot either (this saves most of the bigint work: usually the second round is already a no-op).
-  for (let round = 0; round < 3; round++) {
-    const { varOff, smin, smax, umin, umax, s32min, s32max, u32min, u32max } = r;
-    deduceBounds(r);
-    if (r.varOff === varOff && r.smin === smin && r.smax === smax && r.umin === umin && r.umax === umax &&
-      r.s32min === s32min && r.s32max === s32max && r.u32min === u32min && r.u32max === u32max) break;
-  }
-  boundOffset(r);
-  updateRegBounds(r);
+  loadBounds(r);
+  syncW();
+  storeBounds(r);
 }
 
 /**
@@ -355,11 +224,11 @@ export function boundsSanityCheck(r: ScalarBounds, fix = false): string | null {
     msg = 'range bounds violation';
   } else if (tnumIsConst(r.varOff)) {
     const uv = r.varOff.value;
-    const sv = s64(uv);
+    const sv = uv <= S64_MAX ? uv : s64(uv);
     if (r.umin !== uv || r.umax !== uv || r.smin !== sv || r.smax !== sv) msg = 'const tnum out of sync with range bounds';
   }
   if (msg === null && tnumSubregIsConst(r.varOff)) {
-    const uv = Number(r.varOff.value & U32_MASK);
+    const uv = low32(r.varOff.value);
     const sv = s32(uv);
     if (r.u32min !== uv || r.u32max !== uv || r.s32min !== sv || r.s32max !== sv) {
       msg = 'const subreg tnum out of sync with range bounds';
@@ -997,6 +866,17 @@ export function adjustScalarMinMaxVals(
     markUnknown(dst);
     return res;
   }
+  if (op === BPF_ADD || op === BPF_SUB || op === BPF_AND || op === BPF_OR || op === BPF_XOR) {
+    // Two constants give a constant: the transfer functions keep the (exact) result in every range and the
+    // tnum, and reg_bounds_sync then narrows all nine facts to it, so compute it directly.
+    const a = syncedConst(dst);
+    const b = a === null ? null : syncedConst(src);
+    if (a !== null && b !== null) {
+      const v = op === BPF_ADD ? a + b : op === BPF_SUB ? a - b : op === BPF_AND ? a & b : op === BPF_OR ? a | b : a ^ b;
+      markKnown(dst, alu64 ? v : v & U32_MASK);
+      return res;
+    }
+  }
   switch (op) {
     case BPF_ADD:
       scalar32Add(dst, src);
@@ -1059,6 +939,16 @@ export function adjustScalarMinMaxVals(
   if (!alu64 && op !== BPF_END) zext32To64(dst);
   regBoundsSync(dst);
   return res;
+}
+
+/** The value of a scalar whose nine facts all agree on one constant (a fixpoint of reg_bounds_sync), else null. */
+function syncedConst(r: ScalarBounds): bigint | null {
+  const v = r.varOff.value;
+  if (r.varOff.mask !== 0n || r.umin !== v || r.umax !== v || r.smin !== r.smax) return null;
+  if (v <= S64_MAX ? r.smin !== v : r.smin !== s64(v)) return null;
+  const lo = low32(v);
+  if (r.u32min !== lo || r.u32max !== lo || r.s32min !== (lo | 0) || r.s32max !== (lo | 0)) return null;
+  return v;
 }
 
 /**
@@ -1365,13 +1255,14 @@ export function regSetMinMax(
   regBoundsSync(trueDst);
   regBoundsSync(trueSrc);
   const out: [string, string][] = [];
-  const checks: [ScalarBounds, string][] = [
-    [trueDst, 'true_reg1'], [trueSrc, 'true_reg2'], [falseDst, 'false_reg1'], [falseSrc, 'false_reg2'],
-  ];
-  for (const [r, ctx] of checks) {
-    const m = boundsSanityCheck(r, true);
-    if (m !== null) out.push([ctx, m]);
-  }
+  let m = boundsSanityCheck(trueDst, true);
+  if (m !== null) out.push(['true_reg1', m]);
+  m = boundsSanityCheck(trueSrc, true);
+  if (m !== null) out.push(['true_reg2', m]);
+  m = boundsSanityCheck(falseDst, true);
+  if (m !== null) out.push(['false_reg1', m]);
+  m = boundsSanityCheck(falseSrc, true);
+  if (m !== null) out.push(['false_reg2', m]);
   return out;
 }
 

@@ -235,8 +235,9 @@ export class FuncState {
 
   clone(): FuncState {
     const f = new FuncState(false);
-    for (const r of this.regs) f.regs.push(r.clone());
-    for (const s of this.stack) f.stack.push(s.clone());
+    // map() makes arrays of the exact length (push() would reserve room for 17 elements)
+    f.regs = this.regs.map((r) => r.clone());
+    f.stack = this.stack.map((s) => s.clone());
     f.frameno = this.frameno;
     f.callsite = this.callsite;
     f.subprog = this.subprog;
@@ -246,20 +247,38 @@ export class FuncState {
   /** clone() for a copy that nobody modifies: registers and slots identical to `prev`'s are shared with it. */
   snapshot(prev: FuncState | undefined): FuncState {
     const f = new FuncState(false);
-    for (let i = 0; i < this.regs.length; i++) {
-      const r = this.regs[i]!;
+    f.regs = this.regs.map((r, i) => {
       const p = prev?.regs[i];
-      f.regs.push(p !== undefined && p.identical(r) ? p : r.clone());
-    }
-    for (let i = 0; i < this.stack.length; i++) {
-      const s = this.stack[i]!;
+      return p !== undefined && p.identical(r) ? p : r.clone();
+    });
+    f.stack = this.stack.map((s, i) => {
       const p = prev?.stack[i];
-      f.stack.push(p !== undefined && p.identical(s) ? p : s.clone());
-    }
+      return p !== undefined && p.identical(s) ? p : s.clone();
+    });
     f.frameno = this.frameno;
     f.callsite = this.callsite;
     f.subprog = this.subprog;
     return f;
+  }
+
+  /** snapshot(prev) in place: registers and stack slots identical to `prev`'s are replaced by `prev`'s objects. */
+  share(prev: FuncState | undefined): void {
+    if (prev === undefined) return;
+    for (let i = 0; i < this.regs.length; i++) {
+      const p = prev.regs[i];
+      if (p !== undefined && p.identical(this.regs[i]!)) this.regs[i] = p;
+    }
+    for (let i = 0; i < this.stack.length; i++) {
+      const p = prev.stack[i];
+      if (p !== undefined && p.identical(this.stack[i]!)) this.stack[i] = p;
+    }
+  }
+
+  /** Undo share(prev) or snapshot(prev): copy the registers and stack slots shared with `prev` (to modify them). */
+  unshare(prev: FuncState | undefined): void {
+    if (prev === undefined) return;
+    for (let i = 0; i < this.regs.length; i++) if (this.regs[i] === prev.regs[i]) this.regs[i] = this.regs[i]!.clone();
+    for (let i = 0; i < this.stack.length; i++) if (this.stack[i] === prev.stack[i]) this.stack[i] = this.stack[i]!.clone();
   }
 
   get allocatedStack(): number {
@@ -326,6 +345,24 @@ export class VerifierState {
     // the caller starts a fresh history for the current state: the snapshot keeps this one
     v.hist = this.hist;
     return v;
+  }
+
+  /**
+   * snapshot(prev) in place, for a state nobody modifies until unshare(prev): registers and stack slots identical
+   * to `prev`'s are replaced by `prev`'s objects.
+   */
+  share(prev: VerifierState): this {
+    for (let i = 0; i < this.frames.length; i++) this.frames[i]!.share(prev.frames[i]);
+    return this;
+  }
+
+  /**
+   * Undo share(prev) or snapshot(prev) once nothing else refers to this state's own registers: copy only what is
+   * shared with `prev`, so the state can be modified again.
+   */
+  unshare(prev: VerifierState): this {
+    for (let i = 0; i < this.frames.length; i++) this.frames[i]!.unshare(prev.frames[i]);
+    return this;
   }
 }
 
@@ -426,11 +463,16 @@ export function formatState(st: VerifierState, frameno: number, scratch: Scratch
 // ---- state comparison for pruning (regsafe / stacksafe / states_equal) ---------------------------------
 
 export class IdMap {
-  private fwd = new Map<number, number>();
-  private rev = new Map<number, number>();
+  // created on the first pair of non-zero ids (most comparisons have none; a Map is costly to allocate)
+  private fwd: Map<number, number> | null = null;
+  private rev: Map<number, number> | null = null;
   check(oldId: number, curId: number): boolean {
     if (oldId === 0 && curId === 0) return true;
     if (oldId === 0 || curId === 0) return oldId === 0 ? true : false;
+    if (this.fwd === null || this.rev === null) {
+      this.fwd = new Map<number, number>();
+      this.rev = new Map<number, number>();
+    }
     const f = this.fwd.get(oldId);
     const b = this.rev.get(curId);
     if (f === undefined && b === undefined) {

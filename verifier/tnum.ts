@@ -29,16 +29,33 @@ const TNUM_ZERO = new Tnum(0n, 0n);
 
 const u64 = (x: bigint): bigint => BigInt.asUintN(64, x);
 
+const LOW = new BigUint64Array(1);
+const LOW32 = new Uint32Array(LOW.buffer);
+
+/** The low 32 bits of a 64-bit bigint (signed or unsigned) as a uint32 number, without allocating. */
+export function low32(v: bigint): number {
+  LOW[0] = v;
+  return LOW32[0]!;
+}
+
 /** Index of the most significant set bit, 1-based; 0 for 0 (the kernel's fls64). */
 export function fls64(x: bigint): number {
   if (x === 0n) return 0;
-  const hi = Number(x >> 32n);
+  LOW[0] = x;
+  const hi = LOW32[1]!;
   if (hi !== 0) return 64 - Math.clz32(hi);
-  return 32 - Math.clz32(Number(x));
+  return 32 - Math.clz32(LOW32[0]!);
 }
 
+/** Constant tnums of 0 .. 1023, made on first use (counters and small immediates recur). */
+const SMALL_CONSTS: (Tnum | undefined)[] = new Array(1024).fill(undefined);
+
 export function tnumConst(value: bigint): Tnum {
-  return value === 0n ? TNUM_ZERO : new Tnum(u64(value), 0n);
+  if (value >= 0n && value < 1024n) {
+    const k = Number(value);
+    return SMALL_CONSTS[k] ?? (SMALL_CONSTS[k] = k === 0 ? TNUM_ZERO : new Tnum(value, 0n));
+  }
+  return new Tnum(value > 0n && value <= U64_MASK ? value : u64(value), 0n);
 }
 
 /** Smallest tnum covering [min, max] (unsigned): the common high prefix is known, the rest unknown. */
@@ -260,7 +277,7 @@ export function tnumConstSubreg(a: Tnum, value: bigint): Tnum {
 }
 
 export function tnumSubregIsConst(a: Tnum): boolean {
-  return (a.mask & U32_MASK) === 0n;
+  return low32(a.mask) === 0;
 }
 
 function swab(x: bigint, bytes: number): bigint {
