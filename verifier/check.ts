@@ -330,20 +330,33 @@ export function computeSccs(succ: readonly (readonly number[])[], isInsn: Uint8A
   return scc;
 }
 
-export function computeLiveRegs(slots: Insn[], isInsn: Uint8Array, progType: number, succ?: readonly (readonly number[])[]): Uint16Array {
+/**
+ * Successors of every instruction as two columns (insn_successors order, -1: none): SuccColumns.s0 / s1. Built
+ * once per verification and shared by the register and stack liveness passes (no array per instruction).
+ */
+export interface SuccColumns {
+  s0: Int32Array;
+  s1: Int32Array;
+}
+
+export function succColumns(slots: Insn[], isInsn: Uint8Array): SuccColumns {
+  const n = slots.length;
+  const s0 = new Int32Array(n).fill(-1);
+  const s1 = new Int32Array(n).fill(-1);
+  for (let pc = 0; pc < n; pc++) {
+    const k = successorsOf(slots, isInsn, pc);
+    if (k > 0) s0[pc] = SUCC[0]!;
+    if (k > 1) s1[pc] = SUCC[1]!;
+  }
+  return { s0, s1 };
+}
+
+export function computeLiveRegs(slots: Insn[], isInsn: Uint8Array, progType: number, succ: SuccColumns = succColumns(slots, isInsn)): Uint16Array {
   const n = slots.length;
   const liveIn = new Uint16Array(n);
   const use = new Uint16Array(n);
   const def = new Uint16Array(n);
-  // successors as two columns (-1: none), rather than an array per instruction
-  const s0 = new Int32Array(n).fill(-1);
-  const s1 = new Int32Array(n).fill(-1);
-  for (let pc = 0; pc < n; pc++) {
-    const out = succ?.[pc];
-    const k = out ? out.length : successorsOf(slots, isInsn, pc);
-    if (k > 0) s0[pc] = out ? out[0]! : SUCC[0]!;
-    if (k > 1) s1[pc] = out ? out[1]! : SUCC[1]!;
-  }
+  const { s0, s1 } = succ;
   for (let pc = 0; pc < n; pc++) {
     if (!isInsn[pc]) continue;
     const ud = insnUseDef(slots[pc]!, slots[pc + 1], progType);
@@ -612,7 +625,7 @@ export class Verifier {
       for (let pc = sp.start; pc < sp.end; pc++) this.subprogOf[pc] = k;
       this.subprogDepth.push(0);
     });
-    const succ = insnSuccessors(this.slots, this.structure.isInsn);
+    const succ = succColumns(this.slots, this.structure.isInsn);
     this.live = computeLiveRegs(this.slots, this.structure.isInsn, this.progType, succ);
     this.stackLive = computeStackLive(this.slots, this.structure.isInsn, succ);
     this.jmpPoint = this.structure.jumpTarget.slice();
@@ -623,7 +636,7 @@ export class Verifier {
       if (i.op === LDDW && i.src === BPF_PSEUDO_FUNC && pc + 2 < this.n) this.jmpPoint[pc + 2] = 1;
     }
     if (this.log.level & BPF_LOG_LEVEL2) {
-      const scc = computeSccs(succ, this.structure.isInsn);
+      const scc = computeSccs(insnSuccessors(this.slots, this.structure.isInsn), this.structure.isInsn);
       this.scc = scc;
       this.structure.subprogs.forEach((sp, k) => this.log.verbose(`func#${k} @${sp.start}\n`));
       this.log.verbose('Live regs before insn:\n');

@@ -11,17 +11,28 @@
 // stack pointer, reads every slot; a helper reading memory through a stack pointer reads every slot from that
 // address up to the frame pointer. Only an aligned 8-byte store through a known stack offset kills a slot.
 
+import type { SuccColumns } from './check.js';
 import {
   BPF_ADD, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_EXIT, BPF_JMP, BPF_JMP32, BPF_LD, BPF_LDX, BPF_MOV, BPF_PSEUDO_CALL, BPF_ST,
   BPF_STX, BPF_SUB, BPF_X, LDDW, aluOp, cls, mode, size, sizeBytes, srcBit, type Insn,
 } from '../vm/isa.js';
 
-/** A register's value as far as stack pointers go: not one (NONE), fp + offset (a number), or unknown (ANY). */
-const NONE = 'none';
-const ANY = 'any';
-type Val = typeof NONE | typeof ANY | number;
+/**
+ * A register's value as far as stack pointers go, as an int32: not one (NONE), fp + offset (the offset), or
+ * unknown (ANY). Offsets that leave +-2^20 become ANY (a read through it reads every slot: sound).
+ */
+const NONE = -0x80000000;
+const ANY = -0x7fffffff;
+const OFF_LIMIT = 1 << 20;
+type Val = number;
 
 const join = (a: Val, b: Val): Val => (a === NONE ? b : b === NONE ? a : a === b ? a : ANY);
+const isOff = (v: Val): boolean => v !== NONE && v !== ANY;
+const offset = (d: Val, delta: number): Val => {
+  if (!isOff(d)) return d;
+  const r = d + delta;
+  return r > -OFF_LIMIT && r < OFF_LIMIT ? r : ANY;
+};
 
 /** Sets bits a..b (spi, inclusive) of the two-halves mask of insn pc. */
 function setSlots(arr: Uint32Array, pc: number, a: number, b: number): void {
@@ -43,43 +54,46 @@ function slotRange(off: number, n: number): [number, number] | null {
  * Live stack slots (bit spi = fp-8*(spi+1)) before an instruction, or null when the program is not analysed
  * (every slot live).
  */
-export function computeStackLive(slots: Insn[], isInsn: Uint8Array, succ: readonly (readonly number[])[]): ((pc: number) => bigint) | null {
+export function computeStackLive(slots: Insn[], isInsn: Uint8Array, succ: SuccColumns): ((pc: number) => bigint) | null {
   const n = slots.length;
   for (let pc = 0; pc < n; pc++) {
     const i = slots[pc]!;
     if (isInsn[pc] && ((i.op === (BPF_JMP | BPF_CALL) && i.src === BPF_PSEUDO_CALL) || (i.op === LDDW && i.src === 4))) return null;
   }
-  // forward: stack-pointer values of the registers before each instruction
-  const state: (Val[] | null)[] = new Array<Val[] | null>(n).fill(null);
+  // forward: stack-pointer values of the registers before each instruction (11 per insn; seen[pc]: reached)
+  const { s0, s1 } = succ;
+  const state = new Int32Array(11 * n);
+  const seen = new Uint8Array(n);
+  const out = new Int32Array(11);
   let fillsMayBePtr = false;
   for (let round = 0; round < 2; round++) {
-    state.fill(null);
-    const entry: Val[] = new Array<Val>(11).fill(NONE);
-    entry[10] = 0;
-    state[0] = entry;
+    state.fill(NONE);
+    seen.fill(0);
+    state[10] = 0;
+    seen[0] = 1;
     const work: number[] = [0];
     let spilledPtr = false;
     while (work.length) {
       const pc = work.pop()!;
-      const cur = state[pc]!;
-      const out = cur.slice();
+      const base = 11 * pc;
+      for (let r = 0; r < 11; r++) out[r] = state[base + r]!;
       const i = slots[pc]!;
       const c = cls(i.op);
       const op = aluOp(i.op);
+      const fill = fillsMayBePtr ? ANY : NONE;
       if (c === BPF_ALU64) {
-        if (op === BPF_MOV) out[i.dst] = srcBit(i.op) === BPF_X && i.off === 0 ? cur[i.src]! : NONE;
-        else if ((op === BPF_ADD || op === BPF_SUB) && srcBit(i.op) !== BPF_X) {
-          const d = cur[i.dst]!;
-          out[i.dst] = typeof d === 'number' ? d + (op === BPF_ADD ? i.imm : -i.imm) : d;
-        } else if (srcBit(i.op) === BPF_X && (cur[i.dst] !== NONE || cur[i.src] !== NONE)) out[i.dst] = ANY;
-        else if (cur[i.dst] !== NONE) out[i.dst] = ANY;
+        const d = out[i.dst]!;
+        if (op === BPF_MOV) out[i.dst] = srcBit(i.op) === BPF_X && i.off === 0 ? state[base + i.src]! : NONE;
+        else if ((op === BPF_ADD || op === BPF_SUB) && srcBit(i.op) !== BPF_X) out[i.dst] = offset(d, op === BPF_ADD ? i.imm : -i.imm);
+        else if (srcBit(i.op) === BPF_X && (d !== NONE || state[base + i.src] !== NONE)) out[i.dst] = ANY;
+        else if (d !== NONE) out[i.dst] = ANY;
       } else if (c === BPF_LDX) {
-        out[i.dst] = fillsMayBePtr ? ANY : NONE;
+        out[i.dst] = fill;
       } else if (c === BPF_STX) {
-        if (cur[i.src] !== NONE) spilledPtr = true;
+        if (state[base + i.src] !== NONE) spilledPtr = true;
         if (mode(i.op) === BPF_ATOMIC && (i.imm & 1)) {
-          if (i.imm === 0xf1) out[0] = fillsMayBePtr ? ANY : NONE;
-          else out[i.src] = fillsMayBePtr ? ANY : NONE;
+          if (i.imm === 0xf1) out[0] = fill;
+          else out[i.src] = fill;
         }
       } else if (c === BPF_LD) {
         if (i.op === LDDW) out[i.dst] = NONE;
@@ -89,19 +103,22 @@ export function computeStackLive(slots: Insn[], isInsn: Uint8Array, succ: readon
       } else if (c !== BPF_JMP && c !== BPF_JMP32 && c !== BPF_ST) {
         out[i.dst] = NONE; // 32-bit ALU: never a pointer
       }
-      for (const t of succ[pc]!) {
+      for (let k = 0; k < 2; k++) {
+        const t = k === 0 ? s0[pc]! : s1[pc]!;
         if (t < 0 || t >= n) continue;
-        const prev = state[t];
-        if (!prev) {
-          state[t] = succ[pc]!.length > 1 ? out.slice() : out;
+        const tb = 11 * t;
+        if (!seen[t]) {
+          seen[t] = 1;
+          for (let r = 0; r < 11; r++) state[tb + r] = out[r]!;
           work.push(t);
           continue;
         }
         let changed = false;
         for (let r = 0; r < 11; r++) {
-          const j = join(prev[r]!, out[r]!);
-          if (j !== prev[r]) {
-            prev[r] = j;
+          const p = state[tb + r]!;
+          const j = join(p, out[r]!);
+          if (j !== p) {
+            state[tb + r] = j;
             changed = true;
           }
         }
@@ -122,25 +139,25 @@ export function computeStackLive(slots: Insn[], isInsn: Uint8Array, succ: readon
     else setSlots(use, pc, 0, 63);
   };
   for (let pc = 0; pc < n; pc++) {
-    const st = state[pc];
-    if (!isInsn[pc] || !st) continue;
+    if (!isInsn[pc] || !seen[pc]) continue;
+    const base = 11 * pc;
     const i = slots[pc]!;
     const c = cls(i.op);
     const bytes = sizeBytes(size(i.op));
     if (c === BPF_LDX) {
-      read(pc, st[i.src]!, i.off, bytes);
+      read(pc, state[base + i.src]!, i.off, bytes);
     } else if (c === BPF_STX && mode(i.op) === BPF_ATOMIC) {
-      read(pc, st[i.dst]!, i.off, bytes);
+      read(pc, state[base + i.dst]!, i.off, bytes);
     } else if (c === BPF_STX || c === BPF_ST) {
-      const d = st[i.dst]!;
-      const r = typeof d === 'number' && bytes === 8 && (d + i.off) % 8 === 0 ? slotRange(d + i.off, 8) : null;
+      const d = state[base + i.dst]!;
+      const r = isOff(d) && bytes === 8 && (d + i.off) % 8 === 0 ? slotRange(d + i.off, 8) : null;
       if (r) setSlots(def, pc, r[0], r[1]);
     } else if ((c === BPF_JMP || c === BPF_JMP32) && aluOp(i.op) === BPF_CALL) {
       // a helper reading memory through a stack pointer: every slot from there up to the frame pointer
       for (let r = 1; r <= 5; r++) {
-        const v = st[r]!;
-        const top = typeof v === 'number' ? slotRange(v, 1) : null;
-        if (v === ANY || (typeof v === 'number' && !top)) setSlots(use, pc, 0, 63);
+        const v = state[base + r]!;
+        const top = isOff(v) ? slotRange(v, 1) : null;
+        if (v === ANY || (isOff(v) && !top)) setSlots(use, pc, 0, 63);
         else if (top) setSlots(use, pc, 0, top[1]);
       }
     }
@@ -154,10 +171,15 @@ export function computeStackLive(slots: Insn[], isInsn: Uint8Array, succ: readon
       if (!isInsn[pc]) continue;
       let lo = 0;
       let hi = 0;
-      for (const t of succ[pc]!) {
-        if (t < 0 || t >= n) continue;
-        lo |= live[2 * t]!;
-        hi |= live[2 * t + 1]!;
+      const t0 = s0[pc]!;
+      const t1 = s1[pc]!;
+      if (t0 >= 0 && t0 < n) {
+        lo |= live[2 * t0]!;
+        hi |= live[2 * t0 + 1]!;
+      }
+      if (t1 >= 0 && t1 < n) {
+        lo |= live[2 * t1]!;
+        hi |= live[2 * t1 + 1]!;
       }
       const vlo = (use[2 * pc]! | (lo & ~def[2 * pc]!)) >>> 0;
       const vhi = (use[2 * pc + 1]! | (hi & ~def[2 * pc + 1]!)) >>> 0;
