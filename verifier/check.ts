@@ -851,6 +851,9 @@ export class Verifier {
     if (this.jmpsProcessed - this.prevJmpsProcessed >= 2 && this.processed - this.prevInsnProcessed >= 8) addNewState = true;
     let list = this.explored[idx];
     let statesCnt = 0;
+    // made on first use, once per call (not per compared state)
+    let liveAt: ((fi: number) => number) | null = null;
+    let stackLiveAt: bigint | null = null;
     for (let k = 0; list !== undefined && k < list.length; k++) {
       const sl = list[k]!;
       statesCnt++;
@@ -865,11 +868,11 @@ export class Verifier {
           throw new VerifierError(this.insnIdx, msg, EINVAL);
         }
         if (!forceNewState && this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
-      } else if (statesEqual(sl.st, this.cur, (fi) => this.liveMask(fi, idx), this.priv, this.stackLive?.(idx) ?? -1n)) {
+      } else if (statesEqual(sl.st, this.cur, (liveAt ??= (fi) => this.liveMask(fi, idx)), this.priv, (stackLiveAt ??= this.stackLive?.(idx) ?? -1n))) {
         sl.hit++;
         // what the matched state needed precise, this path needs precise too
         if (this.jmpPoint[idx]) this.pushHist(0, null);
-        this.precision.propagate(sl.st, (fi) => this.liveMask(fi, idx), this.stackLive?.(idx) ?? -1n);
+        this.precision.propagate(sl.st, liveAt, stackLiveAt);
         return true;
       }
       // misses only count when a new state is going to be added; states that keep missing are evicted

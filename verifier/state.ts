@@ -565,10 +565,13 @@ function scalarRegForStack(s: StackSlot, allowUninit: boolean): RegState | null 
  */
 export function stacksafe(o: FuncState, c: FuncState, idmap: IdMap, allowUninit: boolean, allPrecise = false, liveSlots = -1n): boolean {
   const n = o.stack.length * 8;
+  // the live mask as two 32-bit halves (no bigint per byte)
+  const liveLo = Number(liveSlots & 0xffffffffn) >>> 0;
+  const liveHi = Number((liveSlots >> 32n) & 0xffffffffn) >>> 0;
   for (let i = 0; i < n; i++) {
     const spi = i >> 3;
     const j = i & 7;
-    if (!((liveSlots >> BigInt(spi)) & 1n)) {
+    if (!(((spi < 32 ? liveLo >>> spi : liveHi >>> (spi - 32)) & 1))) {
       i += 7 - j;
       continue;
     }
