@@ -266,20 +266,25 @@ export class Vm {
       L[k] = 0;
       H[k] = 0;
     }
+    this.startRun(prog);
+    this.exec(prog, 0, 0, true);
+    const insns = this.budget - this.remaining;
+    prog.insnsRun += insns;
+    return { r0: toU64(L[0]!, H[0]!), insns, ldAbsAbort: this.ldAbsAbort };
+  }
+
+  /** The state every run starts from, once the argument registers are set: a zeroed stack, r10, budget, frames. */
+  private startRun(prog: BoundProgram): void {
     this.stacks[0]!.bytes.fill(0);
     this.mayGoto[0] = BPF_MAX_LOOPS;
-    L[BPF_REG_FP] = MAX_BPF_STACK;
-    H[BPF_REG_FP] = this.stacks[0]!.hi;
+    this.lo[BPF_REG_FP] = MAX_BPF_STACK;
+    this.hi[BPF_REG_FP] = this.stacks[0]!.hi;
     this.remaining = this.budget;
     this.depth = 0;
     this.tailCalls = 0;
     this.ldAbsAbort = false;
     this.stopRequested = false;
     this.prog = prog;
-    this.exec(prog, 0, 0, true);
-    const insns = this.budget - this.remaining;
-    prog.insnsRun += insns;
-    return { r0: toU64(L[0]!, H[0]!), insns, ldAbsAbort: this.ldAbsAbort };
   }
 
   /**
@@ -336,16 +341,7 @@ export class Vm {
     L.fill(0);
     H.fill(0);
     for (let k = 0; k < args.length && k < 5; k++) this.setReg(k + 1, args[k]!);
-    this.stacks[0]!.bytes.fill(0);
-    this.mayGoto[0] = BPF_MAX_LOOPS;
-    L[BPF_REG_FP] = MAX_BPF_STACK;
-    H[BPF_REG_FP] = this.stacks[0]!.hi;
-    this.remaining = this.budget;
-    this.depth = 0;
-    this.tailCalls = 0;
-    this.ldAbsAbort = false;
-    this.stopRequested = false;
-    this.prog = prog;
+    this.startRun(prog);
     this.exec(prog, address.lo >>> 3, 0, false);
     const insns = this.budget - this.remaining;
     return { r0: toU64(L[0]!, H[0]!), insns, ldAbsAbort: this.ldAbsAbort };

@@ -9,7 +9,8 @@ import { assemble } from '../../vm/asm.js';
 import { kernelAvailability, kernelRunBatch } from '../kernel/oracle.js';
 import { testRun } from '../../src/kernel/testrun.js';
 import { kernelMapOps, type KernelMapCmd } from '../kernel/mapops.js';
-import { BpfMapError, CgroupStorageMap, Maps, createMap, type BpfMap } from '../../src/kernel/maps/index.js';
+import { CgroupStorageMap, Maps, createMap, type BpfMap } from '../../src/kernel/maps/index.js';
+import { errnoOf } from '../../src/kernel/maps/errors.js';
 import { Kernel } from '../../src/kernel/model.js';
 
 const avail = kernelAvailability();
@@ -45,15 +46,7 @@ describe.skipIf(!avail.ok)(`cgroup storage maps: creation and user-space ops = k
     }
     const { cpus, results } = kernelMapOps(cmds);
     let maps: BpfMap[] = [];
-    const errno = (fn: () => unknown): number => {
-      try {
-        fn();
-        return 0;
-      } catch (e) {
-        if (e instanceof BpfMapError) return e.errno;
-        throw e;
-      }
-    };
+    const errno = errnoOf;
     const model = cmds.map((c): number => {
       switch (c.op) {
         case 'reset':
