@@ -14,8 +14,9 @@
 //    queue of at least `mss` bytes, shutdown(SHUT_WR) or close(). The oracle shows exactly this (KERNEL vs SPEC
 //    notes in sockrun.test.ts): the peer cannot read such bytes while the sender stays open.
 //  - Time and the TCP timers that release held data (the Kernel's one virtual clock, clock.ts, which BPF timers
-//    and bpf_ktime_get_ns share; Kernel.advance / advanceTime; docs: README "Virtual time"). MSG_MORE data that stays in the write queue leaves it by one of the kernel's three ways, checked on
-//    the 6.18 host (test/model/tcp-timers-kernel.test.ts):
+//    and bpf_ktime_get_ns share; Kernel.advance / advanceTime; docs: README "Virtual time"). MSG_MORE data
+//    that stays in the write queue leaves it by one of the kernel's three ways, checked on the 6.18 host
+//    (test/model/tcp-timers-kernel.test.ts):
 //      * ACK: the peer acknowledges earlier data of this socket, and tcp_data_snd_check sends the held partial
 //        skb (nothing is left in flight, so Nagle lets it go). The peer ACKs at once when its receive queue is
 //        emptied — by a read, or by the sockmap receive path consuming the skb in data_ready — and otherwise
@@ -25,9 +26,10 @@
 //        timer (tcp_check_probe_timer, tcp_probe0_base = the RTO, at least TCP_RTO_MIN) sends it after
 //        TCP_PROBE0_MS of virtual time.
 //      * The next send without MSG_MORE, a full skb (`mss`), shutdown(SHUT_WR) or close(), as before.
-//    Virtual time passes only when someone waits: Kernel.advance / advanceTime, a receiver's poll timeout (the
-//    bpfvm sockmap engine's receiver, the scenario harness's recv/sleep/advance steps and its final drain), and
-//    by one step per bpf_ktime_get_ns read; TCP and BPF timers that fall due then fire in time order.
+//    Virtual time passes when someone waits: Kernel.advance / advanceTime, a receiver's poll timeout (the bpfvm
+//    sockmap engine's receiver, the scenario harness's recv/sleep/advance steps and its final drain); a wait
+//    fires the TCP timers and BPF timers that fall due in time order. (bpf_ktime_get_ns reads also step the
+//    clock; timers that become due that way fire at the next wait.)
 //  - Segmentation (what SK_SKB programs see as one skb): each push of the write queue delivers its bytes as
 //    skbs of at most `segmentSize` bytes (default LOOPBACK_SEGMENT = 32741, half the initial loopback window);
 //    a send without MSG_MORE pushes at once, so on loopback one send() of up to 32741 bytes = one skb, and a
