@@ -9,6 +9,7 @@ import { assemble } from '../../vm/asm.js';
 import { Kernel } from '../../src/kernel/model.js';
 import { MSG_MORE, MSG_NOSIGNAL, type Socket } from '../../src/kernel/socket.js';
 import type { MapSpec } from '../../src/spec.js';
+import { runScenarioFile } from '../../src/scenario/file.js';
 
 const MS = 1_000_000n;
 const u64 = (b: Uint8Array, off: number): bigint => new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(off, true);
@@ -20,7 +21,7 @@ const timerMap: MapSpec = {
 };
 
 /** sock_ops: t[0] = {}; bpf_timer_init(CLOCK_MONOTONIC); start(+delayNs); the callback stores ktime, fired++. */
-const armTimer = (delayNs: number): Uint8Array => assemble(`
+const armTimerAsm = (delayNs: number): string => `
   *(u32 *)(r10 - 4) = 0
   *(u64 *)(r10 - 40) = 0
   *(u64 *)(r10 - 32) = 0
@@ -64,7 +65,8 @@ cb:
   r1 += 1
   *(u64 *)(r6 + 0) = r1
   r0 = 0
-  exit`);
+  exit`;
+const armTimer = (delayNs: number): Uint8Array => assemble(armTimerAsm(delayNs));
 
 /**
  * A connected pair c → q with 100 bytes transmitted and unread (the peer's delayed ACK is due in 40 ms) and 5
@@ -126,5 +128,34 @@ describe('one virtual time: BPF timers and TCP timers interleaved', () => {
     expect(k.timeNs).toBe(t0 + 45n * MS);
     expect(() => k.advance(-1)).toThrow(RangeError);
     expect(() => k.advance(Number.NaN)).toThrow(RangeError);
+  });
+});
+
+describe('one virtual time in scenario files: "sleep" (ms) and "advance" (ns) are the same clock', () => {
+  it('a sleep step fires a BPF timer; an advance step fires the delayed ACK that releases MSG_MORE-held data', () => {
+    const r = runScenarioFile({
+      maps: [{ name: 't', type: 'array', keySize: 4, valueSize: 32, maxEntries: 1, timer: 8 }],
+      programs: [{ name: 'arm', type: 'sock_ops', asm: armTimerAsm(30_000_000) }],
+      steps: [
+        { op: 'listen', name: 'l' },
+        { op: 'connect', name: 'c', to: 'l' },
+        { op: 'accept', name: 'q', listener: 'l' },
+        { op: 'send', sock: 'c', data: { pattern: 100 }, expect: { ret: 100 } },
+        { op: 'send', sock: 'c', data: { pattern: 5 }, flags: MSG_MORE, expect: { ret: 5 } },
+        { op: 'cgroup_attach', prog: 'arm' },
+        { op: 'listen', name: 'l2' }, // arms t[0] for +30 ms
+        { op: 'sleep', ms: 35, expect: { ret: 0 } },
+        { op: 'fionread', sock: 'q', expect: { ret: 100 } },
+        { op: 'advance', ns: 4_999_999, expect: { ret: 0 } },
+        { op: 'fionread', sock: 'q', expect: { ret: 100 } },
+        { op: 'advance', ns: 1, expect: { ret: 0 } },
+        { op: 'fionread', sock: 'q', expect: { ret: 105 } },
+        { op: 'lookup', map: 't', key: 0 },
+      ],
+    });
+    expect(r.failures).toEqual([]);
+    // fired = 1; the callback read the clock at its expiry, 1 s (the start) + 30 ms.
+    const v = Buffer.from(r.steps.at(-1)!.data as string, 'hex');
+    expect([v.readBigUInt64LE(0), v.readBigUInt64LE(24)]).toEqual([1n, 1_000_000_000n + 30n * MS]);
   });
 });
