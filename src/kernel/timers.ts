@@ -15,15 +15,18 @@
 // Deleting, replacing (hash), evicting (LRU) or updating (array) the element cancels and frees its timer
 // (bpf_obj_free_fields, maps/fields.ts): the timer is uninitialised again.
 //
-// Virtual time. The clock is the VirtualClock of bpf_ktime_get_ns (each read still moves it by its step). Armed
-// timers fire only when time is advanced explicitly: VirtualTimers.advance(ns) (Kernel.advanceTime, the
-// scenario step {"op": "advance", "ns": N}) runs every timer that is due by now + ns, in order of expiry
-// (ties: the order they were started in), one callback at a time, callback(map, key, value) as a run of its
-// own, with the clock moved on to the timer's expiry (a callback that runs late, because clock reads of earlier
-// callbacks took the clock past its expiry, sees the later time, like a late hrtimer); a callback may re-arm its own or other timers, which fire in
-// the same advance when they are due by then. Then the clock is at now + ns. CLOCK_MONOTONIC and
-// CLOCK_BOOTTIME are the virtual clock; CLOCK_REALTIME (and bpf_ktime_get_tai_ns, 37 s further) is the virtual
-// clock plus REALTIME_OFFSET_NS (2026-01-01T00:00:00Z), so absolute REALTIME expiries are deterministic too.
+// Virtual time. The clock is the VirtualClock of bpf_ktime_get_ns (clock.ts; each read still moves it by its
+// step); in a Kernel the sockets' TCP timers are due on it too. Armed timers fire only when time is advanced
+// explicitly: VirtualTimers.advance(ns, other?) (Kernel.advanceTime / Kernel.advance, the scenario steps
+// {"op": "advance", "ns": N} / {"op": "sleep", "ms": N}) runs every timer that is due by now + ns, in order of
+// expiry (ties: the order they were started in), interleaved with the `other` events (the TCP timers; one of
+// them first at an equal time), one at a time; a callback runs as callback(map, key, value), a run of its own,
+// with the clock moved on to the timer's expiry (a callback that runs late, because clock reads of earlier
+// callbacks took the clock past its expiry, sees the later time, like a late hrtimer); a callback may re-arm
+// its own or other timers, which fire in the same advance when they are due by then. Then the clock is at
+// now + ns. CLOCK_MONOTONIC and CLOCK_BOOTTIME are the virtual clock; CLOCK_REALTIME (and bpf_ktime_get_tai_ns,
+// 37 s further) is the virtual clock plus REALTIME_OFFSET_NS (2026-01-01T00:00:00Z), so absolute REALTIME
+// expiries are deterministic too.
 
 import { BpfExecutionError } from '../../vm/errors.js';
 import type { BoundProgram, Vm } from '../../vm/interpreter.js';
