@@ -37,7 +37,7 @@ export { SkSkb, runSkSkbProgram, type SkSkbRunResult, type SkSkbRedirect } from 
 export type { SkSkbRunOptions, SkSkbRunOutcome } from './kernel/model.js';
 export { socketHelperTable, socketHelperProvided, SOCKET_PROG_TYPES, type HelperTableRow, type SocketHelperOutput, type SockoptSysctl } from './kernel/sock-helpers.js';
 export { CURRENT_TASK_ADDR, CURRENT_PT_REGS_ADDR, type SentSignal, type TraceOutput } from './kernel/trace-helpers.js';
-export { SkStorageMap, PerfEventArrayMap, type PerfRecord } from './kernel/maps/index.js';
+export { SkStorageMap, TaskCgrpStorageMap, CURRENT_TASK, PerfEventArrayMap, type PerfRecord } from './kernel/maps/index.js';
 export {
   QueueStackMap, RingBufMap, UserRingBufMap, consumeRingbufs, ringbufRecords, type RingSample, type RingbufRecord,
 } from './kernel/maps/index.js';

@@ -46,7 +46,6 @@ import {
   SO_RCVBUF,
   SO_SNDBUF,
   Socket,
-  TcpClock,
   TCP_CLOSE,
   TCP_CLOSE_WAIT,
   TCP_ESTABLISHED,
@@ -59,7 +58,8 @@ import { tcpBpfRecvmsg, tcpBpfSendmsg, tcpRecvNative, type TcpBpfEnv } from './t
 import { SkStorageMap } from './maps/sk-storage.js';
 import { CgroupArrayMap, type CgroupRef } from './maps/cgroup-array.js';
 import { CgroupIds, installBaseHelpers } from './base-helpers.js';
-import type { TimerFire, VirtualTimers } from './timers.js';
+import type { ClockEvents, TimerFire, VirtualTimers } from './timers.js';
+import { msToNs, type VirtualClock } from './clock.js';
 import { CgroupStorages } from './cgroup-storage.js';
 import { DEFAULT_SOCKOPT_SYSCTL, SOCKET_PROG_TYPES, inheritSockOpts, installGenericSocketHelpers, installLoadHdrOpt, installPerfEventOutput, installSkStorageHelpers, installSockOpsSockopt, socketHelperProvided, type SockoptSysctl, type SocketHelperOutput } from './sock-helpers.js';
 import {
@@ -181,13 +181,16 @@ export class Kernel {
   currentCgroup = '/';
   /** cgroup ids of the model's cgroup paths (bpf_get_current_cgroup_id; base-helpers.ts). */
   readonly cgroupIds = new CgroupIds();
-  /** BPF timers on the virtual clock (timers.ts); advanceTime runs their callbacks. */
+  /** BPF timers on the virtual clock (timers.ts); advanceTime / advance run their callbacks. */
   readonly timers: VirtualTimers;
   /** Cgroup storage of cgroup attachments and bpf_get_local_storage (cgroup-storage.ts). */
   readonly cgroupStorages = new CgroupStorages(this.cgroupIds, () => this.maps);
   private readonly sockOpsEnv: SockOpsEnv = { cookieOf: (sk) => (sk instanceof RequestSock ? sk.cookie(() => this.tcpSocketCookie()) : sk.cookie) };
-  /** Virtual time (ms) for the TCP timers; it moves only through advance() / waitReadable(). */
-  readonly clock = new TcpClock();
+  /**
+   * The Kernel's one virtual time (ns, clock.ts): bpf_ktime_get_ns & co read it, BPF timers and the sockets' TCP
+   * timers are due on it; it moves through advanceTime() / advance() / waitReadable() (and a step per read).
+   */
+  readonly clock: VirtualClock;
   /** The SK_SKB receive path (data-ready, verdicts, backlogs). */
   readonly rx: SkSkbRx;
   /** Called after every SK_MSG program run (bpfvm run and bpfvm/testing report from it); null = nobody. */
@@ -209,6 +212,7 @@ export class Kernel {
     installPerfEventOutput(this.vm);
     installMapKindHelpers(this.vm); // queue / stack, ring buffers, dynptrs (map-kind-helpers.ts)
     installSkLookupHelpers(this.vm, { sockets: () => this.all, timeWait: () => this.timeWaitSocks });
+    this.clock = this.helperOutput.clock;
     this.timers = installBaseHelpers(this.vm, {
       mapsVm: () => this.mapsVm, clock: this.helperOutput.clock, currentCgroup: () => this.currentCgroup, cgroupIds: this.cgroupIds,
     });
@@ -230,12 +234,42 @@ export class Kernel {
   // ---- virtual time ------------------------------------------------------------------------------------------
 
   /**
-   * Advances the virtual clock by `ns` nanoseconds, running every BPF timer callback that is due by then, in
-   * order of expiry (timers.ts); returns the callbacks that ran.
+   * Lets `ns` nanoseconds of virtual time pass: every timer that falls due by then fires, in time order — BPF
+   * timer callbacks (timers.ts) and the sockets' TCP timers (the peer's delayed ACK, which sends MSG_MORE-held
+   * data behind it; the probe timer for data held with nothing in flight; socket.ts), a TCP timer first when
+   * both are due at the same nanosecond. `until`, checked after each event, stops early (time stays at that
+   * event). Returns the BPF timer callbacks that ran.
    */
-  advanceTime(ns: bigint | number): TimerFire[] {
+  advanceTime(ns: bigint | number, until?: () => boolean): TimerFire[] {
     if (typeof ns === 'number' && !Number.isSafeInteger(ns)) throw new RangeError(`advanceTime: ${ns} is not a whole number of nanoseconds`);
-    return this.timers.advance(BigInt(ns));
+    return this.timers.advance(BigInt(ns), this.tcpTimers, until);
+  }
+
+  /** advanceTime in milliseconds (`ms` finite and >= 0; fractions are rounded to whole nanoseconds). */
+  advance(ms: number, until?: () => boolean): TimerFire[] {
+    return this.advanceTime(msToNs(ms, 'advance'), until);
+  }
+
+  /** The sockets' TCP timers as events on the virtual clock (for VirtualTimers.advance). */
+  private readonly tcpTimers: ClockEvents = {
+    nextDueNs: () => this.nextTcpTimer()?.at ?? null,
+    runNext: () => {
+      const n = this.nextTcpTimer()!;
+      if (n.probe) n.sock.probe();
+      else {
+        n.sock.delackDue = null;
+        n.sock.ack();
+      }
+    },
+  };
+
+  private nextTcpTimer(): { sock: Socket; at: bigint; probe: boolean } | null {
+    let next: { sock: Socket; at: bigint; probe: boolean } | null = null;
+    for (const s of this.all) {
+      if (s.delackDue !== null && (next === null || s.delackDue < next.at)) next = { sock: s, at: s.delackDue, probe: false };
+      if (s.probeDue !== null && (next === null || s.probeDue < next.at)) next = { sock: s, at: s.probeDue, probe: true };
+    }
+    return next;
   }
 
   /** The virtual time now (ns; what the next bpf_ktime_get_ns returns). */
@@ -690,34 +724,7 @@ export class Kernel {
     return sock.tcpSend(data, pages, (flags & MSG_MORE) !== 0);
   }
 
-  // ---- time ------------------------------------------------------------------------------------------------------
-
-  /**
-   * Lets `ms` of virtual time pass: the TCP timers that fall due fire in time order (the peer's delayed ACK,
-   * which sends MSG_MORE-held data behind it; the probe timer for data held with nothing in flight). See
-   * socket.ts. `until` stops early (after a timer fired) once it returns true.
-   */
-  advance(ms: number, until?: () => boolean): void {
-    const end = this.clock.now + Math.max(0, ms);
-    for (let guard = 0; guard < 1 << 16; guard++) {
-      let next: Socket | null = null;
-      let at = Infinity;
-      let probe = false;
-      for (const s of this.all) {
-        if (s.delackDue !== null && s.delackDue < at) [next, at, probe] = [s, s.delackDue, false];
-        if (s.probeDue !== null && s.probeDue < at) [next, at, probe] = [s, s.probeDue, true];
-      }
-      if (next === null || at > end) break;
-      this.clock.now = Math.max(this.clock.now, at);
-      if (probe) next.probe();
-      else {
-        next.delackDue = null;
-        next.ack();
-      }
-      if (until?.()) return;
-    }
-    this.clock.now = end;
-  }
+  // ---- time (advance / advanceTime: "virtual time" above) --------------------------------------------------------
 
   /** poll(POLLIN) readiness: queued bytes, EOF or a pending error. */
   readable(sock: Socket): boolean {

@@ -596,35 +596,8 @@ export function xdpLoadStoreBytes(env: XdpEnv, store: boolean): HelperFn {
 
 // ---- helpers that are not about the packet ------------------------------------------------------------------
 
-/**
- * The test run's virtual CLOCK_MONOTONIC: bpf_ktime_get_ns (5), ktime_get_boot_ns (125) and
- * ktime_get_coarse_ns (160) return `startNs` on the first call, then advance by `stepNs` per call.
- */
-export class VirtualClock {
-  private now: bigint;
-  constructor(
-    startNs: bigint = 1_000_000_000n,
-    readonly stepNs: bigint = 1000n,
-  ) {
-    this.now = startNs;
-  }
-  read(): bigint {
-    const t = this.now;
-    this.now += this.stepNs;
-    return t;
-  }
-  /** The current virtual time, without the step a read takes (timers: timers.ts). */
-  peek(): bigint {
-    return this.now;
-  }
-  /** Moves virtual time forward to `t` (never backwards). */
-  advanceTo(t: bigint): void {
-    if (t > this.now) this.now = t;
-  }
-  helper(): HelperFn {
-    return (vm) => vm.setR0Big(this.read());
-  }
-}
+// The virtual clock of bpf_ktime_get_ns & co: clock.ts (re-exported here for the modules that import it from this file).
+export { VirtualClock } from './clock.js';
 
 /**
  * bpf_get_prandom_u32 (7): a deterministic 32-bit PRNG (xorshift32 after a splitmix-style scramble of the

@@ -12,8 +12,9 @@
 // the model implements (test/kernel/sock-helpers.test.ts prints it; README.md documents it).
 //
 // Deterministic stand-ins (the kernel's values depend on the machine, the time and the calling task):
-//  - bpf_ktime_get_ns / boot_ns / coarse_ns: a virtual clock (skb-helpers.ts VirtualClock: 1e9 ns at the first
-//    call, +1000 ns per call), shared by the three, as BPF_PROG_TEST_RUN does.
+//  - bpf_ktime_get_ns / boot_ns / coarse_ns: a virtual clock (clock.ts VirtualClock: 1e9 ns at the first
+//    call, +1000 ns per call), shared by the three, as BPF_PROG_TEST_RUN does; in a Kernel the same clock runs
+//    its BPF and TCP timers (README "Virtual time").
 //  - bpf_jiffies64: INITIAL_JIFFIES (2^32 - 300 * HZ) + the virtual clock in jiffies, HZ = 250 (the host's).
 //  - bpf_get_prandom_u32: the seeded xorshift generator of skb-helpers.ts (Prng).
 //  - bpf_get_smp_processor_id / bpf_get_numa_node_id: 0 (one CPU, one node).
@@ -30,11 +31,14 @@ import { BpfExecutionError } from '../../vm/errors.js';
 import { BPF_MAX_LOOPS, type HelperFn, type Vm } from '../../vm/interpreter.js';
 import type { MapsVm } from './maps/vm.js';
 import { BPF_SK_STORAGE_GET_F_CREATE, SkStorageMap } from './maps/sk-storage.js';
+/** BPF_LOCAL_STORAGE_GET_F_CREATE (= BPF_SK_STORAGE_GET_F_CREATE). */
+const BPF_LOCAL_STORAGE_GET_F_CREATE = BPF_SK_STORAGE_GET_F_CREATE;
 import { perfEventOutputHelper } from './maps/perf-event-array.js';
 import { SK_SKB_HELPER_IDS } from './sk_skb.js';
 import { SKC_CAST_HELPER_IDS, SK_SKB_LOOKUP_HELPER_IDS, SOCK_OPS_TCP_SOCK_HELPER_IDS, TimeWaitSock } from './sk-lookup.js';
 import { E2BIG, EINVAL, Prng, VirtualClock } from './skb-helpers.js';
-import { TRACE_HELPER_IDS, installTraceHelpers, type TraceOutput } from './trace-helpers.js';
+import { TRACE_HELPER_IDS, installTraceHelpers, isCurrentTask, type TraceOutput } from './trace-helpers.js';
+import { BPF_MAP_TYPE_TASK_STORAGE, CURRENT_TASK, TaskCgrpStorageMap } from './maps/local-storage.js';
 import { SK_MSG_HELPERS } from './skmsg-helpers.js';
 import { MAP_KIND_HELPER_IDS } from './map-kind-helpers.js';
 import { BASE_HELPER_IDS } from './base-helpers.js';
@@ -55,7 +59,7 @@ export const F = {
   get_smp_processor_id: 8, tail_call: 12, get_current_pid_tgid: 14, get_current_uid_gid: 15, get_current_comm: 16,
   perf_event_output: 25, get_numa_node_id: 42, setsockopt: 49, getsockopt: 57, strtol: 105, strtoul: 106, sk_storage_get: 107,
   sk_storage_delete: 108, jiffies64: 118, get_netns_cookie: 122, ktime_get_boot_ns: 125, load_hdr_opt: 142, store_hdr_opt: 143,
-  reserve_hdr_opt: 144, ktime_get_coarse_ns: 160, strncmp: 182, loop: 181, map_lookup_percpu_elem: 195,
+  reserve_hdr_opt: 144, task_storage_get: 156, task_storage_delete: 157, ktime_get_coarse_ns: 160, strncmp: 182, loop: 181, map_lookup_percpu_elem: 195,
 } as const;
 
 /** Helpers every socket program type gets from the model (when allowed for the type), wherever r1 points. */
@@ -64,6 +68,7 @@ export const GENERIC_HELPER_IDS: ReadonlySet<number> = new Set([
   F.ktime_get_ns, F.ktime_get_boot_ns, F.ktime_get_coarse_ns, F.jiffies64, F.trace_printk, F.get_prandom_u32,
   F.get_smp_processor_id, F.get_numa_node_id, F.get_current_pid_tgid, F.get_current_uid_gid, F.get_current_comm,
   F.strtol, F.strtoul, F.strncmp, F.loop, F.sk_storage_get, F.sk_storage_delete, F.get_netns_cookie,
+  F.task_storage_get, F.task_storage_delete,
   ...MAP_KIND_HELPER_IDS, // queue / stack, ring buffers, dynptrs (map-kind-helpers.ts)
   ...SKC_CAST_HELPER_IDS,
   ...TRACE_HELPER_IDS,
@@ -270,8 +275,9 @@ export function installPerfEventOutput(vm: Vm): void {
 // ---- per-socket storage -----------------------------------------------------------------------------------
 
 /**
- * bpf_sk_storage_get (107) and bpf_sk_storage_delete (108), over SkStorageMap values mapped through `mapsVm`
- * (so the returned pointer is the map value region and writes change the storage).
+ * bpf_sk_storage_get (107) and bpf_sk_storage_delete (108) (and the task storage helpers, below), over the
+ * values of local-storage maps mapped through `mapsVm` (the returned pointer is the map value region, and writes
+ * change the storage).
  *  - get(map, sk, value, flags): NULL when sk is NULL or not a full socket, or flags > F_CREATE; the existing
  *    value; else with F_CREATE a new value (a copy of `value`, or zeroes when value is NULL); else NULL.
  *  - delete(map, sk): -EINVAL for NULL / non-full sockets, -ENOENT when there is no value, else 0.
@@ -305,6 +311,33 @@ export function installSkStorageHelpers(vm: Vm, mapsVm: MapsVm): void {
     const sk = sockOf(v);
     if (sk === null) return v.setR0Int(-EINVAL);
     v.setR0Int(map.remove(sk) ? 0 : -Errno.ENOENT);
+  };
+
+  // bpf_task_storage_get (156) / bpf_task_storage_delete (157) for the model's one task, the current one
+  // (kernel/bpf/bpf_task_storage.c): get returns NULL for a NULL task or flags other than F_CREATE, else the
+  // task's value, or with F_CREATE a new one (a copy of `value`, or zeroes); delete is -EINVAL for a NULL task,
+  // -ENOENT when there is no value, else 0.
+  const taskMapOf = (v: Vm, pc: number, which: string): TaskCgrpStorageMap => {
+    const m = v.space.objectAt(v.lo[1]!, v.hi[1]!);
+    if (!(m instanceof TaskCgrpStorageMap) || m.type !== BPF_MAP_TYPE_TASK_STORAGE) throw new BpfExecutionError(pc, `${which}: r1 is not a task_storage map (the verifier refuses it)`);
+    return m;
+  };
+  vm.helpers[F.task_storage_get] = (v, pc) => {
+    const map = taskMapOf(v, pc, 'bpf_task_storage_get');
+    const flags = v.reg(4);
+    if (!isCurrentTask(v, pc, 'bpf_task_storage_get', 2) || (flags & ~BigInt(BPF_LOCAL_STORAGE_GET_F_CREATE)) !== 0n) return v.setR0(0, 0);
+    let val = map.valueFor(CURRENT_TASK);
+    if (val === null && flags === BigInt(BPF_LOCAL_STORAGE_GET_F_CREATE)) {
+      const init = v.lo[3] === 0 && v.hi[3] === 0 ? null : v.space.read(pc, v.lo[3]!, v.hi[3]!, map.valueSize);
+      val = map.create(CURRENT_TASK, init);
+    }
+    if (val === null) return v.setR0(0, 0);
+    v.setR0(0, mapsVm.valueRegion(map, val).hi);
+  };
+  vm.helpers[F.task_storage_delete] = (v, pc) => {
+    const map = taskMapOf(v, pc, 'bpf_task_storage_delete');
+    if (!isCurrentTask(v, pc, 'bpf_task_storage_delete', 2)) return v.setR0Int(-EINVAL);
+    v.setR0Int(map.remove(CURRENT_TASK) ? 0 : -Errno.ENOENT);
   };
 }
 

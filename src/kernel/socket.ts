@@ -13,9 +13,10 @@
 //    the write queue — the kernel's TCP_NAGLE_CORK behaviour for less than one MSS — until a later push, a
 //    queue of at least `mss` bytes, shutdown(SHUT_WR) or close(). The oracle shows exactly this (KERNEL vs SPEC
 //    notes in sockrun.test.ts): the peer cannot read such bytes while the sender stays open.
-//  - Time and the TCP timers that release held data (a virtual clock, Kernel.advance; docs: README "TCP-held
-//    data"). MSG_MORE data that stays in the write queue leaves it by one of the kernel's three ways, checked on
-//    the 6.18 host (test/model/tcp-timers-kernel.test.ts):
+//  - Time and the TCP timers that release held data (the Kernel's one virtual clock, clock.ts, which BPF timers
+//    and bpf_ktime_get_ns share; Kernel.advance / advanceTime; docs: README "Virtual time"). MSG_MORE data
+//    that stays in the write queue leaves it by one of the kernel's three ways, checked on the 6.18 host
+//    (test/model/tcp-timers-kernel.test.ts):
 //      * ACK: the peer acknowledges earlier data of this socket, and tcp_data_snd_check sends the held partial
 //        skb (nothing is left in flight, so Nagle lets it go). The peer ACKs at once when its receive queue is
 //        emptied — by a read, or by the sockmap receive path consuming the skb in data_ready — and otherwise
@@ -25,8 +26,10 @@
 //        timer (tcp_check_probe_timer, tcp_probe0_base = the RTO, at least TCP_RTO_MIN) sends it after
 //        TCP_PROBE0_MS of virtual time.
 //      * The next send without MSG_MORE, a full skb (`mss`), shutdown(SHUT_WR) or close(), as before.
-//    Virtual time passes only when someone waits: Kernel.advance, a receiver's poll timeout (the bpfvm
-//    sockmap engine's receiver, the scenario harness's recv/sleep steps and its final drain).
+//    Virtual time passes when someone waits: Kernel.advance / advanceTime, a receiver's poll timeout (the bpfvm
+//    sockmap engine's receiver, the scenario harness's recv/sleep/advance steps and its final drain); a wait
+//    fires the TCP timers and BPF timers that fall due in time order. (bpf_ktime_get_ns reads also step the
+//    clock; timers that become due that way fire at the next wait.)
 //  - Segmentation (what SK_SKB programs see as one skb): each push of the write queue delivers its bytes as
 //    skbs of at most `segmentSize` bytes (default LOOPBACK_SEGMENT = 32741, half the initial loopback window);
 //    a send without MSG_MORE pushes at once, so on loopback one send() of up to 32741 bytes = one skb, and a
@@ -46,6 +49,7 @@
 
 import type { Page, SkMsgSock } from './skmsg.js';
 import type { Psock } from './psock.js';
+import { NS_PER_MS, VirtualClock } from './clock.js';
 
 // ---- constants ------------------------------------------------------------------------------------------------
 
@@ -113,11 +117,9 @@ export const TCP_DELACK_MS = 40;
  * TCP_RTO_MIN (200 ms; on loopback the RTO is 200 ms plus the tiny RTT: the host sends between 190 and 210 ms).
  */
 export const TCP_PROBE0_MS = 200;
+const TCP_DELACK_NS = BigInt(TCP_DELACK_MS) * NS_PER_MS;
+const TCP_PROBE0_NS = BigInt(TCP_PROBE0_MS) * NS_PER_MS;
 
-/** The virtual clock of one Kernel (milliseconds), shared by its sockets. */
-export class TcpClock {
-  now = 0;
-}
 
 /** sizeof(struct sk_buff) as truesize counts it, and SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) (x86-64). */
 export const SKB_STRUCT = 256;
@@ -233,14 +235,14 @@ export class Socket implements SkMsgSock {
   rcvBuf = 131072;
   readonly segmentSize: number;
   readonly mss: number;
-  /** The Kernel's virtual clock (a private one for a Socket made outside a Kernel). */
-  clock = new TcpClock();
+  /** The Kernel's virtual clock (clock.ts; a private one for a Socket made outside a Kernel). */
+  clock = new VirtualClock();
   /** This socket transmitted data its peer has not acknowledged yet (the peer delays its ACK). */
   unacked = false;
-  /** When the peer's delayed-ACK timer acknowledges that data (virtual ms), or null. */
-  delackDue: number | null = null;
-  /** When the probe timer transmits the MSG_MORE-held write queue (held with nothing in flight), or null. */
-  probeDue: number | null = null;
+  /** When the peer's delayed-ACK timer acknowledges that data (virtual time, ns), or null. */
+  delackDue: bigint | null = null;
+  /** When the probe timer transmits the MSG_MORE-held write queue (held with nothing in flight; ns), or null. */
+  probeDue: bigint | null = null;
   /** Send calls in progress on this socket (the socket lock): an ACK that arrives meanwhile waits for release(). */
   private lockDepth = 0;
   private ackBacklogged = false;
@@ -336,7 +338,7 @@ export class Socket implements SkMsgSock {
       this.ackBacklogged = false;
       this.ack();
     }
-    if (this.writeQueue.length > 0 && !this.unacked && this.open) this.probeDue ??= this.clock.now + TCP_PROBE0_MS;
+    if (this.writeQueue.length > 0 && !this.unacked && this.open) this.probeDue ??= this.clock.peek() + TCP_PROBE0_NS;
   }
 
   /** The peer acknowledged everything in flight: tcp_ack, then tcp_data_snd_check sends the held data. */
@@ -417,7 +419,7 @@ export class Socket implements SkMsgSock {
     // The sockmap receive path took the skbs in data_ready (the queue is empty again): the ACK goes out at once.
     // Otherwise the peer's delayed-ACK timer (or its reader, ackPeer) acknowledges them.
     if (peer.rcvQueue.length === 0) this.ack();
-    else if (this.unacked) this.delackDue ??= this.clock.now + TCP_DELACK_MS;
+    else if (this.unacked) this.delackDue ??= this.clock.peek() + TCP_DELACK_NS;
   }
 
   /** Pages referenced by data this socket still holds (receive and write queues). */

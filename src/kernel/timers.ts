@@ -15,15 +15,18 @@
 // Deleting, replacing (hash), evicting (LRU) or updating (array) the element cancels and frees its timer
 // (bpf_obj_free_fields, maps/fields.ts): the timer is uninitialised again.
 //
-// Virtual time. The clock is the VirtualClock of bpf_ktime_get_ns (each read still moves it by its step). Armed
-// timers fire only when time is advanced explicitly: VirtualTimers.advance(ns) (Kernel.advanceTime, the
-// scenario step {"op": "advance", "ns": N}) runs every timer that is due by now + ns, in order of expiry
-// (ties: the order they were started in), one callback at a time, callback(map, key, value) as a run of its
-// own, with the clock moved on to the timer's expiry (a callback that runs late, because clock reads of earlier
-// callbacks took the clock past its expiry, sees the later time, like a late hrtimer); a callback may re-arm its own or other timers, which fire in
-// the same advance when they are due by then. Then the clock is at now + ns. CLOCK_MONOTONIC and
-// CLOCK_BOOTTIME are the virtual clock; CLOCK_REALTIME (and bpf_ktime_get_tai_ns, 37 s further) is the virtual
-// clock plus REALTIME_OFFSET_NS (2026-01-01T00:00:00Z), so absolute REALTIME expiries are deterministic too.
+// Virtual time. The clock is the VirtualClock of bpf_ktime_get_ns (clock.ts; each read still moves it by its
+// step); in a Kernel the sockets' TCP timers are due on it too. Armed timers fire only when time is advanced
+// explicitly: VirtualTimers.advance(ns, other?) (Kernel.advanceTime / Kernel.advance, the scenario steps
+// {"op": "advance", "ns": N} / {"op": "sleep", "ms": N}) runs every timer that is due by now + ns, in order of
+// expiry (ties: the order they were started in), interleaved with the `other` events (the TCP timers; one of
+// them first at an equal time), one at a time; a callback runs as callback(map, key, value), a run of its own,
+// with the clock moved on to the timer's expiry (a callback that runs late, because clock reads of earlier
+// callbacks took the clock past its expiry, sees the later time, like a late hrtimer); a callback may re-arm
+// its own or other timers, which fire in the same advance when they are due by then. Then the clock is at
+// now + ns. CLOCK_MONOTONIC and CLOCK_BOOTTIME are the virtual clock; CLOCK_REALTIME (and bpf_ktime_get_tai_ns,
+// 37 s further) is the virtual clock plus REALTIME_OFFSET_NS (2026-01-01T00:00:00Z), so absolute REALTIME
+// expiries are deterministic too.
 
 import { BpfExecutionError } from '../../vm/errors.js';
 import type { BoundProgram, Vm } from '../../vm/interpreter.js';
@@ -32,7 +35,7 @@ import { HashMap } from './maps/hash.js';
 import { onValueFree } from './maps/fields.js';
 import { BpfMap } from './maps/map.js';
 import type { MapsVm } from './maps/vm.js';
-import type { VirtualClock } from './skb-helpers.js';
+import type { VirtualClock } from './clock.js';
 
 export const BPF_FUNC = { timer_init: 169, timer_set_callback: 170, timer_start: 171, timer_cancel: 172 } as const;
 export const CLOCK_REALTIME = 0;
@@ -48,7 +51,10 @@ const KTIME_MAX = (1n << 63n) - 1n;
 const EINVAL = 22;
 const EBUSY = 16;
 const EDEADLK = 35;
-/** Timer callbacks one advance may run (a callback that re-arms itself with 0 ns would otherwise never end). */
+/**
+ * Timer events (callbacks and TCP timers) one advance may run (a callback that re-arms itself with 0 ns would
+ * otherwise never end).
+ */
 export const MAX_TIMER_FIRES_PER_ADVANCE = 100_000;
 
 /** One struct bpf_timer that bpf_timer_init initialised (the kernel's struct bpf_hrtimer). */
@@ -80,6 +86,14 @@ export interface TimerFire {
 
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
+/** Timer events of another kind on the same clock (the Kernel's TCP timers, socket.ts), for advance(). */
+export interface ClockEvents {
+  /** When the soonest event is due (ns on the clock), or null when none is pending. */
+  nextDueNs(): bigint | null;
+  /** Runs that soonest event (the clock is at its due time, or later). */
+  runNext(): void;
+}
+
 /** The timers of one VM and the virtual clock they run on. */
 export class VirtualTimers {
   private readonly timers = new WeakMap<Uint8Array, BpfTimer>();
@@ -106,25 +120,37 @@ export class VirtualTimers {
 
   /**
    * Advances virtual time by `ns`, running every timer callback due by then (see the file header); returns the
-   * callbacks that ran, in order.
+   * callbacks that ran, in order. `other` adds the events of another kind on the same clock (the Kernel's TCP
+   * timers): both kinds run in order of their due time, an event of `other` first at equal times. `until`, checked
+   * after each event, stops the advance early (the clock stays at that event's time).
    */
-  advance(ns: bigint): TimerFire[] {
+  advance(ns: bigint, other?: ClockEvents, until?: () => boolean): TimerFire[] {
     if (ns < 0n) throw new RangeError(`advance: ${ns} ns is negative (virtual time only moves forward)`);
     if (this.running !== null) throw new Error('advance: called from inside a timer callback');
     const target = this.clock.peek() + ns;
     const fired: TimerFire[] = [];
+    let events = 0;
     for (;;) {
       let next: BpfTimer | null = null;
       for (const t of this.armed) if (t.expiry <= target && (next === null || order(t, next) < 0)) next = t;
-      if (next === null) break;
-      if (fired.length >= MAX_TIMER_FIRES_PER_ADVANCE) {
-        throw new BpfExecutionError(0, `advance: more than ${MAX_TIMER_FIRES_PER_ADVANCE} timer callbacks within ${ns} ns (a callback re-arms its timer without moving time on)`);
+      let otherAt = other?.nextDueNs() ?? null;
+      if (otherAt !== null && otherAt > target) otherAt = null;
+      if (next === null && otherAt === null) break;
+      if (++events > MAX_TIMER_FIRES_PER_ADVANCE) {
+        throw new BpfExecutionError(0, `advance: more than ${MAX_TIMER_FIRES_PER_ADVANCE} timer events within ${ns} ns (a callback re-arms its timer without moving time on)`);
       }
-      this.armed.delete(next);
-      next.armed = false;
-      this.clock.advanceTo(next.expiry);
-      const r = this.fire(next);
-      if (r !== null) fired.push(r);
+      if (otherAt !== null && (next === null || otherAt <= next.expiry)) {
+        this.clock.advanceTo(otherAt);
+        other!.runNext();
+      } else {
+        const t = next!;
+        this.armed.delete(t);
+        t.armed = false;
+        this.clock.advanceTo(t.expiry);
+        const r = this.fire(t);
+        if (r !== null) fired.push(r);
+      }
+      if (until?.()) return fired;
     }
     this.clock.advanceTo(target);
     return fired;

@@ -592,7 +592,11 @@ function probeRead(kind: 'user' | 'kernel', str: boolean): HelperFn {
   };
 }
 
-function isCurrentTask(v: Vm, pc: number, who: string, r: number): boolean {
+/**
+ * Whether register `r` holds the current task (true) or NULL (false); any other task pointer stops the run (the
+ * model has no other task, and programs get task pointers only from bpf_get_current_task(_btf)).
+ */
+export function isCurrentTask(v: Vm, pc: number, who: string, r: number): boolean {
   const t = v.reg(r);
   if (t === 0n) return false;
   if (t !== CURRENT_TASK_ADDR) throw new BpfExecutionError(pc, `${who}: task ${hex(t)} is not the current task (other tasks are not modelled)`);

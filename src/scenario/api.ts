@@ -257,12 +257,13 @@ export class SocketScenario {
   }
 
   /**
-   * Lets `ms` milliseconds of the model's virtual time pass: TCP timers fire (the peer's delayed ACK after 40 ms
-   * and the probe timer after 200 ms send data TCP held behind MSG_MORE; README "TCP-held data").
+   * Lets `ms` milliseconds of the model's virtual time pass (the same clock as advance(ns), in ms): TCP timers
+   * (the peer's delayed ACK after 40 ms and the probe timer after 200 ms send data TCP held behind MSG_MORE) and
+   * BPF timer callbacks fire in time order (Kernel.advance; README "Virtual time"); returns the callbacks.
    */
-  sleep(ms: number): void {
+  sleep(ms: number): TimerFire[] {
     if (!Number.isFinite(ms) || ms < 0) throw new ScenarioError(`sleep: ${ms} is not a number of milliseconds >= 0`);
-    this.kernel.advance(ms);
+    return this.kernel.advance(ms);
   }
 
   /** Reads everything readable now (non-blocking recv until nothing more). */
@@ -295,8 +296,8 @@ export class SocketScenario {
   }
 
   /**
-   * Advances the model's virtual clock by `ns` nanoseconds, running the BPF timer callbacks that come due, in
-   * order of expiry (Kernel.advanceTime); returns them.
+   * Advances the model's virtual clock by `ns` nanoseconds (sleep in ns): BPF timer callbacks and TCP timers
+   * that come due fire in time order (Kernel.advanceTime); returns the callbacks that ran.
    */
   advance(ns: number | bigint): TimerFire[] {
     if (typeof ns === 'number' && (!Number.isSafeInteger(ns) || ns < 0)) throw new ScenarioError(`advance: ${ns} is not a non-negative integer number of nanoseconds`);

@@ -10,9 +10,11 @@
 //
 // DATA: a hex string ("01 02 ff"), { "text": "..." }, { "pattern": N } (bytes 0,1,2,… mod 256), { "zeros": N },
 // or an array of byte values. KEY: a number (little-endian in the key size), or DATA.
-// Every step yields { op, ret } (ret >= 0 or -errno) plus data/port where it has them. The step
-// { "op": "advance", "ns": N } moves the virtual clock N ns on, running due BPF timer callbacks (ret = how many). After the last step every
-// open socket is drained and reported; the run is ok when every expectation holds.
+// Every step yields { op, ret } (ret >= 0 or -errno) plus data/port where it has them. Virtual time (one clock:
+// README "Virtual time"): { "op": "sleep", "ms": N } and { "op": "advance", "ns": N } both move it on, firing the
+// TCP timers and BPF timer callbacks that fall due, in time order (sleep: ret 0, like nanosleep; advance: ret =
+// how many BPF timer callbacks ran). After the last step every open socket is drained and reported; the run is
+// ok when every expectation holds.
 
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';

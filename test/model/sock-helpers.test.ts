@@ -18,9 +18,9 @@ const TYPE_NAMES: Record<number, string> = { 13: 'SOCK_OPS', 14: 'SK_SKB', 16: '
 
 /** What the model implements per type (kept in step with README.md "Helpers in the socket model"). */
 const EXPECTED_IMPLEMENTED: Record<number, number[]> = {
-  14: [1, 2, 3, 5, 6, 7, 8, 9, 12, 14, 15, 16, 17, 25, 26, 37, 38, 39, 42, 43, 46, 47, 50, 52, 72, 80, 84, 85, 86, 87, 88, 89, 93, 94, 99, 105, 106, 118, 120, 123, 125, 130, 131, 132, 133, 134, 136, 137, 138, 139, 140, 160, 164, 169, 170, 171, 172, 178, 181, 182, 194, 195, 196, 197, 198, 199, 200, 201, 202, 203, 208, 209],
-  16: [1, 2, 3, 5, 6, 7, 8, 12, 14, 15, 16, 17, 25, 37, 42, 60, 61, 62, 63, 71, 80, 87, 88, 89, 90, 91, 93, 94, 105, 106, 107, 108, 118, 120, 122, 123, 125, 130, 131, 132, 133, 134, 136, 137, 138, 139, 140, 160, 164, 169, 170, 171, 172, 178, 181, 182, 194, 195, 196, 197, 198, 199, 200, 201, 202, 203, 208, 209],
-  13: [1, 2, 3, 5, 6, 7, 8, 12, 14, 15, 16, 17, 25, 37, 42, 46, 49, 53, 57, 59, 70, 80, 81, 87, 88, 89, 93, 94, 96, 105, 106, 107, 108, 118, 120, 122, 123, 125, 130, 131, 132, 133, 134, 136, 137, 138, 139, 140, 142, 143, 144, 160, 164, 169, 170, 171, 172, 178, 181, 182, 194, 195, 196, 197, 198, 199, 200, 201, 202, 203, 208, 209],
+  14: [1, 2, 3, 5, 6, 7, 8, 9, 12, 14, 15, 16, 17, 25, 26, 37, 38, 39, 42, 43, 46, 47, 50, 52, 72, 80, 84, 85, 86, 87, 88, 89, 93, 94, 99, 105, 106, 118, 120, 123, 125, 130, 131, 132, 133, 134, 136, 137, 138, 139, 140, 156, 157, 160, 164, 169, 170, 171, 172, 178, 181, 182, 194, 195, 196, 197, 198, 199, 200, 201, 202, 203, 208, 209],
+  16: [1, 2, 3, 5, 6, 7, 8, 12, 14, 15, 16, 17, 25, 37, 42, 60, 61, 62, 63, 71, 80, 87, 88, 89, 90, 91, 93, 94, 105, 106, 107, 108, 118, 120, 122, 123, 125, 130, 131, 132, 133, 134, 136, 137, 138, 139, 140, 156, 157, 160, 164, 169, 170, 171, 172, 178, 181, 182, 194, 195, 196, 197, 198, 199, 200, 201, 202, 203, 208, 209],
+  13: [1, 2, 3, 5, 6, 7, 8, 12, 14, 15, 16, 17, 25, 37, 42, 46, 49, 53, 57, 59, 70, 80, 81, 87, 88, 89, 93, 94, 96, 105, 106, 107, 108, 118, 120, 122, 123, 125, 130, 131, 132, 133, 134, 136, 137, 138, 139, 140, 142, 143, 144, 156, 157, 160, 164, 169, 170, 171, 172, 178, 181, 182, 194, 195, 196, 197, 198, 199, 200, 201, 202, 203, 208, 209],
 };
 
 /** The CAP_PERFMON helpers of src/kernel/trace-helpers.ts, implemented for every type (on top of the lists above). */
@@ -34,7 +34,7 @@ const spec = (name: string, type: number, keySize: number, valueSize: number, ma
 describe('socket helper table', () => {
   it('lists, per socket program type, the helpers the kernel allows and the ones the model implements', () => {
     const k = new Kernel();
-    k.createMaps([spec('st', 24, 4, 8, 0, 1)]); // an sk_storage map installs bpf_sk_storage_get/delete
+    k.createMaps([spec('st', 24, 4, 8, 0, 1)]); // the maps install bpf_sk_storage_* / bpf_task_storage_*
     for (const t of SOCKET_PROG_TYPES) {
       const rows = socketHelperTable(k.vm, t);
       const impl = rows.filter((r) => r.implemented);
@@ -50,6 +50,7 @@ describe('socket helper table', () => {
     const k = new Kernel();
     const prog = (id: number): Uint8Array => assemble(`r2 = 0\nr3 = 0\nr4 = 0\nr5 = 0\ncall ${id}\nr0 = 1\nexit`);
     for (const type of [14, 16, 13]) {
+      // the storage helpers come with the maps (no maps yet: not installed)
       expect(() => k.loadProgram({ type, name: 'ts', insns: prog(156) })).toThrow(/bpf_task_storage_get#156/);
     }
     expect(() => k.loadProgram({ type: 16, name: 'ops', insns: prog(49) })).toThrow(/bpf_setsockopt#49 \(the kernel refuses to load it\)|cannot use helper bpf_setsockopt#49/);

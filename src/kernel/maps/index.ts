@@ -13,5 +13,5 @@ export { QueueStackMap, BPF_MAP_TYPE_QUEUE, BPF_MAP_TYPE_STACK } from './queue-s
 export { RingBufMap, UserRingBufMap, consumeRingbufs, ringbufRecords, BPF_MAP_TYPE_RINGBUF, BPF_MAP_TYPE_USER_RINGBUF, type RingSample, type RingbufRecord } from './ringbuf.js';
 export { PerfEventArrayMap, BPF_MAP_TYPE_PERF_EVENT_ARRAY, type PerfRecord } from './perf-event-array.js';
 export { CgroupStorageMap, BPF_MAP_TYPE_CGROUP_STORAGE, BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE } from './cgroup-storage.js';
-export { TaskCgrpStorageMap, BPF_MAP_TYPE_TASK_STORAGE, BPF_MAP_TYPE_CGRP_STORAGE } from './local-storage.js';
+export { TaskCgrpStorageMap, CURRENT_TASK, BPF_MAP_TYPE_TASK_STORAGE, BPF_MAP_TYPE_CGRP_STORAGE } from './local-storage.js';
 export { CgroupArrayMap, BPF_MAP_TYPE_CGROUP_ARRAY, type CgroupRef } from './cgroup-array.js';

@@ -5,25 +5,24 @@
 // BPF_F_NO_PREALLOC required (BPF_F_CLONE optional), max_entries 0, key_size 4, value_size 1 ..
 // BPF_LOCAL_STORAGE_MAX_VALUE_SIZE. The model has no pidfds and no cgroup fds, so every user-space lookup /
 // update / delete names an fd that is not one: EBADF (pidfd_get_pid / cgroup_v1v2_get_from_fd say EBADF for a
-// closed fd and for any other file alike); get_next_key is ENOTSUPP. Programs would
-// reach the values through bpf_task_storage_* / bpf_cgrp_storage_* with a task_struct / cgroup pointer that
-// socket programs only get from bpf_get_current_task_btf or kfuncs: those helpers are not provided (the program
-// is refused at load), so the maps stay empty; they exist so that objects declaring them load.
+// closed fd and for any other file alike); get_next_key is ENOTSUPP. Programs reach task storage through
+// bpf_task_storage_get / bpf_task_storage_delete (sock-helpers.ts) with the one task the model has, the current
+// one (bpf_get_current_task_btf: CURRENT_TASK_ADDR); its value is `valueFor(CURRENT_TASK)`. The cgroup storage
+// helpers (bpf_cgrp_storage_*) are not provided (a cgroup pointer comes only from kfuncs; refused at load).
 
 import { registerMapType } from './create.js';
-import { BpfMap, u32le, type ElemRef, type MapAttrs, type MapOptions } from './map.js';
-import { localStorageAllocCheck } from './sk-storage.js';
+import { u32le, type ElemRef, type MapAttrs, type MapOptions } from './map.js';
+import { LocalStorageMap, localStorageAllocCheck } from './sk-storage.js';
 
 export const BPF_MAP_TYPE_TASK_STORAGE = 29;
 export const BPF_MAP_TYPE_CGRP_STORAGE = 32;
 
-export class TaskCgrpStorageMap extends BpfMap {
+/** The owner of the current task's values in task storage maps (the model's one task). */
+export const CURRENT_TASK: object = Object.freeze({ task: 'current' });
+
+export class TaskCgrpStorageMap extends LocalStorageMap {
   constructor(attrs: MapAttrs, opts: MapOptions = {}) {
     super(attrs, opts);
-  }
-
-  get count(): number {
-    return 0;
   }
 
   private owner(op: string, key: Uint8Array): never {

@@ -24,35 +24,42 @@ export const BPF_SK_STORAGE_GET_F_CREATE = 1;
 /** Resolves a socket fd (user-space keys) to the socket object, null when the fd is not a socket. */
 export type StorageFdResolver = (fd: number) => object | null;
 
-export class SkStorageMap extends BpfMap {
-  private readonly values = new Map<object, Uint8Array>();
-  /** Set by the Kernel façade (model.ts): fd → socket. */
-  fdResolver: StorageFdResolver | null = null;
-
-  constructor(attrs: MapAttrs, opts: MapOptions = {}) {
-    super(attrs, opts);
-  }
+/**
+ * A local-storage map (sk / task / cgroup storage): at most one value per owner (a socket, a task), created by
+ * the program helpers (bpf_sk_storage_get, bpf_task_storage_get with F_CREATE) or user space.
+ */
+export abstract class LocalStorageMap extends BpfMap {
+  protected readonly values = new Map<object, Uint8Array>();
 
   get count(): number {
     return this.values.size;
   }
 
-  /** The socket's value (the stable bytes programs write through), or null. */
-  valueFor(sk: object): Uint8Array | null {
-    return this.values.get(sk) ?? null;
+  /** The owner's value (the stable bytes programs write through), or null. */
+  valueFor(owner: object): Uint8Array | null {
+    return this.values.get(owner) ?? null;
   }
 
   /** bpf_local_storage_update with BPF_NOEXIST from a program: the new value (zeroed, or a copy of `init`). */
-  create(sk: object, init: Uint8Array | null): Uint8Array {
+  create(owner: object, init: Uint8Array | null): Uint8Array {
     const v = new Uint8Array(this.valueSize);
     if (init !== null) v.set(init.subarray(0, this.valueSize));
-    this.values.set(sk, v);
+    this.values.set(owner, v);
     return v;
   }
 
-  /** Removes the socket's value: true when there was one. */
-  remove(sk: object): boolean {
-    return this.values.delete(sk);
+  /** Removes the owner's value: true when there was one. */
+  remove(owner: object): boolean {
+    return this.values.delete(owner);
+  }
+}
+
+export class SkStorageMap extends LocalStorageMap {
+  /** Set by the Kernel façade (model.ts): fd → socket. */
+  fdResolver: StorageFdResolver | null = null;
+
+  constructor(attrs: MapAttrs, opts: MapOptions = {}) {
+    super(attrs, opts);
   }
 
   /** The socket went away (bpf_sk_storage_free). */
