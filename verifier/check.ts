@@ -42,10 +42,11 @@ import {
 import {
   AT_PKT_END, BEYOND_PKT_END, FuncState, RegState, RegType, Scratch, Slot, VerifierState, formatState,
   markNotInit, markPtr, markRegKnown, markRegUnknown, regTypeStr, isRingbufMem, statesEqual, statesExact, type StackSlot,
+  IdMap, kernelMapName, regsExact, sameCallsites,
 } from './state.js';
 import { LINKED_REGS_MAX, Precision, INSN_F_DST_REG_STACK, INSN_F_SRC_REG_STACK, stackAccessFlags, type HistEntry, type LinkedReg } from './precision.js';
 import { computeStackLive } from './stackliveness.js';
-import { checkStructure, type StructureResult } from './structure.js';
+import { ASYNC_CALLBACK_HELPERS, SYNC_CALLBACK_HELPERS, checkStructure, type StructureResult } from './structure.js';
 import { tnumAdd, tnumConst, tnumIsAligned, tnumIsConst, tnumSub, tnumSubregIsConst } from './tnum.js';
 
 const EINVAL = 22;
@@ -69,6 +70,9 @@ const MT = {
   PERCPU_CGROUP_STORAGE: 21, QUEUE: 22, STACK: 23, SK_STORAGE: 24, DEVMAP_HASH: 25, STRUCT_OPS: 26, RINGBUF: 27,
   INODE_STORAGE: 28, TASK_STORAGE: 29, BLOOM_FILTER: 30, USER_RINGBUF: 31, CGRP_STORAGE: 32, ARENA: 33,
 } as const;
+
+/** Map types whose ops have map_set_for_each_callback_args (bpf_for_each_map_elem). */
+const FOR_EACH_MAPS: ReadonlySet<number> = new Set([1, 2, 5, 6, 9, 10]);
 
 const PT = { SOCKET_FILTER: 1, SCHED_CLS: 3, SCHED_ACT: 4, XDP: 6, CGROUP_SKB: 8, SOCK_OPS: 13, SK_SKB: 14, SK_MSG: 16 } as const;
 const BPF_CGROUP_INET_EGRESS = 1;
@@ -136,6 +140,8 @@ interface ArgMeta {
   releaseRegno: number;
   /** ARG_CONST_ALLOC_SIZE_OR_ZERO: the size of the memory the helper returns. */
   memSize: number;
+  /** ARG_PTR_TO_FUNC: the callback's first instruction (-1: none). */
+  cbStart: number;
 }
 
 const CTX_REG_TYPES: Record<CtxRegType, [RegType, boolean]> = {
@@ -275,7 +281,7 @@ const NO_SUCCESSORS: readonly number[] = Object.freeze([]);
  * successors in insn_successors order). Only loops get a number (1, 2, ... in the order Tarjan completes
  * them); other instructions get 0. The level-2 log prints the number in front of the live-register dump.
  */
-export function computeSccs(succ: readonly (readonly number[])[], isInsn: Uint8Array): Int32Array {
+export function computeSccs(succ: readonly (readonly number[])[], isInsn: Uint8Array, callsCallback?: Uint8Array): Int32Array {
   const n = succ.length;
   const scc = new Int32Array(n);
   const index = new Int32Array(n).fill(-1);
@@ -321,7 +327,8 @@ export function computeSccs(succ: readonly (readonly number[])[], isInsn: Uint8A
         onStack[w] = 0;
         members.push(w);
       } while (w !== v);
-      if (members.length > 1 || out.includes(v)) {
+      // a sync callback call is an implicit loop (the callback may run any number of times)
+      if (members.length > 1 || out.includes(v) || callsCallback?.[v]) {
         sccId++;
         for (const m of members) scc[m] = sccId;
       }
@@ -419,19 +426,24 @@ export class Verifier {
   explored: (Explored[] | undefined)[] = [];
   totalStates = 0;
   curStates = 0;
+  /** Backedge states kept until their loop is done (count for peak_states). */
+  private numBackedges = 0;
   peakStates = 0;
   maxStatesPerInsn = 0;
   scratch = new Scratch();
   subprogDepth: number[] = [];
   subprogOf!: Int32Array;
   private seenPtrType = new Map<number, number>();
+  get callsCallback(): Uint8Array {
+    return this.structure.callsCallback;
+  }
   /** Precision back-tracking (precision.ts). */
   readonly precision = new Precision(this);
   /** Instructions reached by a jump, a call's return or a subprogram entry (is_jmp_point: recorded in the history). */
   private jmpPoint!: Uint8Array;
   /** SCC number per insn (level 2 only: the `SCC enter`/`SCC exit` lines) and the entry state of each visit. */
   private scc: Int32Array | null = null;
-  private sccVisits = new Map<string, VerifierState>();
+  private sccVisits = new Map<string, { entry: VerifierState; backedges: { st: VerifierState; equal: VerifierState }[] }>();
   /** Stack slots of the main frame that may still be read, per insn (stackliveness.ts); null: all. */
   private stackLive: ((pc: number) => bigint) | null = null;
   /** The history entry of the instruction being checked, if one was pushed (env->cur_hist_ent). */
@@ -620,10 +632,15 @@ export class Verifier {
       const i = this.slots[pc]!;
       if (!this.structure.isInsn[pc]) continue;
       if (i.op === (BPF_JMP | BPF_CALL) && pc + 1 < this.n) this.jmpPoint[pc + 1] = 1;
+      if (this.structure.callsCallback[pc]) this.jmpPoint[pc] = 1;
       if (i.op === LDDW && i.src === BPF_PSEUDO_FUNC && pc + 2 < this.n) this.jmpPoint[pc + 2] = 1;
     }
+    // SCC visits matter beyond the log once callbacks loop (backedges, incomplete read marks)
+    if (!(this.log.level & BPF_LOG_LEVEL2) && this.structure.callsCallback.includes(1)) {
+      this.scc = computeSccs(succ, this.structure.isInsn, this.structure.callsCallback);
+    }
     if (this.log.level & BPF_LOG_LEVEL2) {
-      const scc = computeSccs(succ, this.structure.isInsn);
+      const scc = computeSccs(succ, this.structure.isInsn, this.structure.callsCallback);
       this.scc = scc;
       this.structure.subprogs.forEach((sp, k) => this.log.verbose(`func#${k} @${sp.start}\n`));
       this.log.verbose('Live regs before insn:\n');
@@ -761,20 +778,67 @@ export class Verifier {
     return null;
   }
 
+  /** incomplete_read_marks: `st` belongs to a loop still being explored that already has backedges. */
+  private incompleteReadMarks(st: VerifierState): boolean {
+    if (!this.scc || !this.sccVisits.size) return false;
+    const key = this.sccCallchain(st);
+    const visit = key === null ? undefined : this.sccVisits.get(key);
+    return !!visit && visit.backedges.length > 0;
+  }
+
   /** maybe_enter_scc: a checkpoint inside a loop that no visit covers yet starts one. */
   private maybeEnterScc(st: VerifierState): void {
     const key = this.sccCallchain(st);
     if (key === null || this.sccVisits.has(key)) return;
-    this.sccVisits.set(key, st);
-    this.log.verbose(`SCC enter ${key}\n`);
+    this.sccVisits.set(key, { entry: st, backedges: [] });
+    if (this.log.level & BPF_LOG_LEVEL2) this.log.verbose(`SCC enter ${key}\n`);
   }
 
   /** maybe_exit_scc: the visit ends when its entry state has no unfinished paths left. */
   private maybeExitScc(st: VerifierState): void {
     const key = this.sccCallchain(st);
-    if (key === null || this.sccVisits.get(key) !== st) return;
-    this.sccVisits.delete(key);
-    this.log.verbose(`SCC exit ${key}\n`);
+    const visit = key === null ? undefined : this.sccVisits.get(key!);
+    if (!visit || visit.entry !== st) return;
+    this.sccVisits.delete(key!);
+    if (this.log.level & BPF_LOG_LEVEL2) this.log.verbose(`SCC exit ${key}\n`);
+    this.propagateBackedges(visit.backedges);
+    this.numBackedges -= visit.backedges.length;
+  }
+
+  /**
+   * propagate_backedges: a loop's states that were pruned against a state of the same loop still on the path
+   * get, once the loop is done, what that state needed precise, until nothing changes.
+   */
+  private propagateBackedges(backedges: { st: VerifierState; equal: VerifierState }[]): void {
+    if (!backedges.length || !this.priv) return;
+    const precise = (st: VerifierState): number => {
+      let n = 0;
+      for (let p: VerifierState | null = st; p; p = p.parent) {
+        for (const f of p.frames) {
+          for (const r of f.regs) if (r.precise) n++;
+          for (const sl of f.stack) if (sl.types[7] === Slot.SPILL && sl.spilled.precise) n++;
+        }
+      }
+      return n;
+    };
+    for (let iter = 0; iter < 64; iter++) {
+      let changed = false;
+      for (const b of backedges) {
+        const before = precise(b.st);
+        const saved = this.cur;
+        const savedIdx = this.insnIdx;
+        this.cur = b.st;
+        this.insnIdx = b.st.insnIdx;
+        try {
+          this.precision.propagate(b.equal, () => 0x3ff);
+        } finally {
+          this.cur = saved;
+          this.insnIdx = savedIdx;
+        }
+        if (precise(b.st) !== before) changed = true;
+      }
+      if (!changed) break;
+    }
   }
 
   private pushStack(insnIdx: number, prevInsnIdx: number): VerifierState {
@@ -831,17 +895,57 @@ export class Verifier {
     return (this.live[callsite + 1] ?? 0x3ff) & 0x3fe;
   }
 
+  /** The `hit:` of is_state_visited: the current path is pruned against `sl`. */
+  private visitedHit(sl: Explored, idx: number, loop: boolean): true {
+    sl.hit++;
+    // what the matched state needed precise, this path needs precise too
+    if (this.jmpPoint[idx]) this.pushHist(0, null);
+    this.precision.propagate(sl.st, (fi) => this.liveMask(fi, idx), this.stackLive?.(idx) ?? -1n);
+    if (!loop) return true;
+    // add_scc_backedge: what the loop needs precise is propagated again when the loop is done
+    const key = this.sccCallchain(sl.st);
+    const visit = key === null ? undefined : this.sccVisits.get(key);
+    if (visit) {
+      if (this.log.level & BPF_LOG_LEVEL2) this.log.verbose(`SCC backedge ${key}\n`);
+      const b = this.cur.clone();
+      b.insnIdx = idx;
+      visit.backedges.push({ st: b, equal: sl.st });
+      this.numBackedges++;
+      if (this.curStates + this.numBackedges > this.peakStates) this.peakStates = this.curStates + this.numBackedges;
+    }
+    return true;
+  }
+
+  private exploredBucket(idx: number, callsite: number): number {
+    return ((idx ^ callsite) >>> 0) % this.n;
+  }
+
   private isStateVisited(idx: number): boolean {
     // a long jump history forces a checkpoint
-    const forceNewState = this.cur.hist.length > 40;
+    const forceNewState = this.cur.hist.length > 40 || this.structure.forceCheckpoint[idx] === 1;
     let addNewState = forceNewState;
     if (this.jmpsProcessed - this.prevJmpsProcessed >= 2 && this.processed - this.prevInsnProcessed >= 8) addNewState = true;
-    let list = this.explored[idx];
+    // explored_state: the kernel's lists are buckets of (idx ^ callsite) % insn_cnt; the bucket's other
+    // states count for max_states_per_insn
+    const bucket = this.exploredBucket(idx, this.cur.cur.callsite);
+    let list = this.explored[bucket];
     let statesCnt = 0;
     for (let k = 0; list !== undefined && k < list.length; k++) {
       const sl = list[k]!;
       statesCnt++;
-      if (sl.st.branches) {
+      if (sl.st.insnIdx !== idx) continue;
+      let loopHit = false;
+      if (sl.st.branches && this.structure.callsCallback[idx]) {
+        // a callback call visited again after the callback returned: converged when nothing new is possible
+        if (statesEqual(sl.st, this.cur, (fi) => this.liveMask(fi, idx), this.priv, this.stackLive?.(idx) ?? -1n, true)) loopHit = true;
+        else if (!forceNewState && this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
+      }
+      if (loopHit) return this.visitedHit(sl, idx, true);
+      if (sl.st.branches && this.structure.callsCallback[idx]) {
+        // skip_inf_loop_check
+      } else if (sl.st.branches && sl.st.cur.inAsyncCallbackFn && sl.st.cur.asyncEntryCnt !== this.cur.cur.asyncEntryCnt) {
+        if (!forceNewState && this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
+      } else if (sl.st.branches) {
         if (statesExact(sl.st, this.cur)) {
           const msg = `infinite loop detected at insn ${idx}`;
           this.verboseLinfo(idx, '; ');
@@ -852,12 +956,10 @@ export class Verifier {
           throw new VerifierError(this.insnIdx, msg, EINVAL);
         }
         if (!forceNewState && this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
-      } else if (statesEqual(sl.st, this.cur, (fi) => this.liveMask(fi, idx), this.priv, this.stackLive?.(idx) ?? -1n)) {
-        sl.hit++;
-        // what the matched state needed precise, this path needs precise too
-        if (this.jmpPoint[idx]) this.pushHist(0, null);
-        this.precision.propagate(sl.st, (fi) => this.liveMask(fi, idx), this.stackLive?.(idx) ?? -1n);
-        return true;
+      } else {
+        // a state of a loop still being explored may lack marks of paths not yet taken: compare ranges
+        const loop = this.incompleteReadMarks(sl.st);
+        if (statesEqual(sl.st, this.cur, (fi) => this.liveMask(fi, idx), this.priv, this.stackLive?.(idx) ?? -1n, loop)) return this.visitedHit(sl, idx, loop);
       }
       // misses only count when a new state is going to be added; states that keep missing are evicted
       if (addNewState) sl.miss++;
@@ -882,13 +984,14 @@ export class Verifier {
     this.cur.parent = st;
     this.cur.branches = 1;
     this.cur.firstInsnIdx = idx;
+    this.cur.dfsDepth = st.dfsDepth + 1;
     this.cur.hist = [];
     this.maybeEnterScc(st);
-    if (list === undefined) this.explored[idx] = [{ st, hit: 0, miss: 0 }];
+    if (list === undefined) this.explored[bucket] = [{ st, hit: 0, miss: 0 }];
     else list.push({ st, hit: 0, miss: 0 });
     this.totalStates++;
     this.curStates++;
-    if (this.curStates > this.peakStates) this.peakStates = this.curStates;
+    if (this.curStates + this.numBackedges > this.peakStates) this.peakStates = this.curStates + this.numBackedges;
     this.prevJmpsProcessed = this.jmpsProcessed;
     this.prevInsnProcessed = this.processed;
     return false;
@@ -1814,6 +1917,8 @@ export class Verifier {
     markPtr(dst, RegType.SCALAR_VALUE);
     if (insn.src === BPF_PSEUDO_FUNC) {
       markPtr(dst, RegType.PTR_TO_FUNC);
+      // subprogno: kept as the callback's first instruction
+      dst.range = this.insnIdx + insn.imm + 1;
       return;
     }
     if (insn.src === 3) this.fail('ksym/BTF id loads are not supported by bpfvm', EINVAL);
@@ -2172,8 +2277,16 @@ export class Verifier {
       const r0 = callee.regs[0]!;
       if (r0.type === RegType.PTR_TO_STACK && r0.frameno === callee.frameno) this.fail('cannot return stack pointer to the caller', EINVAL);
       const caller = st.frames[st.frames.length - 2]!;
-      caller.regs[0]!.copyFrom(r0);
-      const ret = callee.callsite + 1;
+      const inCallback = callee.inCallbackFn;
+      if (inCallback) {
+        if (r0.type !== RegType.SCALAR_VALUE) this.fail('R0 not a scalar value', EACCES);
+        this.markPrecise(0);
+        this.checkRetvalRange(r0, callee.cbRetMin, callee.cbRetMax, 'At callback return');
+      } else {
+        caller.regs[0]!.copyFrom(r0);
+      }
+      // a sync callback returns to its call: the call is visited again (the callback may run again)
+      const ret = inCallback ? callee.callsite : callee.callsite + 1;
       if (this.log.level & BPF_LOG_LEVEL) {
         this.log.verbose('returning from callee:\n' + formatState(st, callee.frameno, null) + '\n');
         this.log.verbose(`to caller at ${ret}:\n` + formatState(st, caller.frameno, null) + '\n');
@@ -2181,10 +2294,64 @@ export class Verifier {
       st.frames.pop();
       this.prevInsnIdx = this.insnIdx;
       this.insnIdx = ret;
+      if (inCallback) {
+        const prev = this.findPrevEntry(st, ret);
+        if (prev) this.widenImpreciseScalars(prev, st);
+      }
       return 'return';
     }
     this.checkReturnCode();
     return 'exit';
+  }
+
+  /** find_prev_entry: the checkpoint at `idx` on the current DFS path (the previous visit of a loop). */
+  private findPrevEntry(st: VerifierState, idx: number): VerifierState | null {
+    const list = this.explored[this.exploredBucket(idx, st.cur.callsite)];
+    if (!list) return null;
+    for (let k = list.length - 1; k >= 0; k--) {
+      const o = list[k]!.st;
+      if (o.insnIdx === idx && o.branches && sameCallsites(o, st) && o.dfsDepth < st.dfsDepth) return o;
+    }
+    return null;
+  }
+
+  /** widen_imprecise_scalars: scalars that changed since the previous visit and nothing needs precise become unknown. */
+  private widenImpreciseScalars(old: VerifierState, cur: VerifierState): void {
+    const idmap = new IdMap();
+    const widen = (o: RegState, c: RegState): void => {
+      if (o.type !== RegType.SCALAR_VALUE || c.type !== RegType.SCALAR_VALUE) return;
+      if (o.precise || c.precise || regsExact(o, c, idmap)) return;
+      markRegUnknown(c);
+    };
+    for (let fr = old.frames.length - 1; fr >= 0; fr--) {
+      const fo = old.frames[fr]!;
+      const fc = cur.frames[fr]!;
+      for (let i = 0; i < 11; i++) widen(fo.regs[i]!, fc.regs[i]!);
+      for (let spi = 0; spi < fo.stack.length && spi < fc.stack.length; spi++) {
+        const so = fo.stack[spi]!;
+        const sc = fc.stack[spi]!;
+        if (so.types[7] !== Slot.SPILL || sc.types[7] !== Slot.SPILL) continue;
+        widen(so.spilled, sc.spilled);
+      }
+    }
+  }
+
+  /** retval_range_within and verbose_invalid_scalar. */
+  private checkRetvalRange(r0: RegState, min: number, max: number, ctx: string): void {
+    if (BigInt(min) <= r0.s.smin && r0.s.smax <= BigInt(max)) return;
+    let m = `${ctx} the register R0 has`;
+    let unknown = true;
+    if (r0.s.smin > S64_MIN) {
+      m += ` smin=${r0.s.smin}`;
+      unknown = false;
+    }
+    if (r0.s.smax < S64_MAX) {
+      m += ` smax=${r0.s.smax}`;
+      unknown = false;
+    }
+    if (unknown) m += ' unknown scalar value';
+    m += ` should have been in [${min}, ${max}]`;
+    this.fail(m, EINVAL);
   }
 
   private checkResourceLeak(inSubprog: boolean, prefix: string): void {
@@ -2198,6 +2365,13 @@ export class Verifier {
   private checkReturnCode(): void {
     const r0 = this.checkRegSrc(0);
     if (this.isPointerValue(r0)) this.fail('R0 leaks addr as return value');
+    const frame = this.cur.cur;
+    if (frame.inAsyncCallbackFn) {
+      if (r0.type !== RegType.SCALAR_VALUE) this.fail(`At async callback return the register R0 is not a known value (${regTypeStr(r0)})`, EINVAL);
+      this.markPrecise(0);
+      this.checkRetvalRange(r0, frame.cbRetMin, frame.cbRetMax, 'At async callback return');
+      return;
+    }
     let range: [number, number] | null = null;
     switch (this.progType) {
       case PT.CGROUP_SKB:
@@ -2211,21 +2385,7 @@ export class Verifier {
     }
     if (r0.type !== RegType.SCALAR_VALUE) this.fail(`At program exit the register R0 is not a known value (${regTypeStr(r0)})`, EINVAL);
     this.markPrecise(0);
-    if (!(BigInt(range[0]) <= r0.s.smin && r0.s.smax <= BigInt(range[1]))) {
-      let m = 'At program exit the register R0 has';
-      let unknown = true;
-      if (r0.s.smin > S64_MIN) {
-        m += ` smin=${r0.s.smin}`;
-        unknown = false;
-      }
-      if (r0.s.smax < S64_MAX) {
-        m += ` smax=${r0.s.smax}`;
-        unknown = false;
-      }
-      if (unknown) m += ' unknown scalar value';
-      m += ` should have been in [${range[0]}, ${range[1]}]`;
-      this.fail(m, EINVAL);
-    }
+    this.checkRetvalRange(r0, range[0], range[1], 'At program exit');
   }
 
   private checkMaxStackDepth(): void {
@@ -2258,7 +2418,7 @@ export class Verifier {
     if (!proto) this.fail(helperCallMessage('notAllowedInProgType', id), EINVAL);
     if (proto.gplOnly && !isGplCompatible(this.opts.license ?? 'GPL')) this.fail('cannot call GPL-restricted function from non-GPL compatible program', EINVAL);
     if (proto.mightSleep) this.fail('helper call might sleep in a non-sleepable prog', EINVAL);
-    const meta: ArgMeta = { map: null, rawMode: false, accessSize: 0, regno: -1, constMapKey: -1, refObjId: 0, releaseRegno: 0, memSize: 0 };
+    const meta: ArgMeta = { map: null, rawMode: false, accessSize: 0, regno: -1, constMapKey: -1, refObjId: 0, releaseRegno: 0, memSize: 0, cbStart: -1 };
     for (let i = 0; i < 5; i++) this.checkFuncArg(i, meta, proto);
     // raw-mode (uninitialised output) buffers become written memory
     if (meta.rawMode && meta.regno >= 0) {
@@ -2279,6 +2439,7 @@ export class Verifier {
       }
     }
     if (id === 12) this.recordFuncKey(meta);
+    if (SYNC_CALLBACK_HELPERS.has(id) || ASYNC_CALLBACK_HELPERS.has(id)) this.pushCallbackCall(id, meta);
     if (id === 81) {
       if (!this.regs[2]!.isConst(0n)) this.fail("get_local_storage() doesn't support non-zero flags", EINVAL);
       this.markPrecise(2);
@@ -2345,6 +2506,99 @@ export class Verifier {
     let changes = proto.changesPktData;
     if (id === 12) changes = this.cur.frames.length > 1; // 6.18: only subprogram frames
     if (changes) this.clearAllPktPointers();
+  }
+
+  /** process_timer_func: the argument points at the map value's struct bpf_timer. */
+  private processTimerFunc(regno: number, reg: RegState, meta: ArgMeta): void {
+    const map = reg.map!;
+    const isConst = tnumIsConst(reg.s.varOff);
+    if (!isConst) this.fail(`R${regno} doesn't have constant offset. bpf_timer has to be at the constant offset`);
+    const timer = map.valueFields?.fields.find((f) => f.kind === 'timer');
+    if (!timer) this.fail(`map '${kernelMapName(map.name)}' has no valid bpf_timer`, EINVAL);
+    const off = Number(BigInt.asIntN(64, reg.s.varOff.value)) + reg.off;
+    if (off !== timer.offset) this.fail(`off ${off} doesn't point to 'struct bpf_timer' that is at ${timer.offset}`, EINVAL);
+    meta.map = map;
+  }
+
+  /**
+   * push_callback_call: the callback is verified as a frame above the caller's (sync callbacks: a branch that
+   * starts at the callback with the caller's state at the call; its exit returns to the call, which is visited
+   * again until the states converge) or, for a timer callback, as a fresh program started later.
+   */
+  private pushCallbackCall(id: number, meta: ArgMeta): void {
+    const start = meta.cbStart;
+    if (start < 0) this.fail('kernel subsystem misconfigured verifier', EFAULT);
+    const subprog = this.subprogOf[start]!;
+    const caller = this.cur.cur;
+    if (ASYNC_CALLBACK_HELPERS.has(id)) {
+      const st = new VerifierState();
+      const f = this.newFrame(0, -1, subprog);
+      this.setCalleeState(id, caller, f, meta);
+      f.inAsyncCallbackFn = true;
+      f.asyncEntryCnt = caller.asyncEntryCnt + 1;
+      st.frames.push(f);
+      st.branches = 1;
+      this.branchStack.push({ st, insnIdx: start, prevInsnIdx: this.insnIdx, logPos: this.log.pos, shared: false });
+      if (this.branchStack.length > BPF_COMPLEXITY_LIMIT_JMP_SEQ) this.fail(`The sequence of ${this.branchStack.length} jumps is too complex.`, E2BIG);
+      this.scratch.all();
+      return;
+    }
+    const st = this.pushStack(start, this.insnIdx);
+    if (st.frames.length >= MAX_CALL_FRAMES) this.fail(`the call stack of ${st.frames.length + 1} frames is too deep`, E2BIG);
+    const callee = this.newFrame(st.frames.length, this.insnIdx, subprog);
+    this.setCalleeState(id, st.cur, callee, meta);
+    callee.inCallbackFn = true;
+    st.frames.push(callee);
+    this.scratch.all();
+  }
+
+  private newFrame(frameno: number, callsite: number, subprog: number): FuncState {
+    const f = new FuncState();
+    f.frameno = frameno;
+    f.callsite = callsite;
+    f.subprog = subprog;
+    markPtr(f.regs[10]!, RegType.PTR_TO_STACK);
+    f.regs[10]!.frameno = frameno;
+    return f;
+  }
+
+  /** set_map_elem_callback_state, set_loop_callback_state, set_timer_callback_state: the callback's arguments. */
+  private setCalleeState(id: number, caller: FuncState, callee: FuncState, meta: ArgMeta): void {
+    const r = callee.regs;
+    const map = meta.map;
+    const mapKeyValue = (m: MapSpec): void => {
+      markPtr(r[2]!, RegType.PTR_TO_MAP_KEY);
+      r[2]!.map = m;
+      markPtr(r[3]!, RegType.PTR_TO_MAP_VALUE);
+      r[3]!.map = m;
+      r[3]!.id = ++this.idGen;
+    };
+    switch (id) {
+      case 164: {
+        if (!map || !FOR_EACH_MAPS.has(map.type)) this.fail('callback function not allowed for map', 524);
+        r[1]!.copyFrom(caller.regs[1]!);
+        mapKeyValue(map);
+        r[4]!.copyFrom(caller.regs[3]!);
+        callee.cbRetMin = 0;
+        callee.cbRetMax = 1;
+        break;
+      }
+      case 181:
+        markRegUnknown(r[1]!);
+        r[2]!.copyFrom(caller.regs[3]!);
+        callee.cbRetMin = 0;
+        callee.cbRetMax = 1;
+        break;
+      case 170:
+        markPtr(r[1]!, RegType.CONST_PTR_TO_MAP);
+        r[1]!.map = map;
+        mapKeyValue(map!);
+        callee.cbRetMin = 0;
+        callee.cbRetMax = 0;
+        break;
+      default:
+        this.fail(`bpfvm does not model the callback arguments of ${helperName(id)}#${id}`, EINVAL);
+    }
   }
 
   private clearAllPktPointers(): void {
@@ -2414,6 +2668,12 @@ export class Verifier {
     switch (base) {
       case 'ARG_CONST_MAP_PTR':
         meta.map = reg.map;
+        break;
+      case 'ARG_PTR_TO_FUNC':
+        meta.cbStart = reg.range;
+        break;
+      case 'ARG_PTR_TO_TIMER':
+        this.processTimerFunc(regno, reg, meta);
         break;
       case 'ARG_PTR_TO_MAP_KEY': {
         if (!meta.map) this.fail('invalid map_ptr to access map->key');

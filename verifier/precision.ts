@@ -63,6 +63,8 @@ export interface PrecisionHost {
   readonly priv: boolean;
   readonly cur: VerifierState;
   readonly insnIdx: number;
+  /** Sync callback calls (bpf_calls_callback). */
+  readonly callsCallback: Uint8Array;
   /** The instruction as the log prints it (`(b4) w0 = 0`, lddw operands as in the main log). */
   insnText(pc: number): string;
 }
@@ -419,10 +421,20 @@ export class Precision {
         bt.subprogExit();
         return true;
       }
+      if (op === BPF_CALL && host.callsCallback[idx] && idx !== subseqIdx - 1) {
+        // going back out of a callback's body to the helper that called it: r1-r5 were set by the helper
+        if (bt.regs[bt.frame]! & ~REGMASK_ARGS) throw new BacktrackError(`BUG regs ${bt.regs[bt.frame]!.toString(16)}`);
+        if (bt.stack[bt.frame]) return false;
+        for (let i = 1; i <= 5; i++) bt.clearReg(i);
+        bt.subprogExit();
+        return true;
+      }
       if (op === BPF_CALL) {
         bt.clearReg(0);
         if (bt.regs[bt.frame]! & REGMASK_ARGS) throw new BacktrackError(`BUG regs ${bt.regs[bt.frame]!.toString(16)}`);
       } else if (op === BPF_EXIT) {
+        // an exit back to a callback-calling helper: the helper sets r1-r5 of the callback
+        if (subseqIdx >= 0 && host.callsCallback[subseqIdx]) for (let i = 1; i <= 5; i++) bt.clearReg(i);
         const fromSubprogCall = subseqIdx - 1 >= 0 && isPseudoCall(host.slots[subseqIdx - 1]);
         const r0 = fromSubprogCall && bt.isReg(0);
         if (fromSubprogCall && bt.regs[bt.frame]! & REGMASK_ARGS) throw new BacktrackError(`BUG regs ${bt.regs[bt.frame]!.toString(16)}`);

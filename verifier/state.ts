@@ -228,6 +228,13 @@ export class FuncState {
   /** Insn index of the call in the caller (for frames > 0). */
   callsite = -1;
   subprog = 0;
+  /** A sync callback's frame (in_callback_fn, printed ` cb`) / an async (timer) callback's frame 0 (` async_cb`). */
+  inCallbackFn = false;
+  inAsyncCallbackFn = false;
+  asyncEntryCnt = 0;
+  /** callback_ret_range: the values R0 may hold at the callback's exit. */
+  cbRetMin = 0;
+  cbRetMax = 0;
 
   constructor(init = true) {
     if (init) for (let i = 0; i < 11; i++) this.regs.push(new RegState());
@@ -241,6 +248,7 @@ export class FuncState {
     f.frameno = this.frameno;
     f.callsite = this.callsite;
     f.subprog = this.subprog;
+    f.copyCallbackInfo(this);
     return f;
   }
 
@@ -258,6 +266,7 @@ export class FuncState {
     f.frameno = this.frameno;
     f.callsite = this.callsite;
     f.subprog = this.subprog;
+    f.copyCallbackInfo(this);
     return f;
   }
 
@@ -279,6 +288,14 @@ export class FuncState {
     if (prev === undefined) return;
     for (let i = 0; i < this.regs.length; i++) if (this.regs[i] === prev.regs[i]) this.regs[i] = this.regs[i]!.clone();
     for (let i = 0; i < this.stack.length; i++) if (this.stack[i] === prev.stack[i]) this.stack[i] = this.stack[i]!.clone();
+  }
+
+  copyCallbackInfo(o: FuncState): void {
+    this.inCallbackFn = o.inCallbackFn;
+    this.inAsyncCallbackFn = o.inAsyncCallbackFn;
+    this.asyncEntryCnt = o.asyncEntryCnt;
+    this.cbRetMin = o.cbRetMin;
+    this.cbRetMax = o.cbRetMax;
   }
 
   get allocatedStack(): number {
@@ -307,6 +324,8 @@ export class VerifierState {
   /** First instruction of this state's path segment (since its parent checkpoint), and the last one (checkpoints). */
   firstInsnIdx = 0;
   lastInsnIdx = -1;
+  /** dfs_depth: checkpoints between the entry and this state (find_prev_entry looks for a shallower one). */
+  dfsDepth = 0;
   /** Jump history of the segment (precision back-tracking walks it backwards). */
   hist: HistEntry[] = [];
 
@@ -323,6 +342,7 @@ export class VerifierState {
     v.insnIdx = this.insnIdx;
     v.firstInsnIdx = this.firstInsnIdx;
     v.lastInsnIdx = this.lastInsnIdx;
+    v.dfsDepth = this.dfsDepth;
     // entries are shared, as the kernel's branches share its history array up to the fork
     v.hist = this.hist.slice();
     return v;
@@ -342,6 +362,7 @@ export class VerifierState {
     v.insnIdx = this.insnIdx;
     v.firstInsnIdx = this.firstInsnIdx;
     v.lastInsnIdx = this.lastInsnIdx;
+    v.dfsDepth = this.dfsDepth;
     // the caller starts a fresh history for the current state: the snapshot keeps this one
     v.hist = this.hist;
     return v;
@@ -457,6 +478,8 @@ export function formatState(st: VerifierState, frameno: number, scratch: Scratch
   }
   const refs = st.refs.filter((r) => r.id);
   if (refs.length) out += ` refs=${refs.map((r) => r.id).join(',')}`;
+  if (f.inCallbackFn) out += ' cb';
+  if (f.inAsyncCallbackFn) out += ' async_cb';
   return out;
 }
 
@@ -500,7 +523,7 @@ function scalarsWithin(o: ScalarBounds, c: ScalarBounds): boolean {
   return rangeWithin(o, c) && tnumIn(o.varOff, c.varOff);
 }
 
-function regsExact(o: RegState, c: RegState, idmap: IdMap): boolean {
+export function regsExact(o: RegState, c: RegState, idmap: IdMap): boolean {
   return o.type === c.type && o.maybeNull === c.maybeNull && o.off === c.off && o.range === c.range &&
     o.map === c.map && o.frameno === c.frameno && o.s.equals(c.s) &&
     idmap.check(o.id, c.id) && idmap.check(o.refObjId, c.refObjId);
@@ -598,7 +621,7 @@ export function stacksafe(o: FuncState, c: FuncState, idmap: IdMap, allowUninit:
  * states_equal for pruning. `liveRegs(frameIdx)` gives the bitmask of registers live at the current insn for
  * each frame (callers' frames: live after their call site).
  */
-export function statesEqual(o: VerifierState, c: VerifierState, live: (frame: number) => number, allowUninit: boolean, stackLive = -1n): boolean {
+export function statesEqual(o: VerifierState, c: VerifierState, live: (frame: number) => number, allowUninit: boolean, stackLive = -1n, rangeWithin = false): boolean {
   if (o.frames.length !== c.frames.length) return false;
   if (o.refs.length !== c.refs.length) return false;
   const idmap = new IdMap();
@@ -610,10 +633,17 @@ export function statesEqual(o: VerifierState, c: VerifierState, live: (frame: nu
     const mask = live(fi);
     for (let r = 0; r < 11; r++) {
       if (!(mask & (1 << r))) continue;
-      if (!regsafe(of.regs[r]!, cf.regs[r]!, idmap, !allowUninit)) return false;
+      if (!regsafe(of.regs[r]!, cf.regs[r]!, idmap, !allowUninit || rangeWithin)) return false;
     }
-    if (!stacksafe(of, cf, idmap, allowUninit, !allowUninit, fi === 0 ? stackLive : -1n)) return false;
+    if (!stacksafe(of, cf, idmap, allowUninit, !allowUninit || rangeWithin, fi === 0 ? stackLive : -1n)) return false;
   }
+  return true;
+}
+
+/** same_callsites: the same chain of call sites. */
+export function sameCallsites(a: VerifierState, b: VerifierState): boolean {
+  if (a.frames.length !== b.frames.length) return false;
+  for (let i = 0; i < a.frames.length; i++) if (a.frames[i]!.callsite !== b.frames[i]!.callsite) return false;
   return true;
 }
 
