@@ -71,6 +71,12 @@ const MT = {
   INODE_STORAGE: 28, TASK_STORAGE: 29, BLOOM_FILTER: 30, USER_RINGBUF: 31, CGRP_STORAGE: 32, ARENA: 33,
 } as const;
 
+/** btf_field_type_name */
+const FIELD_TYPE_NAME: Record<string, string> = {
+  spin_lock: 'bpf_spin_lock', timer: 'bpf_timer', wq: 'bpf_wq', list_head: 'bpf_list_head', list_node: 'bpf_list_node',
+  rb_root: 'bpf_rb_root', rb_node: 'bpf_rb_node', refcount: 'bpf_refcount',
+};
+
 /** Map types whose ops have map_set_for_each_callback_args (bpf_for_each_map_elem). */
 const FOR_EACH_MAPS: ReadonlySet<number> = new Set([1, 2, 5, 6, 9, 10]);
 
@@ -1036,6 +1042,9 @@ export class Verifier {
           (insn.src !== 0 && insn.src !== BPF_PSEUDO_CALL && insn.src !== BPF_PSEUDO_KFUNC_CALL) || insn.dst !== 0 || c === BPF_JMP32) {
           this.fail('BPF_CALL uses reserved fields', EINVAL);
         }
+        if (this.activeLocks() && ((insn.src === 0 && insn.imm !== 94) || insn.src === BPF_PSEUDO_KFUNC_CALL)) {
+          this.fail('function calls are not allowed while holding a lock', EINVAL);
+        }
         if (insn.src === BPF_PSEUDO_CALL) {
           this.checkFuncCall(insn);
           return 'next';
@@ -1492,6 +1501,7 @@ export class Verifier {
       const map = reg.map!;
       this.checkMapAccessType(map, off, sz, write);
       this.checkMemRegionAccess(regno, reg, off, sz, map.valueSize, false, 'map');
+      this.checkMapFields(reg, off, sz, true);
       if (!write && value) {
         if (tnumIsConst(reg.s.varOff) && isMapRdonly(map) && map.data) {
           const mapOff = off + Number(reg.s.varOff.value);
@@ -1588,6 +1598,22 @@ export class Verifier {
   private memOk(off: bigint, sz: number, memSize: number, zeroOk: boolean): boolean {
     const sizeOk = sz > 0 || (sz === 0 && zeroOk);
     return off >= 0n && sizeOk && off + BigInt(sz) <= BigInt(memSize >>> 0);
+  }
+
+  /** check_map_access, special fields: no part of a lock, timer, list/rbtree node... may be loaded or stored. */
+  private checkMapFields(reg: RegState, off: number, sz: number, direct: boolean): void {
+    const fields = reg.map!.valueFields?.fields;
+    if (!fields?.length) return;
+    const o = BigInt(off);
+    for (const f of fields) {
+      const p = BigInt(f.offset);
+      if (!(reg.s.smin + o < p + BigInt(f.size) && p < reg.s.umax + o + BigInt(sz))) continue;
+      if (f.kind === 'kptr' || f.kind === 'kptr_untrusted' || f.kind === 'percpu_kptr') {
+        if (!direct) this.fail('kptr cannot be accessed indirectly by helper');
+        continue;
+      }
+      this.fail(`${FIELD_TYPE_NAME[f.kind]} cannot be accessed directly by load/store`);
+    }
   }
 
   private checkMemRegionAccess(regno: number, reg: RegState, off: number, sz: number, memSize: number, zeroOk: boolean, kind: 'map' | 'key' | 'mem'): void {
@@ -1943,7 +1969,7 @@ export class Verifier {
       this.fail('BPF_LD_[ABS|IND] uses reserved fields', EINVAL);
     }
     this.checkRegSrc(6);
-    this.checkResourceLeak(false, 'BPF_LD_[ABS|IND]');
+    this.checkResourceLeak(false, 'BPF_LD_[ABS|IND]', true);
     const r6 = this.regs[6]!;
     if (r6.type !== RegType.PTR_TO_CTX) this.fail('at the time of BPF_LD_ABS|IND R6 != pointer to skb', EINVAL);
     if (m === BPF_IND) this.checkRegSrc(insn.src);
@@ -2153,7 +2179,8 @@ export class Verifier {
         return;
       }
       this.markPtrNotNullReg(r);
-      r.id = 0;
+      // reg_may_point_to_spin_lock: the id names the lock the value holds
+      if (!(r.type === RegType.PTR_TO_MAP_VALUE && hasSpinLock(r.map))) r.id = 0;
     });
   }
 
@@ -2270,7 +2297,7 @@ export class Verifier {
   }
 
   private processExit(): 'exit' | 'return' {
-    this.checkResourceLeak(this.cur.frames.length > 1, 'BPF_EXIT instruction in main prog');
+    this.checkResourceLeak(this.cur.frames.length > 1, 'BPF_EXIT instruction in main prog', this.cur.frames.length === 1);
     const st = this.cur;
     if (st.frames.length > 1) {
       const callee = st.cur;
@@ -2354,9 +2381,17 @@ export class Verifier {
     this.fail(m, EINVAL);
   }
 
-  private checkResourceLeak(inSubprog: boolean, prefix: string): void {
+  private activeLocks(): number {
+    let n = 0;
+    for (const r of this.cur.refs) if (r.lock) n++;
+    return n;
+  }
+
+  /** check_resource_leak: held locks (checkLock), then references not released (main frame only). */
+  private checkResourceLeak(inSubprog: boolean, prefix: string, checkLock: boolean): void {
+    if (checkLock && this.activeLocks()) this.fail(`${prefix} cannot be used inside bpf_spin_lock-ed region`, EINVAL);
     if (inSubprog) return;
-    const refs = this.cur.refs;
+    const refs = this.cur.refs.filter((r) => !r.lock);
     if (!refs.length) return;
     for (const r of refs) this.log.verbose(`Unreleased reference id=${r.id} alloc_insn=${r.insnIdx}\n`);
     this.fail(`${prefix} would lead to reference leak`, EINVAL);
@@ -2433,8 +2468,8 @@ export class Verifier {
       });
     }
     if (id === 12) {
-      if (this.cur.refs.length) {
-        for (const r of this.cur.refs) this.log.verbose(`Unreleased reference id=${r.id} alloc_insn=${r.insnIdx}\n`);
+      if (this.cur.refs.some((r) => !r.lock)) {
+        for (const r of this.cur.refs) if (!r.lock) this.log.verbose(`Unreleased reference id=${r.id} alloc_insn=${r.insnIdx}\n`);
         this.fail('tail_call would lead to reference leak', EINVAL);
       }
     }
@@ -2464,6 +2499,8 @@ export class Verifier {
         if (id === 1 && (meta.map.type === MT.ARRAY || meta.map.type === MT.PERCPU_ARRAY) && meta.constMapKey >= 0 && meta.constMapKey < meta.map.maxEntries) nullable = false;
         r0.map = meta.map;
         r0.maybeNull = nullable;
+        // a value that holds a bpf_spin_lock is named by an id (the lock's)
+        if (!nullable && hasSpinLock(meta.map)) r0.id = ++this.idGen;
         // KERNEL vs SPEC: the host kernel (6.18 stable) types a sockmap/sockhash lookup result as sock_or_null
         // straight after the call (it prints `R0=sock_or_null(id=N,ref_obj_id=N)`), not map_value_or_null.
         if (meta.map.type === MT.SOCKMAP || meta.map.type === MT.SOCKHASH) r0.type = RegType.PTR_TO_SOCKET;
@@ -2508,11 +2545,37 @@ export class Verifier {
     if (changes) this.clearAllPktPointers();
   }
 
+  /**
+   * process_spin_lock: the argument points at the map value's struct bpf_spin_lock; bpf_spin_lock takes the
+   * lock (a lock state in refs, named by the register's id and the map), bpf_spin_unlock releases the same one.
+   */
+  private processSpinLock(regno: number, reg: RegState, isLock: boolean): void {
+    if (!tnumIsConst(reg.s.varOff)) this.fail(`R${regno} doesn't have constant offset. bpf_spin_lock has to be at the constant offset`, EINVAL);
+    const map = reg.map!;
+    if (map.btfValueTypeId === undefined) this.fail(`map '${kernelMapName(map.name)}' has to have BTF in order to use bpf_spin_lock`, EINVAL);
+    const lock = map.valueFields?.fields.find((f) => f.kind === 'spin_lock');
+    if (!lock) this.fail(`map '${kernelMapName(map.name)}' has no valid bpf_spin_lock`, EINVAL);
+    const off = BigInt.asIntN(64, reg.s.varOff.value + BigInt(reg.off));
+    if (off !== BigInt(lock.offset)) this.fail(`off ${off} doesn't point to 'struct bpf_spin_lock' that is at ${lock.offset}`, EINVAL);
+    const st = this.cur;
+    const held = st.refs.filter((r) => r.lock);
+    if (isLock) {
+      if (held.length) this.fail('Locking two bpf_spin_locks are not allowed', EINVAL);
+      st.refs.push({ id: reg.id, insnIdx: this.insnIdx, lock: map });
+      return;
+    }
+    if (!held.length) this.fail('bpf_spin_unlock without taking a lock', EINVAL);
+    const k = st.refs.findIndex((r) => r.lock === map && r.id === reg.id);
+    if (k < 0) this.fail('bpf_spin_unlock of different lock', EINVAL);
+    st.refs.splice(k, 1);
+  }
+
   /** process_timer_func: the argument points at the map value's struct bpf_timer. */
   private processTimerFunc(regno: number, reg: RegState, meta: ArgMeta): void {
     const map = reg.map!;
     const isConst = tnumIsConst(reg.s.varOff);
     if (!isConst) this.fail(`R${regno} doesn't have constant offset. bpf_timer has to be at the constant offset`);
+    if (map.btfValueTypeId === undefined) this.fail(`map '${kernelMapName(map.name)}' has to have BTF in order to use bpf_timer`, EINVAL);
     const timer = map.valueFields?.fields.find((f) => f.kind === 'timer');
     if (!timer) this.fail(`map '${kernelMapName(map.name)}' has no valid bpf_timer`, EINVAL);
     const off = Number(BigInt.asIntN(64, reg.s.varOff.value)) + reg.off;
@@ -2667,6 +2730,8 @@ export class Verifier {
     }
     switch (base) {
       case 'ARG_CONST_MAP_PTR':
+        // bpf_timer_init: the map must be the timer's
+        if (meta.map && meta.map !== reg.map) this.fail(`timer pointer in R1 map_uid=0 doesn't match map pointer in R2 map_uid=0`, EINVAL);
         meta.map = reg.map;
         break;
       case 'ARG_PTR_TO_FUNC':
@@ -2674,6 +2739,9 @@ export class Verifier {
         break;
       case 'ARG_PTR_TO_TIMER':
         this.processTimerFunc(regno, reg, meta);
+        break;
+      case 'ARG_PTR_TO_SPIN_LOCK':
+        this.processSpinLock(regno, reg, this.slots[this.insnIdx]!.imm === 93);
         break;
       case 'ARG_PTR_TO_MAP_KEY': {
         if (!meta.map) this.fail('invalid map_ptr to access map->key');
@@ -2787,6 +2855,7 @@ export class Verifier {
         if (reg.maybeNull) break;
         this.checkMapAccessType(reg.map!, reg.off, accessSize, write);
         this.checkMemRegionAccess(regno, reg, reg.off, accessSize, reg.map!.valueSize, zeroOk, 'map');
+        this.checkMapFields(reg, reg.off, accessSize, false);
         return;
       case RegType.PTR_TO_STACK:
         this.checkStackRangeInitialized(regno, reg, reg.off, accessSize, zeroOk, write, meta);
@@ -2953,6 +3022,10 @@ export class Verifier {
 }
 
 const EBADF = 9;
+
+function hasSpinLock(map: MapSpec | null): boolean {
+  return !!map?.valueFields?.fields.some((f) => f.kind === 'spin_lock');
+}
 
 function isMapRdonly(map: MapSpec): boolean {
   return (map.flags & 0x80) !== 0 && map.frozen === true;

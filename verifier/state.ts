@@ -311,6 +311,8 @@ export class FuncState {
 export interface Ref {
   id: number;
   insnIdx: number;
+  /** A bpf_spin_lock held (REF_TYPE_LOCK): the map whose value holds it (the id is the value pointer's). */
+  lock?: MapSpec;
 }
 
 export class VerifierState {
@@ -625,7 +627,7 @@ export function statesEqual(o: VerifierState, c: VerifierState, live: (frame: nu
   if (o.frames.length !== c.frames.length) return false;
   if (o.refs.length !== c.refs.length) return false;
   const idmap = new IdMap();
-  for (let i = 0; i < o.refs.length; i++) if (!idmap.check(o.refs[i]!.id, c.refs[i]!.id)) return false;
+  for (let i = 0; i < o.refs.length; i++) if (!idmap.check(o.refs[i]!.id, c.refs[i]!.id) || o.refs[i]!.lock !== c.refs[i]!.lock) return false;
   for (let fi = 0; fi < o.frames.length; fi++) {
     const of = o.frames[fi]!;
     const cf = c.frames[fi]!;
