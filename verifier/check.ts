@@ -673,7 +673,8 @@ export class Verifier {
 
   /** The kernel prints the map's address (unknown here: `map[idx:N]`), or 0x0 without allow_ptr_leaks. */
   private lddwText(i: Insn, full: bigint): string | undefined {
-    void full;
+    // a callback's address is printed as the raw immediate (the callback's offset), root or not
+    if (i.src === BPF_PSEUDO_FUNC) return `0x${BigInt.asUintN(64, full).toString(16)}`;
     if (!this.priv && i.src !== 0) return '0x0';
     return undefined;
   }
@@ -2302,7 +2303,8 @@ export class Verifier {
     if (st.frames.length > 1) {
       const callee = st.cur;
       const r0 = callee.regs[0]!;
-      if (r0.type === RegType.PTR_TO_STACK && r0.frameno === callee.frameno) this.fail('cannot return stack pointer to the caller', EINVAL);
+      // any stack pointer (the kernel is conservative: a caller's stack would still be valid)
+      if (r0.type === RegType.PTR_TO_STACK) this.fail('cannot return stack pointer to the caller', EINVAL);
       const caller = st.frames[st.frames.length - 2]!;
       const inCallback = callee.inCallbackFn;
       if (inCallback) {
@@ -2695,7 +2697,7 @@ export class Verifier {
     const at: ArgType | undefined = proto.args[i];
     if (!at || at.base === 'ARG_DONTCARE') return;
     const reg = this.checkRegSrc(regno);
-    if (at.base === 'ARG_ANYTHING') {
+    if (at.base === 'ARG_ANYTHING' || at.base === 'ARG_SCALAR') {
       if (this.isPointerValue(reg)) this.fail(`R${regno} leaks addr into helper function`);
       return;
     }
