@@ -223,7 +223,8 @@ function insnUseDef(i: Insn, nextSlot: Insn | undefined, progType: number): numb
       return ud(d | s, 0);
     case BPF_LD:
       if (i.op === LDDW) return ud(0, d);
-      return ud((1 << 6) | (mode(i.op) === BPF_IND ? s : 0), CALLER);
+      // LD_ABS/IND may end the program (a failed load returns 0): the host kernel's dump shows r0-r9 live
+      return ud(0x3ff, CALLER);
     case BPF_JMP:
     case BPF_JMP32: {
       const op = aluOp(i.op);
@@ -458,6 +459,8 @@ export class Verifier {
   private histPrevIdx = -1;
   /** tail calls: the constant index seen at each call insn (null: poisoned), the kernel's map_key_state. */
   private tailCallKey = new Map<number, bigint | null>();
+  /** bpf_loop calls: still fit for inlining (flags zero on every path so far) and their callback. */
+  private loopInline = new Map<number, { fit: boolean; cb: number }>();
 
   constructor(readonly code: Uint8Array, readonly opts: CheckOptions) {
     this.n = Math.floor(code.byteLength / 8);
@@ -2476,7 +2479,17 @@ export class Verifier {
       }
     }
     if (id === 12) this.recordFuncKey(meta);
-    if (SYNC_CALLBACK_HELPERS.has(id) || ASYNC_CALLBACK_HELPERS.has(id)) this.pushCallbackCall(id, meta);
+    if (id === 181) {
+      // bpf_loop: the verifier relies on R1 to know when the iterations end; a callback is visited again only
+      // while fewer visits than R1's maximum were made along this path
+      this.updateLoopInlineState(meta.cbStart);
+      this.markPrecise(1);
+      if (BigInt(this.cur.cur.callbackDepth) < this.regs[1]!.s.umax) this.pushCallbackCall(id, meta);
+      else {
+        this.cur.cur.callbackDepth = 0;
+        if (this.log.level & BPF_LOG_LEVEL2) this.log.verbose(`frame${this.cur.frames.length - 1} bpf_loop iteration limit reached\n`);
+      }
+    } else if (SYNC_CALLBACK_HELPERS.has(id) || ASYNC_CALLBACK_HELPERS.has(id)) this.pushCallbackCall(id, meta);
     if (id === 81) {
       if (!this.regs[2]!.isConst(0n)) this.fail("get_local_storage() doesn't support non-zero flags", EINVAL);
       this.markPrecise(2);
@@ -2572,6 +2585,26 @@ export class Verifier {
     st.refs.splice(k, 1);
   }
 
+  /**
+   * update_loop_inline_state: a bpf_loop call whose flags are always zero (and callback always the same) could be
+   * inlined; the zero flags are then relied on (marked precise), as the kernel does.
+   */
+  private updateLoopInlineState(cbStart: number): void {
+    const idx = this.insnIdx;
+    const st = this.loopInline.get(idx);
+    const flagZero = (): boolean => {
+      const z = this.regs[4]!.isConst(0n);
+      if (z) this.markPrecise(4);
+      return z;
+    };
+    if (!st) {
+      this.loopInline.set(idx, { fit: flagZero(), cb: cbStart });
+      return;
+    }
+    if (!st.fit) return;
+    st.fit = flagZero() && st.cb === cbStart;
+  }
+
   /** process_timer_func: the argument points at the map value's struct bpf_timer. */
   private processTimerFunc(regno: number, reg: RegState, meta: ArgMeta): void {
     const map = reg.map!;
@@ -2613,7 +2646,9 @@ export class Verifier {
     const callee = this.newFrame(st.frames.length, this.insnIdx, subprog);
     this.setCalleeState(id, st.cur, callee, meta);
     callee.inCallbackFn = true;
+    st.cur.callbackDepth++;
     st.frames.push(callee);
+    caller.callbackDepth = 0;
     this.scratch.all();
   }
 

@@ -433,13 +433,14 @@ export class Precision {
         bt.clearReg(0);
         if (bt.regs[bt.frame]! & REGMASK_ARGS) throw new BacktrackError(`BUG regs ${bt.regs[bt.frame]!.toString(16)}`);
       } else if (op === BPF_EXIT) {
-        // an exit back to a callback-calling helper: the helper sets r1-r5 of the callback
-        if (subseqIdx >= 0 && host.callsCallback[subseqIdx]) for (let i = 1; i <= 5; i++) bt.clearReg(i);
         const fromSubprogCall = subseqIdx - 1 >= 0 && isPseudoCall(host.slots[subseqIdx - 1]);
         const r0 = fromSubprogCall && bt.isReg(0);
         if (fromSubprogCall && bt.regs[bt.frame]! & REGMASK_ARGS) throw new BacktrackError(`BUG regs ${bt.regs[bt.frame]!.toString(16)}`);
         bt.clearReg(0);
         bt.subprogEnter();
+        // an exit back to a callback-calling helper: the helper sets r1-r5 of the callback (the caller's r1-r5
+        // stay wanted, as the host kernel's trace shows: it walks the callback body on to the call)
+        if (subseqIdx >= 0 && host.callsCallback[subseqIdx]) for (let i = 1; i <= 5; i++) bt.clearReg(i);
         if (r0) bt.setReg(0);
         return true;
       } else if (srcBit(insn.op) === BPF_X) {

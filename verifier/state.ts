@@ -235,6 +235,8 @@ export class FuncState {
   /** callback_ret_range: the values R0 may hold at the callback's exit. */
   cbRetMin = 0;
   cbRetMax = 0;
+  /** callback_depth: callback visits pushed from this frame along the path (bpf_loop's iteration limit). */
+  callbackDepth = 0;
 
   constructor(init = true) {
     if (init) for (let i = 0; i < 11; i++) this.regs.push(new RegState());
@@ -296,6 +298,7 @@ export class FuncState {
     this.asyncEntryCnt = o.asyncEntryCnt;
     this.cbRetMin = o.cbRetMin;
     this.cbRetMax = o.cbRetMax;
+    this.callbackDepth = o.callbackDepth;
   }
 
   get allocatedStack(): number {
