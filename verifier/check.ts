@@ -901,8 +901,10 @@ export class Verifier {
   private liveMask(fi: number, idx: number): number {
     const frames = this.cur.frames;
     if (fi === frames.length - 1) return this.live[idx]! & 0x3ff;
+    // frame_insn_idx: a caller's frame is compared with the registers live before its call instruction (for
+    // a callback: the helper's arguments, which the caller's frame still holds while the callback runs)
     const callsite = frames[fi + 1]!.callsite;
-    return (this.live[callsite + 1] ?? 0x3ff) & 0x3fe;
+    return (this.live[callsite] ?? 0x3ff) & 0x3ff;
   }
 
   /** The `hit:` of is_state_visited: the current path is pruned against `sl`. */
