@@ -13,9 +13,12 @@
 // still being explored only serve infinite-loop detection), so `processed N insns` equals the kernel's on every
 // fixture program.
 //
-// Not modelled yet (rejected with a bpfvm-specific message or approximated): kfunc calls, may_goto, callbacks
-// (bpf_loop, for_each_map_elem, timers), global (BTF) subprograms (treated like static ones), dynptrs, spin
-// locks, BTF pointers, Spectre v1/v4 speculative-path simulation (the !root non-speculative sanitation
+// Callbacks (push_callback_call) and bpf_spin_lock regions (process_spin_lock) are modelled as 6.18 does them (see
+// pushCallbackCall, processExit, isStateVisited and processSpinLock).
+//
+// Not modelled yet (rejected with a bpfvm-specific message or approximated): kfunc calls, may_goto, the
+// callbacks of bpf_user_ringbuf_drain and bpf_find_vma (dynptr / task arguments), global (BTF) subprograms
+// (treated like static ones), dynptrs, BTF pointers, Spectre v1/v4 speculative-path simulation (the !root non-speculative sanitation
 // checks are done), the tail-call fork inside subprograms (approximated: packet pointers are invalidated),
 // and the level-2 stack-liveness debug lines.
 
