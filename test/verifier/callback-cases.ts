@@ -90,3 +90,30 @@ export const SPIN_CASES: SpinCase[] = [
   { name: 'LD_ABS while locked', asm: `r7 = r1\n${VAL}r8 = r6\nr6 = r7\nr1 = r8\nr1 += 4\ncall bpf_spin_lock#93\nr0 = *(u8 *)skb[0]\nr1 = r8\nr1 += 4\ncall bpf_spin_unlock#94\nr0 = 0\nexit`, want: "BPF_LD_[ABS|IND] cannot be used inside bpf_spin_lock-ed region", errno: 22, processed: 13 },
   { name: 'lock on a maybe-null branch merge (both paths unlock)', asm: `${VAL}r7 = *(u32 *)(r6 +0)\n${LOCK}if r7 > 3 goto big\nr1 = 1\n*(u32 *)(r6 +0) = r1\nbig:\n${UNLOCK}r0 = 0\nexit`, want: null, errno: 0, processed: 23 },
 ];
+
+// ---- timer callbacks -----------------------------------------------------------------------------------------
+// ARRAY map 'tm' (key int, value struct tv { u64 fired; struct bpf_timer t; }, the timer at offset 8), BTF from
+// funcBtf's timerValue types; the callback (map, key, value) is verified as its own program after the main one.
+
+export const TIMERMAP: MapSpec = {
+  ...map('tm', 2, 4, 24, 2), btfKeyTypeId: 1, btfValueTypeId: 7,
+  valueFields: { fields: [{ kind: 'timer', offset: 8, size: 16 }] },
+} as MapSpec;
+
+const TVAL = '*(u32 *)(r10 -4) = 0\nr2 = r10\nr2 += -4\nr1 = map[idx:0]\ncall bpf_map_lookup_elem#1\nr6 = r0\n';
+const ARM = `${TVAL}r1 = r6\nr1 += 8\nr2 = map[idx:0]\nr3 = 1\ncall bpf_timer_init#169\nr1 = r6\nr1 += 8\nr2 = func[cb]\ncall bpf_timer_set_callback#170\nr0 = 0\nexit`;
+
+export const TIMER_CASES: CallbackCase[] = [
+  { name: 'timer callback counts in its value', main: ARM, cb: 'r1 = *(u64 *)(r3 +0)\nr1 += 1\n*(u64 *)(r3 +0) = r1\nr0 = 0\nexit', maps: [TIMERMAP], want: null, errno: 0, processed: 22 },
+  { name: 'timer callback returns 1', main: ARM, cb: 'r0 = 1\nexit', maps: [TIMERMAP], want: "At async callback return the register R0 has smin=1 smax=1 should have been in [0, 0]", errno: 22, processed: 19 },
+  { name: 'timer callback reads past its value', main: ARM, cb: 'r0 = *(u64 *)(r3 +24)\nr0 = 0\nexit', maps: [TIMERMAP], want: "R3 min value is outside of the allowed memory range", errno: 13, processed: 18 },
+  { name: 'timer callback touches the timer', main: ARM, cb: 'r0 = *(u64 *)(r3 +8)\nr0 = 0\nexit', maps: [TIMERMAP], want: "bpf_timer cannot be accessed directly by load/store", errno: 13, processed: 18 },
+  { name: 'timer callback reads its key', main: ARM, cb: 'r0 = *(u32 *)(r2 +0)\nr0 = 0\nexit', maps: [TIMERMAP], want: null, errno: 0, processed: 20 },
+  { name: 'timer not at its offset', main: ARM.replace('r1 = r6\nr1 += 8\nr2 = map', 'r1 = r6\nr2 = map'), cb: 'r0 = 0\nexit', maps: [TIMERMAP], want: "off 0 doesn't point to 'struct bpf_timer' that is at 8", errno: 22, processed: 10 },
+];
+
+export function timerProgram(c: CallbackCase): { insns: Uint8Array; btf: ReturnType<typeof funcBtf> } {
+  const insns = assemble(`${c.main}\ncb:\n${c.cb}`);
+  const cbOff = assemble(`${c.main}\ncb:\nexit`).length / 8 - 1;
+  return { insns, btf: funcBtf([{ name: 'main', insnOff: 0 }, { name: 'cb', insnOff: cbOff }], { timerValue: true }) };
+}

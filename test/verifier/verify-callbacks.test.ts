@@ -9,7 +9,7 @@ import { verify } from '../../verifier/index.js';
 import { assemble } from '../../vm/asm.js';
 import { funcBtf } from '../kernel/func-btf.js';
 import { kernelAvailability, kernelRunBatch, type KernelMapDef } from '../kernel/oracle.js';
-import { CALLBACK_CASES, LOCKMAP, SPIN_CASES, callbackProgram, type CallbackCase, type SpinCase } from './callback-cases.js';
+import { CALLBACK_CASES, LOCKMAP, SPIN_CASES, TIMERMAP, TIMER_CASES, callbackProgram, timerProgram, type CallbackCase, type SpinCase } from './callback-cases.js';
 
 const processed = (log: string): number => Number(/processed (\d+) insns/.exec(log)?.[1] ?? -1);
 const finalLine = (log: string): string | null => {
@@ -20,6 +20,7 @@ const finalLine = (log: string): string | null => {
 const normLog = (l: string): string => l.replace(/\(18\) r(\d) = (0xffff[0-9a-f]{12}|map\[idx:\d+\]) */g, '(18) r$1 = MAP ').replace(/(\(18\) r\d = MAP) +;/g, '$1 ;');
 
 const runCb = (c: CallbackCase, logLevel: 1 | 2 = 1) => verify({ insns: callbackProgram(c).insns, type: 3 }, { logLevel, maps: c.maps });
+const runTimer = (c: CallbackCase, logLevel: 1 | 2 = 1) => verify({ insns: timerProgram(c).insns, type: 3 }, { logLevel, maps: [TIMERMAP] });
 const runSpin = (c: SpinCase, logLevel: 1 | 2 = 1) => verify({ insns: assemble(c.asm), type: 3 }, { logLevel, maps: [LOCKMAP] });
 
 const checkRecorded = (r: ReturnType<typeof verify>, c: { want: string | null; errno: number; processed: number }): void => {
@@ -54,6 +55,15 @@ describe('verifier: callbacks (recorded 6.18 results)', () => {
   });
 });
 
+describe('verifier: timer callbacks (recorded 6.18 results)', () => {
+  it.each(TIMER_CASES.map((c) => [c.name, c] as const))('%s', (_n, c) => checkRecorded(runTimer(c), c));
+
+  it('the callback is verified after the main program, as a frame-0 program of its own', () => {
+    const log = runTimer(TIMER_CASES[0]!, 2).log;
+    expect(log).toMatch(/\nfrom 17 to 20: R1=map_ptr\(map=tm,ks=4,vs=24\) R2=map_key\(map=tm,ks=4,vs=24\) R3=map_value\(id=1,map=tm,ks=4,vs=24\) R10=fp0 async_cb\n/);
+  });
+});
+
 describe('verifier: bpf_spin_lock regions (recorded 6.18 results)', () => {
   it.each(SPIN_CASES.map((c) => [c.name, c] as const))('%s', (_n, c) => checkRecorded(runSpin(c), c));
 
@@ -71,6 +81,10 @@ describe.skipIf(!avail.ok)(`verifier: callbacks and spin locks against the live 
   const lockBtf = funcBtf([{ name: 'main', insnOff: 0 }], { spinLockValue: true });
   const requests = (logLevel: number) => [
     ...CALLBACK_CASES.map((c) => ({ progType: 3, insns: callbackProgram(c).insns, btf: callbackProgram(c).btf, logLevel, maps: c.maps.map(mapDef) })),
+    ...TIMER_CASES.map((c) => {
+      const p = timerProgram(c);
+      return { progType: 3, insns: p.insns, btf: p.btf, logLevel, maps: [{ ...mapDef(TIMERMAP), btfIds: { key: 1, value: p.btf.timerValueId! } }] };
+    }),
     ...SPIN_CASES.map((c) => ({
       progType: 3, insns: assemble(c.asm), btf: lockBtf, logLevel,
       maps: [{ ...mapDef(LOCKMAP), btfIds: { key: 1, value: lockBtf.spinLockValueId! } }],
@@ -79,6 +93,7 @@ describe.skipIf(!avail.ok)(`verifier: callbacks and spin locks against the live 
   const results = avail.ok ? kernelRunBatch([...requests(1), ...requests(2)]) : [];
   const cases: [string, { want: string | null; errno: number; processed: number }, string][] = [
     ...CALLBACK_CASES.map((c) => [c.name, c, runCb(c).log] as [string, CallbackCase, string]),
+    ...TIMER_CASES.map((c) => [c.name, c, runTimer(c).log] as [string, CallbackCase, string]),
     ...SPIN_CASES.map((c) => [c.name, c, runSpin(c).log] as [string, SpinCase, string]),
   ];
   it.each(cases.map((x, k) => [x[0], k] as const))('%s: the kernel still says what was recorded, in the same log', (_n, k) => {
@@ -96,8 +111,9 @@ describe.skipIf(!avail.ok)(`verifier: callbacks and spin locks against the live 
   // visits and backedges, the precision trace through callback bodies, the live-register dump; 6.18's
   // stack-liveness debug lines (`(0) frame 0 insn 5 +live -8`) are not printed by bpfvm.
   it.each(cases.map((x, k) => [x[0], k] as const))('%s: level-2 log identical (without the stack-liveness lines)', (_n, k) => {
-    const c = k < CALLBACK_CASES.length ? CALLBACK_CASES[k]! : SPIN_CASES[k - CALLBACK_CASES.length]!;
-    const ours = 'main' in c ? runCb(c, 2).log : runSpin(c, 2).log;
+    const nc = CALLBACK_CASES.length;
+    const nt = TIMER_CASES.length;
+    const ours = k < nc ? runCb(CALLBACK_CASES[k]!, 2).log : k < nc + nt ? runTimer(TIMER_CASES[k - nc]!, 2).log : runSpin(SPIN_CASES[k - nc - nt]!, 2).log;
     const kr = results[cases.length + k]!;
     expect(normLog(ours)).toBe(normLog(kr.log.replace(/^\([\d,]+\) .*\n/gm, '')));
   });
