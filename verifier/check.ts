@@ -436,6 +436,8 @@ export class Verifier {
   explored: (Explored[] | undefined)[] = [];
   totalStates = 0;
   curStates = 0;
+  /** Evicted states still referenced (the kernel's free list; count for peak_states until freed). */
+  private freeList = new Set<VerifierState>();
   /** Backedge states kept until their loop is done (count for peak_states). */
   private numBackedges = 0;
   peakStates = 0;
@@ -770,6 +772,12 @@ export class Verifier {
       const br = --s.branches;
       if (br) break;
       this.maybeExitScc(s);
+      // maybe_free_verifier_state: an evicted state is freed once no path descends from it (unless its loop
+      // still lacks marks)
+      if (this.freeList.has(s) && !this.incompleteReadMarks(s)) {
+        this.freeList.delete(s);
+        this.curStates--;
+      }
       s = s.parent;
     }
   }
@@ -983,7 +991,8 @@ export class Verifier {
         k--;
         // a state some unfinished path still descends from is only freed later (the kernel's free list):
         // it still counts for peak_states
-        if (!sl.st.branches) this.curStates--;
+        if (!sl.st.branches && !this.incompleteReadMarks(sl.st)) this.curStates--;
+        else this.freeList.add(sl.st);
       }
     }
     if (statesCnt > this.maxStatesPerInsn) this.maxStatesPerInsn = statesCnt;
