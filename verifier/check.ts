@@ -969,7 +969,7 @@ export class Verifier {
       } else if (sl.st.branches && sl.st.cur.inAsyncCallbackFn && sl.st.cur.asyncEntryCnt !== this.cur.cur.asyncEntryCnt) {
         if (!forceNewState && this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
       } else if (sl.st.branches) {
-        if (statesExact(sl.st, this.cur)) {
+        if (sl.st.callbackUnrollDepth === this.cur.callbackUnrollDepth && statesExact(sl.st, this.cur)) {
           const msg = `infinite loop detected at insn ${idx}`;
           this.verboseLinfo(idx, '; ');
           this.log.verbose(msg + '\n');
@@ -2660,6 +2660,7 @@ export class Verifier {
     const callee = this.newFrame(st.frames.length, this.insnIdx, subprog);
     this.setCalleeState(id, st.cur, callee, meta);
     callee.inCallbackFn = true;
+    st.callbackUnrollDepth++;
     st.cur.callbackDepth++;
     st.frames.push(callee);
     caller.callbackDepth = 0;

@@ -331,6 +331,8 @@ export class VerifierState {
   lastInsnIdx = -1;
   /** dfs_depth: checkpoints between the entry and this state (find_prev_entry looks for a shallower one). */
   dfsDepth = 0;
+  /** callback_unroll_depth: sync callback visits this path went through (a loop across them is no infinite loop). */
+  callbackUnrollDepth = 0;
   /** Jump history of the segment (precision back-tracking walks it backwards). */
   hist: HistEntry[] = [];
 
@@ -348,6 +350,7 @@ export class VerifierState {
     v.firstInsnIdx = this.firstInsnIdx;
     v.lastInsnIdx = this.lastInsnIdx;
     v.dfsDepth = this.dfsDepth;
+    v.callbackUnrollDepth = this.callbackUnrollDepth;
     // entries are shared, as the kernel's branches share its history array up to the fork
     v.hist = this.hist.slice();
     return v;
@@ -368,6 +371,7 @@ export class VerifierState {
     v.firstInsnIdx = this.firstInsnIdx;
     v.lastInsnIdx = this.lastInsnIdx;
     v.dfsDepth = this.dfsDepth;
+    v.callbackUnrollDepth = this.callbackUnrollDepth;
     // the caller starts a fresh history for the current state: the snapshot keeps this one
     v.hist = this.hist;
     return v;
