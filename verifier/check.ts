@@ -13,9 +13,12 @@
 // still being explored only serve infinite-loop detection), so `processed N insns` equals the kernel's on every
 // fixture program.
 //
-// Not modelled yet (rejected with a bpfvm-specific message or approximated): kfunc calls, may_goto, callbacks
-// (bpf_loop, for_each_map_elem, timers), global (BTF) subprograms (treated like static ones), dynptrs, spin
-// locks, BTF pointers, Spectre v1/v4 speculative-path simulation (the !root non-speculative sanitation
+// Callbacks (push_callback_call) and bpf_spin_lock regions (process_spin_lock) are modelled as 6.18 does them (see
+// pushCallbackCall, processExit, isStateVisited and processSpinLock).
+//
+// Not modelled yet (rejected with a bpfvm-specific message or approximated): kfunc calls, may_goto, the
+// callbacks of bpf_user_ringbuf_drain and bpf_find_vma (dynptr / task arguments), global (BTF) subprograms
+// (treated like static ones), dynptrs, BTF pointers, Spectre v1/v4 speculative-path simulation (the !root non-speculative sanitation
 // checks are done), the tail-call fork inside subprograms (approximated: packet pointers are invalidated),
 // and the level-2 stack-liveness debug lines.
 
@@ -42,10 +45,11 @@ import {
 import {
   AT_PKT_END, BEYOND_PKT_END, FuncState, RegState, RegType, Scratch, Slot, VerifierState, formatState,
   markNotInit, markPtr, markRegKnown, markRegUnknown, regTypeStr, isRingbufMem, statesEqual, statesExact, type StackSlot,
+  IdMap, kernelMapName, regsExact, sameCallsites,
 } from './state.js';
 import { LINKED_REGS_MAX, Precision, INSN_F_DST_REG_STACK, INSN_F_SRC_REG_STACK, stackAccessFlags, type HistEntry, type LinkedReg } from './precision.js';
 import { computeStackLive } from './stackliveness.js';
-import { checkStructure, type StructureResult } from './structure.js';
+import { ASYNC_CALLBACK_HELPERS, SYNC_CALLBACK_HELPERS, checkStructure, type StructureResult } from './structure.js';
 import { tnumAdd, tnumConst, tnumIsAligned, tnumIsConst, tnumSub, tnumSubregIsConst } from './tnum.js';
 
 const EINVAL = 22;
@@ -69,6 +73,15 @@ const MT = {
   PERCPU_CGROUP_STORAGE: 21, QUEUE: 22, STACK: 23, SK_STORAGE: 24, DEVMAP_HASH: 25, STRUCT_OPS: 26, RINGBUF: 27,
   INODE_STORAGE: 28, TASK_STORAGE: 29, BLOOM_FILTER: 30, USER_RINGBUF: 31, CGRP_STORAGE: 32, ARENA: 33,
 } as const;
+
+/** btf_field_type_name */
+const FIELD_TYPE_NAME: Record<string, string> = {
+  spin_lock: 'bpf_spin_lock', timer: 'bpf_timer', wq: 'bpf_wq', list_head: 'bpf_list_head', list_node: 'bpf_list_node',
+  rb_root: 'bpf_rb_root', rb_node: 'bpf_rb_node', refcount: 'bpf_refcount',
+};
+
+/** Map types whose ops have map_set_for_each_callback_args (bpf_for_each_map_elem). */
+const FOR_EACH_MAPS: ReadonlySet<number> = new Set([1, 2, 5, 6, 9, 10]);
 
 const PT = { SOCKET_FILTER: 1, SCHED_CLS: 3, SCHED_ACT: 4, XDP: 6, CGROUP_SKB: 8, SOCK_OPS: 13, SK_SKB: 14, SK_MSG: 16 } as const;
 const BPF_CGROUP_INET_EGRESS = 1;
@@ -136,6 +149,8 @@ interface ArgMeta {
   releaseRegno: number;
   /** ARG_CONST_ALLOC_SIZE_OR_ZERO: the size of the memory the helper returns. */
   memSize: number;
+  /** ARG_PTR_TO_FUNC: the callback's first instruction (-1: none). */
+  cbStart: number;
 }
 
 const CTX_REG_TYPES: Record<CtxRegType, [RegType, boolean]> = {
@@ -211,7 +226,8 @@ function insnUseDef(i: Insn, nextSlot: Insn | undefined, progType: number): numb
       return ud(d | s, 0);
     case BPF_LD:
       if (i.op === LDDW) return ud(0, d);
-      return ud((1 << 6) | (mode(i.op) === BPF_IND ? s : 0), CALLER);
+      // LD_ABS/IND may end the program (a failed load returns 0): the host kernel's dump shows r0-r9 live
+      return ud(0x3ff, CALLER);
     case BPF_JMP:
     case BPF_JMP32: {
       const op = aluOp(i.op);
@@ -275,7 +291,7 @@ const NO_SUCCESSORS: readonly number[] = Object.freeze([]);
  * successors in insn_successors order). Only loops get a number (1, 2, ... in the order Tarjan completes
  * them); other instructions get 0. The level-2 log prints the number in front of the live-register dump.
  */
-export function computeSccs(succ: readonly (readonly number[])[], isInsn: Uint8Array): Int32Array {
+export function computeSccs(succ: readonly (readonly number[])[], isInsn: Uint8Array, callsCallback?: Uint8Array): Int32Array {
   const n = succ.length;
   const scc = new Int32Array(n);
   const index = new Int32Array(n).fill(-1);
@@ -321,7 +337,8 @@ export function computeSccs(succ: readonly (readonly number[])[], isInsn: Uint8A
         onStack[w] = 0;
         members.push(w);
       } while (w !== v);
-      if (members.length > 1 || out.includes(v)) {
+      // a sync callback call is an implicit loop (the callback may run any number of times)
+      if (members.length > 1 || out.includes(v) || callsCallback?.[v]) {
         sccId++;
         for (const m of members) scc[m] = sccId;
       }
@@ -432,19 +449,26 @@ export class Verifier {
   explored: (Explored[] | undefined)[] = [];
   totalStates = 0;
   curStates = 0;
+  /** Evicted states still referenced (the kernel's free list; count for peak_states until freed). */
+  private freeList = new Set<VerifierState>();
+  /** Backedge states kept until their loop is done (count for peak_states). */
+  private numBackedges = 0;
   peakStates = 0;
   maxStatesPerInsn = 0;
   scratch = new Scratch();
   subprogDepth: number[] = [];
   subprogOf!: Int32Array;
   private seenPtrType = new Map<number, number>();
+  get callsCallback(): Uint8Array {
+    return this.structure.callsCallback;
+  }
   /** Precision back-tracking (precision.ts). */
   readonly precision = new Precision(this);
   /** Instructions reached by a jump, a call's return or a subprogram entry (is_jmp_point: recorded in the history). */
   private jmpPoint!: Uint8Array;
   /** SCC number per insn (level 2 only: the `SCC enter`/`SCC exit` lines) and the entry state of each visit. */
   private scc: Int32Array | null = null;
-  private sccVisits = new Map<string, VerifierState>();
+  private sccVisits = new Map<string, { entry: VerifierState; backedges: { st: VerifierState; equal: VerifierState }[] }>();
   /** Stack slots of the main frame that may still be read, per insn (stackliveness.ts); null: all. */
   private stackLive: ((pc: number) => bigint) | null = null;
   /** The history entry of the instruction being checked, if one was pushed (env->cur_hist_ent). */
@@ -453,6 +477,8 @@ export class Verifier {
   private histPrevIdx = -1;
   /** tail calls: the constant index seen at each call insn (null: poisoned), the kernel's map_key_state. */
   private tailCallKey = new Map<number, bigint | null>();
+  /** bpf_loop calls: still fit for inlining (flags zero on every path so far) and their callback. */
+  private loopInline = new Map<number, { fit: boolean; cb: number }>();
 
   constructor(readonly code: Uint8Array, readonly opts: CheckOptions) {
     this.n = Math.floor(code.byteLength / 8);
@@ -633,10 +659,15 @@ export class Verifier {
       const i = this.slots[pc]!;
       if (!this.structure.isInsn[pc]) continue;
       if (i.op === (BPF_JMP | BPF_CALL) && pc + 1 < this.n) this.jmpPoint[pc + 1] = 1;
+      if (this.structure.callsCallback[pc]) this.jmpPoint[pc] = 1;
       if (i.op === LDDW && i.src === BPF_PSEUDO_FUNC && pc + 2 < this.n) this.jmpPoint[pc + 2] = 1;
     }
+    // SCC visits matter beyond the log once callbacks loop (backedges, incomplete read marks)
+    if (!(this.log.level & BPF_LOG_LEVEL2) && this.structure.callsCallback.includes(1)) {
+      this.scc = computeSccs(insnSuccessors(this.slots, this.structure.isInsn), this.structure.isInsn, this.structure.callsCallback);
+    }
     if (this.log.level & BPF_LOG_LEVEL2) {
-      const scc = computeSccs(insnSuccessors(this.slots, this.structure.isInsn), this.structure.isInsn);
+      const scc = computeSccs(insnSuccessors(this.slots, this.structure.isInsn), this.structure.isInsn, this.structure.callsCallback);
       this.scc = scc;
       this.structure.subprogs.forEach((sp, k) => this.log.verbose(`func#${k} @${sp.start}\n`));
       this.log.verbose('Live regs before insn:\n');
@@ -663,7 +694,8 @@ export class Verifier {
 
   /** The kernel prints the map's address (unknown here: `map[idx:N]`), or 0x0 without allow_ptr_leaks. */
   private lddwText(i: Insn, full: bigint): string | undefined {
-    void full;
+    // a callback's address is printed as the raw immediate (the callback's offset), root or not
+    if (i.src === BPF_PSEUDO_FUNC) return `0x${BigInt.asUintN(64, full).toString(16)}`;
     if (!this.priv && i.src !== 0) return '0x0';
     return undefined;
   }
@@ -753,6 +785,12 @@ export class Verifier {
       const br = --s.branches;
       if (br) break;
       this.maybeExitScc(s);
+      // maybe_free_verifier_state: an evicted state is freed once no path descends from it (unless its loop
+      // still lacks marks)
+      if (this.freeList.has(s) && !this.incompleteReadMarks(s)) {
+        this.freeList.delete(s);
+        this.curStates--;
+      }
       s = s.parent;
     }
   }
@@ -774,20 +812,67 @@ export class Verifier {
     return null;
   }
 
+  /** incomplete_read_marks: `st` belongs to a loop still being explored that already has backedges. */
+  private incompleteReadMarks(st: VerifierState): boolean {
+    if (!this.scc || !this.sccVisits.size) return false;
+    const key = this.sccCallchain(st);
+    const visit = key === null ? undefined : this.sccVisits.get(key);
+    return !!visit && visit.backedges.length > 0;
+  }
+
   /** maybe_enter_scc: a checkpoint inside a loop that no visit covers yet starts one. */
   private maybeEnterScc(st: VerifierState): void {
     const key = this.sccCallchain(st);
     if (key === null || this.sccVisits.has(key)) return;
-    this.sccVisits.set(key, st);
-    this.log.verbose(`SCC enter ${key}\n`);
+    this.sccVisits.set(key, { entry: st, backedges: [] });
+    if (this.log.level & BPF_LOG_LEVEL2) this.log.verbose(`SCC enter ${key}\n`);
   }
 
   /** maybe_exit_scc: the visit ends when its entry state has no unfinished paths left. */
   private maybeExitScc(st: VerifierState): void {
     const key = this.sccCallchain(st);
-    if (key === null || this.sccVisits.get(key) !== st) return;
-    this.sccVisits.delete(key);
-    this.log.verbose(`SCC exit ${key}\n`);
+    const visit = key === null ? undefined : this.sccVisits.get(key!);
+    if (!visit || visit.entry !== st) return;
+    this.sccVisits.delete(key!);
+    if (this.log.level & BPF_LOG_LEVEL2) this.log.verbose(`SCC exit ${key}\n`);
+    this.propagateBackedges(visit.backedges);
+    this.numBackedges -= visit.backedges.length;
+  }
+
+  /**
+   * propagate_backedges: a loop's states that were pruned against a state of the same loop still on the path
+   * get, once the loop is done, what that state needed precise, until nothing changes.
+   */
+  private propagateBackedges(backedges: { st: VerifierState; equal: VerifierState }[]): void {
+    if (!backedges.length || !this.priv) return;
+    const precise = (st: VerifierState): number => {
+      let n = 0;
+      for (let p: VerifierState | null = st; p; p = p.parent) {
+        for (const f of p.frames) {
+          for (const r of f.regs) if (r.precise) n++;
+          for (const sl of f.stack) if (sl.types[7] === Slot.SPILL && sl.spilled.precise) n++;
+        }
+      }
+      return n;
+    };
+    for (let iter = 0; iter < 64; iter++) {
+      let changed = false;
+      for (const b of backedges) {
+        const before = precise(b.st);
+        const saved = this.cur;
+        const savedIdx = this.insnIdx;
+        this.cur = b.st;
+        this.insnIdx = b.st.insnIdx;
+        try {
+          this.precision.propagate(b.equal, () => 0x3ff);
+        } finally {
+          this.cur = saved;
+          this.insnIdx = savedIdx;
+        }
+        if (precise(b.st) !== before) changed = true;
+      }
+      if (!changed) break;
+    }
   }
 
   private pushStack(insnIdx: number, prevInsnIdx: number): VerifierState {
@@ -840,16 +925,46 @@ export class Verifier {
   private liveMask(fi: number, idx: number): number {
     const frames = this.cur.frames;
     if (fi === frames.length - 1) return this.live[idx]! & 0x3ff;
+    // frame_insn_idx: a caller's frame is compared with the registers live before its call instruction (for
+    // a callback: the helper's arguments, which the caller's frame still holds while the callback runs)
     const callsite = frames[fi + 1]!.callsite;
-    return (this.live[callsite + 1] ?? 0x3ff) & 0x3fe;
+    return (this.live[callsite] ?? 0x3ff) & 0x3ff;
+  }
+
+  /** The `hit:` of is_state_visited: the current path is pruned against `sl`. */
+  private visitedHit(sl: Explored, idx: number, loop: boolean): true {
+    sl.hit++;
+    // what the matched state needed precise, this path needs precise too
+    if (this.jmpPoint[idx]) this.pushHist(0, null);
+    this.precision.propagate(sl.st, (fi) => this.liveMask(fi, idx), this.stackLive?.(idx) ?? -1n);
+    if (!loop) return true;
+    // add_scc_backedge: what the loop needs precise is propagated again when the loop is done
+    const key = this.sccCallchain(sl.st);
+    const visit = key === null ? undefined : this.sccVisits.get(key);
+    if (visit) {
+      if (this.log.level & BPF_LOG_LEVEL2) this.log.verbose(`SCC backedge ${key}\n`);
+      const b = this.cur.clone();
+      b.insnIdx = idx;
+      visit.backedges.push({ st: b, equal: sl.st });
+      this.numBackedges++;
+      if (this.curStates + this.numBackedges > this.peakStates) this.peakStates = this.curStates + this.numBackedges;
+    }
+    return true;
+  }
+
+  private exploredBucket(idx: number, callsite: number): number {
+    return ((idx ^ callsite) >>> 0) % this.n;
   }
 
   private isStateVisited(idx: number): boolean {
     // a long jump history forces a checkpoint
-    const forceNewState = this.cur.hist.length > 40;
+    const forceNewState = this.cur.hist.length > 40 || this.structure.forceCheckpoint[idx] === 1;
     let addNewState = forceNewState;
     if (this.jmpsProcessed - this.prevJmpsProcessed >= 2 && this.processed - this.prevInsnProcessed >= 8) addNewState = true;
-    let list = this.explored[idx];
+    // explored_state: the kernel's lists are buckets of (idx ^ callsite) % insn_cnt; the bucket's other
+    // states count for max_states_per_insn
+    const bucket = this.exploredBucket(idx, this.cur.cur.callsite);
+    let list = this.explored[bucket];
     let statesCnt = 0;
     // made on first use, once per call (not per compared state)
     let liveAt: ((fi: number) => number) | null = null;
@@ -857,8 +972,20 @@ export class Verifier {
     for (let k = 0; list !== undefined && k < list.length; k++) {
       const sl = list[k]!;
       statesCnt++;
-      if (sl.st.branches) {
-        if (statesExact(sl.st, this.cur)) {
+      if (sl.st.insnIdx !== idx) continue;
+      let loopHit = false;
+      if (sl.st.branches && this.structure.callsCallback[idx]) {
+        // a callback call visited again after the callback returned: converged when nothing new is possible
+        if (statesEqual(sl.st, this.cur, (fi) => this.liveMask(fi, idx), this.priv, this.stackLive?.(idx) ?? -1n, true)) loopHit = true;
+        else if (!forceNewState && this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
+      }
+      if (loopHit) return this.visitedHit(sl, idx, true);
+      if (sl.st.branches && this.structure.callsCallback[idx]) {
+        // skip_inf_loop_check
+      } else if (sl.st.branches && sl.st.cur.inAsyncCallbackFn && sl.st.cur.asyncEntryCnt !== this.cur.cur.asyncEntryCnt) {
+        if (!forceNewState && this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
+      } else if (sl.st.branches) {
+        if (sl.st.callbackUnrollDepth === this.cur.callbackUnrollDepth && statesExact(sl.st, this.cur)) {
           const msg = `infinite loop detected at insn ${idx}`;
           this.verboseLinfo(idx, '; ');
           this.log.verbose(msg + '\n');
@@ -868,12 +995,12 @@ export class Verifier {
           throw new VerifierError(this.insnIdx, msg, EINVAL);
         }
         if (!forceNewState && this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
-      } else if (statesEqual(sl.st, this.cur, (liveAt ??= (fi) => this.liveMask(fi, idx)), this.priv, (stackLiveAt ??= this.stackLive?.(idx) ?? -1n))) {
-        sl.hit++;
-        // what the matched state needed precise, this path needs precise too
-        if (this.jmpPoint[idx]) this.pushHist(0, null);
-        this.precision.propagate(sl.st, liveAt, stackLiveAt);
-        return true;
+      } else {
+        // a state of a loop still being explored may lack marks of paths not yet taken: compare ranges
+        const loop = this.incompleteReadMarks(sl.st);
+        liveAt ??= (fi) => this.liveMask(fi, idx);
+        stackLiveAt ??= this.stackLive?.(idx) ?? -1n;
+        if (statesEqual(sl.st, this.cur, liveAt, this.priv, stackLiveAt, loop)) return this.visitedHit(sl, idx, loop);
       }
       // misses only count when a new state is going to be added; states that keep missing are evicted
       if (addNewState) sl.miss++;
@@ -882,7 +1009,8 @@ export class Verifier {
         k--;
         // a state some unfinished path still descends from is only freed later (the kernel's free list):
         // it still counts for peak_states
-        if (!sl.st.branches) this.curStates--;
+        if (!sl.st.branches && !this.incompleteReadMarks(sl.st)) this.curStates--;
+        else this.freeList.add(sl.st);
       }
     }
     if (statesCnt > this.maxStatesPerInsn) this.maxStatesPerInsn = statesCnt;
@@ -898,13 +1026,14 @@ export class Verifier {
     this.cur.parent = st;
     this.cur.branches = 1;
     this.cur.firstInsnIdx = idx;
+    this.cur.dfsDepth = st.dfsDepth + 1;
     this.cur.hist = [];
     this.maybeEnterScc(st);
-    if (list === undefined) this.explored[idx] = [{ st, hit: 0, miss: 0 }];
+    if (list === undefined) this.explored[bucket] = [{ st, hit: 0, miss: 0 }];
     else list.push({ st, hit: 0, miss: 0 });
     this.totalStates++;
     this.curStates++;
-    if (this.curStates > this.peakStates) this.peakStates = this.curStates;
+    if (this.curStates + this.numBackedges > this.peakStates) this.peakStates = this.curStates + this.numBackedges;
     this.prevJmpsProcessed = this.jmpsProcessed;
     this.prevInsnProcessed = this.processed;
     return false;
@@ -948,6 +1077,9 @@ export class Verifier {
         if (srcBit(insn.op) !== BPF_K || (insn.src !== BPF_PSEUDO_KFUNC_CALL && insn.off !== 0) ||
           (insn.src !== 0 && insn.src !== BPF_PSEUDO_CALL && insn.src !== BPF_PSEUDO_KFUNC_CALL) || insn.dst !== 0 || c === BPF_JMP32) {
           this.fail('BPF_CALL uses reserved fields', EINVAL);
+        }
+        if (this.activeLocks() && ((insn.src === 0 && insn.imm !== 94) || insn.src === BPF_PSEUDO_KFUNC_CALL)) {
+          this.fail('function calls are not allowed while holding a lock', EINVAL);
         }
         if (insn.src === BPF_PSEUDO_CALL) {
           this.checkFuncCall(insn);
@@ -1405,6 +1537,7 @@ export class Verifier {
       const map = reg.map!;
       this.checkMapAccessType(map, off, sz, write);
       this.checkMemRegionAccess(regno, reg, off, sz, map.valueSize, false, 'map');
+      this.checkMapFields(reg, off, sz, true);
       if (!write && value) {
         if (tnumIsConst(reg.s.varOff) && isMapRdonly(map) && map.data) {
           const mapOff = off + Number(reg.s.varOff.value);
@@ -1501,6 +1634,22 @@ export class Verifier {
   private memOk(off: bigint, sz: number, memSize: number, zeroOk: boolean): boolean {
     const sizeOk = sz > 0 || (sz === 0 && zeroOk);
     return off >= 0n && sizeOk && off + BigInt(sz) <= BigInt(memSize >>> 0);
+  }
+
+  /** check_map_access, special fields: no part of a lock, timer, list/rbtree node... may be loaded or stored. */
+  private checkMapFields(reg: RegState, off: number, sz: number, direct: boolean): void {
+    const fields = reg.map!.valueFields?.fields;
+    if (!fields?.length) return;
+    const o = BigInt(off);
+    for (const f of fields) {
+      const p = BigInt(f.offset);
+      if (!(reg.s.smin + o < p + BigInt(f.size) && p < reg.s.umax + o + BigInt(sz))) continue;
+      if (f.kind === 'kptr' || f.kind === 'kptr_untrusted' || f.kind === 'percpu_kptr') {
+        if (!direct) this.fail('kptr cannot be accessed indirectly by helper');
+        continue;
+      }
+      this.fail(`${FIELD_TYPE_NAME[f.kind]} cannot be accessed directly by load/store`);
+    }
   }
 
   private checkMemRegionAccess(regno: number, reg: RegState, off: number, sz: number, memSize: number, zeroOk: boolean, kind: 'map' | 'key' | 'mem'): void {
@@ -1830,6 +1979,8 @@ export class Verifier {
     markPtr(dst, RegType.SCALAR_VALUE);
     if (insn.src === BPF_PSEUDO_FUNC) {
       markPtr(dst, RegType.PTR_TO_FUNC);
+      // subprogno: kept as the callback's first instruction
+      dst.range = this.insnIdx + insn.imm + 1;
       return;
     }
     if (insn.src === 3) this.fail('ksym/BTF id loads are not supported by bpfvm', EINVAL);
@@ -1854,7 +2005,7 @@ export class Verifier {
       this.fail('BPF_LD_[ABS|IND] uses reserved fields', EINVAL);
     }
     this.checkRegSrc(6);
-    this.checkResourceLeak(false, 'BPF_LD_[ABS|IND]');
+    this.checkResourceLeak(false, 'BPF_LD_[ABS|IND]', true);
     const r6 = this.regs[6]!;
     if (r6.type !== RegType.PTR_TO_CTX) this.fail('at the time of BPF_LD_ABS|IND R6 != pointer to skb', EINVAL);
     if (m === BPF_IND) this.checkRegSrc(insn.src);
@@ -2064,7 +2215,8 @@ export class Verifier {
         return;
       }
       this.markPtrNotNullReg(r);
-      r.id = 0;
+      // reg_may_point_to_spin_lock: the id names the lock the value holds
+      if (!(r.type === RegType.PTR_TO_MAP_VALUE && hasSpinLock(r.map))) r.id = 0;
     });
   }
 
@@ -2181,15 +2333,24 @@ export class Verifier {
   }
 
   private processExit(): 'exit' | 'return' {
-    this.checkResourceLeak(this.cur.frames.length > 1, 'BPF_EXIT instruction in main prog');
+    this.checkResourceLeak(this.cur.frames.length > 1, 'BPF_EXIT instruction in main prog', this.cur.frames.length === 1);
     const st = this.cur;
     if (st.frames.length > 1) {
       const callee = st.cur;
       const r0 = callee.regs[0]!;
-      if (r0.type === RegType.PTR_TO_STACK && r0.frameno === callee.frameno) this.fail('cannot return stack pointer to the caller', EINVAL);
+      // any stack pointer (the kernel is conservative: a caller's stack would still be valid)
+      if (r0.type === RegType.PTR_TO_STACK) this.fail('cannot return stack pointer to the caller', EINVAL);
       const caller = st.frames[st.frames.length - 2]!;
-      caller.regs[0]!.copyFrom(r0);
-      const ret = callee.callsite + 1;
+      const inCallback = callee.inCallbackFn;
+      if (inCallback) {
+        if (r0.type !== RegType.SCALAR_VALUE) this.fail('R0 not a scalar value', EACCES);
+        this.markPrecise(0);
+        this.checkRetvalRange(r0, callee.cbRetMin, callee.cbRetMax, 'At callback return');
+      } else {
+        caller.regs[0]!.copyFrom(r0);
+      }
+      // a sync callback returns to its call: the call is visited again (the callback may run again)
+      const ret = inCallback ? callee.callsite : callee.callsite + 1;
       if (this.log.level & BPF_LOG_LEVEL) {
         this.log.verbose('returning from callee:\n' + formatState(st, callee.frameno, null) + '\n');
         this.log.verbose(`to caller at ${ret}:\n` + formatState(st, caller.frameno, null) + '\n');
@@ -2197,15 +2358,77 @@ export class Verifier {
       st.frames.pop();
       this.prevInsnIdx = this.insnIdx;
       this.insnIdx = ret;
+      if (inCallback) {
+        const prev = this.findPrevEntry(st, ret);
+        if (prev) this.widenImpreciseScalars(prev, st);
+      }
       return 'return';
     }
     this.checkReturnCode();
     return 'exit';
   }
 
-  private checkResourceLeak(inSubprog: boolean, prefix: string): void {
+  /** find_prev_entry: the checkpoint at `idx` on the current DFS path (the previous visit of a loop). */
+  private findPrevEntry(st: VerifierState, idx: number): VerifierState | null {
+    const list = this.explored[this.exploredBucket(idx, st.cur.callsite)];
+    if (!list) return null;
+    for (let k = list.length - 1; k >= 0; k--) {
+      const o = list[k]!.st;
+      if (o.insnIdx === idx && o.branches && sameCallsites(o, st) && o.dfsDepth < st.dfsDepth) return o;
+    }
+    return null;
+  }
+
+  /** widen_imprecise_scalars: scalars that changed since the previous visit and nothing needs precise become unknown. */
+  private widenImpreciseScalars(old: VerifierState, cur: VerifierState): void {
+    const idmap = new IdMap();
+    const widen = (o: RegState, c: RegState): void => {
+      if (o.type !== RegType.SCALAR_VALUE || c.type !== RegType.SCALAR_VALUE) return;
+      if (o.precise || c.precise || regsExact(o, c, idmap)) return;
+      markRegUnknown(c);
+    };
+    for (let fr = old.frames.length - 1; fr >= 0; fr--) {
+      const fo = old.frames[fr]!;
+      const fc = cur.frames[fr]!;
+      for (let i = 0; i < 11; i++) widen(fo.regs[i]!, fc.regs[i]!);
+      for (let spi = 0; spi < fo.stack.length && spi < fc.stack.length; spi++) {
+        const so = fo.stack[spi]!;
+        const sc = fc.stack[spi]!;
+        if (so.types[7] !== Slot.SPILL || sc.types[7] !== Slot.SPILL) continue;
+        widen(so.spilled, sc.spilled);
+      }
+    }
+  }
+
+  /** retval_range_within and verbose_invalid_scalar. */
+  private checkRetvalRange(r0: RegState, min: number, max: number, ctx: string): void {
+    if (BigInt(min) <= r0.s.smin && r0.s.smax <= BigInt(max)) return;
+    let m = `${ctx} the register R0 has`;
+    let unknown = true;
+    if (r0.s.smin > S64_MIN) {
+      m += ` smin=${r0.s.smin}`;
+      unknown = false;
+    }
+    if (r0.s.smax < S64_MAX) {
+      m += ` smax=${r0.s.smax}`;
+      unknown = false;
+    }
+    if (unknown) m += ' unknown scalar value';
+    m += ` should have been in [${min}, ${max}]`;
+    this.fail(m, EINVAL);
+  }
+
+  private activeLocks(): number {
+    let n = 0;
+    for (const r of this.cur.refs) if (r.lock) n++;
+    return n;
+  }
+
+  /** check_resource_leak: held locks (checkLock), then references not released (main frame only). */
+  private checkResourceLeak(inSubprog: boolean, prefix: string, checkLock: boolean): void {
+    if (checkLock && this.activeLocks()) this.fail(`${prefix} cannot be used inside bpf_spin_lock-ed region`, EINVAL);
     if (inSubprog) return;
-    const refs = this.cur.refs;
+    const refs = this.cur.refs.filter((r) => !r.lock);
     if (!refs.length) return;
     for (const r of refs) this.log.verbose(`Unreleased reference id=${r.id} alloc_insn=${r.insnIdx}\n`);
     this.fail(`${prefix} would lead to reference leak`, EINVAL);
@@ -2214,6 +2437,13 @@ export class Verifier {
   private checkReturnCode(): void {
     const r0 = this.checkRegSrc(0);
     if (this.isPointerValue(r0)) this.fail('R0 leaks addr as return value');
+    const frame = this.cur.cur;
+    if (frame.inAsyncCallbackFn) {
+      if (r0.type !== RegType.SCALAR_VALUE) this.fail(`At async callback return the register R0 is not a known value (${regTypeStr(r0)})`, EINVAL);
+      this.markPrecise(0);
+      this.checkRetvalRange(r0, frame.cbRetMin, frame.cbRetMax, 'At async callback return');
+      return;
+    }
     let range: [number, number] | null = null;
     switch (this.progType) {
       case PT.CGROUP_SKB:
@@ -2227,21 +2457,7 @@ export class Verifier {
     }
     if (r0.type !== RegType.SCALAR_VALUE) this.fail(`At program exit the register R0 is not a known value (${regTypeStr(r0)})`, EINVAL);
     this.markPrecise(0);
-    if (!(BigInt(range[0]) <= r0.s.smin && r0.s.smax <= BigInt(range[1]))) {
-      let m = 'At program exit the register R0 has';
-      let unknown = true;
-      if (r0.s.smin > S64_MIN) {
-        m += ` smin=${r0.s.smin}`;
-        unknown = false;
-      }
-      if (r0.s.smax < S64_MAX) {
-        m += ` smax=${r0.s.smax}`;
-        unknown = false;
-      }
-      if (unknown) m += ' unknown scalar value';
-      m += ` should have been in [${range[0]}, ${range[1]}]`;
-      this.fail(m, EINVAL);
-    }
+    this.checkRetvalRange(r0, range[0], range[1], 'At program exit');
   }
 
   private checkMaxStackDepth(): void {
@@ -2274,7 +2490,7 @@ export class Verifier {
     if (!proto) this.fail(helperCallMessage('notAllowedInProgType', id), EINVAL);
     if (proto.gplOnly && !isGplCompatible(this.opts.license ?? 'GPL')) this.fail('cannot call GPL-restricted function from non-GPL compatible program', EINVAL);
     if (proto.mightSleep) this.fail('helper call might sleep in a non-sleepable prog', EINVAL);
-    const meta: ArgMeta = { map: null, rawMode: false, accessSize: 0, regno: -1, constMapKey: -1, refObjId: 0, releaseRegno: 0, memSize: 0 };
+    const meta: ArgMeta = { map: null, rawMode: false, accessSize: 0, regno: -1, constMapKey: -1, refObjId: 0, releaseRegno: 0, memSize: 0, cbStart: -1 };
     for (let i = 0; i < 5; i++) this.checkFuncArg(i, meta, proto);
     // raw-mode (uninitialised output) buffers become written memory
     if (meta.rawMode && meta.regno >= 0) {
@@ -2289,12 +2505,23 @@ export class Verifier {
       });
     }
     if (id === 12) {
-      if (this.cur.refs.length) {
-        for (const r of this.cur.refs) this.log.verbose(`Unreleased reference id=${r.id} alloc_insn=${r.insnIdx}\n`);
+      if (this.cur.refs.some((r) => !r.lock)) {
+        for (const r of this.cur.refs) if (!r.lock) this.log.verbose(`Unreleased reference id=${r.id} alloc_insn=${r.insnIdx}\n`);
         this.fail('tail_call would lead to reference leak', EINVAL);
       }
     }
     if (id === 12) this.recordFuncKey(meta);
+    if (id === 181) {
+      // bpf_loop: the verifier relies on R1 to know when the iterations end; a callback is visited again only
+      // while fewer visits than R1's maximum were made along this path
+      this.updateLoopInlineState(meta.cbStart);
+      this.markPrecise(1);
+      if (BigInt(this.cur.cur.callbackDepth) < this.regs[1]!.s.umax) this.pushCallbackCall(id, meta);
+      else {
+        this.cur.cur.callbackDepth = 0;
+        if (this.log.level & BPF_LOG_LEVEL2) this.log.verbose(`frame${this.cur.frames.length - 1} bpf_loop iteration limit reached\n`);
+      }
+    } else if (SYNC_CALLBACK_HELPERS.has(id) || ASYNC_CALLBACK_HELPERS.has(id)) this.pushCallbackCall(id, meta);
     if (id === 81) {
       if (!this.regs[2]!.isConst(0n)) this.fail("get_local_storage() doesn't support non-zero flags", EINVAL);
       this.markPrecise(2);
@@ -2319,6 +2546,8 @@ export class Verifier {
         if (id === 1 && (meta.map.type === MT.ARRAY || meta.map.type === MT.PERCPU_ARRAY) && meta.constMapKey >= 0 && meta.constMapKey < meta.map.maxEntries) nullable = false;
         r0.map = meta.map;
         r0.maybeNull = nullable;
+        // a value that holds a bpf_spin_lock is named by an id (the lock's)
+        if (!nullable && hasSpinLock(meta.map)) r0.id = ++this.idGen;
         // KERNEL vs SPEC: the host kernel (6.18 stable) types a sockmap/sockhash lookup result as sock_or_null
         // straight after the call (it prints `R0=sock_or_null(id=N,ref_obj_id=N)`), not map_value_or_null.
         if (meta.map.type === MT.SOCKMAP || meta.map.type === MT.SOCKHASH) r0.type = RegType.PTR_TO_SOCKET;
@@ -2363,6 +2592,148 @@ export class Verifier {
     if (changes) this.clearAllPktPointers();
   }
 
+  /**
+   * process_spin_lock: the argument points at the map value's struct bpf_spin_lock; bpf_spin_lock takes the
+   * lock (a lock state in refs, named by the register's id and the map), bpf_spin_unlock releases the same one.
+   */
+  private processSpinLock(regno: number, reg: RegState, isLock: boolean): void {
+    if (!tnumIsConst(reg.s.varOff)) this.fail(`R${regno} doesn't have constant offset. bpf_spin_lock has to be at the constant offset`, EINVAL);
+    const map = reg.map!;
+    if (map.btfValueTypeId === undefined) this.fail(`map '${kernelMapName(map.name)}' has to have BTF in order to use bpf_spin_lock`, EINVAL);
+    const lock = map.valueFields?.fields.find((f) => f.kind === 'spin_lock');
+    if (!lock) this.fail(`map '${kernelMapName(map.name)}' has no valid bpf_spin_lock`, EINVAL);
+    const off = BigInt.asIntN(64, reg.s.varOff.value + BigInt(reg.off));
+    if (off !== BigInt(lock.offset)) this.fail(`off ${off} doesn't point to 'struct bpf_spin_lock' that is at ${lock.offset}`, EINVAL);
+    const st = this.cur;
+    const held = st.refs.filter((r) => r.lock);
+    if (isLock) {
+      if (held.length) this.fail('Locking two bpf_spin_locks are not allowed', EINVAL);
+      st.refs.push({ id: reg.id, insnIdx: this.insnIdx, lock: map });
+      return;
+    }
+    if (!held.length) this.fail('bpf_spin_unlock without taking a lock', EINVAL);
+    const k = st.refs.findIndex((r) => r.lock === map && r.id === reg.id);
+    if (k < 0) this.fail('bpf_spin_unlock of different lock', EINVAL);
+    st.refs.splice(k, 1);
+  }
+
+  /**
+   * update_loop_inline_state: a bpf_loop call whose flags are always zero (and callback always the same) could be
+   * inlined; the zero flags are then relied on (marked precise), as the kernel does.
+   */
+  private updateLoopInlineState(cbStart: number): void {
+    const idx = this.insnIdx;
+    const st = this.loopInline.get(idx);
+    const flagZero = (): boolean => {
+      const z = this.regs[4]!.isConst(0n);
+      if (z) this.markPrecise(4);
+      return z;
+    };
+    if (!st) {
+      this.loopInline.set(idx, { fit: flagZero(), cb: cbStart });
+      return;
+    }
+    if (!st.fit) return;
+    st.fit = flagZero() && st.cb === cbStart;
+  }
+
+  /** process_timer_func: the argument points at the map value's struct bpf_timer. */
+  private processTimerFunc(regno: number, reg: RegState, meta: ArgMeta): void {
+    const map = reg.map!;
+    const isConst = tnumIsConst(reg.s.varOff);
+    if (!isConst) this.fail(`R${regno} doesn't have constant offset. bpf_timer has to be at the constant offset`);
+    if (map.btfValueTypeId === undefined) this.fail(`map '${kernelMapName(map.name)}' has to have BTF in order to use bpf_timer`, EINVAL);
+    const timer = map.valueFields?.fields.find((f) => f.kind === 'timer');
+    if (!timer) this.fail(`map '${kernelMapName(map.name)}' has no valid bpf_timer`, EINVAL);
+    const off = Number(BigInt.asIntN(64, reg.s.varOff.value)) + reg.off;
+    if (off !== timer.offset) this.fail(`off ${off} doesn't point to 'struct bpf_timer' that is at ${timer.offset}`, EINVAL);
+    meta.map = map;
+  }
+
+  /**
+   * push_callback_call: the callback is verified as a frame above the caller's (sync callbacks: a branch that
+   * starts at the callback with the caller's state at the call; its exit returns to the call, which is visited
+   * again until the states converge) or, for a timer callback, as a fresh program started later.
+   */
+  private pushCallbackCall(id: number, meta: ArgMeta): void {
+    const start = meta.cbStart;
+    if (start < 0) this.fail('kernel subsystem misconfigured verifier', EFAULT);
+    const subprog = this.subprogOf[start]!;
+    const caller = this.cur.cur;
+    if (ASYNC_CALLBACK_HELPERS.has(id)) {
+      const st = new VerifierState();
+      const f = this.newFrame(0, -1, subprog);
+      this.setCalleeState(id, caller, f, meta);
+      f.inAsyncCallbackFn = true;
+      f.asyncEntryCnt = caller.asyncEntryCnt + 1;
+      st.frames.push(f);
+      st.branches = 1;
+      this.branchStack.push({ st, insnIdx: start, prevInsnIdx: this.insnIdx, logPos: this.log.pos, shared: false });
+      if (this.branchStack.length > BPF_COMPLEXITY_LIMIT_JMP_SEQ) this.fail(`The sequence of ${this.branchStack.length} jumps is too complex.`, E2BIG);
+      this.scratch.all();
+      return;
+    }
+    const st = this.pushStack(start, this.insnIdx);
+    if (st.frames.length >= MAX_CALL_FRAMES) this.fail(`the call stack of ${st.frames.length + 1} frames is too deep`, E2BIG);
+    const callee = this.newFrame(st.frames.length, this.insnIdx, subprog);
+    this.setCalleeState(id, st.cur, callee, meta);
+    callee.inCallbackFn = true;
+    st.callbackUnrollDepth++;
+    st.cur.callbackDepth++;
+    st.frames.push(callee);
+    caller.callbackDepth = 0;
+    this.scratch.all();
+  }
+
+  private newFrame(frameno: number, callsite: number, subprog: number): FuncState {
+    const f = new FuncState();
+    f.frameno = frameno;
+    f.callsite = callsite;
+    f.subprog = subprog;
+    markPtr(f.regs[10]!, RegType.PTR_TO_STACK);
+    f.regs[10]!.frameno = frameno;
+    return f;
+  }
+
+  /** set_map_elem_callback_state, set_loop_callback_state, set_timer_callback_state: the callback's arguments. */
+  private setCalleeState(id: number, caller: FuncState, callee: FuncState, meta: ArgMeta): void {
+    const r = callee.regs;
+    const map = meta.map;
+    const mapKeyValue = (m: MapSpec): void => {
+      markPtr(r[2]!, RegType.PTR_TO_MAP_KEY);
+      r[2]!.map = m;
+      markPtr(r[3]!, RegType.PTR_TO_MAP_VALUE);
+      r[3]!.map = m;
+      r[3]!.id = ++this.idGen;
+    };
+    switch (id) {
+      case 164: {
+        if (!map || !FOR_EACH_MAPS.has(map.type)) this.fail('callback function not allowed for map', 524);
+        r[1]!.copyFrom(caller.regs[1]!);
+        mapKeyValue(map);
+        r[4]!.copyFrom(caller.regs[3]!);
+        callee.cbRetMin = 0;
+        callee.cbRetMax = 1;
+        break;
+      }
+      case 181:
+        markRegUnknown(r[1]!);
+        r[2]!.copyFrom(caller.regs[3]!);
+        callee.cbRetMin = 0;
+        callee.cbRetMax = 1;
+        break;
+      case 170:
+        markPtr(r[1]!, RegType.CONST_PTR_TO_MAP);
+        r[1]!.map = map;
+        mapKeyValue(map!);
+        callee.cbRetMin = 0;
+        callee.cbRetMax = 0;
+        break;
+      default:
+        this.fail(`bpfvm does not model the callback arguments of ${helperName(id)}#${id}`, EINVAL);
+    }
+  }
+
   private clearAllPktPointers(): void {
     this.forEachReg(this.cur, (r) => {
       if (r.isPkt() || r.type === RegType.PTR_TO_PACKET_END) {
@@ -2394,7 +2765,7 @@ export class Verifier {
     const at: ArgType | undefined = proto.args[i];
     if (!at || at.base === 'ARG_DONTCARE') return;
     const reg = this.checkRegSrc(regno);
-    if (at.base === 'ARG_ANYTHING') {
+    if (at.base === 'ARG_ANYTHING' || at.base === 'ARG_SCALAR') {
       if (this.isPointerValue(reg)) this.fail(`R${regno} leaks addr into helper function`);
       return;
     }
@@ -2429,7 +2800,18 @@ export class Verifier {
     }
     switch (base) {
       case 'ARG_CONST_MAP_PTR':
+        // bpf_timer_init: the map must be the timer's
+        if (meta.map && meta.map !== reg.map) this.fail(`timer pointer in R1 map_uid=0 doesn't match map pointer in R2 map_uid=0`, EINVAL);
         meta.map = reg.map;
+        break;
+      case 'ARG_PTR_TO_FUNC':
+        meta.cbStart = reg.range;
+        break;
+      case 'ARG_PTR_TO_TIMER':
+        this.processTimerFunc(regno, reg, meta);
+        break;
+      case 'ARG_PTR_TO_SPIN_LOCK':
+        this.processSpinLock(regno, reg, this.slots[this.insnIdx]!.imm === 93);
         break;
       case 'ARG_PTR_TO_MAP_KEY': {
         if (!meta.map) this.fail('invalid map_ptr to access map->key');
@@ -2543,6 +2925,7 @@ export class Verifier {
         if (reg.maybeNull) break;
         this.checkMapAccessType(reg.map!, reg.off, accessSize, write);
         this.checkMemRegionAccess(regno, reg, reg.off, accessSize, reg.map!.valueSize, zeroOk, 'map');
+        this.checkMapFields(reg, reg.off, accessSize, false);
         return;
       case RegType.PTR_TO_STACK:
         this.checkStackRangeInitialized(regno, reg, reg.off, accessSize, zeroOk, write, meta);
@@ -2709,6 +3092,10 @@ export class Verifier {
 }
 
 const EBADF = 9;
+
+function hasSpinLock(map: MapSpec | null): boolean {
+  return !!map?.valueFields?.fields.some((f) => f.kind === 'spin_lock');
+}
 
 function isMapRdonly(map: MapSpec): boolean {
   return (map.flags & 0x80) !== 0 && map.frozen === true;

@@ -63,6 +63,8 @@ export interface PrecisionHost {
   readonly priv: boolean;
   readonly cur: VerifierState;
   readonly insnIdx: number;
+  /** Sync callback calls (bpf_calls_callback). */
+  readonly callsCallback: Uint8Array;
   /** The instruction as the log prints it (`(b4) w0 = 0`, lddw operands as in the main log). */
   insnText(pc: number): string;
 }
@@ -419,6 +421,14 @@ export class Precision {
         bt.subprogExit();
         return true;
       }
+      if (op === BPF_CALL && host.callsCallback[idx] && idx !== subseqIdx - 1) {
+        // going back out of a callback's body to the helper that called it: r1-r5 were set by the helper
+        if (bt.regs[bt.frame]! & ~REGMASK_ARGS) throw new BacktrackError(`BUG regs ${bt.regs[bt.frame]!.toString(16)}`);
+        if (bt.stack[bt.frame]) return false;
+        for (let i = 1; i <= 5; i++) bt.clearReg(i);
+        bt.subprogExit();
+        return true;
+      }
       if (op === BPF_CALL) {
         bt.clearReg(0);
         if (bt.regs[bt.frame]! & REGMASK_ARGS) throw new BacktrackError(`BUG regs ${bt.regs[bt.frame]!.toString(16)}`);
@@ -428,6 +438,9 @@ export class Precision {
         if (fromSubprogCall && bt.regs[bt.frame]! & REGMASK_ARGS) throw new BacktrackError(`BUG regs ${bt.regs[bt.frame]!.toString(16)}`);
         bt.clearReg(0);
         bt.subprogEnter();
+        // an exit back to a callback-calling helper: the helper sets r1-r5 of the callback (the caller's r1-r5
+        // stay wanted, as the host kernel's trace shows: it walks the callback body on to the call)
+        if (subseqIdx >= 0 && host.callsCallback[subseqIdx]) for (let i = 1; i <= 5; i++) bt.clearReg(i);
         if (r0) bt.setReg(0);
         return true;
       } else if (srcBit(insn.op) === BPF_X) {

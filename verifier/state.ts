@@ -228,6 +228,15 @@ export class FuncState {
   /** Insn index of the call in the caller (for frames > 0). */
   callsite = -1;
   subprog = 0;
+  /** A sync callback's frame (in_callback_fn, printed ` cb`) / an async (timer) callback's frame 0 (` async_cb`). */
+  inCallbackFn = false;
+  inAsyncCallbackFn = false;
+  asyncEntryCnt = 0;
+  /** callback_ret_range: the values R0 may hold at the callback's exit. */
+  cbRetMin = 0;
+  cbRetMax = 0;
+  /** callback_depth: callback visits pushed from this frame along the path (bpf_loop's iteration limit). */
+  callbackDepth = 0;
 
   constructor(init = true) {
     if (init) for (let i = 0; i < 11; i++) this.regs.push(new RegState());
@@ -241,6 +250,7 @@ export class FuncState {
     f.frameno = this.frameno;
     f.callsite = this.callsite;
     f.subprog = this.subprog;
+    f.copyCallbackInfo(this);
     return f;
   }
 
@@ -258,6 +268,7 @@ export class FuncState {
     f.frameno = this.frameno;
     f.callsite = this.callsite;
     f.subprog = this.subprog;
+    f.copyCallbackInfo(this);
     return f;
   }
 
@@ -281,6 +292,15 @@ export class FuncState {
     for (let i = 0; i < this.stack.length; i++) if (this.stack[i] === prev.stack[i]) this.stack[i] = this.stack[i]!.clone();
   }
 
+  copyCallbackInfo(o: FuncState): void {
+    this.inCallbackFn = o.inCallbackFn;
+    this.inAsyncCallbackFn = o.inAsyncCallbackFn;
+    this.asyncEntryCnt = o.asyncEntryCnt;
+    this.cbRetMin = o.cbRetMin;
+    this.cbRetMax = o.cbRetMax;
+    this.callbackDepth = o.callbackDepth;
+  }
+
   get allocatedStack(): number {
     return this.stack.length * 8;
   }
@@ -294,6 +314,8 @@ export class FuncState {
 export interface Ref {
   id: number;
   insnIdx: number;
+  /** A bpf_spin_lock held (REF_TYPE_LOCK): the map whose value holds it (the id is the value pointer's). */
+  lock?: MapSpec;
 }
 
 export class VerifierState {
@@ -307,6 +329,10 @@ export class VerifierState {
   /** First instruction of this state's path segment (since its parent checkpoint), and the last one (checkpoints). */
   firstInsnIdx = 0;
   lastInsnIdx = -1;
+  /** dfs_depth: checkpoints between the entry and this state (find_prev_entry looks for a shallower one). */
+  dfsDepth = 0;
+  /** callback_unroll_depth: sync callback visits this path went through (a loop across them is no infinite loop). */
+  callbackUnrollDepth = 0;
   /** Jump history of the segment (precision back-tracking walks it backwards). */
   hist: HistEntry[] = [];
 
@@ -323,6 +349,8 @@ export class VerifierState {
     v.insnIdx = this.insnIdx;
     v.firstInsnIdx = this.firstInsnIdx;
     v.lastInsnIdx = this.lastInsnIdx;
+    v.dfsDepth = this.dfsDepth;
+    v.callbackUnrollDepth = this.callbackUnrollDepth;
     // entries are shared, as the kernel's branches share its history array up to the fork
     v.hist = this.hist.slice();
     return v;
@@ -342,6 +370,8 @@ export class VerifierState {
     v.insnIdx = this.insnIdx;
     v.firstInsnIdx = this.firstInsnIdx;
     v.lastInsnIdx = this.lastInsnIdx;
+    v.dfsDepth = this.dfsDepth;
+    v.callbackUnrollDepth = this.callbackUnrollDepth;
     // the caller starts a fresh history for the current state: the snapshot keeps this one
     v.hist = this.hist;
     return v;
@@ -457,6 +487,8 @@ export function formatState(st: VerifierState, frameno: number, scratch: Scratch
   }
   const refs = st.refs.filter((r) => r.id);
   if (refs.length) out += ` refs=${refs.map((r) => r.id).join(',')}`;
+  if (f.inCallbackFn) out += ' cb';
+  if (f.inAsyncCallbackFn) out += ' async_cb';
   return out;
 }
 
@@ -500,7 +532,7 @@ function scalarsWithin(o: ScalarBounds, c: ScalarBounds): boolean {
   return rangeWithin(o, c) && tnumIn(o.varOff, c.varOff);
 }
 
-function regsExact(o: RegState, c: RegState, idmap: IdMap): boolean {
+export function regsExact(o: RegState, c: RegState, idmap: IdMap): boolean {
   return o.type === c.type && o.maybeNull === c.maybeNull && o.off === c.off && o.range === c.range &&
     o.map === c.map && o.frameno === c.frameno && o.s.equals(c.s) &&
     idmap.check(o.id, c.id) && idmap.check(o.refObjId, c.refObjId);
@@ -601,11 +633,11 @@ export function stacksafe(o: FuncState, c: FuncState, idmap: IdMap, allowUninit:
  * states_equal for pruning. `liveRegs(frameIdx)` gives the bitmask of registers live at the current insn for
  * each frame (callers' frames: live after their call site).
  */
-export function statesEqual(o: VerifierState, c: VerifierState, live: (frame: number) => number, allowUninit: boolean, stackLive = -1n): boolean {
+export function statesEqual(o: VerifierState, c: VerifierState, live: (frame: number) => number, allowUninit: boolean, stackLive = -1n, rangeWithin = false): boolean {
   if (o.frames.length !== c.frames.length) return false;
   if (o.refs.length !== c.refs.length) return false;
   const idmap = new IdMap();
-  for (let i = 0; i < o.refs.length; i++) if (!idmap.check(o.refs[i]!.id, c.refs[i]!.id)) return false;
+  for (let i = 0; i < o.refs.length; i++) if (!idmap.check(o.refs[i]!.id, c.refs[i]!.id) || o.refs[i]!.lock !== c.refs[i]!.lock) return false;
   for (let fi = 0; fi < o.frames.length; fi++) {
     const of = o.frames[fi]!;
     const cf = c.frames[fi]!;
@@ -613,10 +645,17 @@ export function statesEqual(o: VerifierState, c: VerifierState, live: (frame: nu
     const mask = live(fi);
     for (let r = 0; r < 11; r++) {
       if (!(mask & (1 << r))) continue;
-      if (!regsafe(of.regs[r]!, cf.regs[r]!, idmap, !allowUninit)) return false;
+      if (!regsafe(of.regs[r]!, cf.regs[r]!, idmap, !allowUninit || rangeWithin)) return false;
     }
-    if (!stacksafe(of, cf, idmap, allowUninit, !allowUninit, fi === 0 ? stackLive : -1n)) return false;
+    if (!stacksafe(of, cf, idmap, allowUninit, !allowUninit || rangeWithin, fi === 0 ? stackLive : -1n)) return false;
   }
+  return true;
+}
+
+/** same_callsites: the same chain of call sites. */
+export function sameCallsites(a: VerifierState, b: VerifierState): boolean {
+  if (a.frames.length !== b.frames.length) return false;
+  for (let i = 0; i < a.frames.length; i++) if (a.frames[i]!.callsite !== b.frames[i]!.callsite) return false;
   return true;
 }
 

@@ -86,8 +86,17 @@ export interface StructureResult {
   /** Prune points and jump targets, as check_cfg marks them (used by state pruning). */
   prunePoint: Uint8Array;
   jumpTarget: Uint8Array;
+  /** Helper calls whose callback the helper calls synchronously, any number of times (bpf_calls_callback). */
+  callsCallback: Uint8Array;
+  /** Instructions before which a checkpoint is always made (is_force_checkpoint: sync callback calls). */
+  forceCheckpoint: Uint8Array;
   error: StructureError | null;
 }
+
+/** Helpers that call a callback synchronously (is_sync_callback_calling_function): for_each_map_elem, find_vma, loop, user_ringbuf_drain. */
+export const SYNC_CALLBACK_HELPERS: ReadonlySet<number> = new Set([164, 180, 181, 209]);
+/** Helpers that register a callback run later (is_async_callback_calling_function): timer_set_callback. */
+export const ASYNC_CALLBACK_HELPERS: ReadonlySet<number> = new Set([170]);
 
 const EINVAL = 22;
 const E2BIG = 7;
@@ -115,7 +124,9 @@ export function checkStructure(code: Uint8Array, opts: { bpfCapable?: boolean; d
   const isInsn = new Uint8Array(n);
   const prunePoint = new Uint8Array(n);
   const jumpTarget = new Uint8Array(n);
-  const result: StructureResult = { subprogs: [], isInsn, prunePoint, jumpTarget, error: null };
+  const callsCallback = new Uint8Array(n);
+  const forceCheckpoint = new Uint8Array(n);
+  const result: StructureResult = { subprogs: [], isInsn, prunePoint, jumpTarget, callsCallback, forceCheckpoint, error: null };
   const fail = (pc: number, message: string, errno = EINVAL): StructureResult => {
     result.error = { pc, message, errno };
     return result;
@@ -243,6 +254,14 @@ export function checkStructure(code: Uint8Array, opts: { bpfCapable?: boolean; d
       if (isPseudoCall(i)) {
         prunePoint[t] = 1;
         return push(t, t + i.imm + 1, BRANCH);
+      }
+      // a timer callback is queued when the call is processed: prune before that happens
+      if (isHelperCall(i) && ASYNC_CALLBACK_HELPERS.has(i.imm)) prunePoint[t] = 1;
+      // the verifier returns to a sync callback call after each callback visit until the states converge
+      if (isHelperCall(i) && SYNC_CALLBACK_HELPERS.has(i.imm)) {
+        callsCallback[t] = 1;
+        forceCheckpoint[t] = 1;
+        prunePoint[t] = 1;
       }
       return DONE;
     }

@@ -17,6 +17,9 @@
  *   LICENSE <hex>
  *   INSNS <hex>                         (8 bytes per instruction slot)
  *   BTF <hex>                           (optional: raw BTF, loaded with BPF_BTF_LOAD)
+ *   MAPBTF <key_type_id> <value_type_id> (optional, after a MAP line, with BTF: that map
+ *                                       is created with the request's BTF describing its key
+ *                                       and value, e.g. a value holding a bpf_spin_lock)
  *   FUNCINFO <hex>                      (optional, with BTF: bpf_func_info records,
  *                                        8 bytes each: insn_off, type_id)
  *   MAP <type> <keySize> <valueSize> <maxEntries> <flags> <nameHex|->   (0..64 times)
@@ -103,6 +106,7 @@ struct mapdef {
 	struct elem *elems;
 	size_t nelems, cap;
 	int fd;
+	uint32_t btf_key_id, btf_value_id;
 };
 
 struct request {
@@ -404,6 +408,17 @@ static void handle_line(struct request *r, char *line)
 		    parse_u32(r, tok[5], "map flags", &m->flags) ||
 		    parse_hex(r, tok[6], BPF_OBJ_NAME_LEN - 1, "map name", &m->name))
 			return;
+	} else if (strcmp(tok[0], "MAPBTF") == 0) {
+		struct mapdef *m;
+
+		if (n != 3 || r->nmaps == 0) {
+			req_fail(r, "MAPBTF needs 2 fields and a MAP before it");
+			return;
+		}
+		m = &r->maps[r->nmaps - 1];
+		if (parse_u32(r, tok[1], "key type id", &m->btf_key_id) ||
+		    parse_u32(r, tok[2], "value type id", &m->btf_value_id))
+			return;
 	} else if (strcmp(tok[0], "ELEM") == 0) {
 		struct mapdef *m;
 		struct elem *e;
@@ -580,7 +595,7 @@ static int user_ringbuf_produce(struct mapdef *m)
 	return 0;
 }
 
-static int create_maps(struct request *r, uint32_t *failed_at, const char **stage)
+static int create_maps(struct request *r, int btf_fd, uint32_t *failed_at, const char **stage)
 {
 	uint32_t i;
 	size_t j;
@@ -597,6 +612,11 @@ static int create_maps(struct request *r, uint32_t *failed_at, const char **stag
 		a.map_flags = m->flags;
 		if (m->name.present)
 			memcpy(a.map_name, m->name.p, m->name.n);
+		if (m->btf_value_id && btf_fd >= 0) {
+			a.btf_fd = (uint32_t)btf_fd;
+			a.btf_key_type_id = m->btf_key_id;
+			a.btf_value_type_id = m->btf_value_id;
+		}
 		m->fd = (int)sys_bpf(BPF_MAP_CREATE, &a);
 		if (m->fd < 0) {
 			m->fd = -1;
@@ -891,15 +911,7 @@ static void execute_inner(struct request *r)
 		return;
 	}
 
-	err = create_maps(r, &failed_map, &stage);
-	if (err) {
-		printf("{\"loaded\":false,\"errno\":%d,\"stage\":\"%s\",\"failedMap\":%u,\"log\":\"\"}\n",
-		       err, stage, failed_map);
-		fflush(stdout);
-		return;
-	}
-	rewrite_map_refs(r);
-
+	/* BTF first: maps may be described by it (MAPBTF) */
 	if (r->btf.n) {
 		memset(&a, 0, sizeof(a));
 		a.btf = ptr_u64(r->btf.p);
@@ -911,6 +923,17 @@ static void execute_inner(struct request *r)
 			return;
 		}
 	}
+
+	err = create_maps(r, btf_fd, &failed_map, &stage);
+	if (err) {
+		if (btf_fd >= 0)
+			close(btf_fd);
+		printf("{\"loaded\":false,\"errno\":%d,\"stage\":\"%s\",\"failedMap\":%u,\"log\":\"\"}\n",
+		       err, stage, failed_map);
+		fflush(stdout);
+		return;
+	}
+	rewrite_map_refs(r);
 
 	if (r->log_level && r->log_size) {
 		/* calloc: whatever the kernel does not write stays NUL, so the

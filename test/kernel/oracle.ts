@@ -46,6 +46,8 @@ export interface KernelMapDef {
   flags?: number;
   /** At most 15 characters; the kernel only accepts [A-Za-z0-9_.]. */
   name?: string;
+  /** Key and value type ids in the request's BTF (KernelProgRequest.btf): the map is created with that BTF. */
+  btfIds?: { key: number; value: number };
   /**
    * Written with BPF_MAP_UPDATE_ELEM (BPF_ANY) before the program is loaded.
    * Shorter keys/values are zero-padded; for per-CPU maps the value is
@@ -272,6 +274,7 @@ function encodeRequest(req: KernelProgRequest, i: number): string {
         hex(name),
       ].join(' '),
     );
+    if (m.btfIds) lines.push(`MAPBTF ${u32(m.btfIds.key, 0, `maps[${j}].btfIds.key`, i)} ${u32(m.btfIds.value, 0, `maps[${j}].btfIds.value`, i)}`);
     for (const e of m.entries ?? []) lines.push(`ELEM ${hex(e.key)} ${hex(e.value)}`);
   });
   if (req.run) {
