@@ -482,6 +482,9 @@ export class Verifier {
 
   constructor(readonly code: Uint8Array, readonly opts: CheckOptions) {
     this.n = Math.floor(code.byteLength / 8);
+    // one slot per bucket from the start: writes at scattered indices would turn a growing array into a
+    // (much slower) dictionary
+    this.explored = new Array<Explored[] | undefined>(this.n).fill(undefined);
     this.slots = new Array<Insn>(this.n);
     for (let pc = 0; pc < this.n; pc++) this.slots[pc] = readSlot(code, pc);
     for (let pc = 0; pc < this.n; pc++) {
