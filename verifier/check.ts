@@ -935,11 +935,11 @@ export class Verifier {
   }
 
   /** The `hit:` of is_state_visited: the current path is pruned against `sl`. */
-  private visitedHit(sl: Explored, idx: number, loop: boolean): true {
+  private visitedHit(sl: Explored, idx: number, loop: boolean, live: (fi: number) => number, stackLive: bigint): true {
     sl.hit++;
     // what the matched state needed precise, this path needs precise too
     if (this.jmpPoint[idx]) this.pushHist(0, null);
-    this.precision.propagate(sl.st, (fi) => this.liveMask(fi, idx), this.stackLive?.(idx) ?? -1n);
+    this.precision.propagate(sl.st, live, stackLive);
     if (!loop) return true;
     // add_scc_backedge: what the loop needs precise is propagated again when the loop is done
     const key = this.sccCallchain(sl.st);
@@ -969,9 +969,9 @@ export class Verifier {
     const bucket = this.exploredBucket(idx, this.cur.cur.callsite);
     let list = this.explored[bucket];
     let statesCnt = 0;
-    // made on first use, once per call (not per compared state)
-    let liveAt: ((fi: number) => number) | null = null;
-    let stackLiveAt: bigint | null = null;
+    // the live registers (per frame) and stack slots at idx, once per call rather than per compared state
+    const liveAt = (fi: number): number => this.liveMask(fi, idx);
+    const stackLiveAt = this.stackLive?.(idx) ?? -1n;
     for (let k = 0; list !== undefined && k < list.length; k++) {
       const sl = list[k]!;
       statesCnt++;
@@ -979,10 +979,10 @@ export class Verifier {
       let loopHit = false;
       if (sl.st.branches && this.structure.callsCallback[idx]) {
         // a callback call visited again after the callback returned: converged when nothing new is possible
-        if (statesEqual(sl.st, this.cur, (fi) => this.liveMask(fi, idx), this.priv, this.stackLive?.(idx) ?? -1n, true)) loopHit = true;
+        if (statesEqual(sl.st, this.cur, liveAt, this.priv, stackLiveAt, true)) loopHit = true;
         else if (!forceNewState && this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
       }
-      if (loopHit) return this.visitedHit(sl, idx, true);
+      if (loopHit) return this.visitedHit(sl, idx, true, liveAt, stackLiveAt);
       if (sl.st.branches && this.structure.callsCallback[idx]) {
         // skip_inf_loop_check
       } else if (sl.st.branches && sl.st.cur.inAsyncCallbackFn && sl.st.cur.asyncEntryCnt !== this.cur.cur.asyncEntryCnt) {
@@ -1001,9 +1001,7 @@ export class Verifier {
       } else {
         // a state of a loop still being explored may lack marks of paths not yet taken: compare ranges
         const loop = this.incompleteReadMarks(sl.st);
-        liveAt ??= (fi) => this.liveMask(fi, idx);
-        stackLiveAt ??= this.stackLive?.(idx) ?? -1n;
-        if (statesEqual(sl.st, this.cur, liveAt, this.priv, stackLiveAt, loop)) return this.visitedHit(sl, idx, loop);
+        if (statesEqual(sl.st, this.cur, liveAt, this.priv, stackLiveAt, loop)) return this.visitedHit(sl, idx, loop, liveAt, stackLiveAt);
       }
       // misses only count when a new state is going to be added; states that keep missing are evicted
       if (addNewState) sl.miss++;

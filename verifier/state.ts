@@ -247,10 +247,7 @@ export class FuncState {
     // map() makes arrays of the exact length (push() would reserve room for 17 elements)
     f.regs = this.regs.map((r) => r.clone());
     f.stack = this.stack.map((s) => s.clone());
-    f.frameno = this.frameno;
-    f.callsite = this.callsite;
-    f.subprog = this.subprog;
-    f.copyCallbackInfo(this);
+    f.copyFrameInfo(this);
     return f;
   }
 
@@ -265,10 +262,7 @@ export class FuncState {
       const p = prev?.stack[i];
       return p !== undefined && p.identical(s) ? p : s.clone();
     });
-    f.frameno = this.frameno;
-    f.callsite = this.callsite;
-    f.subprog = this.subprog;
-    f.copyCallbackInfo(this);
+    f.copyFrameInfo(this);
     return f;
   }
 
@@ -292,7 +286,11 @@ export class FuncState {
     for (let i = 0; i < this.stack.length; i++) if (this.stack[i] === prev.stack[i]) this.stack[i] = this.stack[i]!.clone();
   }
 
-  copyCallbackInfo(o: FuncState): void {
+  /** Everything but the registers and the stack: frame number, call site, subprogram, callback bookkeeping. */
+  copyFrameInfo(o: FuncState): void {
+    this.frameno = o.frameno;
+    this.callsite = o.callsite;
+    this.subprog = o.subprog;
     this.inCallbackFn = o.inCallbackFn;
     this.inAsyncCallbackFn = o.inAsyncCallbackFn;
     this.asyncEntryCnt = o.asyncEntryCnt;
