@@ -32,6 +32,7 @@ import {
   BPF_JCOND, BPF_JMP, BPF_JMP32, BPF_K, BPF_LD, BPF_LDX, BPF_MEM, BPF_MEMSX, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC,
   BPF_PSEUDO_KFUNC_CALL, BPF_ST, BPF_STX, BPF_TO_LE, BPF_W, BPF_X, BPF_XCHG, LDDW, aluOp, cls, mode, readSlot, size,
   sizeBytes, srcBit, type Insn,
+  isPseudoCall,
 } from '../vm/isa.js';
 import { ctxAccess, sockAccess, type CtxRegType, type SockRegType } from './ctx.js';
 import { tnumStrn } from './format.js';
@@ -2470,7 +2471,7 @@ export class Verifier {
     subs.forEach((sp, k) => {
       for (let pc = sp.start; pc < sp.end; pc++) {
         const i = this.slots[pc]!;
-        if (i.op === (BPF_JMP | BPF_CALL) && i.src === BPF_PSEUDO_CALL) calls[k]!.push(this.subprogOf[pc + i.imm + 1]!);
+        if (isPseudoCall(i)) calls[k]!.push(this.subprogOf[pc + i.imm + 1]!);
       }
     });
     const walk = (k: number, depth: number, frames: number): void => {

@@ -20,6 +20,7 @@
 import {
   BPF_ABS, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_CMPXCHG, BPF_END, BPF_EXIT, BPF_FETCH, BPF_IMM, BPF_IND, BPF_JMP,
   BPF_JMP32, BPF_LD, BPF_LDX, BPF_MOV, BPF_NEG, BPF_PSEUDO_CALL, BPF_ST, BPF_STX, BPF_X, aluOp, cls, mode, srcBit, type Insn,
+  isPseudoCall,
 } from '../vm/isa.js';
 import { BPF_LOG_LEVEL2, type VLog } from './log.js';
 import { RegType, Slot, formatState, type VerifierState } from './state.js';
@@ -144,7 +145,6 @@ function isSpilledScalar(st: { types: number[]; spilled: { type: RegType } }): b
   return st.types[7] === Slot.SPILL && st.spilled.type === RegType.SCALAR_VALUE;
 }
 
-const isPseudoCall = (i: Insn | undefined): boolean => !!i && i.op === (BPF_JMP | BPF_CALL) && i.src === BPF_PSEUDO_CALL;
 const isAtomicFetch = (i: Insn): boolean => cls(i.op) === BPF_STX && mode(i.op) === BPF_ATOMIC && (i.imm & BPF_FETCH) !== 0;
 
 export class Precision {

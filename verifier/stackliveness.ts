@@ -15,6 +15,7 @@ import type { SuccColumns } from './check.js';
 import {
   BPF_ADD, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_EXIT, BPF_JMP, BPF_JMP32, BPF_LD, BPF_LDX, BPF_MOV, BPF_PSEUDO_CALL, BPF_ST,
   BPF_STX, BPF_SUB, BPF_X, LDDW, aluOp, cls, mode, size, sizeBytes, srcBit, type Insn,
+  isPseudoCall, BPF_PSEUDO_FUNC,
 } from '../vm/isa.js';
 
 /**
@@ -58,7 +59,7 @@ export function computeStackLive(slots: Insn[], isInsn: Uint8Array, succ: SuccCo
   const n = slots.length;
   for (let pc = 0; pc < n; pc++) {
     const i = slots[pc]!;
-    if (isInsn[pc] && ((i.op === (BPF_JMP | BPF_CALL) && i.src === BPF_PSEUDO_CALL) || (i.op === LDDW && i.src === 4))) return null;
+    if (isInsn[pc] && (isPseudoCall(i) || (i.op === LDDW && i.src === BPF_PSEUDO_FUNC))) return null;
   }
   // forward: stack-pointer values of the registers before each instruction (11 per insn; seen[pc]: reached)
   const { s0, s1 } = succ;

@@ -17,6 +17,7 @@ import { helperChangesPktData } from '../helpers/protos.js';
 import {
   BPF_ABS, BPF_ALU, BPF_ALU64, BPF_CALL, BPF_EXIT, BPF_IND, BPF_JA, BPF_JCOND, BPF_JMP, BPF_JMP32, BPF_LD, BPF_LDX,
   BPF_MEM, BPF_MEMSX, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, INSN_SIZE, LDDW, aluOp, cls, mode, readSlot, type Insn,
+  isPseudoCall,
 } from '../vm/isa.js';
 
 /** The kernel's table of opcodes it knows (kernel/bpf/core.c bpf_opcode_in_insntable). */
@@ -108,7 +109,6 @@ function slots(code: Uint8Array): Insn[] {
   return out;
 }
 
-const isPseudoCall = (i: Insn): boolean => i.op === (BPF_JMP | BPF_CALL) && i.src === BPF_PSEUDO_CALL;
 const isPseudoFunc = (i: Insn): boolean => i.op === LDDW && i.src === BPF_PSEUDO_FUNC;
 const isHelperCall = (i: Insn): boolean => i.op === (BPF_JMP | BPF_CALL) && i.src === 0;
 

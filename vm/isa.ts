@@ -120,6 +120,11 @@ export function isLddw(op: number): boolean {
   return op === LDDW;
 }
 
+/** A bpf-to-bpf call (`call pc+N`, src BPF_PSEUDO_CALL). */
+export function isPseudoCall(i: Insn | undefined): boolean {
+  return i !== undefined && i.op === (BPF_JMP | BPF_CALL) && i.src === BPF_PSEUDO_CALL;
+}
+
 /** Reads slot `pc` of raw bytecode without validating it. */
 export function readSlot(code: Uint8Array, pc: number): Insn {
   const o = pc * INSN_SIZE;
