@@ -341,14 +341,7 @@ export class VerifierState {
   clone(): VerifierState {
     const v = new VerifierState();
     for (const f of this.frames) v.frames.push(f.clone());
-    v.refs = this.refs.map((r) => ({ ...r }));
-    v.parent = this.parent;
-    v.branches = this.branches;
-    v.insnIdx = this.insnIdx;
-    v.firstInsnIdx = this.firstInsnIdx;
-    v.lastInsnIdx = this.lastInsnIdx;
-    v.dfsDepth = this.dfsDepth;
-    v.callbackUnrollDepth = this.callbackUnrollDepth;
+    this.copyStateInfo(v);
     // entries are shared, as the kernel's branches share its history array up to the fork
     v.hist = this.hist.slice();
     return v;
@@ -362,6 +355,14 @@ export class VerifierState {
   snapshot(prev: VerifierState | null): VerifierState {
     const v = new VerifierState();
     for (let i = 0; i < this.frames.length; i++) v.frames.push(this.frames[i]!.snapshot(prev?.frames[i]));
+    this.copyStateInfo(v);
+    // the caller starts a fresh history for the current state: the snapshot keeps this one
+    v.hist = this.hist;
+    return v;
+  }
+
+  /** Everything but the frames and the jump history, onto `v` (references copied). */
+  private copyStateInfo(v: VerifierState): void {
     v.refs = this.refs.map((r) => ({ ...r }));
     v.parent = this.parent;
     v.branches = this.branches;
@@ -370,9 +371,6 @@ export class VerifierState {
     v.lastInsnIdx = this.lastInsnIdx;
     v.dfsDepth = this.dfsDepth;
     v.callbackUnrollDepth = this.callbackUnrollDepth;
-    // the caller starts a fresh history for the current state: the snapshot keeps this one
-    v.hist = this.hist;
-    return v;
   }
 
   /**
