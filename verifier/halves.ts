@@ -286,14 +286,14 @@ function deduceMixedW(): void {
 }
 
 /** __reg_deduce_bounds */
-export function deduceW(): void {
+function deduceW(): void {
   deduce32W();
   deduce64W();
   deduceMixedW();
 }
 
 /** __reg_bound_offset */
-export function boundOffsetW(): void {
+function boundOffsetW(): void {
   intersectRangeW(W[UNH]!, W[UNL]!, W[UXH]!, W[UXL]!);
   // the low half against tnum_range(u32min, u32max)
   const u32min = W[U32N]!, u32max = W[U32X]!;

@@ -17,7 +17,7 @@ import {
   tnumMul, tnumNeg, tnumOr, tnumOverlap, tnumRange, tnumRshift, tnumStep, tnumSub, tnumSubreg, tnumSubregIsConst,
   tnumWithSubreg, tnumXor, low32,
 } from './tnum.js';
-import { boundOffsetW, deduceW, loadBounds, storeBounds, syncW, update32W, update64W } from './halves.js';
+import { loadBounds, storeBounds, syncW, update32W, update64W } from './halves.js';
 
 export const S64_MIN = -(1n << 63n);
 export const S64_MAX = (1n << 63n) - 1n;
@@ -177,32 +177,11 @@ export function update32Bounds(r: ScalarBounds): void {
   storeBounds(r);
 }
 
-/** __update_reg64_bounds: tighten the 64-bit bounds from var_off. */
-export function update64Bounds(r: ScalarBounds): void {
-  loadBounds(r);
-  update64W();
-  storeBounds(r);
-}
-
 /** __update_reg_bounds: tighten all bounds from var_off. */
 export function updateRegBounds(r: ScalarBounds): void {
   loadBounds(r);
   update32W();
   update64W();
-  storeBounds(r);
-}
-
-/** __reg_deduce_bounds: one round of signed/unsigned and 32/64-bit cross-deduction. */
-export function deduceBounds(r: ScalarBounds): void {
-  loadBounds(r);
-  deduceW();
-  storeBounds(r);
-}
-
-/** __reg_bound_offset: tighten var_off from the unsigned ranges. */
-export function boundOffset(r: ScalarBounds): void {
-  loadBounds(r);
-  boundOffsetW();
   storeBounds(r);
 }
 
