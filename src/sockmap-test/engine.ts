@@ -205,6 +205,18 @@ class DataVerifier {
     this.push = this.pushLen;
   }
 
+  /**
+   * At the position where pushed (uninitialised) bytes sit, skips as many of them as buffer `len` still holds
+   * from offset `j` and returns that count; 0 when no pushed bytes are due here.
+   */
+  private skipPushed(j: number, len: number): number {
+    if (this.push <= 0 || this.checkCnt !== this.pushStart + this.pushLen - this.push) return 0;
+    const skipped = j + this.push >= len ? len - j : this.push;
+    this.push -= skipped;
+    this.checkCnt += skipped;
+    return skipped;
+  }
+
   /** Checks `size` received bytes laid out over buffers of `iovLens`; false on a mismatch. */
   verify(data: Uint8Array, iovLens: readonly number[]): boolean {
     let size = data.length;
@@ -212,27 +224,18 @@ class DataVerifier {
     for (let i = 0; i < iovLens.length && size > 0; base += iovLens[i]!, i++) {
       const len = iovLens[i]!;
       for (let j = 0; j < len && size > 0; j++) {
-        if (this.push > 0 && this.checkCnt === this.pushStart + this.pushLen - this.push) {
-          const skipped = j + this.push >= len ? len - j : this.push;
-          this.push -= skipped;
-          size -= skipped;
-          j += skipped - 1;
-          this.checkCnt += skipped;
-          continue;
-        }
-        if (this.popLen > 0 && this.checkCnt === this.popStart) {
+        let skipped = this.skipPushed(j, len);
+        if (skipped === 0 && this.popLen > 0 && this.checkCnt === this.popStart) {
           this.bytesCnt += this.popLen;
           this.checkCnt += this.popLen;
           this.k = (this.k + this.popLen) & 0xff;
           if (this.bytesCnt === this.chunkSize) this.chunkDone();
-          if (this.push > 0 && this.checkCnt === this.pushStart + this.pushLen - this.push) {
-            const skipped = j + this.push >= len ? len - j : this.push;
-            this.push -= skipped;
-            size -= skipped;
-            j += skipped - 1;
-            this.checkCnt += skipped;
-            continue;
-          }
+          skipped = this.skipPushed(j, len);
+        }
+        if (skipped > 0) {
+          size -= skipped;
+          j += skipped - 1;
+          continue;
         }
         if (data[base + j] !== this.k) return false;
         this.k = (this.k + 1) & 0xff;
