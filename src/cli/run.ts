@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import type { Tier } from '../../vm/interpreter.js';
 import type { CollectionSpec, ProgramSpec } from '../spec.js';
 import type { MsgProgRun } from '../kernel/prog-run.js';
+import { toHex } from '../bytes.js';
 import { CliError, UsageError, isElf, parse, readBytes, type ParsedArgs } from './common.js';
 import { MSG_OPTIONS, MSG_OPTIONS_HELP, msgRunInputs } from './msg-options.js';
 
@@ -32,14 +33,10 @@ after the program (--data-out writes them) and, for sk_msg, the bytes each socke
 const SOCKET_MODEL_TYPES: Record<number, string> = { 13: 'sock_ops' };
 const TIERS: readonly Tier[] = ['interp', 'js', 'auto'];
 
-function hexString(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-}
-
 /** Ring buffer samples in --json: [{ "map", "data" (hex) }], in the order a consumer reads them. */
-const ringbufJson = (rs: readonly { map: string; data: Uint8Array }[]): { map: string; data: string }[] => rs.map((r) => ({ map: r.map, data: hexString(r.data) }));
+const ringbufJson = (rs: readonly { map: string; data: Uint8Array }[]): { map: string; data: string }[] => rs.map((r) => ({ map: r.map, data: toHex(r.data) }));
 /** Ring buffer samples in the text output: one "ringbuf MAP: HEX" line each. */
-const ringbufLines = (rs: readonly { map: string; data: Uint8Array }[]): string[] => rs.map((r) => `ringbuf ${r.map}: ${hexString(r.data)}`);
+const ringbufLines = (rs: readonly { map: string; data: Uint8Array }[]): string[] => rs.map((r) => `ringbuf ${r.map}: ${toHex(r.data)}`);
 
 function writeOut(path: string, data: Uint8Array): void {
   try {
@@ -124,8 +121,8 @@ export async function main(argv: string[]): Promise<number> {
   if (dataOutPath !== undefined) writeOut(dataOutPath, res.dataOut);
   if (ctxOutPath !== undefined && res.ctxOut !== undefined) writeOut(ctxOutPath, res.ctxOut);
   if (r.bool('json')) {
-    const out: Record<string, unknown> = { retval: res.retval, duration: res.duration, insns: res.insns, dataOut: hexString(res.dataOut) };
-    if (res.ctxOut !== undefined) out['ctxOut'] = hexString(res.ctxOut);
+    const out: Record<string, unknown> = { retval: res.retval, duration: res.duration, insns: res.insns, dataOut: toHex(res.dataOut) };
+    if (res.ctxOut !== undefined) out['ctxOut'] = toHex(res.ctxOut);
     out['trace'] = res.trace;
     out['ringbuf'] = ringbufJson(res.ringbuf);
     if (res.signals.length > 0) out['signals'] = res.signals;
@@ -160,7 +157,7 @@ async function runMsg(r: ParsedArgs, spec: CollectionSpec, prog: ProgramSpec, re
   const res = runSkMsg(spec, prog, socketRunOptions(data, repeat, tier, inputs));
   const dataOutPath = r.str('data-out');
   if (dataOutPath !== undefined) writeOut(dataOutPath, res.dataOut);
-  const run = (x: MsgProgRun) => ({ ...x, dataOut: hexString(x.dataOut) });
+  const run = (x: MsgProgRun) => ({ ...x, dataOut: toHex(x.dataOut) });
   if (r.bool('json')) {
     const { runs, sends, delivered, held, unsent, trace, ringbuf, repeat: rep, duration, ...first } = res;
     const out = {
@@ -169,7 +166,7 @@ async function runMsg(r: ParsedArgs, spec: CollectionSpec, prog: ProgramSpec, re
       repeat: rep,
       runs: runs.map(run),
       sends,
-      delivered: Object.fromEntries(Object.entries(delivered).map(([k, v]) => [k, hexString(v)])),
+      delivered: Object.fromEntries(Object.entries(delivered).map(([k, v]) => [k, toHex(v)])),
       held,
       unsent,
       trace,
@@ -185,7 +182,7 @@ async function runMsg(r: ParsedArgs, spec: CollectionSpec, prog: ProgramSpec, re
       (rd ? ` to ${rd.socket} (${rd.map}[${typeof rd.key === 'number' ? rd.key : `0x${rd.key}`}], flags 0x${rd.flags.toString(16)}, ${rd.direction})` : ''),
   );
   lines.push(`apply_bytes: ${res.applyBytes}, cork_bytes: ${res.corkBytes}`);
-  lines.push(`Message: ${res.sizeIn} bytes in, ${res.sizeOut} bytes after the program${res.sizeOut === res.sizeIn && hexString(res.dataOut) === hexString(data) ? ' (unchanged)' : ''}`);
+  lines.push(`Message: ${res.sizeIn} bytes in, ${res.sizeOut} bytes after the program${res.sizeOut === res.sizeIn && toHex(res.dataOut) === toHex(data) ? ' (unchanged)' : ''}`);
   if (res.runs.length > 1) lines.push(`Program runs during the send: ${res.runs.length} (apply_bytes / cork)`);
   lines.push(`send(${data.length} bytes) = ${res.sends[0]!.ret}`);
   const got = Object.entries(res.delivered).filter(([, v]) => v.length > 0);
@@ -212,7 +209,7 @@ async function runSkb(
   const dataOutPath = r.str('data-out');
   if (dataOutPath !== undefined) writeOut(dataOutPath, res.dataOut);
   if (r.bool('json')) {
-    process.stdout.write(JSON.stringify({ ...res, dataOut: hexString(res.dataOut), ringbuf: ringbufJson(res.ringbuf) }) + '\n');
+    process.stdout.write(JSON.stringify({ ...res, dataOut: toHex(res.dataOut), ringbuf: ringbufJson(res.ringbuf) }) + '\n');
     return 0;
   }
   const lines = [`Return value: ${res.retval}, duration${res.repeat > 1 ? ' (average)' : ''}: ${res.duration}ns`];
@@ -224,7 +221,7 @@ async function runSkb(
         (rd ? ` to ${rd.socket} (${rd.map}[${typeof rd.key === 'number' ? rd.key : `0x${rd.key}`}], flags 0x${rd.flags.toString(16)}, ${rd.direction})` : ''),
     );
   }
-  lines.push(`skb: ${res.sizeIn} bytes received by ${res.socket}, ${res.sizeOut} bytes after the program${res.sizeOut === res.sizeIn && hexString(res.dataOut) === hexString(data) ? ' (unchanged)' : ''}`);
+  lines.push(`skb: ${res.sizeIn} bytes received by ${res.socket}, ${res.sizeOut} bytes after the program${res.sizeOut === res.sizeIn && toHex(res.dataOut) === toHex(data) ? ' (unchanged)' : ''}`);
   for (const t of res.trace) lines.push(`bpf_trace_printk: ${t}`);
   lines.push(...ringbufLines(res.ringbuf));
   process.stdout.write(lines.join('\n') + '\n');
