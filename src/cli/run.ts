@@ -7,7 +7,7 @@ import type { Tier } from '../../vm/interpreter.js';
 import type { CollectionSpec, ProgramSpec } from '../spec.js';
 import type { MsgProgRun } from '../kernel/prog-run.js';
 import { toHex } from '../bytes.js';
-import { CliError, UsageError, isElf, parse, readBytes, type ParsedArgs } from './common.js';
+import { CliError, UsageError, isElf, parse, readBytes, tierOption, type ParsedArgs } from './common.js';
 import { MSG_OPTIONS, MSG_OPTIONS_HELP, msgRunInputs } from './msg-options.js';
 
 const USAGE = `usage: bpfvm run FILE [--program NAME] [--data-in FILE] [--ctx-in FILE] [--data-out FILE]
@@ -31,7 +31,6 @@ after the program (--data-out writes them) and, for sk_msg, the bytes each socke
 (and for sk_msg every run of the program during the send).`;
 
 const SOCKET_MODEL_TYPES: Record<number, string> = { 13: 'sock_ops' };
-const TIERS: readonly Tier[] = ['interp', 'js', 'auto'];
 
 /** Ring buffer samples in --json: [{ "map", "data" (hex) }], in the order a consumer reads them. */
 const ringbufJson = (rs: readonly { map: string; data: Uint8Array }[]): { map: string; data: string }[] => rs.map((r) => ({ map: r.map, data: toHex(r.data) }));
@@ -67,10 +66,7 @@ export async function main(argv: string[]): Promise<number> {
     repeat = /^\d+$/.test(rep) ? Number(rep) : NaN;
     if (!Number.isSafeInteger(repeat) || repeat > 0xffffffff) throw new UsageError('--repeat takes a whole number from 0 to 4294967295');
   }
-  const tierArg = r.str('tier');
-  if (tierArg !== undefined && !TIERS.includes(tierArg as Tier)) {
-    throw new UsageError(`--tier takes ${TIERS.join(', ')} (got "${tierArg}")`);
-  }
+  const tier = tierOption(r);
   const bytes = readBytes(file);
   if (!isElf(bytes)) {
     throw new CliError(`${file} is not a BPF ELF object; bpfvm run runs programs of objects (bpfvm exec runs raw bytecode or assembly)`);
@@ -90,7 +86,7 @@ export async function main(argv: string[]): Promise<number> {
   } else {
     throw new UsageError(`${file} has ${spec.programs.length} programs; choose one with --program NAME (programs: ${names})`);
   }
-  if (prog.type === 16 || prog.type === 14) return runMsg(r, spec, prog, repeat, tierArg as Tier | undefined);
+  if (prog.type === 16 || prog.type === 14) return runMsg(r, spec, prog, repeat, tier);
   const social = SOCKET_MODEL_TYPES[prog.type];
   if (social !== undefined) {
     throw new CliError(
@@ -115,7 +111,7 @@ export async function main(argv: string[]): Promise<number> {
     repeat,
     ...(ctxIn !== undefined ? { ctxIn } : {}),
     ...(ctxOutPath !== undefined ? { ctxOut: true } : {}),
-    ...(tierArg !== undefined ? { tier: tierArg as Tier } : {}),
+    ...(tier !== undefined ? { tier } : {}),
   });
   const dataOutPath = r.str('data-out');
   if (dataOutPath !== undefined) writeOut(dataOutPath, res.dataOut);
