@@ -277,11 +277,6 @@ export function checkCaseOptions(o: SockmapCaseOptions): void {
 export function runSockmapCase(spec: CollectionSpec, o: SockmapCaseOptions, run: RunCaseOptions = {}): SockmapCaseResult {
   checkCaseOptions(o);
   const layout = resolveLayout(spec);
-  const empty = (): SocketBytes => ({ bytes: 0, fnv1a64: fnv1a64() });
-  const base: SockmapCaseResult = {
-    ok: false, options: { ...o }, tx_bytes: 0, tx_err: 0, rx_bytes: 0, rx_err: 0, rx_expected: 0, rx_started: false, sends: [],
-    sockets: { c1: empty(), p1: empty(), c2: empty(), p2: empty() }, runs: {},
-  };
 
   const k = new Kernel(run.tier !== undefined ? { tier: run.tier } : {});
   const { maps, programs } = k.loadCollection(spec);
@@ -493,8 +488,8 @@ export function runSockmapCase(spec: CollectionSpec, o: SockmapCaseOptions, run:
 
   const rxEffective = rxErr !== 0 && rxErr !== EDATAINTEGRITY && o.txmsgCork ? 0 : rxErr;
   return {
-    ...base,
     ok: rxEffective === 0 && txErr === 0,
+    options: { ...o },
     tx_bytes: txBytes, tx_err: txErr, rx_bytes: rxBytes, rx_err: rxErr, rx_expected: total, rx_started: rxActive,
     sends, sockets, runs,
   };
