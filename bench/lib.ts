@@ -31,8 +31,6 @@ export interface Timing {
 /**
  * Times `fn`: warms up for `warmupMs`, sizes a batch to take about `batchMs`, then runs `batches` batches
  * and reports the median of the per-call means.
- */
-/**
  * `cpu`: time batches by this process's CPU time (process.cpuUsage: user + system) instead of wall-clock time,
  * for comparing builds on a loaded machine where other processes take the CPU away.
  */
@@ -66,11 +64,11 @@ export function measure(fn: () => void, opts: { warmupMs?: number; batchMs?: num
     wall.push(Number(t - t0) / callsPerBatch);
     cpu.push(((c.user + c.system) * 1000) / callsPerBatch);
   }
-  const median = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const cpuMedianNs = median(cpu);
-  const wallMedianNs = median(wall);
+  wall.sort((a, b) => a - b);
+  cpu.sort((a, b) => a - b);
+  const median = (xs: number[]): number => xs[Math.floor(xs.length / 2)]!;
   const means = opts.cpu ? cpu : wall;
-  return { medianNs: means[Math.floor(means.length / 2)]!, minNs: means[0]!, maxNs: means[means.length - 1]!, batches, callsPerBatch, cpuMedianNs, wallMedianNs };
+  return { medianNs: median(means), minNs: means[0]!, maxNs: means[means.length - 1]!, batches, callsPerBatch, cpuMedianNs: median(cpu), wallMedianNs: median(wall) };
 }
 
 /** Deterministic pseudo-random bytes (xorshift32), so every run hashes the same buffer. */

@@ -2,6 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { Tier } from '../../vm/interpreter.js';
 
 /** A mistake in how a command was called: printed with the command's usage, exit status 2. */
 export class UsageError extends Error {
@@ -68,6 +69,15 @@ export function parse(argv: string[], options: Options, usage: string): ParsedAr
     bool: (n) => values[n] === true,
     list: (n) => (Array.isArray(values[n]) ? (values[n] as string[]) : typeof values[n] === 'string' ? [values[n] as string] : []),
   };
+}
+
+const TIERS: readonly Tier[] = ['interp', 'js', 'auto'];
+
+/** The value of --tier (interp, js or auto); undefined when it is not given, a usage error for anything else. */
+export function tierOption(r: ParsedArgs): Tier | undefined {
+  const t = r.str('tier');
+  if (t !== undefined && !TIERS.includes(t as Tier)) throw new UsageError(`--tier takes ${TIERS.join(', ')} (got "${t}")`);
+  return t as Tier | undefined;
 }
 
 export function readBytes(path: string): Uint8Array {

@@ -6,7 +6,8 @@ import { writeFileSync } from 'node:fs';
 import type { Tier } from '../../vm/interpreter.js';
 import type { CollectionSpec, ProgramSpec } from '../spec.js';
 import type { MsgProgRun } from '../kernel/prog-run.js';
-import { CliError, UsageError, isElf, parse, readBytes, type ParsedArgs } from './common.js';
+import { toHex } from '../bytes.js';
+import { CliError, UsageError, isElf, parse, readBytes, tierOption, type ParsedArgs } from './common.js';
 import { MSG_OPTIONS, MSG_OPTIONS_HELP, msgRunInputs } from './msg-options.js';
 
 const USAGE = `usage: bpfvm run FILE [--program NAME] [--data-in FILE] [--ctx-in FILE] [--data-out FILE]
@@ -30,16 +31,11 @@ after the program (--data-out writes them) and, for sk_msg, the bytes each socke
 (and for sk_msg every run of the program during the send).`;
 
 const SOCKET_MODEL_TYPES: Record<number, string> = { 13: 'sock_ops' };
-const TIERS: readonly Tier[] = ['interp', 'js', 'auto'];
-
-function hexString(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-}
 
 /** Ring buffer samples in --json: [{ "map", "data" (hex) }], in the order a consumer reads them. */
-const ringbufJson = (rs: readonly { map: string; data: Uint8Array }[]): { map: string; data: string }[] => rs.map((r) => ({ map: r.map, data: hexString(r.data) }));
+const ringbufJson = (rs: readonly { map: string; data: Uint8Array }[]): { map: string; data: string }[] => rs.map((r) => ({ map: r.map, data: toHex(r.data) }));
 /** Ring buffer samples in the text output: one "ringbuf MAP: HEX" line each. */
-const ringbufLines = (rs: readonly { map: string; data: Uint8Array }[]): string[] => rs.map((r) => `ringbuf ${r.map}: ${hexString(r.data)}`);
+const ringbufLines = (rs: readonly { map: string; data: Uint8Array }[]): string[] => rs.map((r) => `ringbuf ${r.map}: ${toHex(r.data)}`);
 
 function writeOut(path: string, data: Uint8Array): void {
   try {
@@ -70,10 +66,7 @@ export async function main(argv: string[]): Promise<number> {
     repeat = /^\d+$/.test(rep) ? Number(rep) : NaN;
     if (!Number.isSafeInteger(repeat) || repeat > 0xffffffff) throw new UsageError('--repeat takes a whole number from 0 to 4294967295');
   }
-  const tierArg = r.str('tier');
-  if (tierArg !== undefined && !TIERS.includes(tierArg as Tier)) {
-    throw new UsageError(`--tier takes ${TIERS.join(', ')} (got "${tierArg}")`);
-  }
+  const tier = tierOption(r);
   const bytes = readBytes(file);
   if (!isElf(bytes)) {
     throw new CliError(`${file} is not a BPF ELF object; bpfvm run runs programs of objects (bpfvm exec runs raw bytecode or assembly)`);
@@ -93,7 +86,7 @@ export async function main(argv: string[]): Promise<number> {
   } else {
     throw new UsageError(`${file} has ${spec.programs.length} programs; choose one with --program NAME (programs: ${names})`);
   }
-  if (prog.type === 16 || prog.type === 14) return runMsg(r, spec, prog, repeat, tierArg as Tier | undefined);
+  if (prog.type === 16 || prog.type === 14) return runMsg(r, spec, prog, repeat, tier);
   const social = SOCKET_MODEL_TYPES[prog.type];
   if (social !== undefined) {
     throw new CliError(
@@ -118,14 +111,14 @@ export async function main(argv: string[]): Promise<number> {
     repeat,
     ...(ctxIn !== undefined ? { ctxIn } : {}),
     ...(ctxOutPath !== undefined ? { ctxOut: true } : {}),
-    ...(tierArg !== undefined ? { tier: tierArg as Tier } : {}),
+    ...(tier !== undefined ? { tier } : {}),
   });
   const dataOutPath = r.str('data-out');
   if (dataOutPath !== undefined) writeOut(dataOutPath, res.dataOut);
   if (ctxOutPath !== undefined && res.ctxOut !== undefined) writeOut(ctxOutPath, res.ctxOut);
   if (r.bool('json')) {
-    const out: Record<string, unknown> = { retval: res.retval, duration: res.duration, insns: res.insns, dataOut: hexString(res.dataOut) };
-    if (res.ctxOut !== undefined) out['ctxOut'] = hexString(res.ctxOut);
+    const out: Record<string, unknown> = { retval: res.retval, duration: res.duration, insns: res.insns, dataOut: toHex(res.dataOut) };
+    if (res.ctxOut !== undefined) out['ctxOut'] = toHex(res.ctxOut);
     out['trace'] = res.trace;
     out['ringbuf'] = ringbufJson(res.ringbuf);
     if (res.signals.length > 0) out['signals'] = res.signals;
@@ -160,7 +153,7 @@ async function runMsg(r: ParsedArgs, spec: CollectionSpec, prog: ProgramSpec, re
   const res = runSkMsg(spec, prog, socketRunOptions(data, repeat, tier, inputs));
   const dataOutPath = r.str('data-out');
   if (dataOutPath !== undefined) writeOut(dataOutPath, res.dataOut);
-  const run = (x: MsgProgRun) => ({ ...x, dataOut: hexString(x.dataOut) });
+  const run = (x: MsgProgRun) => ({ ...x, dataOut: toHex(x.dataOut) });
   if (r.bool('json')) {
     const { runs, sends, delivered, held, unsent, trace, ringbuf, repeat: rep, duration, ...first } = res;
     const out = {
@@ -169,7 +162,7 @@ async function runMsg(r: ParsedArgs, spec: CollectionSpec, prog: ProgramSpec, re
       repeat: rep,
       runs: runs.map(run),
       sends,
-      delivered: Object.fromEntries(Object.entries(delivered).map(([k, v]) => [k, hexString(v)])),
+      delivered: Object.fromEntries(Object.entries(delivered).map(([k, v]) => [k, toHex(v)])),
       held,
       unsent,
       trace,
@@ -185,7 +178,7 @@ async function runMsg(r: ParsedArgs, spec: CollectionSpec, prog: ProgramSpec, re
       (rd ? ` to ${rd.socket} (${rd.map}[${typeof rd.key === 'number' ? rd.key : `0x${rd.key}`}], flags 0x${rd.flags.toString(16)}, ${rd.direction})` : ''),
   );
   lines.push(`apply_bytes: ${res.applyBytes}, cork_bytes: ${res.corkBytes}`);
-  lines.push(`Message: ${res.sizeIn} bytes in, ${res.sizeOut} bytes after the program${res.sizeOut === res.sizeIn && hexString(res.dataOut) === hexString(data) ? ' (unchanged)' : ''}`);
+  lines.push(`Message: ${res.sizeIn} bytes in, ${res.sizeOut} bytes after the program${res.sizeOut === res.sizeIn && toHex(res.dataOut) === toHex(data) ? ' (unchanged)' : ''}`);
   if (res.runs.length > 1) lines.push(`Program runs during the send: ${res.runs.length} (apply_bytes / cork)`);
   lines.push(`send(${data.length} bytes) = ${res.sends[0]!.ret}`);
   const got = Object.entries(res.delivered).filter(([, v]) => v.length > 0);
@@ -212,7 +205,7 @@ async function runSkb(
   const dataOutPath = r.str('data-out');
   if (dataOutPath !== undefined) writeOut(dataOutPath, res.dataOut);
   if (r.bool('json')) {
-    process.stdout.write(JSON.stringify({ ...res, dataOut: hexString(res.dataOut), ringbuf: ringbufJson(res.ringbuf) }) + '\n');
+    process.stdout.write(JSON.stringify({ ...res, dataOut: toHex(res.dataOut), ringbuf: ringbufJson(res.ringbuf) }) + '\n');
     return 0;
   }
   const lines = [`Return value: ${res.retval}, duration${res.repeat > 1 ? ' (average)' : ''}: ${res.duration}ns`];
@@ -224,7 +217,7 @@ async function runSkb(
         (rd ? ` to ${rd.socket} (${rd.map}[${typeof rd.key === 'number' ? rd.key : `0x${rd.key}`}], flags 0x${rd.flags.toString(16)}, ${rd.direction})` : ''),
     );
   }
-  lines.push(`skb: ${res.sizeIn} bytes received by ${res.socket}, ${res.sizeOut} bytes after the program${res.sizeOut === res.sizeIn && hexString(res.dataOut) === hexString(data) ? ' (unchanged)' : ''}`);
+  lines.push(`skb: ${res.sizeIn} bytes received by ${res.socket}, ${res.sizeOut} bytes after the program${res.sizeOut === res.sizeIn && toHex(res.dataOut) === toHex(data) ? ' (unchanged)' : ''}`);
   for (const t of res.trace) lines.push(`bpf_trace_printk: ${t}`);
   lines.push(...ringbufLines(res.ringbuf));
   process.stdout.write(lines.join('\n') + '\n');

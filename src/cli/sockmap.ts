@@ -1,9 +1,8 @@
 // `bpfvm sockmap OBJ [options]`: one case of the kernel's test_sockmap selftest, offline, on the socket model;
 // `bpfvm sockmap OBJ --all`: its built-in list. The engine is src/sockmap-test/.
 
-import type { Tier } from '../../vm/interpreter.js';
 import type { SockmapCaseOptions } from '../sockmap-test/options.js';
-import { CliError, UsageError, isElf, parse, readBytes } from './common.js';
+import { CliError, UsageError, isElf, parse, readBytes, tierOption } from './common.js';
 
 const USAGE = `usage: bpfvm sockmap OBJ [--test sendmsg|sendpage] [--rate N] [--iov_count N] [--length N]
                      [--txmsg] [--txmsg_redir] [--txmsg_drop] [--txmsg_apply N] [--txmsg_cork N]
@@ -43,7 +42,6 @@ const FLAGS: Record<string, keyof SockmapCaseOptions> = {
   txmsg_redir_skb: 'txmsgRedirSkb', txmsg_omit_skb_parser: 'txmsgOmitSkbParser', peek: 'peek', data_test: 'dataTest',
 };
 const SHORT: Record<string, string> = { rate: 'r', iov_count: 'i', length: 'l', data_test: 'd' };
-const TIERS: readonly Tier[] = ['interp', 'js', 'auto'];
 
 export async function main(argv: string[]): Promise<number> {
   const options: Parameters<typeof parse>[1] = {
@@ -64,9 +62,7 @@ export async function main(argv: string[]): Promise<number> {
   if (test !== undefined && test !== 'sendmsg' && test !== 'sendpage') {
     throw new UsageError(`--test takes sendmsg or sendpage (got "${test}"; test_sockmap's ping, base and base_sendpage are not modelled)`);
   }
-  const tierArg = r.str('tier');
-  if (tierArg !== undefined && !TIERS.includes(tierArg as Tier)) throw new UsageError(`--tier takes ${TIERS.join(', ')} (got "${tierArg}")`);
-  const tier = tierArg as Tier | undefined;
+  const tier = tierOption(r);
 
   const bytes = readBytes(file);
   if (!isElf(bytes)) throw new CliError(`${file} is not a BPF ELF object`);

@@ -13,7 +13,7 @@ import { SockMapBase } from '../kernel/sockmap.js';
 import { MSG_NOSIGNAL, MSG_PEEK, type Socket } from '../kernel/socket.js';
 import { assemble } from '../../vm/asm.js';
 import type { Tier } from '../../vm/interpreter.js';
-import { concatBytes } from '../bytes.js';
+import { concatBytes, toHex } from '../bytes.js';
 import type { TimerFire } from '../kernel/timers.js';
 
 /** A mistake in a scenario (unknown socket/map/program name, bad attach type, ...): names what and where. */
@@ -60,7 +60,6 @@ export interface ScenarioSnapshot {
   runs: Record<string, number>;
 }
 
-const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
 export class SocketScenario {
   readonly kernel: Kernel;
@@ -320,10 +319,10 @@ export class SocketScenario {
     const maps: ScenarioSnapshot['maps'] = {};
     for (const m of this.kernel.maps?.list ?? []) {
       if (m instanceof SockMapBase) {
-        maps[m.name] = m.members().map(({ key, sock }) => ({ key: hex(key), sock: [...this.socks].find(([, s]) => s === sock)?.[0] ?? null }));
+        maps[m.name] = m.members().map(({ key, sock }) => ({ key: toHex(key), sock: [...this.socks].find(([, s]) => s === sock)?.[0] ?? null }));
       } else {
         try {
-          maps[m.name] = m.keys().map((k) => ({ key: hex(k), value: hex(m.lookup(k)) }));
+          maps[m.name] = m.keys().map((k) => ({ key: toHex(k), value: toHex(m.lookup(k)) }));
         } catch {
           maps[m.name] = [];
         }

@@ -21,6 +21,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import type { MapSpec } from '../spec.js';
 import { SocketScenario, ScenarioError, type ScenarioSnapshot } from './api.js';
 import type { ValueField } from '../btf/fields.js';
+import { toHex } from '../bytes.js';
 
 export type ScenarioData = string | number[] | { text: string } | { pattern: number } | { zeros: number };
 
@@ -65,7 +66,6 @@ export interface ScenarioFileResult {
 }
 
 const MAP_TYPES: Record<string, number> = { hash: 1, array: 2, sockmap: 15, sockhash: 18 };
-const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
 /** DATA → bytes. */
 export function scenarioBytes(d: unknown, where: string): Uint8Array {
@@ -177,7 +177,7 @@ export function runScenarioFile(f: ScenarioFile, baseDir = '.', file = 'scenario
       const bad: string[] = [];
       if (ex.ret !== undefined && r.ret !== ex.ret) bad.push(`ret ${r.ret}, expected ${ex.ret}`);
       if (ex.data !== undefined) {
-        const want = hex(scenarioBytes(ex.data, `${where} expect.data`));
+        const want = toHex(scenarioBytes(ex.data, `${where} expect.data`));
         if ((r.data ?? '') !== want) bad.push(`data ${r.data ?? '(none)'}, expected ${want}`);
       }
       if (ex.bytes !== undefined && (r.data ?? '').length / 2 !== ex.bytes) bad.push(`${(r.data ?? '').length / 2} bytes, expected ${ex.bytes}`);
@@ -192,7 +192,7 @@ export function runScenarioFile(f: ScenarioFile, baseDir = '.', file = 'scenario
   const sockets: ScenarioFileResult['sockets'] = {};
   for (const n of sc.socketNames()) {
     const s = sc.socket(n);
-    sockets[n] = { open: s.open, data: s.open && s.state !== 10 ? hex(sc.drain(s)) : '' };
+    sockets[n] = { open: s.open, data: s.open && s.state !== 10 ? toHex(sc.drain(s)) : '' };
   }
   const snap = sc.snapshot();
   const ex = f.expect;
@@ -204,7 +204,7 @@ export function runScenarioFile(f: ScenarioFile, baseDir = '.', file = 'scenario
         continue;
       }
       if (want.data !== undefined) {
-        const w = hex(scenarioBytes(want.data, `expect.sockets.${n}.data`));
+        const w = toHex(scenarioBytes(want.data, `expect.sockets.${n}.data`));
         if (got.data !== w) failures.push(`socket ${n}: received ${got.data || '(nothing)'}, expected ${w}`);
       }
       if (want.bytes !== undefined && got.data.length / 2 !== want.bytes) failures.push(`socket ${n}: received ${got.data.length / 2} bytes, expected ${want.bytes}`);
@@ -222,7 +222,7 @@ export function runScenarioFile(f: ScenarioFile, baseDir = '.', file = 'scenario
       const norm = want.map((e, k) => {
         const key = keyArg(e.key, `expect.maps.${m}[${k}].key`);
         const kb = typeof key === 'number' ? leKey(key, mapObj.keySize) : key;
-        return { key: hex(kb), ...(e.sock !== undefined ? { sock: e.sock } : {}), ...(e.value !== undefined ? { value: hex(scenarioBytes(e.value, `expect.maps.${m}[${k}].value`)) } : {}) };
+        return { key: toHex(kb), ...(e.sock !== undefined ? { sock: e.sock } : {}), ...(e.value !== undefined ? { value: toHex(scenarioBytes(e.value, `expect.maps.${m}[${k}].value`)) } : {}) };
       });
       const a = JSON.stringify([...got].sort((x, y) => x.key.localeCompare(y.key)));
       const b = JSON.stringify([...norm].sort((x, y) => x.key.localeCompare(y.key)));
@@ -265,7 +265,7 @@ const attachArg = (st: ScenarioFileStep, where: string): string | number => {
 function runStep(sc: SocketScenario, st: ScenarioFileStep, where: string): ScenarioStepResult {
   const op = st.op;
   const res = (ret: number, extra: Partial<ScenarioStepResult> = {}): ScenarioStepResult => ({ op, ret, ...extra });
-  const dataRes = (r: Uint8Array | number): ScenarioStepResult => (typeof r === 'number' ? res(r) : res(r.length, { data: hex(r) }));
+  const dataRes = (r: Uint8Array | number): ScenarioStepResult => (typeof r === 'number' ? res(r) : res(r.length, { data: toHex(r) }));
   switch (op) {
     case 'attach':
       return res(sc.attach(str(st, 'prog', where), mapArg(st, where), attachArg(st, where)));

@@ -210,10 +210,7 @@ function bpfvmCannot({ spec, mode, unpriv, target, programs: progs, collection: 
     if (r) return r;
   }
   if (unpriv) {
-    const caps = new Set(mode.caps);
-    const sys = caps.has(CAP_SYS_ADMIN);
-    const bpf = sys || caps.has(CAP_BPF);
-    if (!bpf) {
+    if (!capabilities(mode.caps).bpf) {
       // Without CAP_BPF only socket filters and cgroup skb programs load; the others fail with EPERM (handled by
       // the caller); the truly unprivileged verifier itself is not modelled.
       if (target.type === 1 || target.type === 8) return 'unprivileged load without CAP_BPF: the unprivileged verifier is not modelled by bpfvm (add __caps_unpriv(CAP_BPF|CAP_NET_ADMIN) for the CAP_BPF profile)';
@@ -224,13 +221,17 @@ function bpfvmCannot({ spec, mode, unpriv, target, programs: progs, collection: 
   return null;
 }
 
+/** What a capability set grants, as the kernel's capability checks read it (CAP_SYS_ADMIN stands for all three). */
+function capabilities(capList: readonly number[]): { bpf: boolean; netAdmin: boolean; perfmon: boolean } {
+  const caps = new Set(capList);
+  const sys = caps.has(CAP_SYS_ADMIN);
+  return { bpf: sys || caps.has(CAP_BPF), netAdmin: sys || caps.has(CAP_NET_ADMIN), perfmon: sys || caps.has(CAP_PERFMON) };
+}
+
 /** The kernel's load-time refusal before the verifier runs (EPERM, no log), or null. */
 export function capRefusal(capList: number[] | null, target: ProgramSpec): string | null {
   if (capList === null) return null;
-  const caps = new Set(capList);
-  const sys = caps.has(CAP_SYS_ADMIN);
-  const bpf = sys || caps.has(CAP_BPF);
-  const netAdmin = sys || caps.has(CAP_NET_ADMIN);
+  const { bpf, netAdmin } = capabilities(capList);
   if (!bpf && target.type !== 1 && target.type !== 8) return `BPF_PROG_LOAD fails with EPERM: ${target.typeName} programs need CAP_BPF`;
   if (NET_ADMIN_TYPES.has(target.type) && !netAdmin) return `BPF_PROG_LOAD fails with EPERM: ${target.typeName} programs need CAP_NET_ADMIN`;
   return null;
@@ -239,9 +240,8 @@ export function capRefusal(capList: number[] | null, target: ProgramSpec): strin
 /** The verifier profile of a capability set (null = root). */
 export function privilegeOf(capList: number[] | null): Privilege {
   if (capList === null) return 'root';
-  const caps = new Set(capList);
-  const sys = caps.has(CAP_SYS_ADMIN);
-  return (sys || caps.has(CAP_BPF)) && (sys || caps.has(CAP_PERFMON)) ? 'root' : 'bpf';
+  const { bpf, perfmon } = capabilities(capList);
+  return bpf && perfmon ? 'root' : 'bpf';
 }
 
 function runOne(file: string, coll: CollectionSpec, specs: Map<ProgramSpec, TestSpec>, target: ProgramSpec, spec: TestSpec, unpriv: boolean, backend: SelftestBackend): TestResult {

@@ -205,6 +205,18 @@ class DataVerifier {
     this.push = this.pushLen;
   }
 
+  /**
+   * At the position where pushed (uninitialised) bytes sit, skips as many of them as buffer `len` still holds
+   * from offset `j` and returns that count; 0 when no pushed bytes are due here.
+   */
+  private skipPushed(j: number, len: number): number {
+    if (this.push <= 0 || this.checkCnt !== this.pushStart + this.pushLen - this.push) return 0;
+    const skipped = j + this.push >= len ? len - j : this.push;
+    this.push -= skipped;
+    this.checkCnt += skipped;
+    return skipped;
+  }
+
   /** Checks `size` received bytes laid out over buffers of `iovLens`; false on a mismatch. */
   verify(data: Uint8Array, iovLens: readonly number[]): boolean {
     let size = data.length;
@@ -212,27 +224,18 @@ class DataVerifier {
     for (let i = 0; i < iovLens.length && size > 0; base += iovLens[i]!, i++) {
       const len = iovLens[i]!;
       for (let j = 0; j < len && size > 0; j++) {
-        if (this.push > 0 && this.checkCnt === this.pushStart + this.pushLen - this.push) {
-          const skipped = j + this.push >= len ? len - j : this.push;
-          this.push -= skipped;
-          size -= skipped;
-          j += skipped - 1;
-          this.checkCnt += skipped;
-          continue;
-        }
-        if (this.popLen > 0 && this.checkCnt === this.popStart) {
+        let skipped = this.skipPushed(j, len);
+        if (skipped === 0 && this.popLen > 0 && this.checkCnt === this.popStart) {
           this.bytesCnt += this.popLen;
           this.checkCnt += this.popLen;
           this.k = (this.k + this.popLen) & 0xff;
           if (this.bytesCnt === this.chunkSize) this.chunkDone();
-          if (this.push > 0 && this.checkCnt === this.pushStart + this.pushLen - this.push) {
-            const skipped = j + this.push >= len ? len - j : this.push;
-            this.push -= skipped;
-            size -= skipped;
-            j += skipped - 1;
-            this.checkCnt += skipped;
-            continue;
-          }
+          skipped = this.skipPushed(j, len);
+        }
+        if (skipped > 0) {
+          size -= skipped;
+          j += skipped - 1;
+          continue;
         }
         if (data[base + j] !== this.k) return false;
         this.k = (this.k + 1) & 0xff;
@@ -274,11 +277,6 @@ export function checkCaseOptions(o: SockmapCaseOptions): void {
 export function runSockmapCase(spec: CollectionSpec, o: SockmapCaseOptions, run: RunCaseOptions = {}): SockmapCaseResult {
   checkCaseOptions(o);
   const layout = resolveLayout(spec);
-  const empty = (): SocketBytes => ({ bytes: 0, fnv1a64: fnv1a64() });
-  const base: SockmapCaseResult = {
-    ok: false, options: { ...o }, tx_bytes: 0, tx_err: 0, rx_bytes: 0, rx_err: 0, rx_expected: 0, rx_started: false, sends: [],
-    sockets: { c1: empty(), p1: empty(), c2: empty(), p2: empty() }, runs: {},
-  };
 
   const k = new Kernel(run.tier !== undefined ? { tier: run.tier } : {});
   const { maps, programs } = k.loadCollection(spec);
@@ -490,8 +488,8 @@ export function runSockmapCase(spec: CollectionSpec, o: SockmapCaseOptions, run:
 
   const rxEffective = rxErr !== 0 && rxErr !== EDATAINTEGRITY && o.txmsgCork ? 0 : rxErr;
   return {
-    ...base,
     ok: rxEffective === 0 && txErr === 0,
+    options: { ...o },
     tx_bytes: txBytes, tx_err: txErr, rx_bytes: rxBytes, rx_err: rxErr, rx_expected: total, rx_started: rxActive,
     sends, sockets, runs,
   };
