@@ -17,6 +17,7 @@ import { REALTIME_OFFSET_NS } from '../../src/kernel/timers.js';
 import { runScenarioFile } from '../../src/scenario/file.js';
 import { SocketScenario } from '../../src/scenario/api.js';
 import type { MapSpec } from '../../src/spec.js';
+import { recordValue } from './asm-snippets.js';
 
 const fixture = join(import.meta.dirname, '..', '..', 'fixtures', 'v3', 'callbacks.o');
 const u64 = (b: Uint8Array, off: number): bigint => new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(off, true);
@@ -227,15 +228,7 @@ describe('bpf_for_each_map_elem', () => {
       r3 = 0
       r4 = 0
       call bpf_for_each_map_elem#164
-      *(u32 *)(r10 - 4) = 0
-      *(u64 *)(r10 - 16) = r0
-      r1 = map[idx:1]
-      r2 = r10
-      r2 += -4
-      r3 = r10
-      r3 += -16
-      r4 = 0
-      call bpf_map_update_elem#2
+      ${recordValue(1, 0, 'r0')}
       r0 = 1
       exit
     cb:

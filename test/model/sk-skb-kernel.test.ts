@@ -10,6 +10,7 @@ import { loadCollectionFile } from '../../src/elf/index.js';
 import { AttachType, MapType, SockOpt, patternBytes, sockAvailability, tcpPair, type Scenario, type ScenarioStep } from '../kernel/sockrun.js';
 import { DROP, PASS, PARSE_LEN, bytes, redirectVerdict, skSkb, skbScenario, sockhash, sockmap } from '../kernel/sockrun-scenarios.js';
 import { differential, differentialStats } from './differential.js';
+import { recordValue } from './asm-snippets.js';
 
 const avail = sockAvailability();
 const suite = avail.ok ? describe : describe.skip;
@@ -252,16 +253,8 @@ suite('sk_skb model vs host kernel (differential)', () => {
     r1 += 1
     *(u64 *)(r0 + 0) = r1
     if r7 > 14 goto out
-    *(u32 *)(r10 - 4) = r7
     r0 = *(u32 *)(r6 + 0)
-    *(u64 *)(r10 - 16) = r0
-    r1 = map[idx:1]
-    r2 = r10
-    r2 += -4
-    r3 = r10
-    r3 += -16
-    r4 = 0
-    call bpf_map_update_elem#2
+    ${recordValue(1, 'r7', 'r0')}
   out:
     r0 = 1
     exit`;

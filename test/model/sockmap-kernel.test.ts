@@ -16,6 +16,7 @@ import {
 } from '../kernel/sockrun.js';
 import { DROP, PASS, bytes, hexOf as hex, msgScenario, skMsg, sockhash, sockmap } from '../kernel/sockrun-scenarios.js';
 import { differential } from './differential.js';
+import { recordValue } from './asm-snippets.js';
 
 const avail = sockAvailability();
 const suite = avail.ok ? describe : describe.skip;
@@ -28,16 +29,8 @@ const recordSizes = `
   r2 = *(u64 *)(r6 + 0)
   r3 = *(u64 *)(r6 + 8)
   r3 -= r2
-  *(u64 *)(r10 - 8) = r3
   r2 = *(u32 *)(r6 + 68)
-  *(u32 *)(r10 - 12) = r2
-  r1 = map[idx:1]
-  r2 = r10
-  r2 += -12
-  r3 = r10
-  r3 += -8
-  r4 = 0
-  call bpf_map_update_elem#2
+  ${recordValue(1, 'r2', 'r3')}
   r0 = 1
   exit`;
 
