@@ -17,7 +17,7 @@ import { REALTIME_OFFSET_NS } from '../../src/kernel/timers.js';
 import { runScenarioFile } from '../../src/scenario/file.js';
 import { SocketScenario } from '../../src/scenario/api.js';
 import type { MapSpec } from '../../src/spec.js';
-import { recordValue } from './asm-snippets.js';
+import { recordValue, startTimer } from './asm-snippets.js';
 
 const fixture = join(import.meta.dirname, '..', '..', 'fixtures', 'v3', 'callbacks.o');
 const u64 = (b: Uint8Array, off: number): bigint => new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(off, true);
@@ -98,20 +98,7 @@ describe('BPF timers on the virtual clock', () => {
       call bpf_map_lookup_elem#1
       if r0 == 0 goto out
       r6 = r0
-      r1 = r6
-      r1 += 8
-      r2 = map[idx:${mapIdx}]
-      r3 = 1
-      call bpf_timer_init#169
-      r1 = r6
-      r1 += 8
-      r2 = func[cb]
-      call bpf_timer_set_callback#170
-      r1 = r6
-      r1 += 8
-      r2 = 100
-      r3 = 0
-      call bpf_timer_start#171
+      ${startTimer(mapIdx, 1, '100', 0)}
     out:
       r0 = 1
       exit
@@ -295,20 +282,7 @@ describe('scenario: virtual time', () => {
       call bpf_map_lookup_elem#1
       if r0 == 0 goto out
       r6 = r0
-      r1 = r6
-      r1 += 8
-      r2 = map[idx:0]
-      r3 = 0
-      call bpf_timer_init#169
-      r1 = r6
-      r1 += 8
-      r2 = func[cb]
-      call bpf_timer_set_callback#170
-      r1 = r6
-      r1 += 8
-      r2 = ${REALTIME_OFFSET_NS + 1_000_000_000n + 5000n} ll
-      r3 = 1
-      call bpf_timer_start#171
+      ${startTimer(0, 0, `${REALTIME_OFFSET_NS + 1_000_000_000n + 5000n} ll`, 1)}
     out:
       r0 = 1
       exit
