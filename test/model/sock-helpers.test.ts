@@ -214,15 +214,7 @@ describe('sk_storage', () => {
         r2 = *(u64 *)(r6 + 184)
         r1 = map[idx:0]
         call bpf_sk_storage_delete#108
-        *(u32 *)(r10 - 8) = r0
-        *(u32 *)(r10 - 4) = 1
-        r1 = map[idx:2]
-        r2 = r10
-        r2 += -4
-        r3 = r10
-        r3 += -8
-        r4 = 0
-        call bpf_map_update_elem#2
+        ${recordValue(2, 1, 'r0')}
       done:
         r0 = 1
         exit`),
