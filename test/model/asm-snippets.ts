@@ -66,3 +66,19 @@ export function startTimer(mapIdx: number, clockId: number, ns: string, startFla
   call bpf_timer_start#171
 `;
 }
+
+/**
+ * Points `dst` at the value of u32 key 0 of map `mapIdx` (bpf_map_lookup_elem, the key at r10-4); jumps to
+ * `miss` when the lookup fails. Clobbers r0-r5.
+ */
+export function lookupKey0(mapIdx: number, dst: string, miss = 'out'): string {
+  return `
+  *(u32 *)(r10 - 4) = 0
+  r1 = map[idx:${mapIdx}]
+  r2 = r10
+  r2 += -4
+  call bpf_map_lookup_elem#1
+  if r0 == 0 goto ${miss}
+  ${dst} = r0
+`;
+}

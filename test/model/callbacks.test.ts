@@ -17,7 +17,7 @@ import { REALTIME_OFFSET_NS } from '../../src/kernel/timers.js';
 import { runScenarioFile } from '../../src/scenario/file.js';
 import { SocketScenario } from '../../src/scenario/api.js';
 import type { MapSpec } from '../../src/spec.js';
-import { recordValue, startTimer } from './asm-snippets.js';
+import { lookupKey0, recordValue, startTimer } from './asm-snippets.js';
 
 const fixture = join(import.meta.dirname, '..', '..', 'fixtures', 'v3', 'callbacks.o');
 const u64 = (b: Uint8Array, off: number): bigint => new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(off, true);
@@ -144,13 +144,7 @@ describe('bpf_spin_lock', () => {
     const k = new Kernel();
     k.createMaps([lockedSpec(2)]);
     const p = k.loadProgram({ type: 13, name: 'lk', insns: assemble(`
-      *(u32 *)(r10 - 4) = 0
-      r1 = map[idx:0]
-      r2 = r10
-      r2 += -4
-      call bpf_map_lookup_elem#1
-      if r0 == 0 goto out
-      r6 = r0
+      ${lookupKey0(0, 'r6')}
       r6 += 4
       ${body}
     out:
@@ -275,13 +269,7 @@ describe('special fields from BTF (btf/fields.ts)', () => {
 describe('scenario: virtual time', () => {
   it('{"op": "advance", "ns": N} runs due timer callbacks; maps take "timer" / "spinLock" offsets', () => {
     const cb = `
-      *(u32 *)(r10 - 4) = 0
-      r1 = map[idx:0]
-      r2 = r10
-      r2 += -4
-      call bpf_map_lookup_elem#1
-      if r0 == 0 goto out
-      r6 = r0
+      ${lookupKey0(0, 'r6')}
       ${startTimer(0, 0, `${REALTIME_OFFSET_NS + 1_000_000_000n + 5000n} ll`, 1)}
     out:
       r0 = 1
@@ -321,13 +309,7 @@ describe('bpf_kptr_xchg', () => {
         valueFields: { fields: [{ kind: 'kptr', offset: 8, size: 8 }] },
       }]);
       const p = k.loadProgram({ type: 13, name: 'kx', insns: assemble(`
-        *(u32 *)(r10 - 4) = 0
-        r1 = map[idx:0]
-        r2 = r10
-        r2 += -4
-        call bpf_map_lookup_elem#1
-        if r0 == 0 goto out
-        r6 = r0
+        ${lookupKey0(0, 'r6')}
         r1 = r6
         r1 += 8
         ${r2}
@@ -376,13 +358,7 @@ describe('bpf_current_task_under_cgroup', () => {
       call bpf_current_task_under_cgroup#37
       *(u64 *)(r6 + ${8 * i}) = r0`).join('\n');
     const p = k.loadProgram({ type: 13, name: 'under', insns: assemble(`
-      *(u32 *)(r10 - 4) = 0
-      r1 = map[idx:1]
-      r2 = r10
-      r2 += -4
-      call bpf_map_lookup_elem#1
-      if r0 == 0 goto out
-      r6 = r0
+      ${lookupKey0(1, 'r6')}
       ${calls}
     out:
       r0 = 1
