@@ -160,5 +160,11 @@ describe.skipIf(!avail.ok)(`bpf_get_local_storage in BPF_PROG_TEST_RUN (CGROUP_S
     }));
     console.log(`test-run cgroup storage: kernel ${JSON.stringify(want)}`);
     expect(got).toEqual(want);
+    // what the test's name says: each run starts from zero (1 after one repetition), the repetitions share it (5
+    // after five) and neither storage map holds an entry afterwards
+    expect(want).toEqual([
+      { retval: 1, out: ['0100000000000000', '0100000000000000'], storages: [0, 0] },
+      { retval: 1, out: ['0500000000000000', '0500000000000000'], storages: [0, 0] },
+    ]);
   });
 });
