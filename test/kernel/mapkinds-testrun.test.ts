@@ -17,21 +17,12 @@ import { ArrayMap, QueueStackMap, RingBufMap, UserRingBufMap, u32Bytes } from '.
 import { assemble } from '../../vm/asm.js';
 import { kernelAvailability, kernelRunBatch, type KernelProgRequest } from './oracle.js';
 import { funcBtf } from './func-btf.js';
+import { rng } from './rng.js';
 
 const avail = kernelAvailability();
 const OUT_SIZE = 1024;
 /** The array map's bytes from DATA on are the source of written data (random, set before the run). */
 const DATA = 768;
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Case {
   name: string;

@@ -15,6 +15,16 @@ export const skMsg = (src: string) => ({ progType: ProgType.SK_MSG, insns: assem
 export const PASS = 'r0 = 1\nexit';
 export const DROP = 'r0 = 0\nexit';
 
+/** SK_MSG: bpf_msg_apply_bytes(10), bpf_msg_cork_bytes(100), then `tail` (the verdict; SK_PASS by default). */
+export const applyCork = (tail = PASS): string => `
+  r6 = r1
+  r2 = 10
+  call bpf_msg_apply_bytes#61
+  r1 = r6
+  r2 = 100
+  call bpf_msg_cork_bytes#62
+  ${tail}`;
+
 /**
  * sk_msg scenario skeleton: map 0 = SOCKMAP with the SK_MSG program 0 attached (before any insert), pair
  * c1→p1 with c1 in map 0 at key 0 (step label `insert`). Extra maps/progs/steps are appended.

@@ -13,7 +13,7 @@ import {
   AttachType, E, MapType, MsgFlags, ProgType, SockOpt, UpdateFlags, patternBytes, runScenario, sockAvailability,
   tcpPair, type Scenario, type ScenarioResult, type ScenarioStep,
 } from './sockrun.js';
-import { DROP, PASS, bytes, hexOf, msgScenario, skMsg, sockhash, sockmap } from './sockrun-scenarios.js';
+import { DROP, PASS, applyCork, bytes, hexOf, msgScenario, skMsg, sockhash, sockmap } from './sockrun-scenarios.js';
 
 const avail = sockAvailability();
 const suite = avail.ok ? describe : describe.skip;
@@ -151,15 +151,7 @@ suite('sockrun: socket scenario oracle (real kernel)', () => {
   // Extra observation (not in the spec): the next send() after the cork re-engaged returns 0 (not its length)
   // and its bytes never arrive; a further 1-byte send returns 1 and is held.
   it('cork_bytes(100) + apply_bytes(10) + SK_PASS: 30 bytes pushed (stuck behind MSG_MORE), 90 held again', () => {
-    const prog = `
-      r6 = r1
-      r2 = 10
-      call bpf_msg_apply_bytes#61
-      r1 = r6
-      r2 = 100
-      call bpf_msg_cork_bytes#62
-      r0 = 1
-      exit`;
+    const prog = applyCork();
     const steps: ScenarioStep[] = [0, 1, 2, 3].map((i) => ({ op: 'send', sock: 'c1', data: patternBytes(120).slice(30 * i, 30 * i + 30) }));
     const r = runScenario(
       msgScenario(prog, [
@@ -225,19 +217,7 @@ suite('sockrun: socket scenario oracle (real kernel)', () => {
   // message is freed after the first chunk). KERNEL vs SPEC (as above): the 10 bytes sit in c2's write
   // queue behind MSG_MORE until c2 sends more or shuts down; with c2 left alone nothing arrives at p2.
   it('cork_bytes(100) + apply_bytes(10) + redirect: only 10 of 120 bytes reach the target', () => {
-    const prog = `
-      r6 = r1
-      r2 = 10
-      call bpf_msg_apply_bytes#61
-      r1 = r6
-      r2 = 100
-      call bpf_msg_cork_bytes#62
-      r1 = r6
-      r2 = map[idx:1]
-      r3 = 0
-      r4 = 0
-      call bpf_msg_redirect_map#60
-      exit`;
+    const prog = applyCork('r1 = r6\nr2 = map[idx:1]\nr3 = 0\nr4 = 0\ncall bpf_msg_redirect_map#60\nexit');
     const sends: ScenarioStep[] = [0, 1, 2, 3].map((i) => ({ op: 'send', sock: 'c1', data: patternBytes(120).slice(30 * i, 30 * i + 30) }));
     const r = runScenario(
       msgScenario(

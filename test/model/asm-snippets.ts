@@ -42,3 +42,43 @@ export const NEXT_LOG_SLOT = `
   if r0 == 0 goto out
   r7 = r0
 `;
+
+/**
+ * Arms the struct bpf_timer at offset 8 of the map value r6 points to (a value of map `mapIdx`):
+ * bpf_timer_init(clock `clockId`), bpf_timer_set_callback(the subprogram at label `cb`), bpf_timer_start(`ns`,
+ * `startFlags`). `ns` is an immediate as the assembler reads it (append ` ll` for a 64-bit one). Clobbers r0-r5.
+ */
+export function startTimer(mapIdx: number, clockId: number, ns: string, startFlags: number): string {
+  return `
+  r1 = r6
+  r1 += 8
+  r2 = map[idx:${mapIdx}]
+  r3 = ${clockId}
+  call bpf_timer_init#169
+  r1 = r6
+  r1 += 8
+  r2 = func[cb]
+  call bpf_timer_set_callback#170
+  r1 = r6
+  r1 += 8
+  r2 = ${ns}
+  r3 = ${startFlags}
+  call bpf_timer_start#171
+`;
+}
+
+/**
+ * Points `dst` at the value of u32 key 0 of map `mapIdx` (bpf_map_lookup_elem, the key at r10-4); jumps to
+ * `miss` when the lookup fails. Clobbers r0-r5.
+ */
+export function lookupKey0(mapIdx: number, dst: string, miss = 'out'): string {
+  return `
+  *(u32 *)(r10 - 4) = 0
+  r1 = map[idx:${mapIdx}]
+  r2 = r10
+  r2 += -4
+  call bpf_map_lookup_elem#1
+  if r0 == 0 goto ${miss}
+  ${dst} = r0
+`;
+}

@@ -17,6 +17,7 @@ import { REALTIME_OFFSET_NS } from '../../src/kernel/timers.js';
 import { runScenarioFile } from '../../src/scenario/file.js';
 import { SocketScenario } from '../../src/scenario/api.js';
 import type { MapSpec } from '../../src/spec.js';
+import { lookupKey0, recordValue, startTimer } from './asm-snippets.js';
 
 const fixture = join(import.meta.dirname, '..', '..', 'fixtures', 'v3', 'callbacks.o');
 const u64 = (b: Uint8Array, off: number): bigint => new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(off, true);
@@ -97,20 +98,7 @@ describe('BPF timers on the virtual clock', () => {
       call bpf_map_lookup_elem#1
       if r0 == 0 goto out
       r6 = r0
-      r1 = r6
-      r1 += 8
-      r2 = map[idx:${mapIdx}]
-      r3 = 1
-      call bpf_timer_init#169
-      r1 = r6
-      r1 += 8
-      r2 = func[cb]
-      call bpf_timer_set_callback#170
-      r1 = r6
-      r1 += 8
-      r2 = 100
-      r3 = 0
-      call bpf_timer_start#171
+      ${startTimer(mapIdx, 1, '100', 0)}
     out:
       r0 = 1
       exit
@@ -156,13 +144,7 @@ describe('bpf_spin_lock', () => {
     const k = new Kernel();
     k.createMaps([lockedSpec(2)]);
     const p = k.loadProgram({ type: 13, name: 'lk', insns: assemble(`
-      *(u32 *)(r10 - 4) = 0
-      r1 = map[idx:0]
-      r2 = r10
-      r2 += -4
-      call bpf_map_lookup_elem#1
-      if r0 == 0 goto out
-      r6 = r0
+      ${lookupKey0(0, 'r6')}
       r6 += 4
       ${body}
     out:
@@ -227,15 +209,7 @@ describe('bpf_for_each_map_elem', () => {
       r3 = 0
       r4 = 0
       call bpf_for_each_map_elem#164
-      *(u32 *)(r10 - 4) = 0
-      *(u64 *)(r10 - 16) = r0
-      r1 = map[idx:1]
-      r2 = r10
-      r2 += -4
-      r3 = r10
-      r3 += -16
-      r4 = 0
-      call bpf_map_update_elem#2
+      ${recordValue(1, 0, 'r0')}
       r0 = 1
       exit
     cb:
@@ -295,27 +269,8 @@ describe('special fields from BTF (btf/fields.ts)', () => {
 describe('scenario: virtual time', () => {
   it('{"op": "advance", "ns": N} runs due timer callbacks; maps take "timer" / "spinLock" offsets', () => {
     const cb = `
-      *(u32 *)(r10 - 4) = 0
-      r1 = map[idx:0]
-      r2 = r10
-      r2 += -4
-      call bpf_map_lookup_elem#1
-      if r0 == 0 goto out
-      r6 = r0
-      r1 = r6
-      r1 += 8
-      r2 = map[idx:0]
-      r3 = 0
-      call bpf_timer_init#169
-      r1 = r6
-      r1 += 8
-      r2 = func[cb]
-      call bpf_timer_set_callback#170
-      r1 = r6
-      r1 += 8
-      r2 = ${REALTIME_OFFSET_NS + 1_000_000_000n + 5000n} ll
-      r3 = 1
-      call bpf_timer_start#171
+      ${lookupKey0(0, 'r6')}
+      ${startTimer(0, 0, `${REALTIME_OFFSET_NS + 1_000_000_000n + 5000n} ll`, 1)}
     out:
       r0 = 1
       exit
@@ -354,13 +309,7 @@ describe('bpf_kptr_xchg', () => {
         valueFields: { fields: [{ kind: 'kptr', offset: 8, size: 8 }] },
       }]);
       const p = k.loadProgram({ type: 13, name: 'kx', insns: assemble(`
-        *(u32 *)(r10 - 4) = 0
-        r1 = map[idx:0]
-        r2 = r10
-        r2 += -4
-        call bpf_map_lookup_elem#1
-        if r0 == 0 goto out
-        r6 = r0
+        ${lookupKey0(0, 'r6')}
         r1 = r6
         r1 += 8
         ${r2}
@@ -409,13 +358,7 @@ describe('bpf_current_task_under_cgroup', () => {
       call bpf_current_task_under_cgroup#37
       *(u64 *)(r6 + ${8 * i}) = r0`).join('\n');
     const p = k.loadProgram({ type: 13, name: 'under', insns: assemble(`
-      *(u32 *)(r10 - 4) = 0
-      r1 = map[idx:1]
-      r2 = r10
-      r2 += -4
-      call bpf_map_lookup_elem#1
-      if r0 == 0 goto out
-      r6 = r0
+      ${lookupKey0(1, 'r6')}
       ${calls}
     out:
       r0 = 1

@@ -12,6 +12,7 @@ import { kernelMapOps, type KernelMapCmd } from '../kernel/mapops.js';
 import { CgroupStorageMap, Maps, createMap, type BpfMap } from '../../src/kernel/maps/index.js';
 import { errnoOf } from '../../src/kernel/maps/errors.js';
 import { Kernel } from '../../src/kernel/model.js';
+import { recordValue } from './asm-snippets.js';
 
 const avail = kernelAvailability();
 
@@ -135,24 +136,8 @@ describe.skipIf(!avail.ok)(`bpf_get_local_storage in BPF_PROG_TEST_RUN (CGROUP_S
       r7 = *(u64 *)(r0 + 0)
       r7 += 1
       *(u64 *)(r0 + 0) = r7
-      *(u32 *)(r10 - 4) = 0
-      *(u64 *)(r10 - 16) = r6
-      r1 = map[idx:2]
-      r2 = r10
-      r2 += -4
-      r3 = r10
-      r3 += -16
-      r4 = 0
-      call bpf_map_update_elem#2
-      *(u32 *)(r10 - 4) = 1
-      *(u64 *)(r10 - 16) = r7
-      r1 = map[idx:2]
-      r2 = r10
-      r2 += -4
-      r3 = r10
-      r3 += -16
-      r4 = 0
-      call bpf_map_update_elem#2
+      ${recordValue(2, 0, 'r6')}
+      ${recordValue(2, 1, 'r7')}
       r0 = 1
       exit`);
     const mapDefs = [
@@ -175,5 +160,11 @@ describe.skipIf(!avail.ok)(`bpf_get_local_storage in BPF_PROG_TEST_RUN (CGROUP_S
     }));
     console.log(`test-run cgroup storage: kernel ${JSON.stringify(want)}`);
     expect(got).toEqual(want);
+    // what the test's name says: each run starts from zero (1 after one repetition), the repetitions share it (5
+    // after five) and neither storage map holds an entry afterwards
+    expect(want).toEqual([
+      { retval: 1, out: ['0100000000000000', '0100000000000000'], storages: [0, 0] },
+      { retval: 1, out: ['0500000000000000', '0500000000000000'], storages: [0, 0] },
+    ]);
   });
 });

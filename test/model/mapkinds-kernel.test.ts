@@ -8,21 +8,12 @@ import { kernelAvailability } from '../kernel/oracle.js';
 import { kernelMapOps, type KernelMapCmd, type KernelMapResult } from '../kernel/mapops.js';
 import { hexKey } from '../../src/kernel/maps/index.js';
 import { runModelMapOps } from './map-ops-model.js';
+import { rng } from '../kernel/rng.js';
 
 const avail = kernelAvailability();
 const kit = avail.ok ? it : it.skip;
 if (!avail.ok) console.warn(`mapkinds-kernel tests skipped: ${avail.reason}`);
 const CPUS = avail.ok ? kernelMapOps([]).cpus : 2;
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NONE = new Uint8Array(0);
 

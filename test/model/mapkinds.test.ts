@@ -11,6 +11,7 @@ import { testRun } from '../../src/kernel/testrun.js';
 import { Maps } from '../../src/kernel/maps/collection.js';
 import { BpfMapError, QueueStackMap, RingBufMap, UserRingBufMap, consumeRingbufs, createMap, u32Bytes } from '../../src/kernel/maps/index.js';
 import type { MapSpec, ProgramSpec } from '../../src/spec.js';
+import { lookupKey0 } from './asm-snippets.js';
 
 const spec = (name: string, type: number, keySize: number, valueSize: number, maxEntries: number, flags = 0): MapSpec => ({
   name, type, typeName: '', keySize, valueSize, maxEntries, flags, section: '.maps',
@@ -72,13 +73,7 @@ describe('ring buffer consumer (RingBufMap)', () => {
 
 describe('user ring buffer producer (UserRingBufMap) and bpf_user_ringbuf_drain', () => {
   const drainProg = (flags = 0) => prog(`
-      *(u32 *)(r10 - 4) = 0
-      r1 = map[idx:0]
-      r2 = r10
-      r2 += -4
-      call bpf_map_lookup_elem#1
-      if r0 == 0 goto out
-      r7 = r0
+      ${lookupKey0(0, 'r7')}
       r1 = map[idx:1]
       r2 = func[cb]
       r3 = r7
@@ -179,13 +174,7 @@ describe('dynptr layout', () => {
     const copy = (from: number, to: number): string =>
       [0, 8].map((o) => `r1 = *(u64 *)(r10 - ${from - o})\n*(u64 *)(r7 + ${to + o}) = r1`).join('\n');
     const r = testRun(prog(`
-      *(u32 *)(r10 - 4) = 0
-      r1 = map[idx:0]
-      r2 = r10
-      r2 += -4
-      call bpf_map_lookup_elem#1
-      if r0 == 0 goto out
-      r7 = r0
+      ${lookupKey0(0, 'r7')}
       r1 = r7
       r1 += 48
       r2 = 16

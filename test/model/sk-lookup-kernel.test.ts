@@ -198,12 +198,19 @@ function verdictProgram(): Gen {
   return g;
 }
 
+const enc = (t: string): Uint8Array => new TextEncoder().encode(t);
+
+/** Map 0: the Gen's log (`rows` records of its slots, filled through NEXT_LOG_SLOT); map 1: its record counter. */
+const logMaps = (g: Gen, rows: number): NonNullable<Scenario['maps']> => [
+  { type: MapType.ARRAY, keySize: 4, valueSize: 4 * g.names.length, maxEntries: rows },
+  { type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 },
+];
+
 function scenario(g: Gen): Scenario {
   return {
     netns: true,
     maps: [
-      { type: MapType.ARRAY, keySize: 4, valueSize: 4 * g.names.length, maxEntries: 16 },
-      { type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 },
+      ...logMaps(g, 16),
       { type: MapType.SOCKMAP, keySize: 4, valueSize: 8, maxEntries: 4 },
       { type: MapType.ARRAY, keySize: 4, valueSize: 12, maxEntries: 1 },
     ],
@@ -256,6 +263,19 @@ function view(r: ScenarioResult, names: string[], clients = ['c1', ...CLIENTS]):
     });
     return rec;
   });
+}
+
+/**
+ * Runs `s` in the kernel (which must set it up) and in the model; asserts that both logs agree (see view) and
+ * returns the kernel's.
+ */
+function kernelAgreed(s: Scenario, names: string[], clients: string[]): Record<string, number | string>[] {
+  const kernel = runScenario(s);
+  if (!kernel.ok) console.log(kernel.setupError?.log.slice(-3000));
+  expect(kernel.ok).toBe(true);
+  const k = view(kernel, names, clients);
+  expect(view(runModelScenario(s, new Kernel()).result, names, clients)).toEqual(k);
+  return k;
 }
 
 suite('socket lookup helpers: model vs kernel', () => {
@@ -334,10 +354,9 @@ function sockOpsProgram(): Gen {
 suite('bpf_tcp_sock: model vs kernel', () => {
   it('a SOCK_OPS program reads skops->sk and bpf_tcp_sock in every callback of a connection with data and its close', (ctx) => {
     const g = sockOpsProgram();
-    const enc = (t: string): Uint8Array => new TextEncoder().encode(t);
     const s: Scenario = {
       netns: true,
-      maps: [{ type: MapType.ARRAY, keySize: 4, valueSize: 4 * g.names.length, maxEntries: 48 }, { type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 }],
+      maps: logMaps(g, 48),
       progs: [{ progType: ProgType.SOCK_OPS, expectedAttachType: AttachType.CGROUP_SOCK_OPS, insns: assemble(g.code) }],
       steps: [
         { op: 'cgroupAttach', prog: 0 },
@@ -379,12 +398,10 @@ suite('sk_msg_md.sk as a bpf_sock: model vs kernel', () => {
     g.emit(`call bpf_skc_to_tcp_sock#137\nif r0 == 0 goto out\n*(u32 *)(r7 + ${g.slot('toTcp')}) = 1`);
     readFields(g, 'sk', TCP_SOCK_BTF);
     g.emit('out:\nr0 = 1\nexit');
-    const enc = (t: string): Uint8Array => new TextEncoder().encode(t);
     const s: Scenario = {
       netns: true,
       maps: [
-        { type: MapType.ARRAY, keySize: 4, valueSize: 4 * g.names.length, maxEntries: 8 },
-        { type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 },
+        ...logMaps(g, 8),
         { type: MapType.SOCKMAP, keySize: 4, valueSize: 8, maxEntries: 2 },
       ],
       progs: [{ progType: ProgType.SK_MSG, expectedAttachType: AttachType.SK_MSG_VERDICT, insns: assemble(g.code) }],
@@ -401,11 +418,7 @@ suite('sk_msg_md.sk as a bpf_sock: model vs kernel', () => {
         { op: 'send', sock: 'c1', data: enc('world!') },
       ],
     };
-    const kernel = runScenario(s);
-    if (!kernel.ok) console.log(kernel.setupError?.log.slice(-3000));
-    expect(kernel.ok).toBe(true);
-    const k = view(kernel, g.names, ['c1']);
-    expect(view(runModelScenario(s, new Kernel()).result, g.names, ['c1'])).toEqual(k);
+    const k = kernelAgreed(s, g.names, ['c1']);
     expect(k.map((r) => r['sk.tp.bytes_acked.lo'])).toEqual([1, 6]);
     console.log(`sk_msg_md.sk: ${k.length} runs x ${g.names.length} values agree`);
   });
@@ -430,12 +443,10 @@ suite('skb->sk of UDP and AF_UNIX sockets: model vs kernel', () => {
       g.emit(`${skip}:`);
     }
     g.emit('out:\nr0 = 1\nexit');
-    const enc = (t: string): Uint8Array => new TextEncoder().encode(t);
     const s: Scenario = {
       netns: true,
       maps: [
-        { type: MapType.ARRAY, keySize: 4, valueSize: 4 * g.names.length, maxEntries: 8 },
-        { type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 },
+        ...logMaps(g, 8),
         { type: MapType.SOCKMAP, keySize: 4, valueSize: 8, maxEntries: 4 },
       ],
       progs: [{ progType: ProgType.SK_SKB, expectedAttachType: AttachType.SK_SKB_VERDICT, insns: assemble(g.code) }],
@@ -455,11 +466,7 @@ suite('skb->sk of UDP and AF_UNIX sockets: model vs kernel', () => {
         { op: 'sleep', ms: 20 },
       ],
     };
-    const kernel = runScenario(s);
-    if (!kernel.ok) console.log(kernel.setupError?.log.slice(-3000));
-    expect(kernel.ok).toBe(true);
-    const k = view(kernel, g.names, []);
-    expect(view(runModelScenario(s, new Kernel()).result, g.names, [])).toEqual(k);
+    const k = kernelAgreed(s, g.names, []);
     expect(k.map((r) => [r['len'], r['skbSk.family'], r['toUnix'] ?? 0])).toEqual([[2, 2, 0], [3, 1, 1], [5, 1, 1]]);
     console.log(`skb->sk of UDP / AF_UNIX: ${k.length} runs agree: ${JSON.stringify(k)}`);
   });

@@ -10,6 +10,7 @@ import { loadCollectionFile } from '../../src/elf/index.js';
 import { AttachType, MapType, SockOpt, patternBytes, sockAvailability, tcpPair, type Scenario, type ScenarioStep } from '../kernel/sockrun.js';
 import { DROP, PASS, PARSE_LEN, bytes, redirectVerdict, skSkb, skbScenario, sockhash, sockmap } from '../kernel/sockrun-scenarios.js';
 import { differential, differentialStats } from './differential.js';
+import { recordValue } from './asm-snippets.js';
 
 const avail = sockAvailability();
 const suite = avail.ok ? describe : describe.skip;
@@ -23,16 +24,7 @@ const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 /** An ARRAY map (index 1) of `n` u64 slots the programs record into. */
 const recMap = (n = 4) => ({ type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: n });
 /** Stores r0 (as u64) into slot `idx` of map 1; clobbers r1-r5 and the stack below r10-16. */
-const storeR0 = (idx: number): string => `
-  *(u64 *)(r10 - 8) = r0
-  *(u32 *)(r10 - 12) = ${idx}
-  r1 = map[idx:1]
-  r2 = r10
-  r2 += -12
-  r3 = r10
-  r3 += -8
-  r4 = 0
-  call bpf_map_update_elem#2`;
+const storeR0 = (idx: number): string => recordValue(1, idx, 'r0');
 
 const lin = (i: number): string => `r1 = *(u32 *)(r6 + 76)\nr0 = *(u32 *)(r6 + 80)\nr0 -= r1\n${storeR0(i)}`;
 const len = (i: number): string => `r0 = *(u32 *)(r6 + 0)\n${storeR0(i)}`;
@@ -252,16 +244,8 @@ suite('sk_skb model vs host kernel (differential)', () => {
     r1 += 1
     *(u64 *)(r0 + 0) = r1
     if r7 > 14 goto out
-    *(u32 *)(r10 - 4) = r7
     r0 = *(u32 *)(r6 + 0)
-    *(u64 *)(r10 - 16) = r0
-    r1 = map[idx:1]
-    r2 = r10
-    r2 += -4
-    r3 = r10
-    r3 += -16
-    r4 = 0
-    call bpf_map_update_elem#2
+    ${recordValue(1, 'r7', 'r0')}
   out:
     r0 = 1
     exit`;

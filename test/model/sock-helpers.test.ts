@@ -12,7 +12,7 @@ import { SkStorageMap } from '../../src/kernel/maps/sk-storage.js';
 import { PerfEventArrayMap } from '../../src/kernel/maps/perf-event-array.js';
 import { createMap } from '../../src/kernel/maps/index.js';
 import type { MapSpec } from '../../src/spec.js';
-import { recordValue } from './asm-snippets.js';
+import { lookupKey0, recordValue } from './asm-snippets.js';
 
 const TYPE_NAMES: Record<number, string> = { 13: 'SOCK_OPS', 14: 'SK_SKB', 16: 'SK_MSG' };
 
@@ -97,13 +97,7 @@ describe('generic helpers', () => {
     const p = k.loadProgram({
       type: 13, name: 'gen', insns: assemble(`
         r6 = r1
-        *(u32 *)(r10 - 4) = 0
-        r1 = map[idx:0]
-        r2 = r10
-        r2 += -4
-        call bpf_map_lookup_elem#1
-        if r0 == 0 goto out
-        r7 = r0
+        ${lookupKey0(0, 'r7')}
         r1 = 0x20323434
         *(u32 *)(r10 - 16) = r1
         *(u8 *)(r10 - 16) = 0x2d
@@ -214,15 +208,7 @@ describe('sk_storage', () => {
         r2 = *(u64 *)(r6 + 184)
         r1 = map[idx:0]
         call bpf_sk_storage_delete#108
-        *(u32 *)(r10 - 8) = r0
-        *(u32 *)(r10 - 4) = 1
-        r1 = map[idx:2]
-        r2 = r10
-        r2 += -4
-        r3 = r10
-        r3 += -8
-        r4 = 0
-        call bpf_map_update_elem#2
+        ${recordValue(2, 1, 'r0')}
       done:
         r0 = 1
         exit`),
@@ -409,13 +395,7 @@ describe('bpf_loop', () => {
       r2 = *(u32 *)(r10 - 16)
       *(u32 *)(r7 + ${8 * i + 4}) = r2`).join('\n');
     const p = k.loadProgram({ type: 13, name: 'loop', insns: assemble(`
-      *(u32 *)(r10 - 4) = 0
-      r1 = map[idx:0]
-      r2 = r10
-      r2 += -4
-      call bpf_map_lookup_elem#1
-      if r0 == 0 goto out
-      r7 = r0
+      ${lookupKey0(0, 'r7')}
       ${body}
     out:
       r0 = 1

@@ -14,8 +14,9 @@ import {
   AttachType, MapType, ProgType, SockOpt, UpdateFlags, patternBytes, runScenario, sockAvailability, tcpPair,
   type Scenario, type ScenarioResult, type ScenarioStep,
 } from '../kernel/sockrun.js';
-import { DROP, PASS, bytes, hexOf as hex, msgScenario, skMsg, sockhash, sockmap } from '../kernel/sockrun-scenarios.js';
+import { DROP, PASS, applyCork, bytes, hexOf as hex, msgScenario, skMsg, sockhash, sockmap } from '../kernel/sockrun-scenarios.js';
 import { differential } from './differential.js';
+import { recordValue } from './asm-snippets.js';
 
 const avail = sockAvailability();
 const suite = avail.ok ? describe : describe.skip;
@@ -28,16 +29,8 @@ const recordSizes = `
   r2 = *(u64 *)(r6 + 0)
   r3 = *(u64 *)(r6 + 8)
   r3 -= r2
-  *(u64 *)(r10 - 8) = r3
   r2 = *(u32 *)(r6 + 68)
-  *(u32 *)(r10 - 12) = r2
-  r1 = map[idx:1]
-  r2 = r10
-  r2 += -12
-  r3 = r10
-  r3 += -8
-  r4 = 0
-  call bpf_map_update_elem#2
+  ${recordValue(1, 'r2', 'r3')}
   r0 = 1
   exit`;
 
@@ -90,17 +83,8 @@ suite('sockmap model vs host kernel (differential)', () => {
     ]));
   });
 
-  const corkApply = (tail: string) => `
-    r6 = r1
-    r2 = 10
-    call bpf_msg_apply_bytes#61
-    r1 = r6
-    r2 = 100
-    call bpf_msg_cork_bytes#62
-    ${tail}`;
-
   it('cork(100) + apply(10) + PASS: 30 bytes behind MSG_MORE, cork re-engages, next send(3) → 0', () => {
-    differential(msgScenario(corkApply('r0 = 1\nexit'), [
+    differential(msgScenario(applyCork('r0 = 1\nexit'), [
       ...sends30('c1'),
       { op: 'recv', sock: 'p1', maxLen: 1000, timeoutMs: 50 },
       { op: 'runCount', prog: 0 },
@@ -123,7 +107,7 @@ suite('sockmap model vs host kernel (differential)', () => {
   });
 
   it('cork(100) + apply(10) + redirect: 10 of 120 bytes reach the target (after its shutdown)', () => {
-    differential(msgScenario(corkApply('r1 = r6\nr2 = map[idx:1]\nr3 = 0\nr4 = 0\ncall bpf_msg_redirect_map#60\nexit'), [
+    differential(msgScenario(applyCork('r1 = r6\nr2 = map[idx:1]\nr3 = 0\nr4 = 0\ncall bpf_msg_redirect_map#60\nexit'), [
       ...tcpPair('l2', 'c2', 'p2'),
       { op: 'sockUpdate', map: 1, key: 0, sock: 'c2' },
       ...sends30('c1'),

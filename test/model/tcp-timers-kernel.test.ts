@@ -9,22 +9,14 @@
  */
 import { describe, it } from 'vitest';
 import { patternBytes, sockAvailability, type ScenarioStep } from '../kernel/sockrun.js';
-import { msgScenario } from '../kernel/sockrun-scenarios.js';
+import { applyCork, msgScenario } from '../kernel/sockrun-scenarios.js';
 import { differential } from './differential.js';
 
 const avail = sockAvailability();
 const suite = avail.ok ? describe : describe.skip;
 if (!avail.ok) console.warn(`TCP timer differential tests skipped: ${avail.reason}`);
 
-const APPLY10_CORK100 = `
-  r6 = r1
-  r2 = 10
-  call bpf_msg_apply_bytes#61
-  r1 = r6
-  r2 = 100
-  call bpf_msg_cork_bytes#62
-  r0 = 1
-  exit`;
+const APPLY10_CORK100 = applyCork();
 
 // One send(40000): 32768 bytes (the first scatterlist element, whose last chunk goes without MSG_MORE) are
 // transmitted; the next 7142 bytes are pushed in 10-byte chunks with MSG_MORE and held; the last 90 bytes stay

@@ -24,6 +24,8 @@ const sendto = (sock: string, to: string, data: Uint8Array): ScenarioStep => ({ 
 const send = (sock: string, data: Uint8Array): ScenarioStep => ({ op: 'send', sock, data });
 const fionread = (sock: string): ScenarioStep => ({ op: 'fionread', sock });
 const sleep: ScenarioStep = { op: 'sleep', ms: 20 };
+/** UDP sockets `to` and `from` (both bound), `from` connected to `to`. */
+const connectedUdp = (to: string, from: string): ScenarioStep[] => [{ op: 'udp', name: to }, { op: 'udp', name: from }, { op: 'udpConnect', sock: from, to }];
 
 /** Records skb->len and skb->protocol of the last skb in ARRAY map 1 (slots 0, 1) and returns SK_PASS. */
 const RECORD_LEN = `
@@ -158,9 +160,7 @@ suite('UDP and AF_UNIX model vs host kernel (differential)', () => {
   it('UDP to a closed port: the connected sender gets ECONNREFUSED once per ICMP error', () => {
     differential({
       steps: [
-        { op: 'udp', name: 'u1' },
-        { op: 'udp', name: 'u2' },
-        { op: 'udpConnect', sock: 'u2', to: 'u1' },
+        ...connectedUdp('u1', 'u2'),
         { op: 'close', sock: 'u1' },
         send('u2', t('a')),
         send('u2', t('b')),
@@ -363,9 +363,7 @@ suite('UDP and AF_UNIX model vs host kernel (differential)', () => {
       progs: [skMsg(DROP)],
       steps: [
         { op: 'attach', prog: 0, map: 0, attachType: AttachType.SK_MSG_VERDICT },
-        { op: 'udp', name: 'u1' },
-        { op: 'udp', name: 'u2' },
-        { op: 'udpConnect', sock: 'u2', to: 'u1' },
+        ...connectedUdp('u1', 'u2'),
         { op: 'sockUpdate', map: 0, key: 0, sock: 'u2' },
         { op: 'sockUpdate', map: 0, key: 2, sock: 'u1' },
         send('u2', t('hi')),
@@ -396,9 +394,7 @@ suite('UDP and AF_UNIX model vs host kernel (differential)', () => {
       steps: [
         { op: 'attach', prog: 0, map: 0, attachType: AttachType.SK_MSG_VERDICT },
         ...tcpPair('l1', 'c1', 'p1'),
-        { op: 'udp', name: 'u1' },
-        { op: 'udp', name: 'u2' },
-        { op: 'udpConnect', sock: 'u2', to: 'u1' },
+        ...connectedUdp('u1', 'u2'),
         { op: 'sockUpdate', map: 0, key: 1, sock: 'u2' },
         { op: 'sockUpdate', map: 0, key: 0, sock: 'c1' },
         send('c1', t('hello')),
@@ -421,7 +417,7 @@ suite('UDP and AF_UNIX model vs host kernel (differential)', () => {
           { op: 'attach', prog: 0, map: 0, attachType: AttachType.SK_MSG_VERDICT },
           ...tcpPair('l1', 'c1', 'p1'),
           ...(target === 'udp'
-            ? ([{ op: 'udp', name: 'u1' }, { op: 'udp', name: 'u2' }, { op: 'udpConnect', sock: 'u2', to: 'u1' }, { op: 'sockUpdate', map: 0, key: 1, sock: 'u2' }] as ScenarioStep[])
+            ? ([...connectedUdp('u1', 'u2'), { op: 'sockUpdate', map: 0, key: 1, sock: 'u2' }] as ScenarioStep[])
             : ([{ op: 'unixPair', names: ['u1', 'u2'], type: 'stream' }, { op: 'sockUpdate', map: 0, key: 1, sock: 'u2' }] as ScenarioStep[])),
           { op: 'sockUpdate', map: 0, key: 0, sock: 'c1' },
           send('c1', t('hello')),
@@ -441,9 +437,7 @@ suite('UDP and AF_UNIX model vs host kernel (differential)', () => {
       steps: [
         { op: 'attach', prog: 0, map: 0, attachType: SV },
         ...tcpPair('l1', 'c1', 'p1'),
-        { op: 'udp', name: 'u1' },
-        { op: 'udp', name: 'u2' },
-        { op: 'udpConnect', sock: 'u2', to: 'u1' },
+        ...connectedUdp('u1', 'u2'),
         { op: 'sockUpdate', map: 0, key: 1, sock: 'u2' },
         { op: 'sockUpdate', map: 0, key: 0, sock: 'p1' },
         send('c1', t('hello')),

@@ -10,6 +10,7 @@ import { Kernel } from '../../src/kernel/model.js';
 import { MSG_MORE, MSG_NOSIGNAL, type Socket } from '../../src/kernel/socket.js';
 import type { MapSpec } from '../../src/spec.js';
 import { runScenarioFile } from '../../src/scenario/file.js';
+import { startTimer } from './asm-snippets.js';
 
 const MS = 1_000_000n;
 const u64 = (b: Uint8Array, off: number): bigint => new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(off, true);
@@ -40,20 +41,7 @@ const armTimerAsm = (delayNs: number): string => `
   call bpf_map_lookup_elem#1
   if r0 == 0 goto out
   r6 = r0
-  r1 = r6
-  r1 += 8
-  r2 = map[idx:0]
-  r3 = 1
-  call bpf_timer_init#169
-  r1 = r6
-  r1 += 8
-  r2 = func[cb]
-  call bpf_timer_set_callback#170
-  r1 = r6
-  r1 += 8
-  r2 = ${delayNs}
-  r3 = 0
-  call bpf_timer_start#171
+  ${startTimer(0, 1, String(delayNs), 0)}
 out:
   r0 = 1
   exit

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { TEST_SEED, seedNote } from './seed.js';
 import { describe, expect, it } from 'vitest';
 import { kernelAvailability, kernelRunBatch } from '../kernel/oracle.js';
+import { rng } from '../kernel/rng.js';
 import { assembleInsns, assemble } from '../../vm/asm.js';
 import { formatScalar, splitRegState } from '../../verifier/format.js';
 import {
@@ -479,18 +480,6 @@ describe('scalar bounds: soundness (fast-check)', () => {
 
 const avail = kernelAvailability();
 const skipReason = avail.ok ? '' : ` [SKIPPED: ${avail.reason}]`;
-
-/** mulberry32 */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ALU_NAMES: [number, string][] = [
   [BPF_ADD, '+='], [BPF_SUB, '-='], [BPF_MUL, '*='], [BPF_DIV, '/='], [BPF_OR, '|='], [BPF_AND, '&='],
