@@ -287,6 +287,12 @@ class BinArgs {
 /** little-endian bytes of the low `n` bytes of v */
 const le = (v: bigint, n: number): number[] => Array.from({ length: n }, (_, k) => Number((v >> BigInt(8 * k)) & 0xffn));
 const align4 = (x: number): number => (x + 3) & ~3;
+/** The length modifier at `i` ('l' or 'll': 64-bit; none: 32-bit) and the index of the conversion after it. */
+function lengthModifier(f: Uint8Array, i: number): { long: boolean; i: number } {
+  if (f[i] !== ch('l')) return { long: false, i };
+  return { long: true, i: f[i + 1] === ch('l') ? i + 2 : i + 1 };
+}
+
 /** What follows %p that bstr_printf hands to pointer() (the others were formatted by bpf_bprintf_prepare). */
 const processedPointer = (c: number): boolean => c === ch('S') || c === ch('s') || c === ch('x') || c === ch('K') || !isAlnum(c);
 
@@ -377,12 +383,9 @@ function bprintfPrepare(vm: Vm | null, pc: number, who: string, f: Uint8Array, n
         bin.put([lo & 0xff]);
       }
     } else {
-      let long = false;
-      if (f[i] === ch('l')) {
-        long = true;
-        i++;
-      }
-      if (f[i] === ch('l')) i++;
+      const m = lengthModifier(f, i);
+      const long = m.long;
+      i = m.i;
       const conv = f[i]!;
       if (conv !== ch('i') && conv !== ch('d') && conv !== ch('u') && conv !== ch('x') && conv !== ch('X')) return -EINVAL;
       e = scalar(arg, long ? 8 : 4);
@@ -460,12 +463,9 @@ function bstrPrintf(pc: number, who: string, f: Uint8Array, nul: number, bin: Bi
       out.field([Number(get(1))], spec, false);
       continue;
     }
-    let long = false;
-    if (f[i] === ch('l')) {
-      long = true;
-      i++;
-    }
-    if (f[i] === ch('l')) i++;
+    const m = lengthModifier(f, i);
+    const long = m.long;
+    i = m.i;
     const conv = f[i]!;
     const raw = get(long ? 8 : 4);
     let s: string;
