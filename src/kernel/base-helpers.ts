@@ -37,6 +37,7 @@ import { BpfMap } from './maps/map.js';
 import type { MapsVm } from './maps/vm.js';
 import { REALTIME_OFFSET_NS, TAI_OFFSET_NS, VirtualTimers } from './timers.js';
 import type { VirtualClock } from './skb-helpers.js';
+import { ERRNO } from './maps/errors.js';
 
 export const BASE_FUNC = {
   get_cgroup_classid: 17, current_task_under_cgroup: 37, get_current_cgroup_id: 80, spin_lock: 93, spin_unlock: 94, get_ns_current_pid_tgid: 120,
@@ -51,9 +52,7 @@ export const PIDNS_DEV = 4n;
 export const PIDNS_INO = 0xeffffffcn;
 /** The current task's pid and tgid (sock-helpers.ts CURRENT_PID). */
 const CURRENT_PID = 1000;
-const EINVAL = 22;
-const E2BIG = 7;
-const EAGAIN = 11;
+const { EINVAL, E2BIG, EAGAIN } = ERRNO;
 
 /** cgroup v2 ids of the model's cgroup paths: the root is 1; others get 2, 3, ... on first use, parents first. */
 export class CgroupIds {

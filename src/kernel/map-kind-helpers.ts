@@ -52,7 +52,7 @@ export const DYNPTR_RDONLY_BIT = 0x80000000;
 export const DYNPTR_KERN_SIZE = 16;
 /** BPF_MAX_USER_RINGBUF_SAMPLES */
 export const BPF_MAX_USER_RINGBUF_SAMPLES = 128 * 1024;
-const EBUSY = 16;
+const { EBUSY } = ERRNO;
 
 /** A struct bpf_dynptr_kern as read from program memory. */
 export interface DynptrKern {

@@ -46,12 +46,13 @@ import {
   BPF_FUNC_get_socket_cookie, BPF_PROG_TYPE_SOCK_OPS, RequestSock, SOCK_OPS_HELPERS, SockOpsContext,
 } from './sockops.js';
 import { Errno, type Socket } from './socket.js';
+import { ERRNO } from './maps/errors.js';
 
 export const BPF_PROG_TYPE_SK_SKB = 14;
 export const BPF_PROG_TYPE_SK_MSG = 16;
 export const SOCKET_PROG_TYPES: readonly number[] = [BPF_PROG_TYPE_SK_SKB, BPF_PROG_TYPE_SK_MSG, BPF_PROG_TYPE_SOCK_OPS];
 
-export const ERANGE = 34;
+export const { ERANGE } = ERRNO;
 
 /** Helper ids (BPF_FUNC_*) used here. */
 export const F = {

@@ -62,13 +62,9 @@
 import { BpfExecutionError } from '../../vm/errors.js';
 import type { HelperFn, Vm } from '../../vm/interpreter.js';
 import { BPF_F_CURRENT_CPU, BPF_F_INDEX_MASK, PerfEventArrayMap } from './maps/perf-event-array.js';
+import { ERRNO } from './maps/errors.js';
 
-const ENOENT = 2;
-const E2BIG = 7;
-const EFAULT = 14;
-const EINVAL = 22;
-const ENOSPC = 28;
-const ERANGE = 34;
+const { ENOENT, E2BIG, EFAULT, EINVAL, ENOSPC, ERANGE } = ERRNO;
 
 /** Helper ids (BPF_FUNC_*) of this file. */
 export const T = {

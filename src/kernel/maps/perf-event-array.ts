@@ -11,14 +11,14 @@ import { BpfExecutionError } from '../../../vm/errors.js';
 import type { HelperFn } from '../../../vm/interpreter.js';
 import { fdArrayCheck, registerMapType } from './create.js';
 import { BpfMap, u32Bytes, u32le, type ElemRef, type MapAttrs, type MapOptions, type MapValueInput } from './map.js';
+import { ERRNO } from './errors.js';
 
 export const BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4;
 export const BPF_F_INDEX_MASK = 0xffffffffn;
 export const BPF_F_CURRENT_CPU = 0xffffffffn;
 /** BPF_F_CTXLEN_MASK: the skb flavour's count of packet bytes appended to the record (flags bits 32..51). */
 export const BPF_F_CTXLEN_MASK = 0xfffffn << 32n;
-const EINVAL = 22;
-const EFAULT = 14;
+const { EINVAL, EFAULT } = ERRNO;
 
 export interface PerfRecord {
   /** The map's name and the slot the record went to. */

@@ -321,7 +321,7 @@ export class UserRingBufMap extends RingArea {
   }
 }
 
-const EAGAIN = 11;
+const { EAGAIN } = ERRNO;
 /** DYNPTR_MAX_SIZE: the largest sample a dynptr can describe. */
 export const DYNPTR_MAX_SIZE = (1 << 24) - 1;
 
