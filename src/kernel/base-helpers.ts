@@ -33,7 +33,7 @@ import type { Vm } from '../../vm/interpreter.js';
 import { ArrayMap } from './maps/array.js';
 import { CgroupArrayMap } from './maps/cgroup-array.js';
 import { HashMap } from './maps/hash.js';
-import { BpfMap } from './maps/map.js';
+import { BpfMap, mapArg } from './maps/map.js';
 import type { MapsVm } from './maps/vm.js';
 import { REALTIME_OFFSET_NS, TAI_OFFSET_NS, VirtualTimers } from './timers.js';
 import type { VirtualClock } from './skb-helpers.js';
@@ -185,8 +185,7 @@ export function installBaseHelpers(vm: Vm, env: BaseHelperEnv): VirtualTimers {
   };
   h[BASE_FUNC.get_cgroup_classid] = (v) => v.setR0(0, 0);
   h[BASE_FUNC.current_task_under_cgroup] = (v, pc) => {
-    const map = v.space.objectAt(v.lo[1]!, v.hi[1]!);
-    if (!(map instanceof CgroupArrayMap)) throw new BpfExecutionError(pc, 'bpf_current_task_under_cgroup: r1 is not a cgroup_array map (the verifier refuses it)');
+    const map = mapArg(v, pc, 1, CgroupArrayMap, 'bpf_current_task_under_cgroup', 'a cgroup_array map');
     const idx = v.lo[2]! >>> 0;
     if (idx >= map.maxEntries) return v.setR0Int(-E2BIG);
     const cg = map.cgroup(idx);

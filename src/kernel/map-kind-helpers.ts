@@ -34,6 +34,7 @@ import { queueStackHelpers } from './maps/queue-stack.js';
 import {
   BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP, DYNPTR_MAX_SIZE, RingBufMap, UserRingBufMap, type RingSample,
 } from './maps/ringbuf.js';
+import { mapArg } from './maps/map.js';
 
 export const H = {
   map_push_elem: 87, map_pop_elem: 88, map_peek_elem: 89, ringbuf_output: 130, ringbuf_reserve: 131, ringbuf_submit: 132,
@@ -100,12 +101,6 @@ const offLenOk = (d: DynptrKern, off: number, len: number): boolean => {
 
 /** The address of byte `off` of a dynptr's data (LOCAL and RINGBUF: data + offset + off). */
 const dataAddr = (d: DynptrKern, off: number): { lo: number; hi: number } => ({ lo: (d.lo + d.offset + off) | 0, hi: d.hi });
-
-function mapArg<T>(v: Vm, pc: number, r: number, cls: abstract new (...a: never[]) => T, helper: string, what: string): T {
-  const m = v.space.objectAt(v.lo[r]!, v.hi[r]!);
-  if (!(m instanceof cls)) throw new BpfExecutionError(pc, `${helper}: r${r} is not ${what} (the verifier refuses it)`);
-  return m;
-}
 
 /** Installs the helpers of MAP_KIND_HELPER_IDS in `vm`. */
 export function installMapKindHelpers(vm: Vm): void {

@@ -47,6 +47,7 @@ import {
 } from './sockops.js';
 import { Errno, type Socket } from './socket.js';
 import { ERRNO } from './maps/errors.js';
+import { mapArg } from './maps/map.js';
 
 export const BPF_PROG_TYPE_SK_SKB = 14;
 export const BPF_PROG_TYPE_SK_MSG = 16;
@@ -285,9 +286,7 @@ export function installPerfEventOutput(vm: Vm): void {
  */
 export function installSkStorageHelpers(vm: Vm, mapsVm: MapsVm): void {
   const mapOf = (v: Vm, pc: number, which: string): SkStorageMap => {
-    const m = v.space.objectAt(v.lo[1]!, v.hi[1]!);
-    if (!(m instanceof SkStorageMap)) throw new BpfExecutionError(pc, `${which}: r1 is not an sk_storage map (the verifier refuses it)`);
-    return m;
+    return mapArg(v, pc, 1, SkStorageMap, which, 'an sk_storage map');
   };
   const sockOf = (v: Vm): object | null => {
     if (v.lo[2] === 0 && v.hi[2] === 0) return null;

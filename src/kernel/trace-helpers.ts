@@ -63,6 +63,7 @@ import { BpfExecutionError } from '../../vm/errors.js';
 import type { HelperFn, Vm } from '../../vm/interpreter.js';
 import { BPF_F_CURRENT_CPU, BPF_F_INDEX_MASK, PerfEventArrayMap } from './maps/perf-event-array.js';
 import { ERRNO } from './maps/errors.js';
+import { mapArg } from './maps/map.js';
 
 const { ENOENT, E2BIG, EFAULT, EINVAL, ENOSPC, ERANGE } = ERRNO;
 
@@ -601,8 +602,7 @@ export function isCurrentTask(v: Vm, pc: number, who: string, r: number): boolea
 
 /** perf_event_read (22) / perf_event_read_value (55): get_map_perf_counter on CPU 0. */
 function perfCounter(v: Vm, pc: number, who: string): number {
-  const map = v.space.objectAt(v.lo[1]!, v.hi[1]!);
-  if (!(map instanceof PerfEventArrayMap)) throw new BpfExecutionError(pc, `${who}: r1 is not a perf event array (the verifier refuses it)`);
+  const map = mapArg(v, pc, 1, PerfEventArrayMap, who, 'a perf event array');
   const flags = v.reg(2);
   if ((flags & ~BPF_F_INDEX_MASK) !== 0n) return -EINVAL;
   const index = flags === BPF_F_CURRENT_CPU ? 0n : flags;

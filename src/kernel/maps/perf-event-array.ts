@@ -7,10 +7,9 @@
 // User space: update with an fd is -EBADF (the model has no perf event fds), lookup -ENOTSUPP, delete clears a
 // slot (-ENOENT when empty); get_next_key walks indices like an array.
 
-import { BpfExecutionError } from '../../../vm/errors.js';
 import type { HelperFn } from '../../../vm/interpreter.js';
 import { fdArrayCheck, registerMapType } from './create.js';
-import { BpfMap, u32Bytes, u32le, type ElemRef, type MapAttrs, type MapOptions, type MapValueInput } from './map.js';
+import { BpfMap, mapArg, u32Bytes, u32le, type ElemRef, type MapAttrs, type MapOptions, type MapValueInput } from './map.js';
 import { ERRNO } from './errors.js';
 
 export const BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4;
@@ -118,8 +117,7 @@ registerMapType(BPF_MAP_TYPE_PERF_EVENT_ARRAY, (a, s, o) => (fdArrayCheck(s, o.n
  */
 export function perfEventOutputHelper(ctxBytes?: () => Uint8Array): HelperFn {
   return (v, pc) => {
-    const map = v.space.objectAt(v.lo[2]!, v.hi[2]!);
-    if (!(map instanceof PerfEventArrayMap)) throw new BpfExecutionError(pc, 'bpf_perf_event_output: r2 is not a perf event array (the verifier refuses it)');
+    const map = mapArg(v, pc, 2, PerfEventArrayMap, 'bpf_perf_event_output', 'a perf event array');
     const flags = v.reg(3);
     const allowed = ctxBytes === undefined ? BPF_F_INDEX_MASK : BPF_F_INDEX_MASK | BPF_F_CTXLEN_MASK;
     if ((flags & ~allowed) !== 0n) return v.setR0Int(-EINVAL);
