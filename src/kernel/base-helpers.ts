@@ -50,8 +50,8 @@ export const BASE_HELPER_IDS: readonly number[] = [...Object.values(BASE_FUNC), 
 /** The model's pid namespace (the initial one): nsfs device and inode, as stat(/proc/self/ns/pid) shows them. */
 export const PIDNS_DEV = 4n;
 export const PIDNS_INO = 0xeffffffcn;
-/** The current task's pid and tgid (sock-helpers.ts CURRENT_PID). */
-const CURRENT_PID = 1000;
+/** The current task's pid and tgid (bpf_get_current_pid_tgid in sock-helpers.ts, bpf_get_ns_current_pid_tgid here). */
+export const CURRENT_PID = 1000;
 const { EINVAL, E2BIG, EAGAIN } = ERRNO;
 
 /** cgroup v2 ids of the model's cgroup paths: the root is 1; others get 2, 3, ... on first use, parents first. */

@@ -41,7 +41,7 @@ import { TRACE_HELPER_IDS, installTraceHelpers, isCurrentTask, type TraceOutput 
 import { BPF_MAP_TYPE_TASK_STORAGE, CURRENT_TASK, TaskCgrpStorageMap } from './maps/local-storage.js';
 import { SK_MSG_HELPERS } from './skmsg-helpers.js';
 import { MAP_KIND_HELPER_IDS } from './map-kind-helpers.js';
-import { BASE_HELPER_IDS } from './base-helpers.js';
+import { BASE_HELPER_IDS, CURRENT_PID } from './base-helpers.js';
 import {
   BPF_FUNC_get_socket_cookie, BPF_PROG_TYPE_SOCK_OPS, RequestSock, SOCK_OPS_HELPERS, SockOpsContext,
 } from './sockops.js';
@@ -129,7 +129,7 @@ export interface GenericHelperOptions {
 export const HZ = 250;
 /** INITIAL_JIFFIES on 64-bit: (unsigned long)(unsigned int)(-300 * HZ). */
 export const INITIAL_JIFFIES = 2n ** 32n - 300n * BigInt(HZ);
-export const CURRENT_PID = 1000;
+export { CURRENT_PID };
 export { CURRENT_COMM } from './trace-helpers.js';
 
 const ptr = (vm: Vm, r: number): { lo: number; hi: number } => ({ lo: vm.lo[r]!, hi: vm.hi[r]! });
