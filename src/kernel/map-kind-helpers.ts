@@ -53,7 +53,7 @@ export const DYNPTR_RDONLY_BIT = 0x80000000;
 export const DYNPTR_KERN_SIZE = 16;
 /** BPF_MAX_USER_RINGBUF_SAMPLES */
 export const BPF_MAX_USER_RINGBUF_SAMPLES = 128 * 1024;
-const { EBUSY } = ERRNO;
+const { EBUSY, EAGAIN } = ERRNO;
 
 /** A struct bpf_dynptr_kern as read from program memory. */
 export interface DynptrKern {
@@ -130,7 +130,7 @@ export function installMapKindHelpers(vm: Vm): void {
     const flags = v.reg(4);
     if ((flags & ~(BPF_RB_NO_WAKEUP | BPF_RB_FORCE_WAKEUP)) !== 0n) return v.setR0Int(-ERRNO.EINVAL);
     const s = map.reserve(size);
-    if (s === null) return v.setR0Int(-11); // -EAGAIN
+    if (s === null) return v.setR0Int(-EAGAIN);
     s.bytes.set(v.space.read(pc, v.lo[2]!, v.hi[2]!, s.size));
     map.commit(s, false);
     v.setR0Int(0);

@@ -17,7 +17,7 @@ export const BPF_F_INDEX_MASK = 0xffffffffn;
 export const BPF_F_CURRENT_CPU = 0xffffffffn;
 /** BPF_F_CTXLEN_MASK: the skb flavour's count of packet bytes appended to the record (flags bits 32..51). */
 export const BPF_F_CTXLEN_MASK = 0xfffffn << 32n;
-const { EINVAL, EFAULT } = ERRNO;
+const { EINVAL, EFAULT, E2BIG, ENOENT, EOPNOTSUPP } = ERRNO;
 
 export interface PerfRecord {
   /** The map's name and the slot the record went to. */
@@ -61,10 +61,10 @@ export class PerfEventArrayMap extends BpfMap {
   output(flags: bigint, cpu: number, data: Uint8Array): number {
     let index = flags & BPF_F_INDEX_MASK;
     if (index === BPF_F_CURRENT_CPU) index = BigInt(cpu);
-    if (index >= BigInt(this.maxEntries)) return -7;
+    if (index >= BigInt(this.maxEntries)) return -E2BIG;
     const on = this.slots[Number(index)];
-    if (on === null || on === undefined) return -2;
-    if (on !== cpu) return -95;
+    if (on === null || on === undefined) return -ENOENT;
+    if (on !== cpu) return -EOPNOTSUPP;
     const r: PerfRecord = { map: this.name, index: Number(index), data: data.slice() };
     this.records.push(r);
     this.onRecord?.(r);
