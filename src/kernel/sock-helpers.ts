@@ -37,7 +37,7 @@ import { perfEventOutputHelper } from './maps/perf-event-array.js';
 import { SK_SKB_HELPER_IDS } from './sk_skb.js';
 import { SKC_CAST_HELPER_IDS, SK_SKB_LOOKUP_HELPER_IDS, SOCK_OPS_TCP_SOCK_HELPER_IDS, TimeWaitSock } from './sk-lookup.js';
 import { E2BIG, EINVAL, Prng, VirtualClock } from './skb-helpers.js';
-import { TRACE_HELPER_IDS, installTraceHelpers, isCurrentTask, type TraceOutput } from './trace-helpers.js';
+import { TRACE_HELPER_IDS, installTraceHelpers, isCurrentTask, isSpace, type TraceOutput } from './trace-helpers.js';
 import { BPF_MAP_TYPE_TASK_STORAGE, CURRENT_TASK, TaskCgrpStorageMap } from './maps/local-storage.js';
 import { SK_MSG_HELPERS } from './skmsg-helpers.js';
 import { MAP_KIND_HELPER_IDS } from './map-kind-helpers.js';
@@ -196,8 +196,6 @@ function readCStr(vm: Vm, pc: number, p: { lo: number; hi: number }, max: number
   return nul < 0 ? s : s.subarray(0, nul + 1);
 }
 
-const isSpaceCh = (c: number): boolean => c === 0x20 || (c >= 9 && c <= 13);
-
 function digitOf(c: number): number {
   if (c >= 0x30 && c <= 0x39) return c - 0x30;
   const l = c | 0x20;
@@ -216,7 +214,7 @@ export function bpfStrtoull(buf: Uint8Array, flags: bigint): { consumed: number;
   if (buf.length === 0) return -EINVAL;
   if (base !== 0 && base !== 8 && base !== 10 && base !== 16) return -EINVAL;
   let i = 0;
-  while (i < buf.length && isSpaceCh(buf[i]!)) i++;
+  while (i < buf.length && isSpace(buf[i]!)) i++;
   const negative = i < buf.length && buf[i] === 0x2d;
   if (negative) i++;
   const consumedPrefix = i;

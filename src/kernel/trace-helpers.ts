@@ -180,7 +180,8 @@ function userNofault(vm: Vm, lo: number, hi: number, count: number, str: boolean
 // ---- bpf_bprintf_prepare + bstr_printf ----------------------------------------------------------------------
 
 const isPrint = (c: number): boolean => c >= 0x20 && c < 0x7f;
-const isSpace = (c: number): boolean => c === 0x20 || (c >= 9 && c <= 13);
+/** isspace() of lib/ctype.c for ASCII: space, \t \n \v \f \r (also bpf_strtol's leading blanks, sock-helpers.ts). */
+export const isSpace = (c: number): boolean => c === 0x20 || (c >= 9 && c <= 13);
 const isAlnum = (c: number): boolean => (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a);
 const isPunct = (c: number): boolean => isPrint(c) && !isSpace(c) && !isAlnum(c);
 const ch = (s: string): number => s.charCodeAt(0);
