@@ -33,10 +33,11 @@ import type { Vm } from '../../vm/interpreter.js';
 import { ArrayMap } from './maps/array.js';
 import { CgroupArrayMap } from './maps/cgroup-array.js';
 import { HashMap } from './maps/hash.js';
-import { BpfMap } from './maps/map.js';
+import { BpfMap, mapArg } from './maps/map.js';
 import type { MapsVm } from './maps/vm.js';
 import { REALTIME_OFFSET_NS, TAI_OFFSET_NS, VirtualTimers } from './timers.js';
 import type { VirtualClock } from './skb-helpers.js';
+import { ERRNO } from './maps/errors.js';
 
 export const BASE_FUNC = {
   get_cgroup_classid: 17, current_task_under_cgroup: 37, get_current_cgroup_id: 80, spin_lock: 93, spin_unlock: 94, get_ns_current_pid_tgid: 120,
@@ -49,11 +50,9 @@ export const BASE_HELPER_IDS: readonly number[] = [...Object.values(BASE_FUNC), 
 /** The model's pid namespace (the initial one): nsfs device and inode, as stat(/proc/self/ns/pid) shows them. */
 export const PIDNS_DEV = 4n;
 export const PIDNS_INO = 0xeffffffcn;
-/** The current task's pid and tgid (sock-helpers.ts CURRENT_PID). */
-const CURRENT_PID = 1000;
-const EINVAL = 22;
-const E2BIG = 7;
-const EAGAIN = 11;
+/** The current task's pid and tgid (bpf_get_current_pid_tgid in sock-helpers.ts, bpf_get_ns_current_pid_tgid here). */
+export const CURRENT_PID = 1000;
+const { EINVAL, E2BIG, EAGAIN } = ERRNO;
 
 /** cgroup v2 ids of the model's cgroup paths: the root is 1; others get 2, 3, ... on first use, parents first. */
 export class CgroupIds {
@@ -186,8 +185,7 @@ export function installBaseHelpers(vm: Vm, env: BaseHelperEnv): VirtualTimers {
   };
   h[BASE_FUNC.get_cgroup_classid] = (v) => v.setR0(0, 0);
   h[BASE_FUNC.current_task_under_cgroup] = (v, pc) => {
-    const map = v.space.objectAt(v.lo[1]!, v.hi[1]!);
-    if (!(map instanceof CgroupArrayMap)) throw new BpfExecutionError(pc, 'bpf_current_task_under_cgroup: r1 is not a cgroup_array map (the verifier refuses it)');
+    const map = mapArg(v, pc, 1, CgroupArrayMap, 'bpf_current_task_under_cgroup', 'a cgroup_array map');
     const idx = v.lo[2]! >>> 0;
     if (idx >= map.maxEntries) return v.setR0Int(-E2BIG);
     const cg = map.cgroup(idx);

@@ -19,6 +19,7 @@ import type { CgroupIds } from './base-helpers.js';
 import { CgroupStorageMap } from './maps/cgroup-storage.js';
 import type { Maps } from './maps/collection.js';
 import type { MapsVm } from './maps/vm.js';
+import { mapArg } from './maps/map.js';
 
 export const BPF_FUNC_get_local_storage = 81;
 export const BPF_CGROUP_SOCK_OPS = 3;
@@ -78,8 +79,7 @@ export class CgroupStorages {
  */
 export function getLocalStorageHelper(mapsVm: () => MapsVm | null, storageOf: (map: CgroupStorageMap, cpu: number, pc: number) => Uint8Array): HelperFn {
   return (v, pc) => {
-    const map = v.space.objectAt(v.lo[1]!, v.hi[1]!);
-    if (!(map instanceof CgroupStorageMap)) throw new BpfExecutionError(pc, 'bpf_get_local_storage: r1 is not a cgroup storage map (the verifier refuses it)');
+    const map = mapArg(v, pc, 1, CgroupStorageMap, 'bpf_get_local_storage', 'a cgroup storage map');
     const mv = mapsVm();
     if (mv === null) throw new BpfExecutionError(pc, 'bpf_get_local_storage: the program has no maps');
     v.setR0(0, mv.valueRegion(map, storageOf(map, mv.cpu, pc)).hi);

@@ -34,6 +34,7 @@ import { queueStackHelpers } from './maps/queue-stack.js';
 import {
   BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP, DYNPTR_MAX_SIZE, RingBufMap, UserRingBufMap, type RingSample,
 } from './maps/ringbuf.js';
+import { mapArg } from './maps/map.js';
 
 export const H = {
   map_push_elem: 87, map_pop_elem: 88, map_peek_elem: 89, ringbuf_output: 130, ringbuf_reserve: 131, ringbuf_submit: 132,
@@ -52,7 +53,7 @@ export const DYNPTR_RDONLY_BIT = 0x80000000;
 export const DYNPTR_KERN_SIZE = 16;
 /** BPF_MAX_USER_RINGBUF_SAMPLES */
 export const BPF_MAX_USER_RINGBUF_SAMPLES = 128 * 1024;
-const EBUSY = 16;
+const { EBUSY, EAGAIN } = ERRNO;
 
 /** A struct bpf_dynptr_kern as read from program memory. */
 export interface DynptrKern {
@@ -101,12 +102,6 @@ const offLenOk = (d: DynptrKern, off: number, len: number): boolean => {
 /** The address of byte `off` of a dynptr's data (LOCAL and RINGBUF: data + offset + off). */
 const dataAddr = (d: DynptrKern, off: number): { lo: number; hi: number } => ({ lo: (d.lo + d.offset + off) | 0, hi: d.hi });
 
-function mapArg<T>(v: Vm, pc: number, r: number, cls: abstract new (...a: never[]) => T, helper: string, what: string): T {
-  const m = v.space.objectAt(v.lo[r]!, v.hi[r]!);
-  if (!(m instanceof cls)) throw new BpfExecutionError(pc, `${helper}: r${r} is not ${what} (the verifier refuses it)`);
-  return m;
-}
-
 /** Installs the helpers of MAP_KIND_HELPER_IDS in `vm`. */
 export function installMapKindHelpers(vm: Vm): void {
   const h = vm.helpers;
@@ -135,7 +130,7 @@ export function installMapKindHelpers(vm: Vm): void {
     const flags = v.reg(4);
     if ((flags & ~(BPF_RB_NO_WAKEUP | BPF_RB_FORCE_WAKEUP)) !== 0n) return v.setR0Int(-ERRNO.EINVAL);
     const s = map.reserve(size);
-    if (s === null) return v.setR0Int(-11); // -EAGAIN
+    if (s === null) return v.setR0Int(-EAGAIN);
     s.bytes.set(v.space.read(pc, v.lo[2]!, v.hi[2]!, s.size));
     map.commit(s, false);
     v.setR0Int(0);

@@ -340,9 +340,12 @@ export function bpfSockLoad(sk: LookupSock | RequestSock, off: number, size: num
   return refuse('outside struct bpf_sock');
 }
 
+/** The bpf_tcp_sock field at each offset. */
+const TCP_FIELD_AT: ReadonlyMap<number, TcpField> = new Map(Object.entries(BPF_TCP_SOCK).map(([k, at]) => [at, k as TcpField]));
+
 /** One bpf_tcp_sock load (bpf_tcp_sock_is_valid_access: u32 fields 4 bytes, the two u64 fields 8 bytes). */
 export function bpfTcpSockLoad(sk: Socket, off: number, size: number, out: Int32Array): boolean {
-  const name = (Object.keys(BPF_TCP_SOCK) as TcpField[]).find((k) => BPF_TCP_SOCK[k] === off);
+  const name = TCP_FIELD_AT.get(off);
   const wide = name === 'bytes_received' || name === 'bytes_acked';
   if (name === undefined || size !== (wide ? 8 : 4)) {
     throw new BpfExecutionError(-1, `load of ${size} bytes at struct bpf_tcp_sock offset ${off} (the verifier refuses it)`);

@@ -19,9 +19,9 @@ import { BPF_F_INGRESS, Page, SkMsg, __SK_DROP, __SK_PASS, __SK_REDIRECT } from 
 import { AF_UNIX, Errno, MSG_PEEK, RCV_SHUTDOWN, TCP_CLOSE, releaseSkb, type Socket } from './socket.js';
 import { Strparser } from './strparser.js';
 import { skMsgRecvmsg } from './tcp_bpf.js';
+import { ERRNO } from './maps/errors.js';
 
-export const EIO = 5;
-export const EFAULT = 14;
+export const { EIO, EFAULT } = ERRNO;
 /** MSG_DONTWAIT | MSG_NOSIGNAL: how the backlog sends egress-redirected bytes (skb_send_sock). */
 const BACKLOG_SEND_FLAGS = 0x40 | 0x4000;
 /** Bounds the work loop (the kernel has no bound; a redirect ping-pong would run forever there too). */

@@ -14,18 +14,9 @@
 
 import type { HelperFn, Vm } from '../../vm/interpreter.js';
 import type { AddressSpace } from '../../vm/memory.js';
+import { ERRNO } from './maps/errors.js';
 
-export const EPERM = 1;
-export const ENOENT = 2;
-export const E2BIG = 7;
-export const ENOMEM = 12;
-export const EACCES = 13;
-export const EFAULT = 14;
-export const EBUSY = 16;
-export const ENODEV = 19;
-export const EINVAL = 22;
-export const ENOSPC = 28;
-export const ENOTSUPP = 524;
+export const { EPERM, ENOENT, E2BIG, ENOMEM, EACCES, EFAULT, EBUSY, ENODEV, EINVAL, ENOSPC, ENOTSUPP } = ERRNO;
 
 export const PAGE_SIZE = 4096;
 export const ETH_HLEN = 14;

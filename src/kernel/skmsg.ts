@@ -30,6 +30,7 @@
 // the helpers (ids 60-63, 71, 90, 91) are in skmsg-helpers.ts.
 
 import type { AddressSpace, Region } from '../../vm/memory.js';
+import { ERRNO } from './maps/errors.js';
 
 // ---- constants ----------------------------------------------------------------------------------------------
 
@@ -43,10 +44,7 @@ export const PAGE_SIZE = 4096;
 /** alloc_pages fails for orders above this (x86-64 default: 4 MiB). */
 export const MAX_PAGE_ORDER = 10;
 
-export const EFAULT = 14;
-export const ENOMEM = 12;
-export const EINVAL = 22;
-export const ENOSPC = 28;
+export const { EFAULT, ENOMEM, EINVAL, ENOSPC } = ERRNO;
 
 export const SK_DROP = 0;
 export const SK_PASS = 1;

@@ -37,21 +37,23 @@ import { perfEventOutputHelper } from './maps/perf-event-array.js';
 import { SK_SKB_HELPER_IDS } from './sk_skb.js';
 import { SKC_CAST_HELPER_IDS, SK_SKB_LOOKUP_HELPER_IDS, SOCK_OPS_TCP_SOCK_HELPER_IDS, TimeWaitSock } from './sk-lookup.js';
 import { E2BIG, EINVAL, Prng, VirtualClock } from './skb-helpers.js';
-import { TRACE_HELPER_IDS, installTraceHelpers, isCurrentTask, type TraceOutput } from './trace-helpers.js';
+import { TRACE_HELPER_IDS, installTraceHelpers, isCurrentTask, isSpace, type TraceOutput } from './trace-helpers.js';
 import { BPF_MAP_TYPE_TASK_STORAGE, CURRENT_TASK, TaskCgrpStorageMap } from './maps/local-storage.js';
 import { SK_MSG_HELPERS } from './skmsg-helpers.js';
 import { MAP_KIND_HELPER_IDS } from './map-kind-helpers.js';
-import { BASE_HELPER_IDS } from './base-helpers.js';
+import { BASE_HELPER_IDS, CURRENT_PID } from './base-helpers.js';
 import {
   BPF_FUNC_get_socket_cookie, BPF_PROG_TYPE_SOCK_OPS, RequestSock, SOCK_OPS_HELPERS, SockOpsContext,
 } from './sockops.js';
 import { Errno, type Socket } from './socket.js';
+import { ERRNO } from './maps/errors.js';
+import { mapArg } from './maps/map.js';
 
 export const BPF_PROG_TYPE_SK_SKB = 14;
 export const BPF_PROG_TYPE_SK_MSG = 16;
 export const SOCKET_PROG_TYPES: readonly number[] = [BPF_PROG_TYPE_SK_SKB, BPF_PROG_TYPE_SK_MSG, BPF_PROG_TYPE_SOCK_OPS];
 
-export const ERANGE = 34;
+export const { ERANGE } = ERRNO;
 
 /** Helper ids (BPF_FUNC_*) used here. */
 export const F = {
@@ -127,7 +129,7 @@ export interface GenericHelperOptions {
 export const HZ = 250;
 /** INITIAL_JIFFIES on 64-bit: (unsigned long)(unsigned int)(-300 * HZ). */
 export const INITIAL_JIFFIES = 2n ** 32n - 300n * BigInt(HZ);
-export const CURRENT_PID = 1000;
+export { CURRENT_PID };
 export { CURRENT_COMM } from './trace-helpers.js';
 
 const ptr = (vm: Vm, r: number): { lo: number; hi: number } => ({ lo: vm.lo[r]!, hi: vm.hi[r]! });
@@ -194,8 +196,6 @@ function readCStr(vm: Vm, pc: number, p: { lo: number; hi: number }, max: number
   return nul < 0 ? s : s.subarray(0, nul + 1);
 }
 
-const isSpaceCh = (c: number): boolean => c === 0x20 || (c >= 9 && c <= 13);
-
 function digitOf(c: number): number {
   if (c >= 0x30 && c <= 0x39) return c - 0x30;
   const l = c | 0x20;
@@ -214,7 +214,7 @@ export function bpfStrtoull(buf: Uint8Array, flags: bigint): { consumed: number;
   if (buf.length === 0) return -EINVAL;
   if (base !== 0 && base !== 8 && base !== 10 && base !== 16) return -EINVAL;
   let i = 0;
-  while (i < buf.length && isSpaceCh(buf[i]!)) i++;
+  while (i < buf.length && isSpace(buf[i]!)) i++;
   const negative = i < buf.length && buf[i] === 0x2d;
   if (negative) i++;
   const consumedPrefix = i;
@@ -284,9 +284,7 @@ export function installPerfEventOutput(vm: Vm): void {
  */
 export function installSkStorageHelpers(vm: Vm, mapsVm: MapsVm): void {
   const mapOf = (v: Vm, pc: number, which: string): SkStorageMap => {
-    const m = v.space.objectAt(v.lo[1]!, v.hi[1]!);
-    if (!(m instanceof SkStorageMap)) throw new BpfExecutionError(pc, `${which}: r1 is not an sk_storage map (the verifier refuses it)`);
-    return m;
+    return mapArg(v, pc, 1, SkStorageMap, which, 'an sk_storage map');
   };
   const sockOf = (v: Vm): object | null => {
     if (v.lo[2] === 0 && v.hi[2] === 0) return null;

@@ -50,6 +50,7 @@
 import type { Page, SkMsgSock } from './skmsg.js';
 import type { Psock } from './psock.js';
 import { NS_PER_MS, VirtualClock } from './clock.js';
+import { ERRNO } from './maps/errors.js';
 
 // ---- constants ------------------------------------------------------------------------------------------------
 
@@ -88,11 +89,7 @@ export const SO_SNDBUF = 7;
 export const SO_RCVBUF = 8;
 
 /** errno values the socket layer returns (negated in results). */
-export const Errno = {
-  EPERM: 1, ENOENT: 2, EIO: 5, EBADF: 9, EAGAIN: 11, ENOMEM: 12, EACCES: 13, EBUSY: 16, EEXIST: 17, EFAULT: 14, EINVAL: 22,
-  ENOSPC: 28, EPIPE: 32, ENOTSOCK: 88, EDESTADDRREQ: 89, EOPNOTSUPP: 95, ECONNRESET: 104, EISCONN: 106, ENOTCONN: 107,
-  ECONNREFUSED: 111, EADDRINUSE: 98, E2BIG: 7,
-} as const;
+export const Errno = ERRNO;
 
 export const LOOPBACK_IP4 = 0x7f000001;
 /** Loopback MSS (65535 MTU - 40 header bytes - 12 timestamp option bytes). */

@@ -36,6 +36,7 @@ import { onValueFree } from './maps/fields.js';
 import { BpfMap } from './maps/map.js';
 import type { MapsVm } from './maps/vm.js';
 import type { VirtualClock } from './clock.js';
+import { ERRNO } from './maps/errors.js';
 
 export const BPF_FUNC = { timer_init: 169, timer_set_callback: 170, timer_start: 171, timer_cancel: 172 } as const;
 export const CLOCK_REALTIME = 0;
@@ -48,9 +49,7 @@ export const REALTIME_OFFSET_NS = 1_767_225_600_000_000_000n;
 /** CLOCK_TAI - CLOCK_REALTIME (37 leap seconds). */
 export const TAI_OFFSET_NS = 37_000_000_000n;
 const KTIME_MAX = (1n << 63n) - 1n;
-const EINVAL = 22;
-const EBUSY = 16;
-const EDEADLK = 35;
+const { EINVAL, EBUSY, EDEADLK } = ERRNO;
 /**
  * Timer events (callbacks and TCP timers) one advance may run (a callback that re-arms itself with 0 ns would
  * otherwise never end).

@@ -62,13 +62,10 @@
 import { BpfExecutionError } from '../../vm/errors.js';
 import type { HelperFn, Vm } from '../../vm/interpreter.js';
 import { BPF_F_CURRENT_CPU, BPF_F_INDEX_MASK, PerfEventArrayMap } from './maps/perf-event-array.js';
+import { ERRNO } from './maps/errors.js';
+import { mapArg } from './maps/map.js';
 
-const ENOENT = 2;
-const E2BIG = 7;
-const EFAULT = 14;
-const EINVAL = 22;
-const ENOSPC = 28;
-const ERANGE = 34;
+const { ENOENT, E2BIG, EFAULT, EINVAL, ENOSPC, ERANGE } = ERRNO;
 
 /** Helper ids (BPF_FUNC_*) of this file. */
 export const T = {
@@ -183,7 +180,8 @@ function userNofault(vm: Vm, lo: number, hi: number, count: number, str: boolean
 // ---- bpf_bprintf_prepare + bstr_printf ----------------------------------------------------------------------
 
 const isPrint = (c: number): boolean => c >= 0x20 && c < 0x7f;
-const isSpace = (c: number): boolean => c === 0x20 || (c >= 9 && c <= 13);
+/** isspace() of lib/ctype.c for ASCII: space, \t \n \v \f \r (also bpf_strtol's leading blanks, sock-helpers.ts). */
+export const isSpace = (c: number): boolean => c === 0x20 || (c >= 9 && c <= 13);
 const isAlnum = (c: number): boolean => (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a);
 const isPunct = (c: number): boolean => isPrint(c) && !isSpace(c) && !isAlnum(c);
 const ch = (s: string): number => s.charCodeAt(0);
@@ -287,6 +285,12 @@ class BinArgs {
 /** little-endian bytes of the low `n` bytes of v */
 const le = (v: bigint, n: number): number[] => Array.from({ length: n }, (_, k) => Number((v >> BigInt(8 * k)) & 0xffn));
 const align4 = (x: number): number => (x + 3) & ~3;
+/** The length modifier at `i` ('l' or 'll': 64-bit; none: 32-bit) and the index of the conversion after it. */
+function lengthModifier(f: Uint8Array, i: number): { long: boolean; i: number } {
+  if (f[i] !== ch('l')) return { long: false, i };
+  return { long: true, i: f[i + 1] === ch('l') ? i + 2 : i + 1 };
+}
+
 /** What follows %p that bstr_printf hands to pointer() (the others were formatted by bpf_bprintf_prepare). */
 const processedPointer = (c: number): boolean => c === ch('S') || c === ch('s') || c === ch('x') || c === ch('K') || !isAlnum(c);
 
@@ -377,12 +381,9 @@ function bprintfPrepare(vm: Vm | null, pc: number, who: string, f: Uint8Array, n
         bin.put([lo & 0xff]);
       }
     } else {
-      let long = false;
-      if (f[i] === ch('l')) {
-        long = true;
-        i++;
-      }
-      if (f[i] === ch('l')) i++;
+      const m = lengthModifier(f, i);
+      const long = m.long;
+      i = m.i;
       const conv = f[i]!;
       if (conv !== ch('i') && conv !== ch('d') && conv !== ch('u') && conv !== ch('x') && conv !== ch('X')) return -EINVAL;
       e = scalar(arg, long ? 8 : 4);
@@ -460,12 +461,9 @@ function bstrPrintf(pc: number, who: string, f: Uint8Array, nul: number, bin: Bi
       out.field([Number(get(1))], spec, false);
       continue;
     }
-    let long = false;
-    if (f[i] === ch('l')) {
-      long = true;
-      i++;
-    }
-    if (f[i] === ch('l')) i++;
+    const m = lengthModifier(f, i);
+    const long = m.long;
+    i = m.i;
     const conv = f[i]!;
     const raw = get(long ? 8 : 4);
     let s: string;
@@ -605,8 +603,7 @@ export function isCurrentTask(v: Vm, pc: number, who: string, r: number): boolea
 
 /** perf_event_read (22) / perf_event_read_value (55): get_map_perf_counter on CPU 0. */
 function perfCounter(v: Vm, pc: number, who: string): number {
-  const map = v.space.objectAt(v.lo[1]!, v.hi[1]!);
-  if (!(map instanceof PerfEventArrayMap)) throw new BpfExecutionError(pc, `${who}: r1 is not a perf event array (the verifier refuses it)`);
+  const map = mapArg(v, pc, 1, PerfEventArrayMap, who, 'a perf event array');
   const flags = v.reg(2);
   if ((flags & ~BPF_F_INDEX_MASK) !== 0n) return -EINVAL;
   const index = flags === BPF_F_CURRENT_CPU ? 0n : flags;

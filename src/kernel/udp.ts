@@ -31,6 +31,7 @@ import type { Psock } from './psock.js';
 import { Errno, MSG_PEEK, SEND_SHUTDOWN, RCV_SHUTDOWN, SHINFO, SKB_MAX_ALLOC, SKB_SMALL_HEAD_CACHE, SKB_STRUCT, TCP_ESTABLISHED, Skb, releaseSkb, type Socket } from './socket.js';
 import { ingressRmem } from './sk_skb_rx.js';
 import { skMsgRecvmsg } from './tcp_bpf.js';
+import { ERRNO } from './maps/errors.js';
 
 /**
  * skb->truesize of a loopback UDP datagram of `len` payload bytes (__ip_append_data): the head holds the 28 IPv4
@@ -57,7 +58,7 @@ export function udpRmem(sk: Socket): number {
 }
 
 /** ECONNREFUSED (ICMP port unreachable on a connected UDP socket). */
-const ECONNREFUSED = 111;
+const { ECONNREFUSED } = ERRNO;
 
 /** What the UDP functions need from the Kernel. */
 export interface UdpEnv {

@@ -18,9 +18,10 @@
 import { psockDgramRecv, dgramRecvNative } from './udp.js';
 import { Errno, RCV_SHUTDOWN, SEND_SHUTDOWN, SHINFO, SKB_MAX_ALLOC, SKB_STRUCT, Skb, TCP_CLOSE, TCP_ESTABLISHED, type Socket } from './socket.js';
 import { tcpRecvNative } from './tcp_bpf.js';
+import { ERRNO } from './maps/errors.js';
 
 /** ECONNREFUSED: a datagram to a closed socketpair end. */
-const ECONNREFUSED = 111;
+const { ECONNREFUSED } = ERRNO;
 
 /** Links two fresh sockets as a connected pair. */
 export function unixPair(a: Socket, b: Socket): void {

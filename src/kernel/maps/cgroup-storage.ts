@@ -15,8 +15,7 @@
 // Programs reach the value only through bpf_get_local_storage (the verifier refuses bpf_map_*_elem).
 
 import { BPF_ANY, BPF_EXIST, BPF_F_LOCK, BPF_F_NUMA_NODE, BPF_F_ACCESS_MASK, BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, PCPU_MIN_UNIT_SIZE, roundUp8 } from './constants.js';
-import { registerMapType } from './create.js';
-import { BpfMapError } from './errors.js';
+import { createFail, registerMapType } from './create.js';
 import { copyMapValue } from './fields.js';
 import { BpfMap, hexKey, type ElemRef, type MapAttrs, type MapOptions, type MapValueInput } from './map.js';
 import { SK_STORAGE_MAX_VALUE_SIZE } from './sk-storage.js';
@@ -158,17 +157,14 @@ export class CgroupStorageMap extends BpfMap {
 
 for (const type of [BPF_MAP_TYPE_CGROUP_STORAGE, BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE]) {
   registerMapType(type, (a, s, o) => {
-    const fail = (code: 'EINVAL' | 'E2BIG', detail: string): never => {
-      throw new BpfMapError(code, s.name, 'create', detail);
-    };
     const max = type === BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE ? Math.min(SK_STORAGE_MAX_VALUE_SIZE, PCPU_MIN_UNIT_SIZE) : SK_STORAGE_MAX_VALUE_SIZE;
-    if (s.keySize !== 16 && s.keySize !== 8) fail('EINVAL', `key_size must be 16 (struct bpf_cgroup_storage_key) or 8 (a cgroup id), got ${s.keySize}`);
-    if (s.valueSize === 0) fail('EINVAL', 'value_size is 0');
-    if (s.valueSize > max) fail('E2BIG', `value_size ${s.valueSize} is above ${max}`);
+    if (s.keySize !== 16 && s.keySize !== 8) createFail(s, 'EINVAL', `key_size must be 16 (struct bpf_cgroup_storage_key) or 8 (a cgroup id), got ${s.keySize}`);
+    if (s.valueSize === 0) createFail(s, 'EINVAL', 'value_size is 0');
+    if (s.valueSize > max) createFail(s, 'E2BIG', `value_size ${s.valueSize} is above ${max}`);
     if (s.flags & ~(BPF_F_NUMA_NODE | BPF_F_ACCESS_MASK) || (s.flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) === (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) {
-      fail('EINVAL', `map_flags 0x${s.flags.toString(16)} are not allowed for ${a.type === 19 ? 'cgroup_storage' : 'percpu_cgroup_storage'}`);
+      createFail(s, 'EINVAL', `map_flags 0x${s.flags.toString(16)} are not allowed for ${a.type === 19 ? 'cgroup_storage' : 'percpu_cgroup_storage'}`);
     }
-    if (s.maxEntries !== 0) fail('EINVAL', `max_entries must be 0 (got ${s.maxEntries})`);
+    if (s.maxEntries !== 0) createFail(s, 'EINVAL', `max_entries must be 0 (got ${s.maxEntries})`);
     return new CgroupStorageMap(a, o);
   });
 }

@@ -76,7 +76,8 @@ export function supportedMapTypes(): string[] {
   return [...factories.keys()].sort((a, b) => a - b).map((t) => `${mapTypeName(t)} (${t})`);
 }
 
-function fail(spec: MapCreateSpec, code: ErrnoCode, detail: string): never {
+/** A refused BPF_MAP_CREATE: the BpfMapError (op "create") for the map `spec` names. */
+export function createFail(spec: { readonly name: string }, code: ErrnoCode, detail: string): never {
   throw new BpfMapError(code, spec.name, 'create', detail);
 }
 
@@ -92,28 +93,28 @@ const hex = (n: number): string => `0x${(n >>> 0).toString(16)}`;
 function arrayCheck(spec: MapCreateSpec, nrCpus: number): void {
   const percpu = spec.type === BPF_MAP_TYPE_PERCPU_ARRAY;
   const f = spec.flags;
-  if (spec.maxEntries === 0) fail(spec, 'EINVAL', 'max_entries is 0');
-  if (spec.keySize !== 4) fail(spec, 'EINVAL', `key_size must be 4 for ${mapTypeName(spec.type)} (got ${spec.keySize})`);
-  if (spec.valueSize === 0) fail(spec, 'EINVAL', 'value_size is 0');
-  if (f & ~ARRAY_CREATE_FLAG_MASK) fail(spec, 'EINVAL', `map_flags ${hex(f & ~ARRAY_CREATE_FLAG_MASK)} are not allowed for ${mapTypeName(spec.type)}`);
-  if (!accessOk(f)) fail(spec, 'EINVAL', 'BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG together');
-  if (percpu && numaNode(spec) !== null) fail(spec, 'EINVAL', 'per-CPU arrays take no NUMA node');
+  if (spec.maxEntries === 0) createFail(spec, 'EINVAL', 'max_entries is 0');
+  if (spec.keySize !== 4) createFail(spec, 'EINVAL', `key_size must be 4 for ${mapTypeName(spec.type)} (got ${spec.keySize})`);
+  if (spec.valueSize === 0) createFail(spec, 'EINVAL', 'value_size is 0');
+  if (f & ~ARRAY_CREATE_FLAG_MASK) createFail(spec, 'EINVAL', `map_flags ${hex(f & ~ARRAY_CREATE_FLAG_MASK)} are not allowed for ${mapTypeName(spec.type)}`);
+  if (!accessOk(f)) createFail(spec, 'EINVAL', 'BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG together');
+  if (percpu && numaNode(spec) !== null) createFail(spec, 'EINVAL', 'per-CPU arrays take no NUMA node');
   if (spec.type !== BPF_MAP_TYPE_ARRAY && f & (BPF_F_MMAPABLE | BPF_F_INNER_MAP)) {
-    fail(spec, 'EINVAL', 'BPF_F_MMAPABLE and BPF_F_INNER_MAP are only for BPF_MAP_TYPE_ARRAY');
+    createFail(spec, 'EINVAL', 'BPF_F_MMAPABLE and BPF_F_INNER_MAP are only for BPF_MAP_TYPE_ARRAY');
   }
-  if (f & BPF_F_PRESERVE_ELEMS) fail(spec, 'EINVAL', 'BPF_F_PRESERVE_ELEMS is only for perf event arrays');
-  if (spec.valueSize > INT_MAX) fail(spec, 'E2BIG', `value_size ${spec.valueSize} is above INT_MAX`);
+  if (f & BPF_F_PRESERVE_ELEMS) createFail(spec, 'EINVAL', 'BPF_F_PRESERVE_ELEMS is only for perf event arrays');
+  if (spec.valueSize > INT_MAX) createFail(spec, 'E2BIG', `value_size ${spec.valueSize} is above INT_MAX`);
   if (percpu && roundUp8(spec.valueSize) > PCPU_MIN_UNIT_SIZE) {
-    fail(spec, 'E2BIG', `per-CPU value_size ${spec.valueSize} rounds up above ${PCPU_MIN_UNIT_SIZE} bytes`);
+    createFail(spec, 'E2BIG', `per-CPU value_size ${spec.valueSize} rounds up above ${PCPU_MIN_UNIT_SIZE} bytes`);
   }
   const bytes = spec.maxEntries * roundUp8(spec.valueSize) * (percpu ? nrCpus : 1);
-  if (bytes > MODEL_MAX_ARRAY_BYTES) fail(spec, 'ENOMEM', `${bytes} bytes of array storage is above the model's limit of ${MODEL_MAX_ARRAY_BYTES}`);
+  if (bytes > MODEL_MAX_ARRAY_BYTES) createFail(spec, 'ENOMEM', `${bytes} bytes of array storage is above the model's limit of ${MODEL_MAX_ARRAY_BYTES}`);
 }
 
 /** arraymap.c fd_array_map_alloc_check. */
 export function fdArrayCheck(spec: MapCreateSpec, nrCpus: number): void {
-  if (spec.valueSize !== 4) fail(spec, 'EINVAL', `value_size must be 4 for ${mapTypeName(spec.type)} (got ${spec.valueSize})`);
-  if (spec.flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) fail(spec, 'EINVAL', 'BPF_F_RDONLY_PROG / BPF_F_WRONLY_PROG are not supported');
+  if (spec.valueSize !== 4) createFail(spec, 'EINVAL', `value_size must be 4 for ${mapTypeName(spec.type)} (got ${spec.valueSize})`);
+  if (spec.flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) createFail(spec, 'EINVAL', 'BPF_F_RDONLY_PROG / BPF_F_WRONLY_PROG are not supported');
   arrayCheck(spec, nrCpus);
 }
 
@@ -125,19 +126,19 @@ function htabCheck(spec: MapCreateSpec, nrCpus: number): number {
   const f = spec.flags;
   const percpuLru = (f & BPF_F_NO_COMMON_LRU) !== 0;
   // BPF_F_ZERO_SEED needs CAP_SYS_ADMIN (EPERM otherwise): the model is privileged.
-  if (f & ~HTAB_CREATE_FLAG_MASK) fail(spec, 'EINVAL', `map_flags ${hex(f & ~HTAB_CREATE_FLAG_MASK)} are not allowed for ${mapTypeName(t)}`);
-  if (!accessOk(f)) fail(spec, 'EINVAL', 'BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG together');
-  if (!lru && percpuLru) fail(spec, 'EINVAL', 'BPF_F_NO_COMMON_LRU is only for LRU maps');
-  if (lru && f & BPF_F_NO_PREALLOC) fail(spec, 'ENOTSUPP', 'LRU maps cannot use BPF_F_NO_PREALLOC');
-  if (numaNode(spec) !== null && (percpu || percpuLru)) fail(spec, 'EINVAL', 'per-CPU maps and per-CPU LRU lists take no NUMA node');
-  if (spec.maxEntries === 0) fail(spec, 'EINVAL', 'max_entries is 0');
-  if (spec.keySize === 0) fail(spec, 'EINVAL', 'key_size is 0');
-  if (spec.valueSize === 0) fail(spec, 'EINVAL', 'value_size is 0');
+  if (f & ~HTAB_CREATE_FLAG_MASK) createFail(spec, 'EINVAL', `map_flags ${hex(f & ~HTAB_CREATE_FLAG_MASK)} are not allowed for ${mapTypeName(t)}`);
+  if (!accessOk(f)) createFail(spec, 'EINVAL', 'BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG together');
+  if (!lru && percpuLru) createFail(spec, 'EINVAL', 'BPF_F_NO_COMMON_LRU is only for LRU maps');
+  if (lru && f & BPF_F_NO_PREALLOC) createFail(spec, 'ENOTSUPP', 'LRU maps cannot use BPF_F_NO_PREALLOC');
+  if (numaNode(spec) !== null && (percpu || percpuLru)) createFail(spec, 'EINVAL', 'per-CPU maps and per-CPU LRU lists take no NUMA node');
+  if (spec.maxEntries === 0) createFail(spec, 'EINVAL', 'max_entries is 0');
+  if (spec.keySize === 0) createFail(spec, 'EINVAL', 'key_size is 0');
+  if (spec.valueSize === 0) createFail(spec, 'EINVAL', 'value_size is 0');
   if (spec.keySize + spec.valueSize >= KMALLOC_MAX_SIZE - HTAB_ELEM_SIZE) {
-    fail(spec, 'E2BIG', `key_size + value_size (${spec.keySize + spec.valueSize}) is too large for one element`);
+    createFail(spec, 'E2BIG', `key_size + value_size (${spec.keySize + spec.valueSize}) is too large for one element`);
   }
   if (percpu && roundUp8(spec.valueSize) > PCPU_MIN_UNIT_SIZE) {
-    fail(spec, 'E2BIG', `per-CPU value_size ${spec.valueSize} rounds up above ${PCPU_MIN_UNIT_SIZE} bytes`);
+    createFail(spec, 'E2BIG', `per-CPU value_size ${spec.valueSize} rounds up above ${PCPU_MIN_UNIT_SIZE} bytes`);
   }
   let max = spec.maxEntries;
   if (percpuLru) {
@@ -146,26 +147,26 @@ function htabCheck(spec: MapCreateSpec, nrCpus: number): number {
     const up = Math.ceil(max / nrCpus) * nrCpus;
     max = up > 0xffffffff ? Math.floor(max / nrCpus) * nrCpus : up;
   }
-  if (max > 2 ** 31) fail(spec, 'E2BIG', `max_entries ${max} is above 2^31`);
+  if (max > 2 ** 31) createFail(spec, 'E2BIG', `max_entries ${max} is above 2^31`);
   return max;
 }
 
 function innerTemplate(spec: MapCreateSpec, opts: CreateMapOptions): BpfMap {
   let inner = opts.innerMap;
   if (inner === undefined) {
-    if (spec.innerMap === undefined) fail(spec, 'EBADF', 'a map-in-map needs an inner map template (inner_map_fd)');
+    if (spec.innerMap === undefined) createFail(spec, 'EBADF', 'a map-in-map needs an inner map template (inner_map_fd)');
     try {
       inner = createMap(spec.innerMap, { nrCpus: opts.nrCpus, id: 0 });
     } catch (e) {
-      if (e instanceof BpfMapError) fail(spec, e.code, `inner map template: ${e.detail}`);
+      if (e instanceof BpfMapError) createFail(spec, e.code, `inner map template: ${e.detail}`);
       throw e;
     }
   }
   // map_in_map.c bpf_map_meta_alloc: one level only; prog arrays (no map_meta_equal) cannot be inner maps.
   if (inner instanceof ArrayOfMapsMap || (inner instanceof HashMap && inner.ofMaps)) {
-    fail(spec, 'EINVAL', 'the inner map is itself a map-in-map (only one level is supported)');
+    createFail(spec, 'EINVAL', 'the inner map is itself a map-in-map (only one level is supported)');
   }
-  if (inner instanceof ProgArrayMap) fail(spec, 'ENOTSUPP', 'a prog_array cannot be an inner map');
+  if (inner instanceof ProgArrayMap) createFail(spec, 'ENOTSUPP', 'a prog_array cannot be an inner map');
   return inner;
 }
 
@@ -180,7 +181,7 @@ for (const t of [BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_LRU_H
   registerMapType(t, (a, s, o) => new HashMap({ ...a, maxEntries: htabCheck(s, o.nrCpus ?? 2) }, o));
 }
 registerMapType(BPF_MAP_TYPE_HASH_OF_MAPS, (a, s, o) => {
-  if (s.valueSize !== 4) fail(s, 'EINVAL', `value_size must be 4 for hash_of_maps (got ${s.valueSize})`);
+  if (s.valueSize !== 4) createFail(s, 'EINVAL', `value_size must be 4 for hash_of_maps (got ${s.valueSize})`);
   const max = htabCheck(s, o.nrCpus ?? 2);
   return new HashMap({ ...a, maxEntries: max }, { ...o, innerMeta: innerTemplate(s, o) });
 });
@@ -195,13 +196,13 @@ export function createMap(spec: MapCreateSpec, opts: CreateMapOptions = {}): Bpf
   // syscall.c map_create, before the type's own checks.
   // map_extra is the bloom filter's hash count and the arena's user-space start address; 0 for the rest.
   if (spec.mapExtra !== undefined && spec.mapExtra !== 0n && spec.type !== BPF_MAP_TYPE_BLOOM_FILTER && spec.type !== BPF_MAP_TYPE_ARENA) {
-    fail(s, 'EINVAL', `map_extra must be 0 for ${mapTypeName(spec.type)}`);
+    createFail(s, 'EINVAL', `map_extra must be 0 for ${mapTypeName(spec.type)}`);
   }
-  if (flags & BPF_F_RDONLY && flags & BPF_F_WRONLY) fail(s, 'EINVAL', 'BPF_F_RDONLY and BPF_F_WRONLY together');
+  if (flags & BPF_F_RDONLY && flags & BPF_F_WRONLY) createFail(s, 'EINVAL', 'BPF_F_RDONLY and BPF_F_WRONLY together');
   const node = numaNode(s);
-  if (node !== null && (node < 0 || node >= MODEL_NUMA_NODES)) fail(s, 'EINVAL', `NUMA node ${node} is not online`);
+  if (node !== null && (node < 0 || node >= MODEL_NUMA_NODES)) createFail(s, 'EINVAL', `NUMA node ${node} is not online`);
   const factory = factories.get(spec.type);
-  if (factory === undefined && MAP_TYPE_NAMES[spec.type] === undefined) fail(s, 'EINVAL', `unknown map type ${spec.type}`);
+  if (factory === undefined && MAP_TYPE_NAMES[spec.type] === undefined) createFail(s, 'EINVAL', `unknown map type ${spec.type}`);
   if (factory === undefined) {
     const what = `type ${mapTypeName(spec.type)} (${spec.type})`;
     throw new BpfMapNotModelledError('ENOTSUPP', spec.name, 'create', `${what} is not modelled yet; supported: ${supportedMapTypes().join(', ')}`);

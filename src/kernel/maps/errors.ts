@@ -1,19 +1,32 @@
 // Map errors: every failure of a map operation carries the errno the kernel returns for it.
 
+// The one errno table of the model (maps, sockets, helpers); files take the names they use from it.
 export const ERRNO = {
   EPERM: 1,
   ENOENT: 2,
+  EIO: 5,
+  E2BIG: 7,
   EBADF: 9,
+  EAGAIN: 11,
   ENOMEM: 12,
+  EACCES: 13,
   EFAULT: 14,
   EBUSY: 16,
   EEXIST: 17,
+  ENODEV: 19,
   EINVAL: 22,
-  EACCES: 13,
   ENOSPC: 28,
+  EPIPE: 32,
+  ERANGE: 34,
+  EDEADLK: 35,
   ENOTSOCK: 88,
-  E2BIG: 7,
+  EDESTADDRREQ: 89,
   EOPNOTSUPP: 95,
+  EADDRINUSE: 98,
+  ECONNRESET: 104,
+  EISCONN: 106,
+  ENOTCONN: 107,
+  ECONNREFUSED: 111,
   /** Kernel-internal "not supported" (not in libc); bpf() returns it as is. */
   ENOTSUPP: 524,
 } as const;

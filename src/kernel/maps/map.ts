@@ -17,6 +17,8 @@ import {
   DEFAULT_NR_CPUS,
   mapTypeName,
 } from './constants.js';
+import { BpfExecutionError } from '../../../vm/errors.js';
+import type { Vm } from '../../../vm/interpreter.js';
 import { BpfMapError, type ErrnoCode } from './errors.js';
 import { NO_FIELDS, zeroSpecialFields, type ValueLayout } from './fields.js';
 
@@ -249,4 +251,14 @@ export function hexKey(b: Uint8Array): string {
   let s = '';
   for (let i = 0; i < b.length; i++) s += (b[i]! < 16 ? '0' : '') + b[i]!.toString(16);
   return s;
+}
+
+/**
+ * A helper's map argument: the object register `r` points at, when it is a `cls`; anything else is a call the
+ * verifier refuses ("<helper>: r<r> is not <what> (the verifier refuses it)").
+ */
+export function mapArg<T>(v: Vm, pc: number, r: number, cls: abstract new (...a: never[]) => T, helper: string, what: string): T {
+  const m = v.space.objectAt(v.lo[r]!, v.hi[r]!);
+  if (!(m instanceof cls)) throw new BpfExecutionError(pc, `${helper}: r${r} is not ${what} (the verifier refuses it)`);
+  return m;
 }

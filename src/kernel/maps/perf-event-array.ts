@@ -7,18 +7,17 @@
 // User space: update with an fd is -EBADF (the model has no perf event fds), lookup -ENOTSUPP, delete clears a
 // slot (-ENOENT when empty); get_next_key walks indices like an array.
 
-import { BpfExecutionError } from '../../../vm/errors.js';
 import type { HelperFn } from '../../../vm/interpreter.js';
 import { fdArrayCheck, registerMapType } from './create.js';
-import { BpfMap, u32Bytes, u32le, type ElemRef, type MapAttrs, type MapOptions, type MapValueInput } from './map.js';
+import { BpfMap, mapArg, u32Bytes, u32le, type ElemRef, type MapAttrs, type MapOptions, type MapValueInput } from './map.js';
+import { ERRNO } from './errors.js';
 
 export const BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4;
 export const BPF_F_INDEX_MASK = 0xffffffffn;
 export const BPF_F_CURRENT_CPU = 0xffffffffn;
 /** BPF_F_CTXLEN_MASK: the skb flavour's count of packet bytes appended to the record (flags bits 32..51). */
 export const BPF_F_CTXLEN_MASK = 0xfffffn << 32n;
-const EINVAL = 22;
-const EFAULT = 14;
+const { EINVAL, EFAULT, E2BIG, ENOENT, EOPNOTSUPP } = ERRNO;
 
 export interface PerfRecord {
   /** The map's name and the slot the record went to. */
@@ -62,10 +61,10 @@ export class PerfEventArrayMap extends BpfMap {
   output(flags: bigint, cpu: number, data: Uint8Array): number {
     let index = flags & BPF_F_INDEX_MASK;
     if (index === BPF_F_CURRENT_CPU) index = BigInt(cpu);
-    if (index >= BigInt(this.maxEntries)) return -7;
+    if (index >= BigInt(this.maxEntries)) return -E2BIG;
     const on = this.slots[Number(index)];
-    if (on === null || on === undefined) return -2;
-    if (on !== cpu) return -95;
+    if (on === null || on === undefined) return -ENOENT;
+    if (on !== cpu) return -EOPNOTSUPP;
     const r: PerfRecord = { map: this.name, index: Number(index), data: data.slice() };
     this.records.push(r);
     this.onRecord?.(r);
@@ -118,8 +117,7 @@ registerMapType(BPF_MAP_TYPE_PERF_EVENT_ARRAY, (a, s, o) => (fdArrayCheck(s, o.n
  */
 export function perfEventOutputHelper(ctxBytes?: () => Uint8Array): HelperFn {
   return (v, pc) => {
-    const map = v.space.objectAt(v.lo[2]!, v.hi[2]!);
-    if (!(map instanceof PerfEventArrayMap)) throw new BpfExecutionError(pc, 'bpf_perf_event_output: r2 is not a perf event array (the verifier refuses it)');
+    const map = mapArg(v, pc, 2, PerfEventArrayMap, 'bpf_perf_event_output', 'a perf event array');
     const flags = v.reg(3);
     const allowed = ctxBytes === undefined ? BPF_F_INDEX_MASK : BPF_F_INDEX_MASK | BPF_F_CTXLEN_MASK;
     if ((flags & ~allowed) !== 0n) return v.setR0Int(-EINVAL);

@@ -16,8 +16,8 @@
 import { BpfExecutionError } from '../../../vm/errors.js';
 import type { HelperFn, Vm } from '../../../vm/interpreter.js';
 import { BPF_EXIST, BPF_F_ACCESS_MASK, BPF_F_NUMA_NODE, BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, KMALLOC_MAX_SIZE, BPF_NOEXIST } from './constants.js';
-import { registerMapType } from './create.js';
-import { BpfMapError, ERRNO, type ErrnoCode } from './errors.js';
+import { createFail, registerMapType } from './create.js';
+import { ERRNO } from './errors.js';
 import { BpfMap, type ElemRef, type MapAttrs, type MapOptions, type MapValueInput } from './map.js';
 
 export const BPF_MAP_TYPE_QUEUE = 22;
@@ -109,15 +109,12 @@ export class QueueStackMap extends BpfMap {
 
 for (const t of [BPF_MAP_TYPE_QUEUE, BPF_MAP_TYPE_STACK]) {
   registerMapType(t, (a, s, o) => {
-    const fail = (code: ErrnoCode, detail: string): never => {
-      throw new BpfMapError(code, s.name, 'create', detail);
-    };
-    if (s.maxEntries === 0) fail('EINVAL', 'max_entries is 0');
-    if (s.keySize !== 0) fail('EINVAL', `key_size must be 0 for ${a.type === BPF_MAP_TYPE_STACK ? 'stack' : 'queue'} maps (got ${s.keySize})`);
-    if (s.valueSize === 0) fail('EINVAL', 'value_size is 0');
-    if (s.flags & ~QUEUE_STACK_CREATE_FLAG_MASK) fail('EINVAL', `map_flags 0x${(s.flags & ~QUEUE_STACK_CREATE_FLAG_MASK).toString(16)} are not allowed for queue / stack maps`);
-    if ((s.flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) === (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) fail('EINVAL', 'BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG together');
-    if (s.valueSize > KMALLOC_MAX_SIZE) fail('E2BIG', `value_size ${s.valueSize} is above KMALLOC_MAX_SIZE`);
+    if (s.maxEntries === 0) createFail(s, 'EINVAL', 'max_entries is 0');
+    if (s.keySize !== 0) createFail(s, 'EINVAL', `key_size must be 0 for ${a.type === BPF_MAP_TYPE_STACK ? 'stack' : 'queue'} maps (got ${s.keySize})`);
+    if (s.valueSize === 0) createFail(s, 'EINVAL', 'value_size is 0');
+    if (s.flags & ~QUEUE_STACK_CREATE_FLAG_MASK) createFail(s, 'EINVAL', `map_flags 0x${(s.flags & ~QUEUE_STACK_CREATE_FLAG_MASK).toString(16)} are not allowed for queue / stack maps`);
+    if ((s.flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) === (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) createFail(s, 'EINVAL', 'BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG together');
+    if (s.valueSize > KMALLOC_MAX_SIZE) createFail(s, 'E2BIG', `value_size ${s.valueSize} is above KMALLOC_MAX_SIZE`);
     // (The 6.12 sources also refuse max_entries >= U32_MAX / value_size with E2BIG; the 6.18 host does not.)
     return new QueueStackMap(a, o);
   });

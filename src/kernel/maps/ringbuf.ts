@@ -19,7 +19,7 @@
 
 import { BpfMapError, ERRNO, type ErrnoCode } from './errors.js';
 import { BPF_F_NUMA_NODE, MODEL_MAX_ARRAY_BYTES } from './constants.js';
-import { registerMapType } from './create.js';
+import { createFail, registerMapType } from './create.js';
 import { BpfMap, type ElemRef, type MapAttrs, type MapOptions } from './map.js';
 import type { Maps } from './collection.js';
 
@@ -321,20 +321,17 @@ export class UserRingBufMap extends RingArea {
   }
 }
 
-const EAGAIN = 11;
+const { EAGAIN } = ERRNO;
 /** DYNPTR_MAX_SIZE: the largest sample a dynptr can describe. */
 export const DYNPTR_MAX_SIZE = (1 << 24) - 1;
 
 for (const t of [BPF_MAP_TYPE_RINGBUF, BPF_MAP_TYPE_USER_RINGBUF]) {
   registerMapType(t, (a, s, o) => {
-    const fail = (code: ErrnoCode, detail: string): never => {
-      throw new BpfMapError(code, s.name, 'create', detail);
-    };
-    if (s.flags & ~BPF_F_NUMA_NODE) fail('EINVAL', `map_flags 0x${(s.flags & ~BPF_F_NUMA_NODE).toString(16)} are not allowed for ring buffers`);
-    if (s.keySize !== 0 || s.valueSize !== 0) fail('EINVAL', `ring buffers take key_size 0 and value_size 0 (got ${s.keySize} and ${s.valueSize})`);
+    if (s.flags & ~BPF_F_NUMA_NODE) createFail(s, 'EINVAL', `map_flags 0x${(s.flags & ~BPF_F_NUMA_NODE).toString(16)} are not allowed for ring buffers`);
+    if (s.keySize !== 0 || s.valueSize !== 0) createFail(s, 'EINVAL', `ring buffers take key_size 0 and value_size 0 (got ${s.keySize} and ${s.valueSize})`);
     const n = s.maxEntries;
-    if (n === 0 || (n & (n - 1)) !== 0 || n % PAGE_SIZE !== 0) fail('EINVAL', `max_entries ${n} is not a power of 2 and a multiple of the page size (${PAGE_SIZE})`);
-    if (n > MODEL_MAX_ARRAY_BYTES) fail('ENOMEM', `a ${n}-byte ring is above the model's limit of ${MODEL_MAX_ARRAY_BYTES} bytes`);
+    if (n === 0 || (n & (n - 1)) !== 0 || n % PAGE_SIZE !== 0) createFail(s, 'EINVAL', `max_entries ${n} is not a power of 2 and a multiple of the page size (${PAGE_SIZE})`);
+    if (n > MODEL_MAX_ARRAY_BYTES) createFail(s, 'ENOMEM', `a ${n}-byte ring is above the model's limit of ${MODEL_MAX_ARRAY_BYTES} bytes`);
     return t === BPF_MAP_TYPE_RINGBUF ? new RingBufMap(a, o) : new UserRingBufMap(a, o);
   });
 }

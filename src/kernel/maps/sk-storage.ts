@@ -11,8 +11,7 @@
 // refuses bpf_map_*_elem on this map type), see src/kernel/sock-helpers.ts.
 
 import { BPF_F_CLONE, BPF_F_NO_PREALLOC } from './constants.js';
-import { registerMapType } from './create.js';
-import { BpfMapError } from './errors.js';
+import { createFail, registerMapType } from './create.js';
 import { copyMapValue } from './fields.js';
 import { BpfMap, u32le, type ElemRef, type MapAttrs, type MapOptions, type MapValueInput } from './map.js';
 
@@ -113,16 +112,13 @@ export class SkStorageMap extends LocalStorageMap {
 
 /** bpf_local_storage_map_alloc_check: the creation rules of the sk / task / cgrp / inode storage maps. */
 export function localStorageAllocCheck(s: Pick<MapAttrs, 'name' | 'flags' | 'maxEntries' | 'keySize' | 'valueSize'>, what: string): void {
-  const fail = (code: 'EINVAL' | 'E2BIG', detail: string): never => {
-    throw new BpfMapError(code, s.name, 'create', detail);
-  };
   if (s.flags & ~(BPF_F_NO_PREALLOC | BPF_F_CLONE) || !(s.flags & BPF_F_NO_PREALLOC)) {
-    fail('EINVAL', 'map_flags must be BPF_F_NO_PREALLOC, optionally with BPF_F_CLONE');
+    createFail(s, 'EINVAL', 'map_flags must be BPF_F_NO_PREALLOC, optionally with BPF_F_CLONE');
   }
-  if (s.maxEntries !== 0) fail('EINVAL', `max_entries must be 0 for ${what} (got ${s.maxEntries})`);
-  if (s.keySize !== 4) fail('EINVAL', `key_size must be 4 for ${what} (got ${s.keySize})`);
-  if (s.valueSize === 0) fail('EINVAL', 'value_size is 0');
-  if (s.valueSize > SK_STORAGE_MAX_VALUE_SIZE) fail('E2BIG', `value_size ${s.valueSize} is above ${SK_STORAGE_MAX_VALUE_SIZE}`);
+  if (s.maxEntries !== 0) createFail(s, 'EINVAL', `max_entries must be 0 for ${what} (got ${s.maxEntries})`);
+  if (s.keySize !== 4) createFail(s, 'EINVAL', `key_size must be 4 for ${what} (got ${s.keySize})`);
+  if (s.valueSize === 0) createFail(s, 'EINVAL', 'value_size is 0');
+  if (s.valueSize > SK_STORAGE_MAX_VALUE_SIZE) createFail(s, 'E2BIG', `value_size ${s.valueSize} is above ${SK_STORAGE_MAX_VALUE_SIZE}`);
 }
 
 registerMapType(BPF_MAP_TYPE_SK_STORAGE, (a, s, o) => {
