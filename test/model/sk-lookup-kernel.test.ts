@@ -306,7 +306,12 @@ suite('socket lookup helpers: model vs kernel', () => {
           expect(Object.keys(kr).filter((n) => n.endsWith('.found'))).toEqual([]);
           continue;
         }
-        expect(byKey.get(key(kr)), `verdict run ${key(kr)}`).toEqual(kr);
+        // KERNEL: a socket's rx_queue_mapping reads -1 (no queue recorded) in almost every run, but the host
+        // has also shown 0 for the receiving socket (seen once in ~10 runs; it depends on the skb that last
+        // reached it). The model keeps -1: a kernel 0 (left out of the record) is taken as agreeing.
+        const m = { ...byKey.get(key(kr)) };
+        for (const n of Object.keys(m)) if (n.endsWith('.rx_queue_mapping') && m[n] === 0xffffffff && kr[n] === undefined) delete m[n];
+        expect(m, `verdict run ${key(kr)}`).toEqual(kr);
         compared.push(key(kr));
       }
       if (compared.some((c) => c.endsWith('/6')) && compared.some((c) => c !== 'c1/5' && c.endsWith('/5'))) break;
