@@ -94,6 +94,12 @@ export function applyDataReloc(code: Uint8Array, base: number, r: Reloc, maps: M
   const o = r.slot * 8;
   const dv = new DataView(code.buffer, code.byteOffset, code.byteLength);
   const setSrc = (s: number) => { code[o + 1] = (code[o + 1]! & 0x0f) | (s << 4); };
+  // The section-level check in classifyReloc sees the whole section; a function's copy can still end in
+  // the middle of an lddw when a symbol's size splits it.
+  const wide = r.kind === 'data' || r.kind === 'arena' || r.kind === 'map' || (r.kind === 'extern' && !r.call);
+  if (o + (wide ? 16 : 8) > code.length) {
+    throw new BpfLoadError(`relocation at insn ${r.slot}: the ${wide ? 'lddw' : 'instruction'} runs past the end of its function (${code.length / 8} insns)`);
+  }
   switch (r.kind) {
     case 'map':
       setSrc(BPF_PSEUDO_MAP_IDX);

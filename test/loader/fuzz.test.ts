@@ -84,6 +84,15 @@ describe('loader robustness (fast-check)', () => {
     );
   });
 
+  it('regressions found by earlier runs', () => {
+    // Two zeroed bytes shrink a function symbol's size so that the function ends inside an lddw that
+    // carries a data relocation (CI seed -88004621): this raised a RangeError from a DataView.
+    expect(() => loadCollection(mutate(targets[21]!, [
+      { kind: 'byte', region: 741255504, at: 154929904, value: 0 },
+      { kind: 'byte', region: 310999, at: 0, value: 0 },
+    ]))).toThrow(/runs past the end of its function/);
+  });
+
   it('random garbage and tiny inputs', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 512 }), (b) => check(b)), { numRuns: 500 });
     check(new Uint8Array(0));
