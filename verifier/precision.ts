@@ -75,20 +75,26 @@ const REGMASK_ARGS = 0x3e;
 
 class BacktrackError extends Error {}
 
-/** struct backtrack_state: per frame, the registers and stack slots still looking for their origin. */
+/**
+ * struct backtrack_state: per frame, the registers and stack slots still looking for their origin. A frame has
+ * at most 64 stack slots (512 bytes); their mask is kept as two 32-bit halves (no bigint work on the hot path).
+ */
 class Backtrack {
   frame = 0;
   regs = new Int32Array(MAX_CALL_FRAMES);
-  stack: bigint[] = new Array<bigint>(MAX_CALL_FRAMES).fill(0n);
+  /** Slots 0..31 and 32..63 of each frame. */
+  stackLo = new Int32Array(MAX_CALL_FRAMES);
+  stackHi = new Int32Array(MAX_CALL_FRAMES);
 
   reset(): void {
     this.frame = 0;
     this.regs.fill(0);
-    this.stack.fill(0n);
+    this.stackLo.fill(0);
+    this.stackHi.fill(0);
   }
 
   empty(): boolean {
-    for (let i = 0; i <= this.frame; i++) if (this.regs[i] || this.stack[i]) return false;
+    for (let i = 0; i <= this.frame; i++) if (this.regs[i] || this.stackLo[i] || this.stackHi[i]) return false;
     return true;
   }
 
@@ -104,16 +110,36 @@ class Backtrack {
     this.regs[fr]! &= ~(1 << r);
   }
 
+  /** Any stack slot of frame `fr` wanted. */
+  hasSlots(fr: number): boolean {
+    return (this.stackLo[fr]! | this.stackHi[fr]!) !== 0;
+  }
+
+  /** One past the highest wanted slot of frame `fr` (0: none). */
+  slotEnd(fr: number): number {
+    const hi = this.stackHi[fr]!;
+    if (hi) return 64 - Math.clz32(hi);
+    const lo = this.stackLo[fr]!;
+    return lo ? 32 - Math.clz32(lo) : 0;
+  }
+
+  /** The stack mask of frame `fr` as the kernel prints it. */
+  stackMask(fr: number): bigint {
+    return (BigInt(this.stackHi[fr]! >>> 0) << 32n) | BigInt(this.stackLo[fr]! >>> 0);
+  }
+
   isSlot(spi: number, fr: number): boolean {
-    return ((this.stack[fr]! >> BigInt(spi)) & 1n) !== 0n;
+    return ((spi < 32 ? this.stackLo[fr]! : this.stackHi[fr]!) & (1 << (spi & 31))) !== 0;
   }
 
   setSlot(spi: number, fr: number): void {
-    this.stack[fr] = this.stack[fr]! | (1n << BigInt(spi));
+    if (spi < 32) this.stackLo[fr]! |= 1 << spi;
+    else this.stackHi[fr]! |= 1 << (spi & 31);
   }
 
   clearSlot(spi: number, fr: number): void {
-    this.stack[fr] = this.stack[fr]! & ~(1n << BigInt(spi));
+    if (spi < 32) this.stackLo[fr]! &= ~(1 << spi);
+    else this.stackHi[fr]! &= ~(1 << (spi & 31));
   }
 
   subprogEnter(): void {
@@ -238,7 +264,7 @@ export class Precision {
       for (;;) {
         if (this.level2) log.verbose(`mark_precise: frame${bt.frame}: last_idx ${lastIdx} first_idx ${firstIdx} subseq_idx ${subseqIdx} \n`);
         if (lastIdx < 0) {
-          throw new BacktrackError(`BUG backtracking func entry subprog ${st.frames[0]!.subprog} reg_mask ${bt.regs[bt.frame]!.toString(16)} stack_mask ${bt.stack[bt.frame]!.toString(16)}`);
+          throw new BacktrackError(`BUG backtracking func entry subprog ${st.frames[0]!.subprog} reg_mask ${bt.regs[bt.frame]!.toString(16)} stack_mask ${bt.stackMask(bt.frame).toString(16)}`);
         }
         const hist = st.hist;
         let histEnd = hist.length;
@@ -281,7 +307,7 @@ export class Precision {
             c.precise = true;
             func.regs[i] = c;
           }
-          for (let i = 0; bt.stack[fr]! >> BigInt(i); i++) {
+          for (let i = 0, end = bt.slotEnd(fr); i < end; i++) {
             if (!bt.isSlot(i, fr)) continue;
             if (i >= func.stack.length) {
               throw new BacktrackError(`BUG backtracking (stack slot ${i}, total slots ${func.stack.length})`);
@@ -296,7 +322,7 @@ export class Precision {
             func.stack[i] = c;
           }
           if (this.level2) {
-            log.verbose(`mark_precise: frame${fr}: parent state regs=${fmtRegMask(bt.regs[fr]!)} stack=${fmtStackMask(bt.stack[fr]!)}: ` +
+            log.verbose(`mark_precise: frame${fr}: parent state regs=${fmtRegMask(bt.regs[fr]!)} stack=${fmtStackMask(bt.stackMask(fr))}: ` +
               formatState(st, fr, null) + '\n');
           }
         }
@@ -375,7 +401,7 @@ export class Precision {
     const insn = host.slots[idx]!;
     if (insn.op === 0) return true;
     if (this.level2) {
-      host.log.verbose(`mark_precise: frame${bt.frame}: regs=${fmtRegMask(bt.regs[bt.frame]!)} stack=${fmtStackMask(bt.stack[bt.frame]!)} before ${host.insnText(idx)}\n`);
+      host.log.verbose(`mark_precise: frame${bt.frame}: regs=${fmtRegMask(bt.regs[bt.frame]!)} stack=${fmtStackMask(bt.stackMask(bt.frame))} before ${host.insnText(idx)}\n`);
     }
     this.syncLinked(h);
     const c = cls(insn.op);
@@ -411,7 +437,7 @@ export class Precision {
       if (isPseudoCall(insn)) {
         // static subprog call: we are leaving the callee, only r1-r5 can still be wanted
         if (bt.regs[bt.frame]! & ~REGMASK_ARGS) throw new BacktrackError(`BUG regs ${bt.regs[bt.frame]!.toString(16)}`);
-        if (bt.stack[bt.frame]) throw new BacktrackError(`BUG stack slots ${bt.stack[bt.frame]!.toString(16)}`);
+        if (bt.hasSlots(bt.frame)) throw new BacktrackError(`BUG stack slots ${bt.stackMask(bt.frame).toString(16)}`);
         for (let i = 1; i <= 5; i++) {
           if (bt.isReg(i)) {
             bt.clearReg(i);
@@ -424,7 +450,7 @@ export class Precision {
       if (op === BPF_CALL && host.callsCallback[idx] && idx !== subseqIdx - 1) {
         // going back out of a callback's body to the helper that called it: r1-r5 were set by the helper
         if (bt.regs[bt.frame]! & ~REGMASK_ARGS) throw new BacktrackError(`BUG regs ${bt.regs[bt.frame]!.toString(16)}`);
-        if (bt.stack[bt.frame]) return false;
+        if (bt.hasSlots(bt.frame)) return false;
         for (let i = 1; i <= 5; i++) bt.clearReg(i);
         bt.subprogExit();
         return true;

@@ -51,16 +51,23 @@ function slotRange(off: number, n: number): [number, number] | null {
   return [loSlot >> 3, hiSlot >> 3];
 }
 
+const noSlotLive = (): bigint => 0n;
+
 /**
  * Live stack slots (bit spi = fp-8*(spi+1)) before an instruction, or null when the program is not analysed
  * (every slot live).
  */
 export function computeStackLive(slots: Insn[], isInsn: Uint8Array, succ: SuccColumns): ((pc: number) => bigint) | null {
   const n = slots.length;
+  let usesFp = false;
   for (let pc = 0; pc < n; pc++) {
     const i = slots[pc]!;
-    if (isInsn[pc] && (isPseudoCall(i) || (i.op === LDDW && i.src === BPF_PSEUDO_FUNC))) return null;
+    if (!isInsn[pc]) continue;
+    if (isPseudoCall(i) || (i.op === LDDW && i.src === BPF_PSEUDO_FUNC)) return null;
+    if (i.dst === 10 || i.src === 10) usesFp = true;
   }
+  // r10 is the only way to the stack: without it no slot is ever written or read
+  if (!usesFp) return noSlotLive;
   // forward: stack-pointer values of the registers before each instruction (11 per insn; seen[pc]: reached)
   const { s0, s1 } = succ;
   const state = new Int32Array(11 * n);
