@@ -30,7 +30,7 @@ import { formatLine } from '../vm/disasm.js';
 import {
   BPF_ABS, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_CMPXCHG, BPF_DW, BPF_EXIT, BPF_FETCH, BPF_IND, BPF_JA,
   BPF_JCOND, BPF_JMP, BPF_JMP32, BPF_K, BPF_LD, BPF_LDX, BPF_MEM, BPF_MEMSX, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC,
-  BPF_PSEUDO_KFUNC_CALL, BPF_ST, BPF_STX, BPF_TO_LE, BPF_W, BPF_X, BPF_XCHG, LDDW, aluOp, cls, mode, readSlot, size,
+  BPF_PSEUDO_KFUNC_CALL, BPF_ST, BPF_STX, BPF_TO_LE, BPF_W, BPF_X, BPF_XCHG, LDDW, aluOp, cls, decodeSlots, mode, size,
   sizeBytes, srcBit, type Insn,
   isPseudoCall,
 } from '../vm/isa.js';
@@ -486,16 +486,7 @@ export class Verifier {
     // one slot per bucket from the start: writes at scattered indices would turn a growing array into a
     // (much slower) dictionary
     this.explored = new Array<Explored[] | undefined>(this.n).fill(undefined);
-    this.slots = new Array<Insn>(this.n);
-    for (let pc = 0; pc < this.n; pc++) this.slots[pc] = readSlot(code, pc);
-    for (let pc = 0; pc < this.n; pc++) {
-      const s = this.slots[pc]!;
-      if (s.op === LDDW && pc + 1 < this.n) {
-        const hi = this.slots[pc + 1]!;
-        s.imm64hi = hi.imm;
-        s.next = { op: hi.op, dst: hi.dst, src: hi.src, off: hi.off };
-      }
-    }
+    this.slots = decodeSlots(code);
     this.log = new VLog(opts.logLevel);
     this.progType = opts.progType;
     this.attachType = opts.attachType ?? 0;

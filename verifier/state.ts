@@ -491,27 +491,35 @@ export function formatState(st: VerifierState, frameno: number, scratch: Scratch
 // ---- state comparison for pruning (regsafe / stacksafe / states_equal) ---------------------------------
 
 export class IdMap {
-  // created on the first pair of non-zero ids (most comparisons have none; a Map is costly to allocate)
-  private fwd: Map<number, number> | null = null;
-  private rev: Map<number, number> | null = null;
+  // the kernel's idmap: an array of (old, cur) pairs searched linearly; a state holds few ids, and most
+  // comparisons map none or one, where two small arrays beat two Maps (which are costly to allocate)
+  private olds: number[] = [];
+  private curs: number[] = [];
+  /** Pairs in use (the arrays are kept between comparisons: reset() only forgets them). */
+  private n = 0;
   check(oldId: number, curId: number): boolean {
     if (oldId === 0 && curId === 0) return true;
     if (oldId === 0 || curId === 0) return oldId === 0 ? true : false;
-    if (this.fwd === null || this.rev === null) {
-      this.fwd = new Map<number, number>();
-      this.rev = new Map<number, number>();
+    const olds = this.olds;
+    const curs = this.curs;
+    for (let i = 0; i < this.n; i++) {
+      if (olds[i] === oldId) return curs[i] === curId;
+      if (curs[i] === curId) return false;
     }
-    const f = this.fwd.get(oldId);
-    const b = this.rev.get(curId);
-    if (f === undefined && b === undefined) {
-      this.fwd.set(oldId, curId);
-      this.rev.set(curId, oldId);
-      return true;
-    }
-    return f === curId && b === oldId;
+    olds[this.n] = oldId;
+    curs[this.n] = curId;
+    this.n++;
+    return true;
   }
 
   private tmpId = 0;
+
+  /** Forget every pair (the same map serves one comparison after another). */
+  reset(): this {
+    this.n = 0;
+    this.tmpId = 0;
+    return this;
+  }
 
   /** check_scalar_ids: a zero id on either side stands for a fresh id of its own (it matches anything unmapped). */
   checkScalar(oldId: number, curId: number): boolean {
@@ -629,10 +637,13 @@ export function stacksafe(o: FuncState, c: FuncState, idmap: IdMap, allowUninit:
  * states_equal for pruning. `liveRegs(frameIdx)` gives the bitmask of registers live at the current insn for
  * each frame (callers' frames: live after their call site).
  */
+/** statesEqual's id map (not re-entered: regsafe and stacksafe never compare states). */
+const SHARED_IDMAP = new IdMap();
+
 export function statesEqual(o: VerifierState, c: VerifierState, live: (frame: number) => number, allowUninit: boolean, stackLive = -1n, rangeWithin = false): boolean {
   if (o.frames.length !== c.frames.length) return false;
   if (o.refs.length !== c.refs.length) return false;
-  const idmap = new IdMap();
+  const idmap = SHARED_IDMAP.reset();
   for (let i = 0; i < o.refs.length; i++) if (!idmap.check(o.refs[i]!.id, c.refs[i]!.id) || o.refs[i]!.lock !== c.refs[i]!.lock) return false;
   for (let fi = 0; fi < o.frames.length; fi++) {
     const of = o.frames[fi]!;

@@ -16,7 +16,7 @@
 import { helperChangesPktData } from '../helpers/protos.js';
 import {
   BPF_ABS, BPF_ALU, BPF_ALU64, BPF_CALL, BPF_EXIT, BPF_IND, BPF_JA, BPF_JCOND, BPF_JMP, BPF_JMP32, BPF_LD, BPF_LDX,
-  BPF_MEM, BPF_MEMSX, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, INSN_SIZE, LDDW, aluOp, cls, mode, readSlot, type Insn,
+  BPF_MEM, BPF_MEMSX, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, INSN_SIZE, LDDW, aluOp, cls, mode, decodeSlots, type Insn,
   isPseudoCall,
 } from '../vm/isa.js';
 
@@ -102,13 +102,6 @@ export const ASYNC_CALLBACK_HELPERS: ReadonlySet<number> = new Set([170]);
 const EINVAL = 22;
 const E2BIG = 7;
 
-function slots(code: Uint8Array): Insn[] {
-  const n = Math.floor(code.byteLength / INSN_SIZE);
-  const out: Insn[] = new Array<Insn>(n);
-  for (let pc = 0; pc < n; pc++) out[pc] = readSlot(code, pc);
-  return out;
-}
-
 const isPseudoFunc = (i: Insn): boolean => i.op === LDDW && i.src === BPF_PSEUDO_FUNC;
 const isHelperCall = (i: Insn): boolean => i.op === (BPF_JMP | BPF_CALL) && i.src === 0;
 
@@ -119,7 +112,7 @@ const isHelperCall = (i: Insn): boolean => i.op === (BPF_JMP | BPF_CALL) && i.sr
  */
 export function checkStructure(code: Uint8Array, opts: { bpfCapable?: boolean; decoded?: Insn[] } = {}): StructureResult {
   const bpfCapable = opts.bpfCapable ?? true;
-  const insns = opts.decoded ?? slots(code);
+  const insns = opts.decoded ?? decodeSlots(code);
   const n = insns.length;
   const isInsn = new Uint8Array(n);
   const prunePoint = new Uint8Array(n);

@@ -141,6 +141,36 @@ export function readSlot(code: Uint8Array, pc: number): Insn {
 }
 
 /**
+ * One record per 8-byte slot, for the verifier's passes (which index instructions by slot): an `lddw`'s
+ * record also carries its second slot's fields (`imm64hi`, `next`), and that slot keeps its own raw record.
+ * Every record has the same shape, so code reading them stays monomorphic. No validation.
+ */
+export function decodeSlots(code: Uint8Array): Insn[] {
+  const n = Math.floor(code.byteLength / INSN_SIZE);
+  const out: Insn[] = [];
+  for (let pc = 0; pc < n; pc++) {
+    const o = pc * INSN_SIZE;
+    const regs = code[o + 1]!;
+    const op = code[o]!;
+    const wide = op === LDDW && pc + 1 < n;
+    const o2 = o + INSN_SIZE;
+    out.push({
+      pc,
+      op,
+      dst: regs & 0x0f,
+      src: regs >> 4,
+      off: ((code[o + 2]! | (code[o + 3]! << 8)) << 16) >> 16,
+      imm: code[o + 4]! | (code[o + 5]! << 8) | (code[o + 6]! << 16) | (code[o + 7]! << 24),
+      imm64hi: wide ? code[o2 + 4]! | (code[o2 + 5]! << 8) | (code[o2 + 6]! << 16) | (code[o2 + 7]! << 24) : undefined,
+      next: wide
+        ? { op: code[o2]!, dst: code[o2 + 1]! & 0x0f, src: code[o2 + 1]! >> 4, off: ((code[o2 + 2]! | (code[o2 + 3]! << 8)) << 16) >> 16 }
+        : undefined,
+    });
+  }
+  return out;
+}
+
+/**
  * Decodes raw bytecode into instruction records, one per instruction (an `lddw` is one record covering two
  * slots). Structural problems are reported through `BpfDecodeError`; semantic validity is `validate`'s job.
  */
