@@ -134,12 +134,6 @@ interface StackElem {
   shared: boolean;
 }
 
-interface Explored {
-  st: VerifierState;
-  hit: number;
-  miss: number;
-}
-
 interface ArgMeta {
   map: MapSpec | null;
   rawMode: boolean;
@@ -446,8 +440,8 @@ export class Verifier {
   branchStack: StackElem[] = [];
   /** The latest state added to `explored` (snapshot() shares its unchanged registers). */
   private lastExplored: VerifierState | null = null;
-  /** Explored states by instruction index (an array: a program has states at up to thousands of indices). */
-  explored: (Explored[] | undefined)[] = [];
+  /** Explored states by bucket (an array: a program has states at up to thousands of indices). */
+  explored: (VerifierState[] | undefined)[] = [];
   totalStates = 0;
   curStates = 0;
   /** Evicted states still referenced (the kernel's free list; count for peak_states until freed). */
@@ -485,7 +479,7 @@ export class Verifier {
     this.n = Math.floor(code.byteLength / 8);
     // one slot per bucket from the start: writes at scattered indices would turn a growing array into a
     // (much slower) dictionary
-    this.explored = new Array<Explored[] | undefined>(this.n).fill(undefined);
+    this.explored = new Array<VerifierState[] | undefined>(this.n).fill(undefined);
     this.slots = decodeSlots(code);
     this.log = new VLog(opts.logLevel);
     this.progType = opts.progType;
@@ -927,20 +921,20 @@ export class Verifier {
   }
 
   /** The `hit:` of is_state_visited: the current path is pruned against `sl`. */
-  private visitedHit(sl: Explored, idx: number, loop: boolean, live: (fi: number) => number, stackLive: bigint): true {
+  private visitedHit(sl: VerifierState, idx: number, loop: boolean, live: (fi: number) => number, stackLive: bigint): true {
     sl.hit++;
     // what the matched state needed precise, this path needs precise too
     if (this.jmpPoint[idx]) this.pushHist(0, null);
-    this.precision.propagate(sl.st, live, stackLive);
+    this.precision.propagate(sl, live, stackLive);
     if (!loop) return true;
     // add_scc_backedge: what the loop needs precise is propagated again when the loop is done
-    const key = this.sccCallchain(sl.st);
+    const key = this.sccCallchain(sl);
     const visit = key === null ? undefined : this.sccVisits.get(key);
     if (visit) {
       if (this.log.level & BPF_LOG_LEVEL2) this.log.verbose(`SCC backedge ${key}\n`);
       const b = this.cur.clone();
       b.insnIdx = idx;
-      visit.backedges.push({ st: b, equal: sl.st });
+      visit.backedges.push({ st: b, equal: sl });
       this.numBackedges++;
       if (this.curStates + this.numBackedges > this.peakStates) this.peakStates = this.curStates + this.numBackedges;
     }
@@ -967,33 +961,33 @@ export class Verifier {
     for (let k = 0; list !== undefined && k < list.length; k++) {
       const sl = list[k]!;
       statesCnt++;
-      if (sl.st.insnIdx !== idx) continue;
+      if (sl.insnIdx !== idx) continue;
       let loopHit = false;
-      if (sl.st.branches && this.structure.callsCallback[idx]) {
+      if (sl.branches && this.structure.callsCallback[idx]) {
         // a callback call visited again after the callback returned: converged when nothing new is possible
-        if (statesEqual(sl.st, this.cur, liveAt, this.priv, stackLiveAt, true)) loopHit = true;
+        if (statesEqual(sl, this.cur, liveAt, this.priv, stackLiveAt, true)) loopHit = true;
         else if (!forceNewState && this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
       }
       if (loopHit) return this.visitedHit(sl, idx, true, liveAt, stackLiveAt);
-      if (sl.st.branches && this.structure.callsCallback[idx]) {
+      if (sl.branches && this.structure.callsCallback[idx]) {
         // skip_inf_loop_check
-      } else if (sl.st.branches && sl.st.cur.inAsyncCallbackFn && sl.st.cur.asyncEntryCnt !== this.cur.cur.asyncEntryCnt) {
+      } else if (sl.branches && sl.cur.inAsyncCallbackFn && sl.cur.asyncEntryCnt !== this.cur.cur.asyncEntryCnt) {
         if (!forceNewState && this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
-      } else if (sl.st.branches) {
-        if (sl.st.callbackUnrollDepth === this.cur.callbackUnrollDepth && statesExact(sl.st, this.cur)) {
+      } else if (sl.branches) {
+        if (sl.callbackUnrollDepth === this.cur.callbackUnrollDepth && statesExact(sl, this.cur)) {
           const msg = `infinite loop detected at insn ${idx}`;
           this.verboseLinfo(idx, '; ');
           this.log.verbose(msg + '\n');
           const fi = this.cur.frames.length - 1;
           this.log.verbose('cur state:' + formatState(this.cur, fi, null) + '\n');
-          this.log.verbose('old state:' + formatState(sl.st, fi, null) + '\n');
+          this.log.verbose('old state:' + formatState(sl, fi, null) + '\n');
           throw new VerifierError(this.insnIdx, msg, EINVAL);
         }
         if (!forceNewState && this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
       } else {
         // a state of a loop still being explored may lack marks of paths not yet taken: compare ranges
-        const loop = this.incompleteReadMarks(sl.st);
-        if (statesEqual(sl.st, this.cur, liveAt, this.priv, stackLiveAt, loop)) return this.visitedHit(sl, idx, loop, liveAt, stackLiveAt);
+        const loop = this.incompleteReadMarks(sl);
+        if (statesEqual(sl, this.cur, liveAt, this.priv, stackLiveAt, loop)) return this.visitedHit(sl, idx, loop, liveAt, stackLiveAt);
       }
       // misses only count when a new state is going to be added; states that keep missing are evicted
       if (addNewState) sl.miss++;
@@ -1002,8 +996,8 @@ export class Verifier {
         k--;
         // a state some unfinished path still descends from is only freed later (the kernel's free list):
         // it still counts for peak_states
-        if (!sl.st.branches && !this.incompleteReadMarks(sl.st)) this.curStates--;
-        else this.freeList.add(sl.st);
+        if (!sl.branches && !this.incompleteReadMarks(sl)) this.curStates--;
+        else this.freeList.add(sl);
       }
     }
     if (statesCnt > this.maxStatesPerInsn) this.maxStatesPerInsn = statesCnt;
@@ -1022,8 +1016,8 @@ export class Verifier {
     this.cur.dfsDepth = st.dfsDepth + 1;
     this.cur.hist = [];
     this.maybeEnterScc(st);
-    if (list === undefined) this.explored[bucket] = [{ st, hit: 0, miss: 0 }];
-    else list.push({ st, hit: 0, miss: 0 });
+    if (list === undefined) this.explored[bucket] = [st];
+    else list.push(st);
     this.totalStates++;
     this.curStates++;
     if (this.curStates + this.numBackedges > this.peakStates) this.peakStates = this.curStates + this.numBackedges;
@@ -2366,7 +2360,7 @@ export class Verifier {
     const list = this.explored[this.exploredBucket(idx, st.cur.callsite)];
     if (!list) return null;
     for (let k = list.length - 1; k >= 0; k--) {
-      const o = list[k]!.st;
+      const o = list[k]!;
       if (o.insnIdx === idx && o.branches && sameCallsites(o, st) && o.dfsDepth < st.dfsDepth) return o;
     }
     return null;

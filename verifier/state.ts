@@ -220,6 +220,11 @@ export class StackSlot {
   }
 }
 
+/** The stack of an explored state that has none (never grown: explored states are not modified). */
+const EMPTY_STACK: StackSlot[] = Object.freeze([]) as unknown as StackSlot[];
+/** The reference list of an explored state that holds none. */
+const EMPTY_REFS: Ref[] = Object.freeze([]) as unknown as Ref[];
+
 export class FuncState {
   regs: RegState[] = [];
   /** stack[spi] covers fp-8*(spi+1) .. fp-8*spi-1. */
@@ -251,17 +256,30 @@ export class FuncState {
     return f;
   }
 
-  /** clone() for a copy that nobody modifies: registers and slots identical to `prev`'s are shared with it. */
+  /**
+   * clone() for a copy that nobody modifies: registers and slots identical to `prev`'s are shared with it, and
+   * an empty stack is one shared frozen array (explored states are most of a long verification's memory).
+   */
   snapshot(prev: FuncState | undefined): FuncState {
     const f = new FuncState(false);
-    f.regs = this.regs.map((r, i) => {
-      const p = prev?.regs[i];
-      return p !== undefined && p.identical(r) ? p : r.clone();
-    });
-    f.stack = this.stack.map((s, i) => {
-      const p = prev?.stack[i];
-      return p !== undefined && p.identical(s) ? p : s.clone();
-    });
+    const regs = this.regs;
+    const pregs = prev?.regs;
+    const nr: RegState[] = new Array<RegState>(regs.length);
+    for (let i = 0; i < regs.length; i++) {
+      const r = regs[i]!;
+      const p = pregs?.[i];
+      nr[i] = p !== undefined && p.identical(r) ? p : r.clone();
+    }
+    f.regs = nr;
+    if (this.stack.length === 0) {
+      f.stack = EMPTY_STACK;
+    } else {
+      const pstack = prev?.stack;
+      f.stack = this.stack.map((s, i) => {
+        const p = pstack?.[i];
+        return p !== undefined && p.identical(s) ? p : s.clone();
+      });
+    }
     f.copyFrameInfo(this);
     return f;
   }
@@ -333,6 +351,9 @@ export class VerifierState {
   callbackUnrollDepth = 0;
   /** Jump history of the segment (precision back-tracking walks it backwards). */
   hist: HistEntry[] = [];
+  /** As an explored state: how often it pruned a path, and how often it was compared in vain (eviction). */
+  hit = 0;
+  miss = 0;
 
   get cur(): FuncState {
     return this.frames[this.frames.length - 1]!;
@@ -340,7 +361,8 @@ export class VerifierState {
 
   clone(): VerifierState {
     const v = new VerifierState();
-    for (const f of this.frames) v.frames.push(f.clone());
+    // map() makes arrays of the exact length (push() would reserve room for 17 elements)
+    v.frames = this.frames.map((f) => f.clone());
     this.copyStateInfo(v);
     // entries are shared, as the kernel's branches share its history array up to the fork
     v.hist = this.hist.slice();
@@ -354,10 +376,15 @@ export class VerifierState {
    */
   snapshot(prev: VerifierState | null): VerifierState {
     const v = new VerifierState();
-    for (let i = 0; i < this.frames.length; i++) v.frames.push(this.frames[i]!.snapshot(prev?.frames[i]));
+    const frames = this.frames;
+    const nf: FuncState[] = new Array<FuncState>(frames.length);
+    for (let i = 0; i < frames.length; i++) nf[i] = frames[i]!.snapshot(prev?.frames[i]);
+    v.frames = nf;
     this.copyStateInfo(v);
-    // the caller starts a fresh history for the current state: the snapshot keeps this one
-    v.hist = this.hist;
+    if (v.refs.length === 0) v.refs = EMPTY_REFS;
+    // the caller starts a fresh history for the current state; the snapshot keeps a copy of exactly the
+    // entries (the array grown by pushes has room for many more)
+    v.hist = this.hist.slice();
     return v;
   }
 
