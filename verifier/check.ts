@@ -26,12 +26,12 @@ import { helperCallMessage } from '../helpers/availability.js';
 import { helperName } from '../helpers/ids.js';
 import { protoFor, type ArgType, type HelperProto } from '../helpers/protos.js';
 import type { MapSpec } from '../src/spec.js';
-import { formatLine } from '../vm/disasm.js';
+import { formatLineAt } from '../vm/disasm.js';
 import {
   BPF_ABS, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_CMPXCHG, BPF_DW, BPF_EXIT, BPF_FETCH, BPF_IND, BPF_JA,
   BPF_JCOND, BPF_JMP, BPF_JMP32, BPF_K, BPF_LD, BPF_LDX, BPF_MEM, BPF_MEMSX, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC,
   BPF_PSEUDO_KFUNC_CALL, BPF_ST, BPF_STX, BPF_TO_LE, BPF_W, BPF_X, BPF_XCHG, LDDW, aluOp, cls, decodeSlots, mode, size,
-  sizeBytes, srcBit, type Insn,
+  sizeBytes, srcBit, type InsnCode,
   isPseudoCall,
 } from '../vm/isa.js';
 import { ctxAccess, sockAccess, type CtxRegType, type SockRegType } from './ctx.js';
@@ -195,7 +195,7 @@ const COMPATIBLE: Record<string, [RegType, string][]> = {
 /** The registers an instruction reads (low 16 bits) and writes (high 16 bits). */
 const ud = (use: number, def: number): number => use | (def << 16);
 
-function insnUseDef(i: Insn, nextSlot: Insn | undefined, progType: number): number {
+function insnUseDef(i: InsnCode, nextSlot: InsnCode | undefined, progType: number): number {
   const c = cls(i.op);
   const d = 1 << i.dst;
   const s = 1 << i.src;
@@ -245,7 +245,7 @@ function insnUseDef(i: Insn, nextSlot: Insn | undefined, progType: number): numb
 
 /** Successors of one instruction (insn_successors) in SUCC[0..count-1]; returns the count. */
 const SUCC = new Int32Array(2);
-function successorsOf(slots: Insn[], isInsn: Uint8Array, pc: number): number {
+function successorsOf(slots: InsnCode[], isInsn: Uint8Array, pc: number): number {
   if (!isInsn[pc]) return 0;
   const i = slots[pc]!;
   const c = cls(i.op);
@@ -269,7 +269,7 @@ function successorsOf(slots: Insn[], isInsn: Uint8Array, pc: number): number {
 }
 
 /** insn_successors: fallthrough first, then the jump target; none after exit; a call falls through. */
-export function insnSuccessors(slots: Insn[], isInsn: Uint8Array): (readonly number[])[] {
+export function insnSuccessors(slots: InsnCode[], isInsn: Uint8Array): (readonly number[])[] {
   const n = slots.length;
   const succ: (readonly number[])[] = new Array(n);
   for (let pc = 0; pc < n; pc++) {
@@ -351,7 +351,7 @@ export interface SuccColumns {
   s1: Int32Array;
 }
 
-export function succColumns(slots: Insn[], isInsn: Uint8Array): SuccColumns {
+export function succColumns(slots: InsnCode[], isInsn: Uint8Array): SuccColumns {
   const n = slots.length;
   const s0 = new Int32Array(n).fill(-1);
   const s1 = new Int32Array(n).fill(-1);
@@ -363,7 +363,7 @@ export function succColumns(slots: Insn[], isInsn: Uint8Array): SuccColumns {
   return { s0, s1 };
 }
 
-export function computeLiveRegs(slots: Insn[], isInsn: Uint8Array, progType: number, succ: SuccColumns = succColumns(slots, isInsn)): Uint16Array {
+export function computeLiveRegs(slots: InsnCode[], isInsn: Uint8Array, progType: number, succ: SuccColumns = succColumns(slots, isInsn)): Uint16Array {
   const n = slots.length;
   const liveIn = new Uint16Array(n);
   const use = new Uint16Array(n);
@@ -420,7 +420,7 @@ const MAP_STRUCT_NAME: Record<number, string> = {
 // ---- the executor ----------------------------------------------------------------------------------------
 
 export class Verifier {
-  readonly slots: Insn[];
+  readonly slots: InsnCode[];
   readonly n: number;
   readonly log: VLog;
   readonly progType: number;
@@ -664,7 +664,7 @@ export class Verifier {
         if (!this.structure.isInsn[pc]) continue;
         let m = '';
         for (let r = 0; r < 10; r++) m += this.live[pc]! & (1 << r) ? String(r) : '.';
-        const line = formatLine(this.slots[pc]!, { imm: (i, full) => this.lddwText(i, full) });
+        const line = formatLineAt(pc, this.slots[pc]!, { imm: (i, full) => this.lddwText(i, full) });
         const sccCol = scc[pc] ? `${String(scc[pc]).padStart(3)} ` : '    ';
         this.log.verbose(`${sccCol}${String(pc).padStart(3)}: ${m} ${line.slice(line.indexOf(' ') + 1)}\n`);
       }
@@ -682,7 +682,7 @@ export class Verifier {
   }
 
   /** The kernel prints the map's address (unknown here: `map[idx:N]`), or 0x0 without allow_ptr_leaks. */
-  private lddwText(i: Insn, full: bigint): string | undefined {
+  private lddwText(i: InsnCode, full: bigint): string | undefined {
     // a callback's address is printed as the raw immediate (the callback's offset), root or not
     if (i.src === BPF_PSEUDO_FUNC) return `0x${BigInt.asUintN(64, full).toString(16)}`;
     if (!this.priv && i.src !== 0) return '0x0';
@@ -740,7 +740,7 @@ export class Verifier {
           if (this.scratch.any()) this.printInsnState(this.cur.frames.length - 1);
           this.verboseLinfo(idx, '; ');
           const start = this.log.pos;
-          this.log.verbose(formatLine(insn, { imm: (i, full) => this.lddwText(i, full) }) + '\n');
+          this.log.verbose(formatLineAt(idx, insn, { imm: (i, full) => this.lddwText(i, full) }) + '\n');
           this.log.prevInsnPrintPos = this.log.pos - start;
           this.log.prevLogPos = this.log.pos;
         }
@@ -901,7 +901,7 @@ export class Verifier {
 
   /** The instruction text of a `mark_precise` line. */
   insnText(pc: number): string {
-    return formatLine(this.slots[pc]!, { imm: (i, full) => this.lddwText(i, full) });
+    return formatLineAt(pc, this.slots[pc]!, { imm: (i, full) => this.lddwText(i, full) });
   }
 
   /** mark_chain_precision for a register of the current frame (a scalar whose value a decision relied on). */
@@ -1029,7 +1029,7 @@ export class Verifier {
   // -- per-instruction dispatch (do_check_insn) --
 
   /** Returns 'next' (insnIdx already advanced), 'exit' (path ended) or 'return' (returned from a subprog). */
-  private doCheckInsn(insn: Insn): 'next' | 'exit' | 'return' {
+  private doCheckInsn(insn: InsnCode): 'next' | 'exit' | 'return' {
     const c = cls(insn.op);
     if (c === BPF_ALU || c === BPF_ALU64) {
       this.checkAluOp(insn);
@@ -1123,7 +1123,7 @@ export class Verifier {
 
   // -- ALU (check_alu_op) --
 
-  private checkAluOp(insn: Insn): void {
+  private checkAluOp(insn: InsnCode): void {
     const op = aluOp(insn.op);
     const alu64 = cls(insn.op) === BPF_ALU64;
     const x = srcBit(insn.op) === BPF_X;
@@ -1233,7 +1233,7 @@ export class Verifier {
     }
   }
 
-  private adjustRegMinMaxVals(insn: Insn): void {
+  private adjustRegMinMaxVals(insn: InsnCode): void {
     const op = aluOp(insn.op);
     const alu64 = cls(insn.op) === BPF_ALU64;
     const dst = this.regs[insn.dst]!;
@@ -1313,7 +1313,7 @@ export class Verifier {
     if (reg.s.smin >= BPF_MAX_VAR_OFF || reg.s.smin <= -BPF_MAX_VAR_OFF) this.fail(`value ${reg.s.smin} makes ${ptrType} pointer be out of bounds`, EINVAL);
   }
 
-  private adjustPtrMinMaxVals(insn: Insn, ptr: RegState, off: RegState, dstIsOff: boolean): void {
+  private adjustPtrMinMaxVals(insn: InsnCode, ptr: RegState, off: RegState, dstIsOff: boolean): void {
     const op = aluOp(insn.op);
     const dstno = insn.dst;
     const dst = this.regs[dstno]!;
@@ -1452,7 +1452,7 @@ export class Verifier {
   }
 
   /** sanitize_ptr_alu without bypass_spec_v1 (the non-speculative checks only; see sanitize_err). */
-  private sanitizePtrAlu(insn: Insn, ptr: RegState, off: RegState, dstIsOff: boolean): void {
+  private sanitizePtrAlu(insn: InsnCode, ptr: RegState, off: RegState, dstIsOff: boolean): void {
     const op = aluOp(insn.op);
     const err = 'pointer arithmetic with it prohibited for !root';
     const o = off.s;
@@ -1513,7 +1513,7 @@ export class Verifier {
     }
   }
 
-  checkMemAccess(regno: number, off: number, sz: number, write: boolean, valueRegno: number, strictOnce: boolean, ldsx: boolean, insn?: Insn): void {
+  checkMemAccess(regno: number, off: number, sz: number, write: boolean, valueRegno: number, strictOnce: boolean, ldsx: boolean, insn?: InsnCode): void {
     const regs = this.regs;
     const reg = regs[regno]!;
     this.checkPtrAlignment(reg, off, sz, strictOnce);
@@ -1727,7 +1727,7 @@ export class Verifier {
     if (frame === this.cur.cur && spi < 64) this.scratch.stack |= 1n << BigInt(spi);
   }
 
-  private checkStackWrite(reg: RegState, off: number, sz: number, valueRegno: number, insn?: Insn): void {
+  private checkStackWrite(reg: RegState, off: number, sz: number, valueRegno: number, insn?: InsnCode): void {
     const state = this.frameOf(reg);
     if (tnumIsConst(reg.s.varOff)) {
       this.checkStackWriteFixedOff(state, off + Number(BigInt.asIntN(64, reg.s.varOff.value)), sz, valueRegno, insn);
@@ -1740,7 +1740,7 @@ export class Verifier {
     return r.type !== RegType.SCALAR_VALUE && r.type !== RegType.NOT_INIT;
   }
 
-  private checkStackWriteFixedOff(state: FuncState, off: number, sz: number, valueRegno: number, insn?: Insn): void {
+  private checkStackWriteFixedOff(state: FuncState, off: number, sz: number, valueRegno: number, insn?: InsnCode): void {
     const slot = -off - 1;
     const spi = Math.floor(slot / 8);
     const st = state.stack[spi]!;
@@ -1924,7 +1924,7 @@ export class Verifier {
 
   // -- atomics (check_atomic) --
 
-  private checkAtomic(insn: Insn): void {
+  private checkAtomic(insn: InsnCode): void {
     const imm = insn.imm;
     const okOps = [BPF_ADD, BPF_ADD | BPF_FETCH, BPF_AND, BPF_AND | BPF_FETCH, BPF_OR, BPF_OR | BPF_FETCH, BPF_XOR, BPF_XOR | BPF_FETCH, BPF_XCHG, BPF_CMPXCHG];
     if (!okOps.includes(imm)) this.fail(`BPF_ATOMIC uses invalid atomic opcode ${(imm >>> 0).toString(16).padStart(2, '0')}`, EINVAL);
@@ -1955,7 +1955,7 @@ export class Verifier {
 
   // -- LD_IMM64 / LD_ABS --
 
-  private checkLdImm(insn: Insn): void {
+  private checkLdImm(insn: InsnCode): void {
     if (insn.off !== 0) this.fail('BPF_LD_IMM64 uses reserved fields', EINVAL);
     const dst = this.checkRegDst(insn.dst, true);
     if (insn.src === 0) {
@@ -1983,7 +1983,7 @@ export class Verifier {
     }
   }
 
-  private checkLdAbs(insn: Insn): void {
+  private checkLdAbs(insn: InsnCode): void {
     if (this.progType !== PT.SOCKET_FILTER && this.progType !== PT.SCHED_CLS && this.progType !== PT.SCHED_ACT) {
       this.fail('BPF_LD_[ABS|IND] instructions not allowed for this program type', EINVAL);
     }
@@ -2006,7 +2006,7 @@ export class Verifier {
 
   // -- conditional jumps (check_cond_jmp_op) --
 
-  private checkCondJmpOp(insn: Insn): void {
+  private checkCondJmpOp(insn: InsnCode): void {
     const op = aluOp(insn.op);
     if (op === BPF_JA || op > BPF_JCOND) this.fail(`invalid BPF_JMP/JMP32 opcode ${op.toString(16)}`, EINVAL);
     const regs = this.regs;
@@ -2239,7 +2239,7 @@ export class Verifier {
     r.range = open ? BEYOND_PKT_END : AT_PKT_END;
   }
 
-  private tryMatchPktPointers(insn: Insn, dst: RegState, src: RegState, thisB: VerifierState, otherB: VerifierState): boolean {
+  private tryMatchPktPointers(insn: InsnCode, dst: RegState, src: RegState, thisB: VerifierState, otherB: VerifierState): boolean {
     if (srcBit(insn.op) !== BPF_X || cls(insn.op) === BPF_JMP32) return false;
     const isInitPkt = (r: RegState) => r.type === RegType.PTR_TO_PACKET && r.off === 0 && tnumIsConst(r.s.varOff) && r.s.varOff.value === 0n;
     const dstFirst = (dst.type === RegType.PTR_TO_PACKET && src.type === RegType.PTR_TO_PACKET_END) ||
@@ -2293,7 +2293,7 @@ export class Verifier {
 
   // -- calls --
 
-  private checkFuncCall(insn: Insn): void {
+  private checkFuncCall(insn: InsnCode): void {
     const st = this.cur;
     const target = this.insnIdx + insn.imm + 1;
     if (st.frames.length >= MAX_CALL_FRAMES) this.fail(`the call stack of ${st.frames.length + 1} frames is too deep`, E2BIG);
@@ -2470,7 +2470,7 @@ export class Verifier {
 
   // -- helpers (check_helper_call) --
 
-  private checkHelperCall(insn: Insn): void {
+  private checkHelperCall(insn: InsnCode): void {
     const id = insn.imm;
     if (id < 0 || id >= 212) this.fail(helperCallMessage('invalidFunc', id).replace(/^invalid func [^#]*#/, 'invalid func unknown#'), EINVAL);
     const proto = protoFor(this.progType, id, { privileged: this.priv, expectedAttachType: this.opts.attachType });

@@ -19,7 +19,7 @@
 
 import {
   BPF_ABS, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_CMPXCHG, BPF_END, BPF_EXIT, BPF_FETCH, BPF_IMM, BPF_IND, BPF_JMP,
-  BPF_JMP32, BPF_LD, BPF_LDX, BPF_MOV, BPF_NEG, BPF_PSEUDO_CALL, BPF_ST, BPF_STX, BPF_X, aluOp, cls, mode, srcBit, type Insn,
+  BPF_JMP32, BPF_LD, BPF_LDX, BPF_MOV, BPF_NEG, BPF_PSEUDO_CALL, BPF_ST, BPF_STX, BPF_X, aluOp, cls, mode, srcBit, type InsnCode,
   isPseudoCall,
 } from '../vm/isa.js';
 import { BPF_LOG_LEVEL2, type VLog } from './log.js';
@@ -58,7 +58,7 @@ export interface HistEntry {
 
 /** What the back-tracker needs from the executor. */
 export interface PrecisionHost {
-  readonly slots: Insn[];
+  readonly slots: InsnCode[];
   readonly log: VLog;
   /** bpf_capable: without it every scalar is precise and no back-tracking happens. */
   readonly priv: boolean;
@@ -171,7 +171,7 @@ function isSpilledScalar(st: { types: number[]; spilled: { type: RegType } }): b
   return st.types[7] === Slot.SPILL && st.spilled.type === RegType.SCALAR_VALUE;
 }
 
-const isAtomicFetch = (i: Insn): boolean => cls(i.op) === BPF_STX && mode(i.op) === BPF_ATOMIC && (i.imm & BPF_FETCH) !== 0;
+const isAtomicFetch = (i: InsnCode): boolean => cls(i.op) === BPF_STX && mode(i.op) === BPF_ATOMIC && (i.imm & BPF_FETCH) !== 0;
 
 export class Precision {
   private bt = new Backtrack();

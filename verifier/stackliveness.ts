@@ -14,7 +14,7 @@
 import type { SuccColumns } from './check.js';
 import {
   BPF_ADD, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_EXIT, BPF_JMP, BPF_JMP32, BPF_LD, BPF_LDX, BPF_MOV, BPF_PSEUDO_CALL, BPF_ST,
-  BPF_STX, BPF_SUB, BPF_X, LDDW, aluOp, cls, mode, size, sizeBytes, srcBit, type Insn,
+  BPF_STX, BPF_SUB, BPF_X, LDDW, aluOp, cls, mode, size, sizeBytes, srcBit, type InsnCode,
   isPseudoCall, BPF_PSEUDO_FUNC,
 } from '../vm/isa.js';
 
@@ -57,7 +57,7 @@ const noSlotLive = (): bigint => 0n;
  * Live stack slots (bit spi = fp-8*(spi+1)) before an instruction, or null when the program is not analysed
  * (every slot live).
  */
-export function computeStackLive(slots: Insn[], isInsn: Uint8Array, succ: SuccColumns): ((pc: number) => bigint) | null {
+export function computeStackLive(slots: InsnCode[], isInsn: Uint8Array, succ: SuccColumns): ((pc: number) => bigint) | null {
   const n = slots.length;
   let usesFp = false;
   for (let pc = 0; pc < n; pc++) {

@@ -16,7 +16,7 @@
 import { helperChangesPktData } from '../helpers/protos.js';
 import {
   BPF_ABS, BPF_ALU, BPF_ALU64, BPF_CALL, BPF_EXIT, BPF_IND, BPF_JA, BPF_JCOND, BPF_JMP, BPF_JMP32, BPF_LD, BPF_LDX,
-  BPF_MEM, BPF_MEMSX, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, INSN_SIZE, LDDW, aluOp, cls, mode, decodeSlots, type Insn,
+  BPF_MEM, BPF_MEMSX, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, INSN_SIZE, LDDW, aluOp, cls, mode, decodeSlots, type InsnCode,
   isPseudoCall,
 } from '../vm/isa.js';
 
@@ -102,15 +102,15 @@ export const ASYNC_CALLBACK_HELPERS: ReadonlySet<number> = new Set([170]);
 const EINVAL = 22;
 const E2BIG = 7;
 
-const isPseudoFunc = (i: Insn): boolean => i.op === LDDW && i.src === BPF_PSEUDO_FUNC;
-const isHelperCall = (i: Insn): boolean => i.op === (BPF_JMP | BPF_CALL) && i.src === 0;
+const isPseudoFunc = (i: InsnCode): boolean => i.op === LDDW && i.src === BPF_PSEUDO_FUNC;
+const isHelperCall = (i: InsnCode): boolean => i.op === (BPF_JMP | BPF_CALL) && i.src === 0;
 
 /**
  * Runs the structural passes over raw bytecode. `bpfCapable` (CAP_BPF; always true for the socket program
  * types, which need it to load) allows back-edges, i.e. bounded loops, which the symbolic executor then checks.
  * `decoded`: the slots of `code` already decoded (readSlot), to save a second decoding pass.
  */
-export function checkStructure(code: Uint8Array, opts: { bpfCapable?: boolean; decoded?: Insn[] } = {}): StructureResult {
+export function checkStructure(code: Uint8Array, opts: { bpfCapable?: boolean; decoded?: InsnCode[] } = {}): StructureResult {
   const bpfCapable = opts.bpfCapable ?? true;
   const insns = opts.decoded ?? decodeSlots(code);
   const n = insns.length;

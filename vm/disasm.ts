@@ -14,7 +14,7 @@ import { helperName } from '../helpers/ids.js';
 import {
   BPF_ABS, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_CMPXCHG, BPF_DW, BPF_END, BPF_EXIT, BPF_FETCH,
   BPF_IND, BPF_JA, BPF_JCOND, BPF_JMP, BPF_JMP32, BPF_LD, BPF_LDX, BPF_MEM, BPF_MEMSX, BPF_MOV, BPF_NEG,
-  BPF_ST, BPF_STX, BPF_TO_BE, BPF_X, BPF_XCHG, LDDW, aluOp, cls, decode, mode, size, srcBit, type Insn,
+  BPF_ST, BPF_STX, BPF_TO_BE, BPF_X, BPF_XCHG, LDDW, aluOp, cls, decode, mode, size, srcBit, type Insn, type InsnCode,
 } from './isa.js';
 
 export const ALU_STRING: Record<number, string> = {
@@ -32,17 +32,18 @@ export const JMP_STRING: Record<number, string> = {
 };
 const CLASS_STRING = ['ld', 'ldx', 'st', 'stx', 'alu', 'jmp', 'jmp32', 'alu64'];
 
-export interface DisasmOptions {
+/** `I`: the records being printed (the verifier prints position-free InsnCode records). */
+export interface DisasmOptions<I extends InsnCode = Insn> {
   /** Text for an lddw immediate (the kernel's cb_imm). Return undefined for the default. */
-  imm?: (insn: Insn, full: bigint) => string | undefined;
+  imm?: (insn: I, full: bigint) => string | undefined;
   /** Name for a call (the kernel's cb_call), e.g. a kfunc's name. Return undefined for the default. */
-  call?: (insn: Insn) => string | undefined;
+  call?: (insn: I) => string | undefined;
 }
 
 const sgn = (v: number): string => (v >= 0 ? `+${v}` : `${v}`);
 const hex32 = (v: number): string => '0x' + (v >>> 0).toString(16);
 
-function lddwText(i: Insn, opts: DisasmOptions): string {
+function lddwText<I extends InsnCode>(i: I, opts: DisasmOptions<I>): string {
   const full = (BigInt.asUintN(32, BigInt(i.imm64hi ?? 0)) << 32n) | BigInt(i.imm >>> 0);
   const custom = opts.imm?.(i, full);
   if (custom !== undefined) return custom;
@@ -58,7 +59,7 @@ function lddwText(i: Insn, opts: DisasmOptions): string {
 }
 
 /** The kernel's text for one instruction, without the `(op) ` prefix. */
-export function formatInsn(i: Insn, opts: DisasmOptions = {}): string {
+export function formatInsn<I extends InsnCode>(i: I, opts: DisasmOptions<I> = {}): string {
   const c = cls(i.op);
   const w = (k: number): string => (c === BPF_ALU || c === BPF_JMP32 ? 'w' : 'r') + k;
   const hexop = i.op.toString(16).padStart(2, '0');
@@ -133,7 +134,12 @@ export function formatInsn(i: Insn, opts: DisasmOptions = {}): string {
 
 /** `pc: (op) text`, as in verifier logs and bpftool's xlated dump. */
 export function formatLine(i: Insn, opts: DisasmOptions = {}): string {
-  return `${i.pc}: (${i.op.toString(16).padStart(2, '0')}) ${formatInsn(i, opts)}`;
+  return formatLineAt(i.pc, i, opts);
+}
+
+/** formatLine for a record that does not carry its position. */
+export function formatLineAt<I extends InsnCode>(pc: number, i: I, opts: DisasmOptions<I> = {}): string {
+  return `${pc}: (${i.op.toString(16).padStart(2, '0')}) ${formatInsn(i, opts)}`;
 }
 
 /** Disassembles raw bytecode to one `pc: (op) text` line per instruction. */
