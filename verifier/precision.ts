@@ -302,10 +302,14 @@ export class Precision {
               bt.clearReg(i, fr);
               continue;
             }
-            // explored states share unchanged registers with each other: mark a private copy
-            const c = r.clone();
-            c.precise = true;
-            func.regs[i] = c;
+            // explored states share unchanged registers with each other: mark a private copy of a shared one
+            if (r.aliased) {
+              const c = r.clone();
+              c.precise = true;
+              func.regs[i] = c;
+            } else {
+              r.precise = true;
+            }
           }
           for (let i = 0, end = bt.slotEnd(fr); i < end; i++) {
             if (!bt.isSlot(i, fr)) continue;
@@ -317,9 +321,13 @@ export class Precision {
               bt.clearSlot(i, fr);
               continue;
             }
-            const c = s.clone();
-            c.spilled.precise = true;
-            func.stack[i] = c;
+            if (s.aliased) {
+              const c = s.clone();
+              c.spilled.precise = true;
+              func.stack[i] = c;
+            } else {
+              s.spilled.precise = true;
+            }
           }
           if (this.level2) {
             log.verbose(`mark_precise: frame${fr}: parent state regs=${fmtRegMask(bt.regs[fr]!)} stack=${fmtStackMask(bt.stackMask(fr))}: ` +
@@ -356,17 +364,25 @@ export class Precision {
         for (let j = 0; j < 10; j++) {
           const r = f.regs[j]!;
           if (r.type !== RegType.SCALAR_VALUE || r.precise) continue;
-          const c = r.clone();
-          c.precise = true;
-          f.regs[j] = c;
+          if (r.aliased) {
+            const c = r.clone();
+            c.precise = true;
+            f.regs[j] = c;
+          } else {
+            r.precise = true;
+          }
           if (this.level2) log.verbose(`force_precise: frame${i}: forcing r${j} to be precise\n`);
         }
         for (let j = 0; j < f.stack.length; j++) {
           const s = f.stack[j]!;
           if (s.types[7] !== Slot.SPILL || s.spilled.type !== RegType.SCALAR_VALUE || s.spilled.precise) continue;
-          const c = s.clone();
-          c.spilled.precise = true;
-          f.stack[j] = c;
+          if (s.aliased) {
+            const c = s.clone();
+            c.spilled.precise = true;
+            f.stack[j] = c;
+          } else {
+            s.spilled.precise = true;
+          }
           if (this.level2) log.verbose(`force_precise: frame${i}: forcing fp${-(j + 1) * 8} to be precise\n`);
         }
       }

@@ -88,6 +88,11 @@ export class RegState extends ScalarBounds {
   linkOff = 0;
   /** The link came from a 32-bit add/sub (BPF_ADD_CONST32: the delta is applied to the low half, zero-extended). */
   link32 = false;
+  /**
+   * Held by more than one explored state (snapshot() and share() reuse unchanged registers): such a register
+   * is copied before it is marked precise. Not part of the register's value (copyFrom and identical skip it).
+   */
+  aliased = false;
 
   override clone(): RegState {
     const r = new RegState();
@@ -196,6 +201,8 @@ export class StackSlot {
   /** slot_type[0..7]; index 0 is the highest address of the slot. */
   types: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
   spilled = new RegState();
+  /** Held by more than one explored state (see RegState.aliased). */
+  aliased = false;
 
   clone(): StackSlot {
     const s = new StackSlot();
@@ -268,7 +275,12 @@ export class FuncState {
     for (let i = 0; i < regs.length; i++) {
       const r = regs[i]!;
       const p = pregs?.[i];
-      nr[i] = p !== undefined && p.identical(r) ? p : r.clone();
+      if (p !== undefined && p.identical(r)) {
+        p.aliased = true;
+        nr[i] = p;
+      } else {
+        nr[i] = r.clone();
+      }
     }
     f.regs = nr;
     if (this.stack.length === 0) {
@@ -277,7 +289,11 @@ export class FuncState {
       const pstack = prev?.stack;
       f.stack = this.stack.map((s, i) => {
         const p = pstack?.[i];
-        return p !== undefined && p.identical(s) ? p : s.clone();
+        if (p !== undefined && p.identical(s)) {
+          p.aliased = true;
+          return p;
+        }
+        return s.clone();
       });
     }
     f.copyFrameInfo(this);
@@ -289,11 +305,17 @@ export class FuncState {
     if (prev === undefined) return;
     for (let i = 0; i < this.regs.length; i++) {
       const p = prev.regs[i];
-      if (p !== undefined && p.identical(this.regs[i]!)) this.regs[i] = p;
+      if (p !== undefined && p.identical(this.regs[i]!)) {
+        p.aliased = true;
+        this.regs[i] = p;
+      }
     }
     for (let i = 0; i < this.stack.length; i++) {
       const p = prev.stack[i];
-      if (p !== undefined && p.identical(this.stack[i]!)) this.stack[i] = p;
+      if (p !== undefined && p.identical(this.stack[i]!)) {
+        p.aliased = true;
+        this.stack[i] = p;
+      }
     }
   }
 
