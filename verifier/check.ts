@@ -911,6 +911,10 @@ export class Verifier {
 
   // -- pruning (is_state_visited) --
 
+  /** liveAtIdx(frame): the live registers of `frame` at insn liveIdx (one closure for every pruning check). */
+  private liveIdx = 0;
+  private readonly liveAtIdx = (fi: number): number => this.liveMask(fi, this.liveIdx);
+
   private liveMask(fi: number, idx: number): number {
     const frames = this.cur.frames;
     if (fi === frames.length - 1) return this.live[idx]! & 0x3ff;
@@ -956,7 +960,8 @@ export class Verifier {
     let list = this.explored[bucket];
     let statesCnt = 0;
     // the live registers (per frame) and stack slots at idx, once per call rather than per compared state
-    const liveAt = (fi: number): number => this.liveMask(fi, idx);
+    this.liveIdx = idx;
+    const liveAt = this.liveAtIdx;
     const stackLiveAt = this.stackLive?.(idx) ?? -1n;
     for (let k = 0; list !== undefined && k < list.length; k++) {
       const sl = list[k]!;
