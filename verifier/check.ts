@@ -894,8 +894,10 @@ export class Verifier {
       e.linked = linked;
       return;
     }
-    const h: HistEntry = { idx: this.insnIdx, prevIdx: this.histPrevIdx, flags, linked };
-    this.cur.hist.push(h);
+    const cur = this.cur;
+    const h: HistEntry = { idx: this.insnIdx, prevIdx: this.histPrevIdx, flags, linked, prev: cur.histTop };
+    cur.histTop = h;
+    cur.histLen++;
     this.curHistEnt = h;
   }
 
@@ -951,7 +953,7 @@ export class Verifier {
 
   private isStateVisited(idx: number): boolean {
     // a long jump history forces a checkpoint
-    const forceNewState = this.cur.hist.length > 40 || this.structure.forceCheckpoint[idx] === 1;
+    const forceNewState = this.cur.histLen > 40 || this.structure.forceCheckpoint[idx] === 1;
     let addNewState = forceNewState;
     if (this.jmpsProcessed - this.prevJmpsProcessed >= 2 && this.processed - this.prevInsnProcessed >= 8) addNewState = true;
     // explored_state: the kernel's lists are buckets of (idx ^ callsite) % insn_cnt; the bucket's other
@@ -1019,7 +1021,8 @@ export class Verifier {
     this.cur.branches = 1;
     this.cur.firstInsnIdx = idx;
     this.cur.dfsDepth = st.dfsDepth + 1;
-    this.cur.hist = [];
+    this.cur.histTop = null;
+    this.cur.histLen = 0;
     this.maybeEnterScc(st);
     if (list === undefined) this.explored[bucket] = [st];
     else list.push(st);

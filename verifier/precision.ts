@@ -54,6 +54,12 @@ export interface HistEntry {
   prevIdx: number;
   flags: number;
   linked: LinkedReg[] | null;
+  /**
+   * The entry before this one in the same path segment (null: the segment's first). A state holds only its
+   * newest entry; a copied state shares the older entries, as the kernel's branches share their history up
+   * to the fork.
+   */
+  prev: HistEntry | null;
 }
 
 /** What the back-tracker needs from the executor. */
@@ -266,13 +272,13 @@ export class Precision {
         if (lastIdx < 0) {
           throw new BacktrackError(`BUG backtracking func entry subprog ${st.frames[0]!.subprog} reg_mask ${bt.regs[bt.frame]!.toString(16)} stack_mask ${bt.stackMask(bt.frame).toString(16)}`);
         }
-        const hist = st.hist;
-        let histEnd = hist.length;
+        // the newest history entry not yet walked past
+        let top = st.histTop;
         for (let i = lastIdx; ;) {
           if (skipFirst) {
             skipFirst = false;
           } else {
-            const h = histEnd > 0 && hist[histEnd - 1]!.idx === i ? hist[histEnd - 1]! : null;
+            const h = top !== null && top.idx === i ? top : null;
             if (!this.backtrackInsn(i, subseqIdx, h)) {
               this.markAllScalarsPrecise(host.cur);
               bt.reset();
@@ -282,10 +288,10 @@ export class Precision {
           if (bt.empty()) return;
           subseqIdx = i;
           // get_prev_insn_idx
-          if (i === st.firstInsnIdx && (histEnd === 0 || (histEnd === 1 && hist[0]!.idx === i))) break;
-          if (histEnd > 0 && hist[histEnd - 1]!.idx === i) {
-            histEnd--;
-            i = hist[histEnd]!.prevIdx;
+          if (i === st.firstInsnIdx && (top === null || (top.prev === null && top.idx === i))) break;
+          if (top !== null && top.idx === i) {
+            i = top.prevIdx;
+            top = top.prev;
           } else {
             i = i - 1;
           }

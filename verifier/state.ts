@@ -372,7 +372,9 @@ export class VerifierState {
   /** callback_unroll_depth: sync callback visits this path went through (a loop across them is no infinite loop). */
   callbackUnrollDepth = 0;
   /** Jump history of the segment (precision back-tracking walks it backwards). */
-  hist: HistEntry[] = [];
+  /** Newest entry of the jump history of the segment (precision back-tracking walks it backwards), and the count. */
+  histTop: HistEntry | null = null;
+  histLen = 0;
   /** As an explored state: how often it pruned a path, and how often it was compared in vain (eviction). */
   hit = 0;
   miss = 0;
@@ -387,7 +389,8 @@ export class VerifierState {
     v.frames = this.frames.map((f) => f.clone());
     this.copyStateInfo(v);
     // entries are shared, as the kernel's branches share its history array up to the fork
-    v.hist = this.hist.slice();
+    v.histTop = this.histTop;
+    v.histLen = this.histLen;
     return v;
   }
 
@@ -404,9 +407,9 @@ export class VerifierState {
     v.frames = nf;
     this.copyStateInfo(v);
     if (v.refs.length === 0) v.refs = EMPTY_REFS;
-    // the caller starts a fresh history for the current state; the snapshot keeps a copy of exactly the
-    // entries (the array grown by pushes has room for many more)
-    v.hist = this.hist.slice();
+    // the caller starts a fresh history for the current state: the snapshot keeps this one
+    v.histTop = this.histTop;
+    v.histLen = this.histLen;
     return v;
   }
 
