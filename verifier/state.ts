@@ -229,13 +229,15 @@ export class StackSlot {
 
 /** The stack of an explored state that has none (never grown: explored states are not modified). */
 const EMPTY_STACK: StackSlot[] = Object.freeze([]) as unknown as StackSlot[];
+/** Placeholder until a copy sets its registers. */
+const NO_REGS: RegState[] = Object.freeze([]) as unknown as RegState[];
 /** The reference list of an explored state that holds none. */
 const EMPTY_REFS: Ref[] = Object.freeze([]) as unknown as Ref[];
 
 export class FuncState {
-  regs: RegState[] = [];
+  regs: RegState[];
   /** stack[spi] covers fp-8*(spi+1) .. fp-8*spi-1. */
-  stack: StackSlot[] = [];
+  stack: StackSlot[];
   frameno = 0;
   /** Insn index of the call in the caller (for frames > 0). */
   callsite = -1;
@@ -250,8 +252,10 @@ export class FuncState {
   /** callback_depth: callback visits pushed from this frame along the path (bpf_loop's iteration limit). */
   callbackDepth = 0;
 
+  /** `init`: eleven fresh registers and an empty stack; otherwise the caller sets both (copies). */
   constructor(init = true) {
-    if (init) for (let i = 0; i < 11; i++) this.regs.push(new RegState());
+    this.regs = init ? Array.from({ length: 11 }, () => new RegState()) : NO_REGS;
+    this.stack = init ? [] : EMPTY_STACK;
   }
 
   clone(): FuncState {
@@ -357,8 +361,8 @@ export interface Ref {
 }
 
 export class VerifierState {
-  frames: FuncState[] = [];
-  refs: Ref[] = [];
+  frames: FuncState[];
+  refs: Ref[];
   /** Checkpoint this path descends from (kernel: st->parent). */
   parent: VerifierState | null = null;
   /** Unfinished paths descending from this checkpoint (kernel: st->branches). */
@@ -379,14 +383,19 @@ export class VerifierState {
   hit = 0;
   miss = 0;
 
+  /** A state with these frames and references (fresh empty arrays by default). */
+  constructor(frames: FuncState[] = [], refs: Ref[] = []) {
+    this.frames = frames;
+    this.refs = refs;
+  }
+
   get cur(): FuncState {
     return this.frames[this.frames.length - 1]!;
   }
 
   clone(): VerifierState {
-    const v = new VerifierState();
     // map() makes arrays of the exact length (push() would reserve room for 17 elements)
-    v.frames = this.frames.map((f) => f.clone());
+    const v = new VerifierState(this.frames.map((f) => f.clone()), this.copyRefs());
     this.copyStateInfo(v);
     // entries are shared, as the kernel's branches share its history array up to the fork
     v.histTop = this.histTop;
@@ -400,22 +409,23 @@ export class VerifierState {
    * with it, so the many explored states of a long program hold far fewer objects.
    */
   snapshot(prev: VerifierState | null): VerifierState {
-    const v = new VerifierState();
     const frames = this.frames;
     const nf: FuncState[] = new Array<FuncState>(frames.length);
     for (let i = 0; i < frames.length; i++) nf[i] = frames[i]!.snapshot(prev?.frames[i]);
-    v.frames = nf;
+    const v = new VerifierState(nf, this.refs.length === 0 ? EMPTY_REFS : this.copyRefs());
     this.copyStateInfo(v);
-    if (v.refs.length === 0) v.refs = EMPTY_REFS;
     // the caller starts a fresh history for the current state: the snapshot keeps this one
     v.histTop = this.histTop;
     v.histLen = this.histLen;
     return v;
   }
 
-  /** Everything but the frames and the jump history, onto `v` (references copied). */
+  private copyRefs(): Ref[] {
+    return this.refs.map((r) => ({ ...r }));
+  }
+
+  /** Everything but the frames, the references and the jump history, onto `v`. */
   private copyStateInfo(v: VerifierState): void {
-    v.refs = this.refs.map((r) => ({ ...r }));
     v.parent = this.parent;
     v.branches = this.branches;
     v.insnIdx = this.insnIdx;
