@@ -66,9 +66,19 @@ export const BEYOND_PKT_END = -2;
  * object (states are copied at every branch and pruning point; fewer objects means less garbage-collector
  * work). `s` is the register itself seen as its scalar part (the value, or the variable part of a pointer).
  */
+const B_MAYBE_NULL = 1;
+const B_PRECISE = 2;
+const B_LINKED = 4;
+const B_LINK32 = 8;
+const B_ALIASED = 16;
+
 export class RegState extends ScalarBounds {
   type: RegType = RegType.NOT_INIT;
-  maybeNull = false;
+  /**
+   * maybeNull, precise, linked, link32 and aliased as bits of one field: registers are copied at every branch
+   * and pruning point, and are most of an explored state's memory.
+   */
+  private bits = 0;
   /** Fixed offset of a pointer (reg->off). */
   off = 0;
   /** Scalar value, or the variable part of a pointer (this register's own bounds). */
@@ -82,17 +92,50 @@ export class RegState extends ScalarBounds {
   map: MapSpec | null = null;
   /** PTR_TO_STACK: frame the pointer points into. */
   frameno = 0;
-  precise = false;
   /** Scalars: BPF_ADD_CONST link (`r2 = r1; r2 += K` keeps id with delta `linkOff`). */
-  linked = false;
   linkOff = 0;
+
+  /** PTR_MAYBE_NULL. */
+  get maybeNull(): boolean {
+    return (this.bits & B_MAYBE_NULL) !== 0;
+  }
+  set maybeNull(v: boolean) {
+    this.bits = v ? this.bits | B_MAYBE_NULL : this.bits & ~B_MAYBE_NULL;
+  }
+
+  get precise(): boolean {
+    return (this.bits & B_PRECISE) !== 0;
+  }
+  set precise(v: boolean) {
+    this.bits = v ? this.bits | B_PRECISE : this.bits & ~B_PRECISE;
+  }
+
+  /** Scalars: BPF_ADD_CONST link (`r2 = r1; r2 += K` keeps id with delta `linkOff`). */
+  get linked(): boolean {
+    return (this.bits & B_LINKED) !== 0;
+  }
+  set linked(v: boolean) {
+    this.bits = v ? this.bits | B_LINKED : this.bits & ~B_LINKED;
+  }
+
   /** The link came from a 32-bit add/sub (BPF_ADD_CONST32: the delta is applied to the low half, zero-extended). */
-  link32 = false;
+  get link32(): boolean {
+    return (this.bits & B_LINK32) !== 0;
+  }
+  set link32(v: boolean) {
+    this.bits = v ? this.bits | B_LINK32 : this.bits & ~B_LINK32;
+  }
+
   /**
    * Held by more than one explored state (snapshot() and share() reuse unchanged registers): such a register
    * is copied before it is marked precise. Not part of the register's value (copyFrom and identical skip it).
    */
-  aliased = false;
+  get aliased(): boolean {
+    return (this.bits & B_ALIASED) !== 0;
+  }
+  set aliased(v: boolean) {
+    this.bits = v ? this.bits | B_ALIASED : this.bits & ~B_ALIASED;
+  }
 
   override clone(): RegState {
     const r = new RegState();
@@ -102,7 +145,7 @@ export class RegState extends ScalarBounds {
 
   copyFrom(o: RegState): this {
     this.type = o.type;
-    this.maybeNull = o.maybeNull;
+    this.bits = (o.bits & ~B_ALIASED) | (this.bits & B_ALIASED);
     this.off = o.off;
     this.setBounds(o);
     this.id = o.id;
@@ -110,19 +153,15 @@ export class RegState extends ScalarBounds {
     this.range = o.range;
     this.map = o.map;
     this.frameno = o.frameno;
-    this.precise = o.precise;
-    this.linked = o.linked;
     this.linkOff = o.linkOff;
-    this.link32 = o.link32;
     return this;
   }
 
   /** Every field equal to `o`'s (bounds by value; keep in step with copyFrom). */
   identical(o: RegState): boolean {
-    return this.type === o.type && this.maybeNull === o.maybeNull && this.off === o.off && this.id === o.id &&
+    return this.type === o.type && ((this.bits ^ o.bits) & ~B_ALIASED) === 0 && this.off === o.off && this.id === o.id &&
       this.refObjId === o.refObjId && this.range === o.range && this.map === o.map && this.frameno === o.frameno &&
-      this.precise === o.precise && this.linked === o.linked && this.linkOff === o.linkOff &&
-      this.link32 === o.link32 && this.equals(o);
+      this.linkOff === o.linkOff && this.equals(o);
   }
 
   isPointer(): boolean {
