@@ -417,6 +417,9 @@ const MAP_STRUCT_NAME: Record<number, string> = {
   [MT.QUEUE]: 'bpf_queue_stack', [MT.STACK]: 'bpf_queue_stack', [MT.SK_STORAGE]: 'bpf_local_storage_map',
 };
 
+/** A packet pointer or pkt_end (the comparisons that teach packet ranges). */
+const isPktOrEnd = (r: RegState): boolean => r.isPkt() || r.type === RegType.PTR_TO_PACKET_END;
+
 // ---- the executor ----------------------------------------------------------------------------------------
 
 export class Verifier {
@@ -2105,8 +2108,7 @@ export class Verifier {
   }
 
   private isBranchTaken(r1: RegState, r2: RegState, op: number, is32: boolean): -1 | 0 | 1 {
-    const pktAny = (r: RegState) => r.isPkt() || r.type === RegType.PTR_TO_PACKET_END;
-    if (pktAny(r1) && pktAny(r2) && !is32) return this.isPktPtrBranchTaken(r1, r2, op);
+    if (isPktOrEnd(r1) && isPktOrEnd(r2) && !is32) return this.isPktPtrBranchTaken(r1, r2, op);
     if (r1.isPointer() || r2.isPointer()) {
       const isConst = (r: RegState) => r.type === RegType.SCALAR_VALUE && (is32 ? (r.s.varOff.mask & 0xffffffffn) === 0n : tnumIsConst(r.s.varOff));
       if (!isConst(r2)) {

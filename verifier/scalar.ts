@@ -811,10 +811,13 @@ export function setForkScalars(on: boolean): void {
 
 export interface AluResult {
   /** State (before the instruction) of the branch the kernel pushed for maybe_fork_scalars, if any. */
-  fork: ScalarBounds | null;
+  readonly fork: ScalarBounds | null;
   /** Set by scalarAluInsn when the final reg_bounds_sanity_check("alu") failed (bounds were reset). */
-  violation?: string;
+  readonly violation?: string;
 }
+
+/** The result of almost every ALU instruction (one shared object: the verifier runs many of them). */
+const NO_FORK: AluResult = Object.freeze({ fork: null });
 
 /**
  * scalar_byte_swap (BPF_END): `bswap16/32/64` (ALU64, always swaps), `be16/32/64` and `le16/32/64` (ALU; on a
@@ -840,10 +843,10 @@ export function scalarByteSwap(dst: ScalarBounds, alu64: boolean, toLe: boolean,
 export function adjustScalarMinMaxVals(
   dst: ScalarBounds, src: ScalarBounds, op: number, alu64: boolean, endImm = 0, toLe = false,
 ): AluResult {
-  const res: AluResult = { fork: null };
+  let fork: ScalarBounds | null = null;
   if (!isSafeToComputeDstRegRange(op, alu64, src)) {
     markUnknown(dst);
-    return res;
+    return NO_FORK;
   }
   if (op === BPF_ADD || op === BPF_SUB || op === BPF_AND || op === BPF_OR || op === BPF_XOR) {
     // Two constants give a constant: the transfer functions keep the (exact) result in every range and the
@@ -853,7 +856,7 @@ export function adjustScalarMinMaxVals(
     if (a !== null && b !== null) {
       const v = op === BPF_ADD ? a + b : op === BPF_SUB ? a - b : op === BPF_AND ? a & b : op === BPF_OR ? a | b : a ^ b;
       markKnown(dst, alu64 ? v : v & U32_MASK);
-      return res;
+      return NO_FORK;
     }
   }
   switch (op) {
@@ -881,13 +884,13 @@ export function adjustScalarMinMaxVals(
       scalarMul(dst, src);
       break;
     case BPF_AND:
-      if (forkScalarsEnabled && tnumIsConst(src.varOff)) res.fork = maybeForkScalars(dst);
+      if (forkScalarsEnabled && tnumIsConst(src.varOff)) fork = maybeForkScalars(dst);
       dst.varOff = tnumAnd(dst.varOff, src.varOff);
       scalar32And(dst, src);
       scalarAnd(dst, src);
       break;
     case BPF_OR:
-      if (forkScalarsEnabled && tnumIsConst(src.varOff)) res.fork = maybeForkScalars(dst);
+      if (forkScalarsEnabled && tnumIsConst(src.varOff)) fork = maybeForkScalars(dst);
       dst.varOff = tnumOr(dst.varOff, src.varOff);
       scalar32Or(dst, src);
       scalarOr(dst, src);
@@ -917,7 +920,7 @@ export function adjustScalarMinMaxVals(
   }
   if (!alu64 && op !== BPF_END) zext32To64(dst);
   regBoundsSync(dst);
-  return res;
+  return fork === null ? NO_FORK : { fork };
 }
 
 /** The value of a scalar whose nine facts all agree on one constant (a fixpoint of reg_bounds_sync), else null. */
@@ -942,15 +945,14 @@ export function scalarAluInsn(
   if (op === BPF_MOV) {
     if (src === null) scalarMovImm(dst, imm, alu64);
     else scalarMovReg(dst, src, alu64, off);
-    res = { fork: null };
+    res = NO_FORK;
   } else if (op === BPF_NEG || op === BPF_END) {
     res = adjustScalarMinMaxVals(dst, dst, op, alu64, imm, toLe);
   } else {
     res = adjustScalarMinMaxVals(dst, src ?? ScalarBounds.known(BigInt(s32(imm))), op, alu64);
   }
   const v = boundsSanityCheck(dst, true);
-  if (v !== null) res.violation = v;
-  return res;
+  return v === null ? res : { fork: res.fork, violation: v };
 }
 
 // ---- branches --------------------------------------------------------------------------------------------

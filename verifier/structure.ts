@@ -196,7 +196,9 @@ export function checkStructure(code: Uint8Array, opts: { bpfCapable?: boolean; d
   const FALLTHROUGH = 1;
   const BRANCH = 2;
   const state = new Int32Array(n);
-  const stack: number[] = [0];
+  // the walk's stack: every instruction is pushed at most once (when first discovered)
+  const stack = new Int32Array(n);
+  let sp = 1;
   state[0] = DISCOVERED;
   const KEEP = 1;
   const DONE = 0;
@@ -215,7 +217,7 @@ export function checkStructure(code: Uint8Array, opts: { bpfCapable?: boolean; d
     if (state[w] === 0) {
       state[t] = DISCOVERED | e;
       state[w] = DISCOVERED;
-      stack.push(w);
+      stack[sp++] = w;
       return KEEP;
     }
     if ((state[w]! & 0xf0) === DISCOVERED) {
@@ -271,13 +273,13 @@ export function checkStructure(code: Uint8Array, opts: { bpfCapable?: boolean; d
     if (r !== DONE) return r;
     return push(t, t + i.off + 1, BRANCH);
   };
-  while (stack.length > 0) {
-    const t = stack[stack.length - 1]!;
+  while (sp > 0) {
+    const t = stack[sp - 1]!;
     const r = visit(t);
     if (err) return err;
     if (r === DONE) {
       state[t] = EXPLORED;
-      stack.pop();
+      sp--;
     }
   }
   for (let pc = 0; pc < n; pc++) {
