@@ -1,6 +1,6 @@
 // Hunting tool (not a test): runs the loader property of test/loader/fuzz.test.ts with many random seeds and
 // prints every failing seed with its shrunk counterexample, ready to paste into a regression test.
-//   nice -n 10 npx tsx test/loader/fuzz-hunt.ts [--cases 200000] [--batch 2000] [--seed <first seed>] [--max-mutations 8]
+//   nice -n 10 npx tsx test/loader/fuzz-hunt.ts [--cases 200000] [--batch 2000] [--seed <first seed>] [--max-mutations 8] [--small-values]
 // Each batch is one fast-check run of `batch` cases from its own seed, alternating between single and
 // several-mutation inputs (the two properties of fuzz.test.ts). Reproduce a failure with
 //   BPFVM_FC_SEED=<seed> npx vitest run test/loader/fuzz.test.ts   (if the batch size matches the test's)
@@ -21,9 +21,15 @@ const batch = arg('batch', 2000);
 let seed = arg('seed', (Math.random() * 2 ** 31) | 0);
 const targets = loadTargets();
 const maxMutations = arg('max-mutations', 8);
+// --small-values: also write small numbers (0..512: indexes, sizes, offsets that stay inside the file), which
+// reach checks that random 32-bit words miss. Not what the test runs; for deeper hunting.
+const smallValues = process.argv.includes('--small-values');
+const mut: fc.Arbitrary<Mutation> = smallValues
+  ? fc.oneof(mutation, fc.record({ kind: fc.constantFrom<Mutation['kind']>('byte', 'word'), region: fc.nat(), at: fc.nat(), value: fc.nat(512) }))
+  : mutation;
 const prop = (ms: fc.Arbitrary<Mutation[]>) => fc.property(fc.nat(targets.length - 1), ms, (oi, m) => checkLoad(mutate(targets[oi]!, m)));
-const single = prop(mutation.map((m) => [m]));
-const several = prop(fc.array(mutation, { minLength: 2, maxLength: maxMutations }));
+const single = prop(mut.map((m) => [m]));
+const several = prop(fc.array(mut, { minLength: 2, maxLength: maxMutations }));
 
 let done = 0;
 let failures = 0;
