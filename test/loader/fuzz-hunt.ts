@@ -1,6 +1,6 @@
 // Hunting tool (not a test): runs the loader property of test/loader/fuzz.test.ts with many random seeds and
 // prints every failing seed with its shrunk counterexample, ready to paste into a regression test.
-//   nice -n 10 npx tsx test/loader/fuzz-hunt.ts [--cases 200000] [--batch 2000] [--seed <first seed>] [--max-mutations 8] [--small-values]
+//   nice -n 10 npx tsx test/loader/fuzz-hunt.ts [--cases 200000] [--batch 2000] [--seed <first seed>] [--max-mutations 8] [--small-values] [--extra-objects]
 // Each batch is one fast-check run of `batch` cases from its own seed, alternating between single and
 // several-mutation inputs (the two properties of fuzz.test.ts). Reproduce a failure with
 //   BPFVM_FC_SEED=<seed> npx vitest run test/loader/fuzz.test.ts   (if the batch size matches the test's)
@@ -19,7 +19,8 @@ function arg(name: string, def: number): number {
 const cases = arg('cases', 200_000);
 const batch = arg('batch', 2000);
 let seed = arg('seed', (Math.random() * 2 ** 31) | 0);
-const targets = loadTargets();
+// --extra-objects: also mutate test/loader/data's objects that the test leaves out (CO-RE failures, partial loads).
+const targets = loadTargets(process.argv.includes('--extra-objects') ? ['core_bad.o', 'loader_partial.o'] : []);
 const maxMutations = arg('max-mutations', 8);
 // --small-values: also write small numbers (0..512: indexes, sizes, offsets that stay inside the file), which
 // reach checks that random 32-bit words miss. Not what the test runs; for deeper hunting.

@@ -10,11 +10,13 @@ import { dataObject, fixtureObjects } from './helpers.js';
 
 export interface Target { bytes: Uint8Array; regions: [number, number][] }
 
-export function loadTargets(): Target[] {
+/** The fixture objects and two of the loader's test objects, plus `extra` objects of test/loader/data. */
+export function loadTargets(extra: string[] = []): Target[] {
   const objects = [
     ...fixtureObjects().map((o) => o.bytes),
     dataObject('link_misc.o'),
     dataObject('core_ctx.o'),
+    ...extra.map(dataObject),
   ];
   return objects.map((bytes) => {
     const elf = readElf(bytes);
