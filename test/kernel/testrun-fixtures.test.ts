@@ -17,7 +17,7 @@ describe('fixture programs return the kernel retval', () => {
     it(`${cpu}: every annotated packet program agrees with the kernel`, () => {
       const dir = join(root, 'fixtures', cpu);
       let compared = 0;
-      for (const f of readdirSync(dir).filter((x) => x.endsWith('.o'))) {
+      for (const f of readdirSync(dir).filter((x) => x.endsWith('.o')).sort()) {
         const spec = loadCollectionFile(join(dir, f));
         for (const p of spec.programs) {
           // The shared annotation parser: INT_MIN / TEST_DATA_LEN / hex values; POINTER_VALUE (any) is not compared.

@@ -4,66 +4,10 @@
 // at the file, so most cases reach deep into the loader.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BpfLoadError } from '../../src/errors.js';
 import { loadCollection } from '../../src/elf/index.js';
-import { readElf } from '../../src/elf/elf.js';
-import { dataObject, fixtureObjects } from './helpers.js';
+import { checkLoad as check, loadTargets, mutate, mutation } from './mutate.js';
 
-interface Target { bytes: Uint8Array; regions: [number, number][] }
-
-const objects = [
-  ...fixtureObjects().map((o) => o.bytes),
-  dataObject('link_misc.o'),
-  dataObject('core_ctx.o'),
-];
-
-const targets: Target[] = objects.map((bytes) => {
-  const elf = readElf(bytes);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const shoff = Number(dv.getBigUint64(40, true));
-  const regions: [number, number][] = [[0, 64], [shoff, elf.sections.length * 64]];
-  for (const s of elf.sections) if (s.data.length > 0) regions.push([s.offset, s.data.length]);
-  return { bytes, regions };
-});
-
-type Mutation = { kind: 'byte' | 'word' | 'truncate'; region: number; at: number; value: number };
-
-const mutation = fc.record({
-  kind: fc.constantFrom<Mutation['kind']>('byte', 'byte', 'word', 'word', 'truncate'),
-  region: fc.nat(),
-  at: fc.nat(),
-  value: fc.oneof(fc.integer({ min: 0, max: 0xffffffff }), fc.constantFrom(0, 1, 0xff, 0xffff, 0x7fffffff, 0x80000000, 0xffffffff)),
-});
-
-function mutate(t: Target, ms: Mutation[]): Uint8Array {
-  let b = t.bytes.slice();
-  for (const m of ms) {
-    const [start, len] = t.regions[m.region % t.regions.length]!;
-    const at = start + (len > 0 ? m.at % len : 0);
-    if (m.kind === 'truncate') b = b.slice(0, Math.min(b.length, at));
-    else if (at < b.length) {
-      if (m.kind === 'byte') b[at] = m.value & 0xff;
-      else for (let i = 0; i < 4 && at + i < b.length; i++) b[at + i] = (m.value >>> (8 * i)) & 0xff;
-    }
-  }
-  return b;
-}
-
-function check(bytes: Uint8Array): void {
-  const t0 = performance.now();
-  try {
-    const spec = loadCollection(bytes);
-    expect(Array.isArray(spec.programs)).toBe(true);
-    expect(Array.isArray(spec.maps)).toBe(true);
-  } catch (e) {
-    if (!(e instanceof BpfLoadError)) throw new Error(`non-BpfLoadError escaped: ${e instanceof Error ? e.stack : String(e)}`);
-    // The boundary converts stray exceptions; a TypeError/RangeError inside means a missing check.
-    if (e.cause instanceof TypeError || e.cause instanceof RangeError) throw new Error(`internal error wrapped: ${e.cause.stack}`);
-    expect(typeof e.message).toBe('string');
-  }
-  const ms = performance.now() - t0;
-  if (ms > 2000) throw new Error(`load took ${ms.toFixed(0)} ms`);
-}
+const targets = loadTargets();
 
 describe('loader robustness (fast-check)', () => {
   it('unmodified objects load', () => {

@@ -7,6 +7,7 @@ import { assemble } from '../../vm/asm.js';
 import { encode, insn, type Insn } from '../../vm/isa.js';
 import { checkStructure } from '../../verifier/structure.js';
 import { kernelAvailability, kernelRunBatch } from '../kernel/oracle.js';
+import { propertySeed } from '../fc-seed.js';
 
 const msg = (code: Uint8Array): string | null => checkStructure(code).error?.message ?? null;
 
@@ -65,7 +66,7 @@ const progArb = fc.array(slotArb, { minLength: 1, maxLength: 12 }).map((slots) =
 const avail = kernelAvailability();
 describe.skipIf(!avail.ok)(`structural checks vs the host kernel${avail.ok ? '' : ` — skipped: ${avail.reason}`}`, () => {
   it('the first structural error (or none) equals the kernel\'s on 400 random malformed programs', () => {
-    const progs = fc.sample(progArb, { numRuns: 400, seed: 20261124 });
+    const progs = fc.sample(progArb, { numRuns: 400, seed: propertySeed(20261124) });
     const res = kernelRunBatch(progs.map((insns) => ({ progType: 1, insns, logLevel: 1 })));
     let structural = 0;
     const mismatches: string[] = [];
