@@ -5,11 +5,7 @@
 // Properties and samples with their own default seed take it from propertySeed (test/fc-seed.ts), which the
 // same variable overrides.
 import fc from 'fast-check';
+import { propertySeed } from './fc-seed.js';
 
 const DEFAULT_SEED = 20261207;
-const env = process.env.BPFVM_FC_SEED;
-if (env !== 'random') {
-  const seed = env === undefined || env === '' ? DEFAULT_SEED : Number(env);
-  if (!Number.isInteger(seed)) throw new Error(`BPFVM_FC_SEED must be an integer or "random", got "${env}"`);
-  fc.configureGlobal({ ...fc.readConfigureGlobal(), seed });
-}
+if (process.env.BPFVM_FC_SEED !== 'random') fc.configureGlobal({ ...fc.readConfigureGlobal(), seed: propertySeed(DEFAULT_SEED) });
