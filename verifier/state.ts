@@ -61,17 +61,18 @@ export const REG_TYPE_NAMES: Record<number, string> = {
 export const AT_PKT_END = -1;
 export const BEYOND_PKT_END = -2;
 
-/**
- * A register: its bounds (var_off, smin..u32max) are the inherited ScalarBounds fields, so a register is one
- * object (states are copied at every branch and pruning point; fewer objects means less garbage-collector
- * work). `s` is the register itself seen as its scalar part (the value, or the variable part of a pointer).
- */
+/** RegState's flag bits. */
 const B_MAYBE_NULL = 1;
 const B_PRECISE = 2;
 const B_LINKED = 4;
 const B_LINK32 = 8;
 const B_ALIASED = 16;
 
+/**
+ * A register: its bounds (var_off, smin..u32max) are the inherited ScalarBounds fields, so a register is one
+ * object (states are copied at every branch and pruning point; fewer objects means less garbage-collector
+ * work). `s` is the register itself seen as its scalar part (the value, or the variable part of a pointer).
+ */
 export class RegState extends ScalarBounds {
   type: RegType = RegType.NOT_INIT;
   /**
@@ -414,7 +415,6 @@ export class VerifierState {
   dfsDepth = 0;
   /** callback_unroll_depth: sync callback visits this path went through (a loop across them is no infinite loop). */
   callbackUnrollDepth = 0;
-  /** Jump history of the segment (precision back-tracking walks it backwards). */
   /** Newest entry of the jump history of the segment (precision back-tracking walks it backwards), and the count. */
   histTop: HistEntry | null = null;
   histLen = 0;
