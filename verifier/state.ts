@@ -294,7 +294,13 @@ export class FuncState {
 
   /** `init`: eleven fresh registers and an empty stack; otherwise the caller sets both (copies). */
   constructor(init = true) {
-    this.regs = init ? Array.from({ length: 11 }, () => new RegState()) : NO_REGS;
+    if (init) {
+      const regs: RegState[] = new Array<RegState>(11);
+      for (let i = 0; i < 11; i++) regs[i] = new RegState();
+      this.regs = regs;
+    } else {
+      this.regs = NO_REGS;
+    }
     this.stack = init ? [] : EMPTY_STACK;
   }
 
