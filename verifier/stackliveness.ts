@@ -53,6 +53,11 @@ function slotRange(off: number, n: number): [number, number] | null {
 
 const noSlotLive = (): bigint => 0n;
 
+const SCRATCH_MAX_INSNS = 1 << 16;
+let scratchState = new Int32Array(0);
+let scratchSeen = new Uint8Array(0);
+const scratchOut = new Int32Array(11);
+
 /**
  * Live stack slots (bit spi = fp-8*(spi+1)) before an instruction, or null when the program is not analysed
  * (every slot live).
@@ -70,13 +75,24 @@ export function computeStackLive(slots: InsnCode[], isInsn: Uint8Array, succ: Su
   if (!usesFp) return noSlotLive;
   // forward: stack-pointer values of the registers before each instruction (11 per insn; seen[pc]: reached)
   const { s0, s1 } = succ;
-  const state = new Int32Array(11 * n);
-  const seen = new Uint8Array(n);
-  const out = new Int32Array(11);
+  // scratch arrays kept from one call to the next (the verifier calls this once per program; programs beyond
+  // SCRATCH_MAX_INSNS get arrays of their own, so a huge one does not leave megabytes behind)
+  let state: Int32Array;
+  let seen: Uint8Array;
+  if (n <= SCRATCH_MAX_INSNS) {
+    if (scratchState.length < 11 * n) scratchState = new Int32Array(11 * n);
+    if (scratchSeen.length < n) scratchSeen = new Uint8Array(n);
+    state = scratchState;
+    seen = scratchSeen;
+  } else {
+    state = new Int32Array(11 * n);
+    seen = new Uint8Array(n);
+  }
+  const out = scratchOut;
   let fillsMayBePtr = false;
   for (let round = 0; round < 2; round++) {
-    state.fill(NONE);
-    seen.fill(0);
+    state.fill(NONE, 0, 11 * n);
+    seen.fill(0, 0, n);
     state[10] = 0;
     seen[0] = 1;
     const work: number[] = [0];

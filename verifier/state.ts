@@ -239,16 +239,19 @@ export const SLOT_CHARS = ['?', 'r', 'm', '0'];
 
 export class StackSlot {
   /** slot_type[0..7]; index 0 is the highest address of the slot. */
-  types: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
-  spilled = new RegState();
+  types: number[];
+  spilled: RegState;
   /** Held by more than one explored state (see RegState.aliased). */
   aliased = false;
 
+  /** An invalid slot, or (for copies) the given types and spilled register. */
+  constructor(types: number[] = [0, 0, 0, 0, 0, 0, 0, 0], spilled: RegState = new RegState()) {
+    this.types = types;
+    this.spilled = spilled;
+  }
+
   clone(): StackSlot {
-    const s = new StackSlot();
-    s.types = this.types.slice();
-    s.spilled.copyFrom(this.spilled);
-    return s;
+    return new StackSlot(this.types.slice(), new RegState().copyFrom(this.spilled));
   }
 
   /** Same slot types and spilled register as `o`. */
