@@ -353,8 +353,9 @@ export interface SuccColumns {
 
 export function succColumns(slots: InsnCode[], isInsn: Uint8Array): SuccColumns {
   const n = slots.length;
-  const s0 = new Int32Array(n).fill(-1);
-  const s1 = new Int32Array(n).fill(-1);
+  const both = new Int32Array(2 * n).fill(-1);
+  const s0 = both.subarray(0, n);
+  const s1 = both.subarray(n);
   for (let pc = 0; pc < n; pc++) {
     const k = successorsOf(slots, isInsn, pc);
     if (k > 0) s0[pc] = SUCC[0]!;
@@ -366,8 +367,9 @@ export function succColumns(slots: InsnCode[], isInsn: Uint8Array): SuccColumns 
 export function computeLiveRegs(slots: InsnCode[], isInsn: Uint8Array, progType: number, succ: SuccColumns = succColumns(slots, isInsn)): Uint16Array {
   const n = slots.length;
   const liveIn = new Uint16Array(n);
-  const use = new Uint16Array(n);
-  const def = new Uint16Array(n);
+  const useDef = new Uint16Array(2 * n);
+  const use = useDef.subarray(0, n);
+  const def = useDef.subarray(n);
   const { s0, s1 } = succ;
   for (let pc = 0; pc < n; pc++) {
     if (!isInsn[pc]) continue;

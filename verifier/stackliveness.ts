@@ -56,6 +56,8 @@ const noSlotLive = (): bigint => 0n;
 const SCRATCH_MAX_INSNS = 1 << 16;
 let scratchState = new Int32Array(0);
 let scratchSeen = new Uint8Array(0);
+let scratchUse = new Uint32Array(0);
+let scratchDef = new Uint32Array(0);
 const scratchOut = new Int32Array(11);
 
 /**
@@ -154,8 +156,19 @@ export function computeStackLive(slots: InsnCode[], isInsn: Uint8Array, succ: Su
   }
   // uses and kills per instruction, as two 32-bit halves (lo: spi 0..31, hi: spi 32..63) to keep bigints out
   // of the loops
-  const use = new Uint32Array(2 * n);
-  const def = new Uint32Array(2 * n);
+  let use: Uint32Array;
+  let def: Uint32Array;
+  if (n <= SCRATCH_MAX_INSNS) {
+    if (scratchUse.length < 2 * n) {
+      scratchUse = new Uint32Array(2 * n);
+      scratchDef = new Uint32Array(2 * n);
+    }
+    use = scratchUse.fill(0, 0, 2 * n);
+    def = scratchDef.fill(0, 0, 2 * n);
+  } else {
+    use = new Uint32Array(2 * n);
+    def = new Uint32Array(2 * n);
+  }
   const read = (pc: number, v: Val, off: number, bytes: number) => {
     if (v === NONE) return;
     const r = v === ANY ? null : slotRange(v + off, bytes);

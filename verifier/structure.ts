@@ -114,11 +114,13 @@ export function checkStructure(code: Uint8Array, opts: { bpfCapable?: boolean; d
   const bpfCapable = opts.bpfCapable ?? true;
   const insns = opts.decoded ?? decodeSlots(code);
   const n = insns.length;
-  const isInsn = new Uint8Array(n);
-  const prunePoint = new Uint8Array(n);
-  const jumpTarget = new Uint8Array(n);
-  const callsCallback = new Uint8Array(n);
-  const forceCheckpoint = new Uint8Array(n);
+  // the five per-instruction flag arrays share one buffer (one allocation, not five)
+  const flags = new ArrayBuffer(5 * n);
+  const isInsn = new Uint8Array(flags, 0, n);
+  const prunePoint = new Uint8Array(flags, n, n);
+  const jumpTarget = new Uint8Array(flags, 2 * n, n);
+  const callsCallback = new Uint8Array(flags, 3 * n, n);
+  const forceCheckpoint = new Uint8Array(flags, 4 * n, n);
   const result: StructureResult = { subprogs: [], isInsn, prunePoint, jumpTarget, callsCallback, forceCheckpoint, error: null };
   const fail = (pc: number, message: string, errno = EINVAL): StructureResult => {
     result.error = { pc, message, errno };
@@ -195,9 +197,10 @@ export function checkStructure(code: Uint8Array, opts: { bpfCapable?: boolean; d
   const EXPLORED = 0x20;
   const FALLTHROUGH = 1;
   const BRANCH = 2;
-  const state = new Int32Array(n);
-  // the walk's stack: every instruction is pushed at most once (when first discovered)
-  const stack = new Int32Array(n);
+  // insn_state and the walk's stack (every instruction is pushed at most once, when first discovered)
+  const walk = new Int32Array(2 * n);
+  const state = walk.subarray(0, n);
+  const stack = walk.subarray(n);
   let sp = 1;
   state[0] = DISCOVERED;
   const KEEP = 1;
