@@ -47,24 +47,50 @@ const lo32u = (x: bigint): number => low32(x);
 const lo32s = (x: bigint): number => low32(x) | 0;
 
 export class ScalarBounds {
-  varOff: Tnum = TNUM_UNKNOWN;
-  smin: bigint = S64_MIN;
-  smax: bigint = S64_MAX;
-  umin: bigint = 0n;
-  umax: bigint = U64_MAX;
-  s32min: number = S32_MIN;
-  s32max: number = S32_MAX;
-  u32min: number = 0;
-  u32max: number = U32_MAX;
+  // set in the constructor (not by field initialisers, which a copy would run only to overwrite them)
+  declare varOff: Tnum;
+  declare smin: bigint;
+  declare smax: bigint;
+  declare umin: bigint;
+  declare umax: bigint;
+  declare s32min: number;
+  declare s32max: number;
+  declare u32min: number;
+  declare u32max: number;
+
+  /** Unbounded, or a copy of `src`'s nine facts. */
+  constructor(src?: ScalarBounds) {
+    if (src === undefined) {
+      this.varOff = TNUM_UNKNOWN;
+      this.smin = S64_MIN;
+      this.smax = S64_MAX;
+      this.umin = 0n;
+      this.umax = U64_MAX;
+      this.s32min = S32_MIN;
+      this.s32max = S32_MAX;
+      this.u32min = 0;
+      this.u32max = U32_MAX;
+    } else {
+      this.varOff = src.varOff;
+      this.smin = src.smin;
+      this.smax = src.smax;
+      this.umin = src.umin;
+      this.umax = src.umax;
+      this.s32min = src.s32min;
+      this.s32max = src.s32max;
+      this.u32min = src.u32min;
+      this.u32max = src.u32max;
+    }
+  }
 
   /** A copy of the bounds (a subclass such as RegState overrides this to copy everything it holds). */
   clone(): ScalarBounds {
-    return new ScalarBounds().setBounds(this);
+    return new ScalarBounds(this);
   }
 
   /** A plain ScalarBounds with this object's bounds (never overridden: only the nine facts). */
   cloneBounds(): ScalarBounds {
-    return new ScalarBounds().setBounds(this);
+    return new ScalarBounds(this);
   }
 
   /** Set the nine facts from `o` (never overridden: a RegState keeps its type, ids and the rest). */

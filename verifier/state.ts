@@ -74,27 +74,55 @@ const B_ALIASED = 16;
  * work). `s` is the register itself seen as its scalar part (the value, or the variable part of a pointer).
  */
 export class RegState extends ScalarBounds {
-  type: RegType = RegType.NOT_INIT;
+  // set in the constructor (not by field initialisers, which a copy would run only to overwrite them)
+  declare type: RegType;
   /**
    * maybeNull, precise, linked, link32 and aliased as bits of one field: registers are copied at every branch
    * and pruning point, and are most of an explored state's memory.
    */
-  private bits = 0;
+  declare private bits: number;
   /** Fixed offset of a pointer (reg->off). */
-  off = 0;
+  declare off: number;
+  declare id: number;
+  declare refObjId: number;
+  /** Packet range (PTR_TO_PACKET*), or mem_size. */
+  declare range: number;
+  declare map: MapSpec | null;
+  /** PTR_TO_STACK: frame the pointer points into. */
+  declare frameno: number;
+  /** Scalars: BPF_ADD_CONST link (`r2 = r1; r2 += K` keeps id with delta `linkOff`). */
+  declare linkOff: number;
+
+  /** An uninitialised register (NOT_INIT), or a copy of `src` (not aliased, whatever `src` is). */
+  constructor(src?: RegState) {
+    super(src);
+    if (src === undefined) {
+      this.type = RegType.NOT_INIT;
+      this.bits = 0;
+      this.off = 0;
+      this.id = 0;
+      this.refObjId = 0;
+      this.range = 0;
+      this.map = null;
+      this.frameno = 0;
+      this.linkOff = 0;
+    } else {
+      this.type = src.type;
+      this.bits = src.bits & ~B_ALIASED;
+      this.off = src.off;
+      this.id = src.id;
+      this.refObjId = src.refObjId;
+      this.range = src.range;
+      this.map = src.map;
+      this.frameno = src.frameno;
+      this.linkOff = src.linkOff;
+    }
+  }
+
   /** Scalar value, or the variable part of a pointer (this register's own bounds). */
   get s(): ScalarBounds {
     return this;
   }
-  id = 0;
-  refObjId = 0;
-  /** Packet range (PTR_TO_PACKET*), or mem_size. */
-  range = 0;
-  map: MapSpec | null = null;
-  /** PTR_TO_STACK: frame the pointer points into. */
-  frameno = 0;
-  /** Scalars: BPF_ADD_CONST link (`r2 = r1; r2 += K` keeps id with delta `linkOff`). */
-  linkOff = 0;
 
   /** PTR_MAYBE_NULL. */
   get maybeNull(): boolean {
@@ -139,9 +167,7 @@ export class RegState extends ScalarBounds {
   }
 
   override clone(): RegState {
-    const r = new RegState();
-    r.copyFrom(this);
-    return r;
+    return new RegState(this);
   }
 
   copyFrom(o: RegState): this {
@@ -251,7 +277,7 @@ export class StackSlot {
   }
 
   clone(): StackSlot {
-    return new StackSlot(this.types.slice(), new RegState().copyFrom(this.spilled));
+    return new StackSlot(this.types.slice(), new RegState(this.spilled));
   }
 
   /** Same slot types and spilled register as `o`. */
