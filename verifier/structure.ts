@@ -102,6 +102,10 @@ export const ASYNC_CALLBACK_HELPERS: ReadonlySet<number> = new Set([170]);
 const EINVAL = 22;
 const E2BIG = 7;
 
+/** Programs up to this size share one scratch array for the walk (larger ones get their own). */
+const WALK_SCRATCH_MAX_INSNS = 1 << 16;
+let walkScratch = new Int32Array(0);
+
 const isPseudoFunc = (i: InsnCode): boolean => i.op === LDDW && i.src === BPF_PSEUDO_FUNC;
 const isHelperCall = (i: InsnCode): boolean => i.op === (BPF_JMP | BPF_CALL) && i.src === 0;
 
@@ -197,8 +201,15 @@ export function checkStructure(code: Uint8Array, opts: { bpfCapable?: boolean; d
   const EXPLORED = 0x20;
   const FALLTHROUGH = 1;
   const BRANCH = 2;
-  // insn_state and the walk's stack (every instruction is pushed at most once, when first discovered)
-  const walk = new Int32Array(2 * n);
+  // insn_state and the walk's stack (every instruction is pushed at most once, when first discovered); one
+  // scratch array reused by the next call (typed-array allocation costs more than a small program's walk)
+  let walk: Int32Array;
+  if (n <= WALK_SCRATCH_MAX_INSNS) {
+    if (walkScratch.length < 2 * n) walkScratch = new Int32Array(2 * n);
+    walk = walkScratch.fill(0, 0, 2 * n);
+  } else {
+    walk = new Int32Array(2 * n);
+  }
   const state = walk.subarray(0, n);
   const stack = walk.subarray(n);
   let sp = 1;
