@@ -5,7 +5,7 @@ export { AddressSpace, Region, REGION_HI_BASE, type RegionKind, type LoadHook, t
 export { BpfRuntimeError, BpfMemoryFault, BpfBudgetExceeded, BpfExecutionError, type RegionInfo } from '../vm/errors.js';
 export { prepare, type ExecutableProgram } from '../vm/program.js';
 export { Vm, BoundProgram, DEFAULT_BUDGET, type HelperFn, type LddwResolver, type RunResult, type VmOptions } from '../vm/interpreter.js';
-export { formatInsn, formatLine, disassemble, type DisasmOptions } from '../vm/disasm.js';
+export { formatInsn, formatLine, formatLineAt, disassemble, type DisasmOptions } from '../vm/disasm.js';
 export { assemble, assembleInsns, BpfAsmError } from '../vm/asm.js';
 export { helperName, helperId, HELPER_NAMES } from '../helpers/ids.js';
 export { loadCollection, loadCollectionFile } from './elf/index.js';
