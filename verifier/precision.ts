@@ -23,7 +23,7 @@ import {
   isPseudoCall,
 } from '../vm/isa.js';
 import { BPF_LOG_LEVEL2, type VLog } from './log.js';
-import { RegType, Slot, formatState, type VerifierState } from './state.js';
+import { RegType, Slot, formatState, type FuncState, type VerifierState } from './state.js';
 
 /** Instruction history flags (INSN_F_*): a stack spill/fill (frame and slot), a jump comparing stack pointers. */
 export const INSN_F_FRAMENO_MASK = 0x7;
@@ -177,6 +177,33 @@ function isSpilledScalar(st: { types: number[]; spilled: { type: RegType } }): b
   return st.types[7] === Slot.SPILL && st.spilled.type === RegType.SCALAR_VALUE;
 }
 
+/**
+ * Marks register `i` of an explored state's frame precise. Explored states share unchanged registers with each
+ * other: a shared one is replaced by a marked private copy.
+ */
+function markRegPrecise(f: FuncState, i: number): void {
+  const r = f.regs[i]!;
+  if (r.aliased) {
+    const c = r.clone();
+    c.precise = true;
+    f.regs[i] = c;
+  } else {
+    r.precise = true;
+  }
+}
+
+/** markRegPrecise for the scalar spilled in stack slot `spi`. */
+function markSlotPrecise(f: FuncState, spi: number): void {
+  const s = f.stack[spi]!;
+  if (s.aliased) {
+    const c = s.clone();
+    c.spilled.precise = true;
+    f.stack[spi] = c;
+  } else {
+    s.spilled.precise = true;
+  }
+}
+
 const isAtomicFetch = (i: InsnCode): boolean => cls(i.op) === BPF_STX && mode(i.op) === BPF_ATOMIC && (i.imm & BPF_FETCH) !== 0;
 
 export class Precision {
@@ -308,14 +335,7 @@ export class Precision {
               bt.clearReg(i, fr);
               continue;
             }
-            // explored states share unchanged registers with each other: mark a private copy of a shared one
-            if (r.aliased) {
-              const c = r.clone();
-              c.precise = true;
-              func.regs[i] = c;
-            } else {
-              r.precise = true;
-            }
+            markRegPrecise(func, i);
           }
           for (let i = 0, end = bt.slotEnd(fr); i < end; i++) {
             if (!bt.isSlot(i, fr)) continue;
@@ -327,13 +347,7 @@ export class Precision {
               bt.clearSlot(i, fr);
               continue;
             }
-            if (s.aliased) {
-              const c = s.clone();
-              c.spilled.precise = true;
-              func.stack[i] = c;
-            } else {
-              s.spilled.precise = true;
-            }
+            markSlotPrecise(func, i);
           }
           if (this.level2) {
             log.verbose(`mark_precise: frame${fr}: parent state regs=${fmtRegMask(bt.regs[fr]!)} stack=${fmtStackMask(bt.stackMask(fr))}: ` +
@@ -370,25 +384,13 @@ export class Precision {
         for (let j = 0; j < 10; j++) {
           const r = f.regs[j]!;
           if (r.type !== RegType.SCALAR_VALUE || r.precise) continue;
-          if (r.aliased) {
-            const c = r.clone();
-            c.precise = true;
-            f.regs[j] = c;
-          } else {
-            r.precise = true;
-          }
+          markRegPrecise(f, j);
           if (this.level2) log.verbose(`force_precise: frame${i}: forcing r${j} to be precise\n`);
         }
         for (let j = 0; j < f.stack.length; j++) {
           const s = f.stack[j]!;
           if (s.types[7] !== Slot.SPILL || s.spilled.type !== RegType.SCALAR_VALUE || s.spilled.precise) continue;
-          if (s.aliased) {
-            const c = s.clone();
-            c.spilled.precise = true;
-            f.stack[j] = c;
-          } else {
-            s.spilled.precise = true;
-          }
+          markSlotPrecise(f, j);
           if (this.level2) log.verbose(`force_precise: frame${i}: forcing fp${-(j + 1) * 8} to be precise\n`);
         }
       }

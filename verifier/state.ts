@@ -119,6 +119,10 @@ export class RegState extends ScalarBounds {
     }
   }
 
+  private setBit(bit: number, v: boolean): void {
+    this.bits = v ? this.bits | bit : this.bits & ~bit;
+  }
+
   /** Scalar value, or the variable part of a pointer (this register's own bounds). */
   get s(): ScalarBounds {
     return this;
@@ -129,14 +133,14 @@ export class RegState extends ScalarBounds {
     return (this.bits & B_MAYBE_NULL) !== 0;
   }
   set maybeNull(v: boolean) {
-    this.bits = v ? this.bits | B_MAYBE_NULL : this.bits & ~B_MAYBE_NULL;
+    this.setBit(B_MAYBE_NULL, v);
   }
 
   get precise(): boolean {
     return (this.bits & B_PRECISE) !== 0;
   }
   set precise(v: boolean) {
-    this.bits = v ? this.bits | B_PRECISE : this.bits & ~B_PRECISE;
+    this.setBit(B_PRECISE, v);
   }
 
   /** Scalars: BPF_ADD_CONST link (`r2 = r1; r2 += K` keeps id with delta `linkOff`). */
@@ -144,7 +148,7 @@ export class RegState extends ScalarBounds {
     return (this.bits & B_LINKED) !== 0;
   }
   set linked(v: boolean) {
-    this.bits = v ? this.bits | B_LINKED : this.bits & ~B_LINKED;
+    this.setBit(B_LINKED, v);
   }
 
   /** The link came from a 32-bit add/sub (BPF_ADD_CONST32: the delta is applied to the low half, zero-extended). */
@@ -152,7 +156,7 @@ export class RegState extends ScalarBounds {
     return (this.bits & B_LINK32) !== 0;
   }
   set link32(v: boolean) {
-    this.bits = v ? this.bits | B_LINK32 : this.bits & ~B_LINK32;
+    this.setBit(B_LINK32, v);
   }
 
   /**
@@ -163,7 +167,7 @@ export class RegState extends ScalarBounds {
     return (this.bits & B_ALIASED) !== 0;
   }
   set aliased(v: boolean) {
-    this.bits = v ? this.bits | B_ALIASED : this.bits & ~B_ALIASED;
+    this.setBit(B_ALIASED, v);
   }
 
   override clone(): RegState {
