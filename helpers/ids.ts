@@ -227,3 +227,17 @@ export function helperName(id: number): string {
 export function helperId(name: string): number | undefined {
   return BY_NAME.get(name.startsWith('bpf_') ? name : 'bpf_' + name);
 }
+
+/**
+ * A table of helper ids by name (without the `bpf_` prefix), looked up here: `helperIds('map_lookup_elem')`
+ * is `{ map_lookup_elem: 1 }`. An unknown name throws when the module that asks for it loads.
+ */
+export function helperIds<K extends string>(...names: K[]): { readonly [N in K]: number } {
+  const out = {} as { [N in K]: number };
+  for (const n of names) {
+    const id = BY_NAME.get('bpf_' + n);
+    if (id === undefined) throw new Error(`helperIds: no helper bpf_${n}`);
+    out[n] = id;
+  }
+  return out;
+}

@@ -28,6 +28,7 @@
 //    does not fit a dev_t or (dev, ino) is not the model's one pid namespace (the initial one: PIDNS_DEV 4,
 //    PIDNS_INO 0xeffffffc, as on the 6.18 host), else nsdata = { pid, tgid } = { 1000, 1000 } and 0.
 
+import { helperIds } from '../../helpers/ids.js';
 import { BpfExecutionError } from '../../vm/errors.js';
 import type { Vm } from '../../vm/interpreter.js';
 import { ArrayMap } from './maps/array.js';
@@ -35,17 +36,17 @@ import { CgroupArrayMap } from './maps/cgroup-array.js';
 import { HashMap } from './maps/hash.js';
 import { BpfMap, mapArg } from './maps/map.js';
 import type { MapsVm } from './maps/vm.js';
-import { REALTIME_OFFSET_NS, TAI_OFFSET_NS, VirtualTimers } from './timers.js';
+import { REALTIME_OFFSET_NS, TAI_OFFSET_NS, TIMER_FUNC, VirtualTimers } from './timers.js';
 import type { VirtualClock } from './skb-helpers.js';
 import { ERRNO } from './maps/errors.js';
 
-export const BASE_FUNC = {
-  get_cgroup_classid: 17, current_task_under_cgroup: 37, get_current_cgroup_id: 80, spin_lock: 93, spin_unlock: 94, get_ns_current_pid_tgid: 120,
-  get_current_ancestor_cgroup_id: 123, for_each_map_elem: 164, kptr_xchg: 194, ktime_get_tai_ns: 208,
-} as const;
+export const BASE_FUNC = helperIds(
+  'get_cgroup_classid', 'current_task_under_cgroup', 'get_current_cgroup_id', 'spin_lock', 'spin_unlock',
+  'get_ns_current_pid_tgid', 'get_current_ancestor_cgroup_id', 'for_each_map_elem', 'kptr_xchg', 'ktime_get_tai_ns',
+);
 
 /** The ids of the helpers installBaseHelpers provides (timers included). */
-export const BASE_HELPER_IDS: readonly number[] = [...Object.values(BASE_FUNC), 169, 170, 171, 172];
+export const BASE_HELPER_IDS: readonly number[] = [...Object.values(BASE_FUNC), ...Object.values(TIMER_FUNC)];
 
 /** The model's pid namespace (the initial one): nsfs device and inode, as stat(/proc/self/ns/pid) shows them. */
 export const PIDNS_DEV = 4n;

@@ -26,6 +26,7 @@
 // samples) until it returns non-zero or none is left; discarded samples are skipped and not counted; returns
 // the number of samples passed to the callback, or the -errno of a corrupt record.
 
+import { helperIds } from '../../helpers/ids.js';
 import { BpfExecutionError } from '../../vm/errors.js';
 import type { HelperFn, Vm } from '../../vm/interpreter.js';
 import type { Region } from '../../vm/memory.js';
@@ -36,11 +37,11 @@ import {
 } from './maps/ringbuf.js';
 import { mapArg } from './maps/map.js';
 
-export const H = {
-  map_push_elem: 87, map_pop_elem: 88, map_peek_elem: 89, ringbuf_output: 130, ringbuf_reserve: 131, ringbuf_submit: 132,
-  ringbuf_discard: 133, ringbuf_query: 134, dynptr_from_mem: 197, ringbuf_reserve_dynptr: 198, ringbuf_submit_dynptr: 199,
-  ringbuf_discard_dynptr: 200, dynptr_read: 201, dynptr_write: 202, dynptr_data: 203, user_ringbuf_drain: 209,
-} as const;
+export const H = helperIds(
+  'map_push_elem', 'map_pop_elem', 'map_peek_elem', 'ringbuf_output', 'ringbuf_reserve', 'ringbuf_submit',
+  'ringbuf_discard', 'ringbuf_query', 'dynptr_from_mem', 'ringbuf_reserve_dynptr', 'ringbuf_submit_dynptr',
+  'ringbuf_discard_dynptr', 'dynptr_read', 'dynptr_write', 'dynptr_data', 'user_ringbuf_drain',
+);
 
 /** The helper ids installMapKindHelpers provides. */
 export const MAP_KIND_HELPER_IDS: readonly number[] = Object.values(H);

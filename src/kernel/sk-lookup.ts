@@ -52,6 +52,7 @@
 //    The model has no IPv6, UDPv6 or MPTCP sockets and no live request sockets, so skc_to_tcp6_sock,
 //    skc_to_udp6_sock, skc_to_mptcp_sock and skc_to_tcp_request_sock return NULL for every model socket.
 
+import { helperIds } from '../../helpers/ids.js';
 import { BpfExecutionError } from '../../vm/errors.js';
 import type { HelperFn, Vm } from '../../vm/interpreter.js';
 import type { AddressSpace, Region } from '../../vm/memory.js';
@@ -59,11 +60,11 @@ import { AF_INET, AF_UNIX, IPPROTO_TCP, IPPROTO_UDP, Socket, TCP_CLOSE, TCP_LIST
 import { BpfTcpState, RequestSock, sockOpsState } from './sockops.js';
 
 /** Helper ids (BPF_FUNC_*) of this file. */
-export const SKL = {
-  sk_lookup_tcp: 84, sk_lookup_udp: 85, sk_release: 86, tcp_sock: 96, skc_lookup_tcp: 99, skc_to_tcp6_sock: 136,
-  skc_to_tcp_sock: 137, skc_to_tcp_timewait_sock: 138, skc_to_tcp_request_sock: 139, skc_to_udp6_sock: 140,
-  skc_to_unix_sock: 178, skc_to_mptcp_sock: 196,
-} as const;
+export const SKL = helperIds(
+  'sk_lookup_tcp', 'sk_lookup_udp', 'sk_release', 'tcp_sock', 'skc_lookup_tcp', 'skc_to_tcp6_sock',
+  'skc_to_tcp_sock', 'skc_to_tcp_timewait_sock', 'skc_to_tcp_request_sock', 'skc_to_udp6_sock', 'skc_to_unix_sock',
+  'skc_to_mptcp_sock',
+);
 
 /** The SK_SKB helpers of this file. */
 export const SK_SKB_LOOKUP_HELPER_IDS: readonly number[] = [SKL.sk_lookup_tcp, SKL.sk_lookup_udp, SKL.sk_release, SKL.skc_lookup_tcp];

@@ -26,7 +26,7 @@
 //    them; bpf_send_signal(_thread): signals appended to SocketHelperOutput.signals (trace-helpers.ts).
 
 import { allowedHelpers, isHelperAllowed } from '../../helpers/availability.js';
-import { helperName } from '../../helpers/ids.js';
+import { helperName, helperIds } from '../../helpers/ids.js';
 import { BpfExecutionError } from '../../vm/errors.js';
 import { BPF_MAX_LOOPS, type HelperFn, type Vm } from '../../vm/interpreter.js';
 import type { MapsVm } from './maps/vm.js';
@@ -56,13 +56,14 @@ export const SOCKET_PROG_TYPES: readonly number[] = [BPF_PROG_TYPE_SK_SKB, BPF_P
 export const { ERANGE } = ERRNO;
 
 /** Helper ids (BPF_FUNC_*) used here. */
-export const F = {
-  map_lookup_elem: 1, map_update_elem: 2, map_delete_elem: 3, ktime_get_ns: 5, trace_printk: 6, get_prandom_u32: 7,
-  get_smp_processor_id: 8, tail_call: 12, get_current_pid_tgid: 14, get_current_uid_gid: 15, get_current_comm: 16,
-  perf_event_output: 25, get_numa_node_id: 42, setsockopt: 49, getsockopt: 57, strtol: 105, strtoul: 106, sk_storage_get: 107,
-  sk_storage_delete: 108, jiffies64: 118, get_netns_cookie: 122, ktime_get_boot_ns: 125, load_hdr_opt: 142, store_hdr_opt: 143,
-  reserve_hdr_opt: 144, task_storage_get: 156, task_storage_delete: 157, ktime_get_coarse_ns: 160, strncmp: 182, loop: 181, map_lookup_percpu_elem: 195,
-} as const;
+export const F = helperIds(
+  'map_lookup_elem', 'map_update_elem', 'map_delete_elem', 'ktime_get_ns', 'trace_printk', 'get_prandom_u32',
+  'get_smp_processor_id', 'tail_call', 'get_current_pid_tgid', 'get_current_uid_gid', 'get_current_comm',
+  'perf_event_output', 'get_numa_node_id', 'setsockopt', 'getsockopt', 'strtol', 'strtoul', 'sk_storage_get',
+  'sk_storage_delete', 'jiffies64', 'get_netns_cookie', 'ktime_get_boot_ns', 'load_hdr_opt', 'store_hdr_opt',
+  'reserve_hdr_opt', 'task_storage_get', 'task_storage_delete', 'ktime_get_coarse_ns', 'strncmp', 'loop',
+  'map_lookup_percpu_elem',
+);
 
 /** Helpers every socket program type gets from the model (when allowed for the type), wherever r1 points. */
 export const GENERIC_HELPER_IDS: ReadonlySet<number> = new Set([

@@ -28,6 +28,7 @@
 // 37 s further) is the virtual clock plus REALTIME_OFFSET_NS (2026-01-01T00:00:00Z), so absolute REALTIME
 // expiries are deterministic too.
 
+import { helperIds } from '../../helpers/ids.js';
 import { BpfExecutionError } from '../../vm/errors.js';
 import type { BoundProgram, Vm } from '../../vm/interpreter.js';
 import { ArrayMap } from './maps/array.js';
@@ -38,7 +39,7 @@ import type { MapsVm } from './maps/vm.js';
 import type { VirtualClock } from './clock.js';
 import { ERRNO } from './maps/errors.js';
 
-export const BPF_FUNC = { timer_init: 169, timer_set_callback: 170, timer_start: 171, timer_cancel: 172 } as const;
+export const TIMER_FUNC = helperIds('timer_init', 'timer_set_callback', 'timer_start', 'timer_cancel');
 export const CLOCK_REALTIME = 0;
 export const CLOCK_MONOTONIC = 1;
 export const CLOCK_BOOTTIME = 7;
@@ -191,7 +192,7 @@ export class VirtualTimers {
   /** Installs bpf_timer_init / set_callback / start / cancel. */
   install(vm: Vm): void {
     const h = vm.helpers;
-    h[BPF_FUNC.timer_init] = (v, pc) => {
+    h[TIMER_FUNC.timer_init] = (v, pc) => {
       const { value, timer } = this.timerArg(v, pc, 'bpf_timer_init');
       const map = v.space.objectAt(v.lo[2]!, v.hi[2]!);
       if (!(map instanceof BpfMap)) throw new BpfExecutionError(pc, 'bpf_timer_init: r2 is not a map pointer');
@@ -207,14 +208,14 @@ export class VirtualTimers {
       onValueFree(value, () => this.free(t));
       v.setR0Int(0);
     };
-    h[BPF_FUNC.timer_set_callback] = (v, pc) => {
+    h[TIMER_FUNC.timer_set_callback] = (v, pc) => {
       const { timer } = this.timerArg(v, pc, 'bpf_timer_set_callback');
       if (timer === undefined) return v.setR0Int(-EINVAL);
       timer.prog = v.currentProgram;
       timer.fn = { lo: v.lo[2]!, hi: v.hi[2]! };
       v.setR0Int(0);
     };
-    h[BPF_FUNC.timer_start] = (v, pc) => {
+    h[TIMER_FUNC.timer_start] = (v, pc) => {
       const flags = v.reg(3);
       if ((flags & ~(BPF_F_TIMER_ABS | BPF_F_TIMER_CPU_PIN)) !== 0n) return v.setR0Int(-EINVAL);
       const { timer } = this.timerArg(v, pc, 'bpf_timer_start');
@@ -230,7 +231,7 @@ export class VirtualTimers {
       this.armed.add(timer);
       v.setR0Int(0);
     };
-    h[BPF_FUNC.timer_cancel] = (v, pc) => {
+    h[TIMER_FUNC.timer_cancel] = (v, pc) => {
       const { timer } = this.timerArg(v, pc, 'bpf_timer_cancel');
       if (timer === undefined) return v.setR0Int(-EINVAL);
       // Its own callback would wait for itself. (Two callbacks cancelling each other, the other -EDEADLK case,

@@ -59,6 +59,7 @@
 // return addresses), bpf_snprintf_btf (formats kernel types from vmlinux BTF, which bpfvm does not have); the
 // kernel refuses bpf_copy_from_user(_task) (sleepable only).
 
+import { helperIds } from '../../helpers/ids.js';
 import { BpfExecutionError } from '../../vm/errors.js';
 import type { HelperFn, Vm } from '../../vm/interpreter.js';
 import { BPF_F_CURRENT_CPU, BPF_F_INDEX_MASK, PerfEventArrayMap } from './maps/perf-event-array.js';
@@ -68,12 +69,11 @@ import { mapArg } from './maps/map.js';
 const { ENOENT, E2BIG, EFAULT, EINVAL, ENOSPC, ERANGE } = ERRNO;
 
 /** Helper ids (BPF_FUNC_*) of this file. */
-export const T = {
-  trace_printk: 6, get_current_comm: 16, perf_event_read: 22, get_current_task: 35, perf_event_read_value: 55,
-  send_signal: 109, probe_read_user: 112, probe_read_kernel: 113, probe_read_user_str: 114, probe_read_kernel_str: 115,
-  send_signal_thread: 117, get_current_task_btf: 158, snprintf: 165, task_pt_regs: 175, get_branch_snapshot: 176,
-  trace_vprintk: 177, find_vma: 180,
-} as const;
+export const T = helperIds(
+  'trace_printk', 'get_current_comm', 'perf_event_read', 'get_current_task', 'perf_event_read_value', 'send_signal',
+  'probe_read_user', 'probe_read_kernel', 'probe_read_user_str', 'probe_read_kernel_str', 'send_signal_thread',
+  'get_current_task_btf', 'snprintf', 'task_pt_regs', 'get_branch_snapshot', 'trace_vprintk', 'find_vma',
+);
 /** Every helper installTraceHelpers installs. */
 export const TRACE_HELPER_IDS: readonly number[] = Object.values(T);
 
