@@ -31,7 +31,7 @@
 // (queue / stack, ring buffers, dynptrs: shared with the socket model); any other helper is refused before the
 // run with its name and id, and so is a helper the program type may not call.
 
-import { helperName } from '../../helpers/ids.js';
+import { helperIds, helperName } from '../../helpers/ids.js';
 import { HELPER_CALL_MESSAGES, isHelperAllowed } from '../../helpers/availability.js';
 import { protoFor } from '../../helpers/protos.js';
 import { BpfExecutionError } from '../../vm/errors.js';
@@ -53,6 +53,14 @@ import {
   skbPullData, skbStoreBytes, xdpAdjustHead, xdpAdjustMeta, xdpAdjustTail, xdpGetBuffLen,
   xdpLoadStoreBytes, xdpMetalenInvalid, type SkbEnv, type XdpEnv,
 } from './skb-helpers.js';
+
+/** The helper ids this file installs by hand. */
+const ID = helperIds(
+  'skb_load_bytes', 'skb_load_bytes_relative', 'skb_store_bytes', 'skb_pull_data', 'skb_change_tail',
+  'skb_change_head', 'l3_csum_replace', 'l4_csum_replace', 'csum_diff', 'xdp_adjust_head', 'xdp_adjust_meta',
+  'xdp_adjust_tail', 'xdp_get_buff_len', 'xdp_load_bytes', 'xdp_store_bytes', 'ktime_get_ns', 'ktime_get_boot_ns',
+  'ktime_get_coarse_ns', 'get_prandom_u32', 'get_smp_processor_id', 'tail_call',
+);
 
 export const BPF_PROG_TYPE_SOCKET_FILTER = 1;
 export const BPF_PROG_TYPE_SCHED_CLS = 3;
@@ -159,7 +167,7 @@ export function checkProgramHelpers(prog: BoundProgram, name: string, type: numb
       if (protoFor(type, id)?.mightSleep) {
         throw new BpfExecutionError(pc, `program ${name}: ${HELPER_CALL_MESSAGES.mightSleep} (${helperName(id)}#${id}; the kernel refuses to load it)`);
       }
-      if (id !== 12 && !provided(id)) {
+      if (id !== ID.tail_call && !provided(id)) {
         throw new BpfExecutionError(pc, `program ${name} calls ${helperName(id)}#${id}, which ${who} does not provide yet`);
       }
     }
@@ -356,15 +364,15 @@ function setupSkb(vm: Vm, type: number, dataIn: Uint8Array, opts: TestRunOptions
     },
   };
   const h = vm.helpers;
-  h[26] = skbLoadBytes(env);
-  h[68] = skbLoadBytesRelative(env);
-  h[9] = skbStoreBytes(env);
-  h[39] = skbPullData(env);
-  h[38] = skbChangeTail(env);
-  h[43] = skbChangeHead(env);
-  h[10] = l3CsumReplace(env);
-  h[11] = l4CsumReplace(env);
-  h[28] = csumDiff;
+  h[ID.skb_load_bytes] = skbLoadBytes(env);
+  h[ID.skb_load_bytes_relative] = skbLoadBytesRelative(env);
+  h[ID.skb_store_bytes] = skbStoreBytes(env);
+  h[ID.skb_pull_data] = skbPullData(env);
+  h[ID.skb_change_tail] = skbChangeTail(env);
+  h[ID.skb_change_head] = skbChangeHead(env);
+  h[ID.l3_csum_replace] = l3CsumReplace(env);
+  h[ID.l4_csum_replace] = l4CsumReplace(env);
+  h[ID.csum_diff] = csumDiff;
 
   // Field values (the kernel's full field, `size` its width) for the narrow-load rule.
   const field = (off: number): { v: number; size: number } | null => {
@@ -532,13 +540,13 @@ function setupXdp(vm: Vm, dataIn: Uint8Array, opts: TestRunOptions): Built {
     changed: () => vm.space.remap(region, pkt.buf.subarray(0, pkt.end)),
   };
   const h = vm.helpers;
-  h[44] = xdpAdjustHead(env);
-  h[54] = xdpAdjustMeta(env);
-  h[65] = xdpAdjustTail(env);
-  h[188] = xdpGetBuffLen(env);
-  h[189] = xdpLoadStoreBytes(env, false);
-  h[190] = xdpLoadStoreBytes(env, true);
-  h[28] = csumDiff;
+  h[ID.xdp_adjust_head] = xdpAdjustHead(env);
+  h[ID.xdp_adjust_meta] = xdpAdjustMeta(env);
+  h[ID.xdp_adjust_tail] = xdpAdjustTail(env);
+  h[ID.xdp_get_buff_len] = xdpGetBuffLen(env);
+  h[ID.xdp_load_bytes] = xdpLoadStoreBytes(env, false);
+  h[ID.xdp_store_bytes] = xdpLoadStoreBytes(env, true);
+  h[ID.csum_diff] = csumDiff;
   ctx.load = (off, _size, out) => {
     out[1] = 0;
     switch (off) {
@@ -615,11 +623,11 @@ export function prepareTestRun(prog: ProgramSpec, dataIn: Uint8Array = DEFAULT_T
   installMapKindHelpers(vm); // queue / stack, ring buffers, dynptrs
   const clock = new VirtualClock(opts.clock?.startNs, opts.clock?.stepNs);
   const prng = new Prng(opts.seed);
-  vm.helpers[5] = clock.helper();
-  vm.helpers[125] = clock.helper();
-  vm.helpers[160] = clock.helper();
-  vm.helpers[7] = prng.helper();
-  vm.helpers[8] = (v) => v.setR0(0, 0); // bpf_get_smp_processor_id: CPU 0
+  vm.helpers[ID.ktime_get_ns] = clock.helper();
+  vm.helpers[ID.ktime_get_boot_ns] = clock.helper();
+  vm.helpers[ID.ktime_get_coarse_ns] = clock.helper();
+  vm.helpers[ID.get_prandom_u32] = prng.helper();
+  vm.helpers[ID.get_smp_processor_id] = (v) => v.setR0(0, 0); // bpf_get_smp_processor_id: CPU 0
   installTraceHelpers(vm, { trace, signals }); // trace_printk, snprintf, probe_read_*, ... (trace-helpers.ts)
   // for_each_map_elem, spin locks, timers, cgroup / pid-namespace ids, tai_ns (base-helpers.ts); the test
   // runner's task is in the root cgroup. Timers fire only through PreparedTestRun.timers.advance.
