@@ -263,6 +263,15 @@ function probe(): SockAvailability {
   return { ok: true, reason: `socket scenario oracle ready (${helperPath})` };
 }
 
+/**
+ * Why a kernel run of a scenario with a cgroupAttach step cannot be compared (the helper found no usable cgroup
+ * v2), or null. A run whose setup failed before the cgroup (a map or program the kernel refused) has no `cgroup`
+ * report: that is a failure for the caller's `expect(r.ok)`, not a reason to skip.
+ */
+export function cgroupSkipReason(r: ScenarioResult): string | null {
+  return r.cgroup !== undefined && !r.cgroup.ok ? `no usable cgroup v2: ${r.cgroup.reason}` : null;
+}
+
 /** Run one scenario in the host kernel. Throws if unavailable, malformed, timed out or crashed. */
 export function runScenario(s: Scenario): ScenarioResult {
   const avail = sockAvailability();

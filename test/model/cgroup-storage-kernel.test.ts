@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../../vm/asm.js';
-import { AttachType, ProgType, runScenario, sockAvailability, tcpPair, type Scenario, type ScenarioResult } from '../kernel/sockrun.js';
+import { AttachType, ProgType, cgroupSkipReason, runScenario, sockAvailability, tcpPair, type Scenario, type ScenarioResult } from '../kernel/sockrun.js';
 import { runModelScenario } from './sockmap-harness.js';
 
 const avail = sockAvailability();
@@ -56,7 +56,8 @@ describe.skipIf(!avail.ok)(`cgroup storage from sock_ops: model vs kernel${avail
       steps: [{ op: 'cgroupAttach', prog: 0, label: 'cg' }, ...tcpPair('l1', 'c1', 'p1'), ...tcpPair('l2', 'c2', 'p2')],
     };
     const kernel = runScenario(s);
-    if (!kernel.cgroup?.ok) return ctx.skip(`no usable cgroup v2: ${kernel.cgroup?.reason}`);
+    const noCgroup = cgroupSkipReason(kernel);
+    if (noCgroup !== null) return ctx.skip(noCgroup);
     expect(kernel.ok).toBe(true);
     const model = runModelScenario(s).result;
     const k = view(kernel);

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Kernel } from '../../src/kernel/model.js';
 import { assemble } from '../../vm/asm.js';
-import { AttachType, MapType, ProgType, runScenario, sockAvailability, tcpPair, type Scenario, type ScenarioResult } from '../kernel/sockrun.js';
+import { AttachType, MapType, ProgType, cgroupSkipReason, runScenario, sockAvailability, tcpPair, type Scenario, type ScenarioResult } from '../kernel/sockrun.js';
 import { runModelScenario } from './sockmap-harness.js';
 import { NEXT_LOG_SLOT } from './asm-snippets.js';
 
@@ -135,7 +135,8 @@ suite('sock_ops socket-option helpers: model vs kernel', () => {
   it('setsockopt / getsockopt / store_hdr_opt / reserve_hdr_opt in every callback of a connection and its close', (ctx) => {
     const s = scenario();
     const kernel = runScenario(s);
-    if (!kernel.cgroup?.ok) return ctx.skip(`no usable cgroup v2: ${kernel.cgroup?.reason}`);
+    const noCgroup = cgroupSkipReason(kernel);
+    if (noCgroup !== null) return ctx.skip(noCgroup);
     expect(kernel.ok).toBe(true);
     const km = new Kernel();
     // the host's clamps for SO_SNDBUF / SO_RCVBUF (this host: 4194304, not the kernel default 212992)
@@ -183,7 +184,8 @@ suite('sock_ops bpf_load_hdr_opt: model vs kernel', () => {
     s.progs![0]!.insns = assemble(prog);
     s.steps = s.steps.filter((st) => st.op !== 'getsockopt');
     const kernel = runScenario(s);
-    if (!kernel.cgroup?.ok) return ctx.skip(`no usable cgroup v2: ${kernel.cgroup?.reason}`);
+    const noCgroup = cgroupSkipReason(kernel);
+    if (noCgroup !== null) return ctx.skip(noCgroup);
     expect(kernel.ok).toBe(true);
     const rows = (r: ScenarioResult): number[][] => {
       const n = new DataView(r.maps[1]!.entries![0]!.value.buffer, r.maps[1]!.entries![0]!.value.byteOffset).getUint32(0, true);
@@ -248,7 +250,8 @@ suite('generic helpers: model vs kernel', () => {
     };
     const kernel = runScenario(s);
     expect(kernel.setupError?.log ?? '').toBe('');
-    if (!kernel.cgroup?.ok) return ctx.skip(`no usable cgroup v2: ${kernel.cgroup?.reason}`);
+    const noCgroup = cgroupSkipReason(kernel);
+    if (noCgroup !== null) return ctx.skip(noCgroup);
     expect(kernel.ok).toBe(true);
     const cookieOf = (r: ScenarioResult): bigint => new DataView(r.maps[0]!.entries![0]!.value.buffer, r.maps[0]!.entries![0]!.value.byteOffset).getBigUint64(12 * STRTO.length, true);
     // The netns cookie is machine-dependent (init_net's was 3 on the 6.18 host, not 1): the model takes it as

@@ -15,7 +15,7 @@ import { loadCollectionFile } from '../../src/elf/index.js';
 import type { CollectionSpec } from '../../src/spec.js';
 import { fnv1a64, runSockmapCase } from '../../src/sockmap-test/engine.js';
 import { defaultCaseOptions, type SockmapCaseOptions } from '../../src/sockmap-test/options.js';
-import { runScenario, sockAvailability } from '../kernel/sockrun.js';
+import { cgroupSkipReason, runScenario, sockAvailability } from '../kernel/sockrun.js';
 import { toScenario } from '../kernel/sockmap-case-scenario.js';
 
 const avail = sockAvailability();
@@ -51,8 +51,9 @@ function kernelAndModel(
   ctx: { skip: (why: string) => void },
 ): { kernelView: unknown; modelView: unknown } | null {
   const k = runScenario(s);
-  if (!k.cgroup?.ok) {
-    ctx.skip(`no usable cgroup v2: ${k.cgroup?.reason}`);
+  const noCgroup = cgroupSkipReason(k);
+  if (noCgroup !== null) {
+    ctx.skip(noCgroup);
     return null;
   }
   expect(k.ok, JSON.stringify(k.setupError)).toBe(true);

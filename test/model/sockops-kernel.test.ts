@@ -12,7 +12,7 @@
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../../vm/asm.js';
 import {
-  AttachType, MapType, ProgType, runScenario, sockAvailability, tcpPair, type Scenario, type ScenarioResult, type ScenarioStep,
+  AttachType, MapType, ProgType, cgroupSkipReason, runScenario, sockAvailability, tcpPair, type Scenario, type ScenarioResult, type ScenarioStep,
 } from '../kernel/sockrun.js';
 import { bytes, skMsg, DROP } from '../kernel/sockrun-scenarios.js';
 import { runModelScenario } from './sockmap-harness.js';
@@ -114,8 +114,9 @@ function view(s: Scenario, r: ScenarioResult): unknown {
 
 function differential(s: Scenario, ctx: { skip: (why: string) => void }): { kernel: ScenarioResult; model: ScenarioResult } | null {
   const kernel = runScenario(s);
-  if (!kernel.cgroup?.ok) {
-    ctx.skip(`no usable cgroup v2: ${kernel.cgroup?.reason}`);
+  const noCgroup = cgroupSkipReason(kernel);
+  if (noCgroup !== null) {
+    ctx.skip(noCgroup);
     return null;
   }
   expect(kernel.ok).toBe(true);
@@ -207,10 +208,12 @@ suite('sock_ops: model vs kernel', () => {
       steps: [{ op: 'cgroupAttach', prog: 0 }, ...tcpPair('l1', 'c1', 'p1'), { op: 'cookie', sock: 'l1' }, { op: 'cookie', sock: 'c1' }, { op: 'cookie', sock: 'p1' }],
     };
     for (const r of [runScenario(s), runModelScenario(s).result]) {
-      if (!r.cgroup?.ok) {
-        ctx.skip(`no usable cgroup v2: ${r.cgroup?.reason}`);
+      const noCgroup = cgroupSkipReason(r);
+      if (noCgroup !== null) {
+        ctx.skip(noCgroup);
         return;
       }
+      expect(r.ok, JSON.stringify(r.setupError)).toBe(true);
       const rec = (op: number): string => Buffer.from(r.maps[0]!.entries!.find((e) => e.key[0] === op)!.value).toString('hex');
       const so = (i: number): string => Buffer.from(r.steps[4 + i]!.data!).toString('hex');
       expect([rec(11), rec(4), rec(5)]).toEqual([so(0), so(1), so(2)]);
