@@ -30,7 +30,7 @@ import { BpfExecutionError } from '../../vm/errors.js';
 import type { BoundProgram, HelperFn, Vm } from '../../vm/interpreter.js';
 import type { Region } from '../../vm/memory.js';
 import { SockMap, SockHash, SockMapBase } from './sockmap.js';
-import { sockPointer } from './sk-lookup.js';
+import { sockPointer, tcpSockFields } from './sk-lookup.js';
 import { AF_INET, Errno, LOOPBACK_IP4, type Socket } from './socket.js';
 
 export const BPF_PROG_TYPE_SOCK_OPS = 13;
@@ -251,10 +251,13 @@ export class SockOpsContext {
       const st = sockOpsState(sk);
       dv.setUint32(SOCK_OPS.state, st.tcpState ?? sk.state, true);
       dv.setUint32(SOCK_OPS.bpf_sock_ops_cb_flags, st.cbFlags, true);
-      dv.setUint32(SOCK_OPS.snd_cwnd, 10, true); // TCP_INIT_CWND
-      dv.setUint32(SOCK_OPS.snd_ssthresh, 0x7fffffff, true); // TCP_INFINITE_SSTHRESH
-      dv.setUint32(SOCK_OPS.rtt_min, 0xffffffff, true);
-      dv.setUint32(SOCK_OPS.mss_cache, st.mss, true);
+      // The tcp_sock fields (snd_cwnd ... bytes_acked): the values bpf_tcp_sock reads (sk-lookup.ts).
+      for (const [name, v] of Object.entries(tcpSockFields(sk))) {
+        const at = (SOCK_OPS as Record<string, number>)[name];
+        if (at === undefined) continue;
+        if (typeof v === 'bigint') dv.setBigUint64(at, v, true);
+        else dv.setUint32(at, v, true);
+      }
     } else {
       dv.setUint32(SOCK_OPS.state, BpfTcpState.NEW_SYN_RECV, true);
     }

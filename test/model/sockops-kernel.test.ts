@@ -1,12 +1,12 @@
 /**
  * sock_ops differential tests: a tracing SOCK_OPS program attached to a cgroup records every callback it sees
- * (op, args, family, addresses, ports, is_fullsock, callback flags, state, mss_cache, the result of
- * bpf_sock_ops_cb_flags_set and of a sock map insert) in an ARRAY, in the host kernel (test/kernel/sockrun.c,
- * a private cgroup v2) and in the model (root cgroup). Both logs, the sock map contents and the step results
- * must agree.
+ * (op, args, family, addresses, ports, is_fullsock, callback flags, state, mss_cache, data_segs_in / _out,
+ * bytes_received / bytes_acked, the result of bpf_sock_ops_cb_flags_set and of a sock map insert) in an ARRAY, in
+ * the host kernel (test/kernel/sockrun.c, a private cgroup v2) and in the model (root cgroup). Both logs, the sock
+ * map contents and the step results must agree.
  *
- * Not compared: port numbers as such (both are mapped to "listener" / "client" names), TCP counters other than
- * mss_cache during the handshake (snd_cwnd, sequence numbers and friends depend on real TCP). Skipped with the
+ * Not compared: port numbers as such (both are mapped to "listener" / "client" names), mss_cache in STATE_CB
+ * and the other TCP fields (snd_cwnd, sequence numbers and friends depend on real TCP). Skipped with the
  * reason when the kernel oracle or a cgroup v2 hierarchy is unavailable.
  */
 import { describe, expect, it } from 'vitest';
@@ -23,9 +23,14 @@ const suite = avail.ok ? describe : describe.skip;
 if (!avail.ok) console.warn(`sock_ops differential tests skipped: ${avail.reason}`);
 
 // ctx offsets recorded, in log order: op, args[0], args[1], family, remote_ip4, local_ip4, remote_port,
-// local_port, is_fullsock, bpf_sock_ops_cb_flags, state, mss_cache
-const FIELDS = [0, 4, 8, 20, 24, 28, 64, 68, 72, 84, 88, 112];
-const NAMES = ['op', 'arg0', 'arg1', 'family', 'remoteIp4', 'localIp4', 'remotePort', 'localPort', 'fullsock', 'cbFlags', 'state', 'mss', 'cbSetRet', 'insertRet'];
+// local_port, is_fullsock, bpf_sock_ops_cb_flags, state, mss_cache, data_segs_in, data_segs_out, then the low
+// halves of the u64 fields bytes_received and bytes_acked (U64_FIELDS: the kernel takes only 8-byte loads there)
+const FIELDS = [0, 4, 8, 20, 24, 28, 64, 68, 72, 84, 88, 112, 144, 152, 168, 176];
+const U64_FIELDS = new Set([168, 176]);
+const NAMES = [
+  'op', 'arg0', 'arg1', 'family', 'remoteIp4', 'localIp4', 'remotePort', 'localPort', 'fullsock', 'cbFlags', 'state', 'mss',
+  'dataSegsIn', 'dataSegsOut', 'bytesReceived', 'bytesAcked', 'cbSetRet', 'insertRet',
+];
 const SLOT = 4 * NAMES.length;
 
 /**
@@ -35,7 +40,7 @@ const SLOT = 4 * NAMES.length;
  */
 function tracer(cbFlags: number, flagOps: number, hash: boolean, insertFlags = 0): string {
   let body = '';
-  FIELDS.forEach((f, i) => (body += `r2 = *(u32 *)(r6 + ${f})\n*(u32 *)(r7 + ${4 * i}) = r2\n`));
+  FIELDS.forEach((f, i) => (body += `r2 = *(${U64_FIELDS.has(f) ? 'u64' : 'u32'} *)(r6 + ${f})\n*(u32 *)(r7 + ${4 * i}) = r2\n`));
   return `
   ${NEXT_LOG_SLOT}
   ${body}
@@ -47,7 +52,7 @@ function tracer(cbFlags: number, flagOps: number, hash: boolean, insertFlags = 0
   r1 = r6
   r2 = ${cbFlags}
   call bpf_sock_ops_cb_flags_set#59
-  *(u32 *)(r7 + ${4 * 12}) = r0
+  *(u32 *)(r7 + ${4 * NAMES.indexOf('cbSetRet')}) = r0
 ins:
   *(u32 *)(r10 - 12) = r8
   r1 = r6
@@ -56,7 +61,7 @@ ins:
   r3 += -12
   r4 = ${insertFlags}
   call ${hash ? 'bpf_sock_hash_update#70' : 'bpf_sock_map_update#53'}
-  *(u32 *)(r7 + ${4 * 13}) = r0
+  *(u32 *)(r7 + ${4 * NAMES.indexOf('insertRet')}) = r0
 out:
   r0 = 1
   exit`;
