@@ -30,7 +30,7 @@ import { helperName, helperIds } from '../../helpers/ids.js';
 import { BpfExecutionError } from '../../vm/errors.js';
 import { BPF_MAX_LOOPS, type HelperFn, type Vm } from '../../vm/interpreter.js';
 import type { MapsVm } from './maps/vm.js';
-import { BPF_SK_STORAGE_GET_F_CREATE, SkStorageMap } from './maps/sk-storage.js';
+import { BPF_SK_STORAGE_GET_F_CREATE, LocalStorageMap, SkStorageMap } from './maps/sk-storage.js';
 /** BPF_LOCAL_STORAGE_GET_F_CREATE (= BPF_SK_STORAGE_GET_F_CREATE). */
 const BPF_LOCAL_STORAGE_GET_F_CREATE = BPF_SK_STORAGE_GET_F_CREATE;
 import { perfEventOutputHelper } from './maps/perf-event-array.js';
@@ -284,6 +284,16 @@ export function installPerfEventOutput(vm: Vm): void {
  *  - delete(map, sk): -EINVAL for NULL / non-full sockets, -ENOENT when there is no value, else 0.
  */
 export function installSkStorageHelpers(vm: Vm, mapsVm: MapsVm): void {
+  /** The get helpers once their owner and flags passed: `owner`'s value, or with F_CREATE a new one (r3 or zeroes). */
+  const storageGet = (v: Vm, pc: number, map: LocalStorageMap, owner: object, flags: bigint): void => {
+    let val = map.valueFor(owner);
+    if (val === null && flags === BigInt(BPF_LOCAL_STORAGE_GET_F_CREATE)) {
+      const init = v.lo[3] === 0 && v.hi[3] === 0 ? null : v.space.read(pc, v.lo[3]!, v.hi[3]!, map.valueSize);
+      val = map.create(owner, init);
+    }
+    if (val === null) return v.setR0(0, 0);
+    v.setR0(0, mapsVm.valueRegion(map, val).hi);
+  };
   const mapOf = (v: Vm, pc: number, which: string): SkStorageMap => {
     return mapArg(v, pc, 1, SkStorageMap, which, 'an sk_storage map');
   };
@@ -297,13 +307,7 @@ export function installSkStorageHelpers(vm: Vm, mapsVm: MapsVm): void {
     const sk = sockOf(v);
     const flags = v.reg(4);
     if (sk === null || flags > BigInt(BPF_SK_STORAGE_GET_F_CREATE)) return v.setR0(0, 0);
-    let val = map.valueFor(sk);
-    if (val === null && flags === BigInt(BPF_SK_STORAGE_GET_F_CREATE)) {
-      const init = v.lo[3] === 0 && v.hi[3] === 0 ? null : v.space.read(pc, v.lo[3]!, v.hi[3]!, map.valueSize);
-      val = map.create(sk, init);
-    }
-    if (val === null) return v.setR0(0, 0);
-    v.setR0(0, mapsVm.valueRegion(map, val).hi);
+    storageGet(v, pc, map, sk, flags);
   };
   vm.helpers[F.sk_storage_delete] = (v, pc) => {
     const map = mapOf(v, pc, 'bpf_sk_storage_delete');
@@ -325,13 +329,7 @@ export function installSkStorageHelpers(vm: Vm, mapsVm: MapsVm): void {
     const map = taskMapOf(v, pc, 'bpf_task_storage_get');
     const flags = v.reg(4);
     if (!isCurrentTask(v, pc, 'bpf_task_storage_get', 2) || (flags & ~BigInt(BPF_LOCAL_STORAGE_GET_F_CREATE)) !== 0n) return v.setR0(0, 0);
-    let val = map.valueFor(CURRENT_TASK);
-    if (val === null && flags === BigInt(BPF_LOCAL_STORAGE_GET_F_CREATE)) {
-      const init = v.lo[3] === 0 && v.hi[3] === 0 ? null : v.space.read(pc, v.lo[3]!, v.hi[3]!, map.valueSize);
-      val = map.create(CURRENT_TASK, init);
-    }
-    if (val === null) return v.setR0(0, 0);
-    v.setR0(0, mapsVm.valueRegion(map, val).hi);
+    storageGet(v, pc, map, CURRENT_TASK, flags);
   };
   vm.helpers[F.task_storage_delete] = (v, pc) => {
     const map = taskMapOf(v, pc, 'bpf_task_storage_delete');
