@@ -74,7 +74,7 @@ import {
   sockOpsState,
   type SockOpsEnv,
 } from './sockops.js';
-import { TimeWaitSock, installSkLookupHelpers, sockPointer, sockViews } from './sk-lookup.js';
+import { TimeWaitSock, installSkLookupHelpers, sockPointer, sockViews, tcpStateOf } from './sk-lookup.js';
 import { SkSkb, runSkSkbProgram, type SkSkbFields, type SkSkbRunResult } from './sk_skb.js';
 import { SkSkbRx, hasVerdict } from './sk_skb_rx.js';
 import { BPF_PROG_TYPE_SK_SKB, checkProgramHelpers } from './testrun.js';
@@ -556,10 +556,6 @@ export class Kernel {
     return undefined;
   }
 
-  private tcpState(sk: Socket): number {
-    return sockOpsState(sk).tcpState ?? sk.state;
-  }
-
   private tcpSocketCookie(): bigint {
     // Request sockets take a cookie from the same counter as sockets: a throwaway socket object does that.
     return new Socket(-1).cookie;
@@ -790,7 +786,7 @@ export class Kernel {
     sock.pushWriteQueue();
     const peer = sock.peer;
     // TCP state changes sock_ops programs can observe (STATE_CB), in the kernel's order over loopback.
-    const from = this.tcpState(sock);
+    const from = tcpStateOf(sock);
     // tcp_sock counters: the FIN counts as one byte received (before the peer's state changes), and as
     // acknowledged once the peer processed it (deliverFin).
     if (peer !== null && peer.open && peer.isTcp) peer.tcpCounters.bytesReceived += 1n;
@@ -808,13 +804,13 @@ export class Kernel {
     };
     if (from === BpfTcpState.ESTABLISHED) {
       this.tcpSetState(sock, BpfTcpState.FIN_WAIT1);
-      if (peer !== null && peer.open && this.tcpState(peer) === BpfTcpState.ESTABLISHED) this.tcpSetState(peer, BpfTcpState.CLOSE_WAIT);
+      if (peer !== null && peer.open && tcpStateOf(peer) === BpfTcpState.ESTABLISHED) this.tcpSetState(peer, BpfTcpState.CLOSE_WAIT);
       deliverFin();
       this.tcpSetState(sock, BpfTcpState.FIN_WAIT2);
       if (closing) this.enterTimeWait(sock, BpfTcpState.FIN_WAIT2);
     } else if (from === BpfTcpState.CLOSE_WAIT) {
       this.tcpSetState(sock, BpfTcpState.LAST_ACK);
-      const peerWaiting = peer !== null && peer.open && this.tcpState(peer) === BpfTcpState.FIN_WAIT2;
+      const peerWaiting = peer !== null && peer.open && tcpStateOf(peer) === BpfTcpState.FIN_WAIT2;
       deliverFin();
       if (peerWaiting) this.enterTimeWait(peer!, BpfTcpState.TIME_WAIT);
       else if (peer !== null && !peer.open) {
@@ -851,7 +847,7 @@ export class Kernel {
         }
       } else if (!(sock.shutdownFlags & SEND_SHUTDOWN)) {
         this.sendFin(sock, true);
-      } else if (this.tcpState(sock) === BpfTcpState.FIN_WAIT2) {
+      } else if (tcpStateOf(sock) === BpfTcpState.FIN_WAIT2) {
         this.enterTimeWait(sock, BpfTcpState.FIN_WAIT2);
       } else {
         this.tcpSetState(sock, BpfTcpState.CLOSE);
