@@ -37,7 +37,7 @@ import { HashMap } from './maps/hash.js';
 import { BpfMap, mapArg } from './maps/map.js';
 import type { MapsVm } from './maps/vm.js';
 import { REALTIME_OFFSET_NS, TAI_OFFSET_NS, TIMER_FUNC, VirtualTimers } from './timers.js';
-import type { VirtualClock } from './skb-helpers.js';
+import type { VirtualClock } from './clock.js';
 import { ERRNO } from './maps/errors.js';
 
 export const BASE_FUNC = helperIds(

@@ -587,9 +587,6 @@ export function xdpLoadStoreBytes(env: XdpEnv, store: boolean): HelperFn {
 
 // ---- helpers that are not about the packet ------------------------------------------------------------------
 
-// The virtual clock of bpf_ktime_get_ns & co: clock.ts (re-exported here for the modules that import it from this file).
-export { VirtualClock } from './clock.js';
-
 /**
  * bpf_get_prandom_u32 (7): a deterministic 32-bit PRNG (xorshift32 after a splitmix-style scramble of the
  * seed), so that runs are reproducible. Not the kernel's generator (which no one can reproduce).
@@ -615,7 +612,3 @@ export class Prng {
     return (vm) => vm.setR0(this.next() | 0, 0);
   }
 }
-
-// bpf_trace_printk: trace-helpers.ts (one formatter for trace_printk, trace_vprintk and snprintf), re-exported
-// here for the modules that import it from this file.
-export { tracePrintk } from './trace-helpers.js';

@@ -46,9 +46,10 @@ import { installTraceHelpers, type SentSignal } from './trace-helpers.js';
 import { CgroupIds, installBaseHelpers } from './base-helpers.js';
 import { BPF_FUNC_get_local_storage, testRunLocalStorage } from './cgroup-storage.js';
 import type { VirtualTimers } from './timers.js';
+import { VirtualClock } from './clock.js';
 import {
   E2BIG, EINVAL, ENODEV, ENOMEM, ETH_HLEN, GSO_LEGACY_MAX_SIZE, GSO_MAX_SEGS, MAX_SKB_FRAGS, PAGE_SIZE,
-  Prng, SKB_HEADROOM, SKB_SHINFO_SIZE, SkbPacket, VirtualClock, XDP_FRAME_SIZE, XDP_PACKET_HEADROOM, XdpPacket,
+  Prng, SKB_HEADROOM, SKB_SHINFO_SIZE, SkbPacket, XDP_FRAME_SIZE, XDP_PACKET_HEADROOM, XdpPacket,
   csumDiff, l3CsumReplace, l4CsumReplace, skbChangeHead, skbChangeTail, skbLoadBytes, skbLoadBytesRelative,
   skbPullData, skbStoreBytes, xdpAdjustHead, xdpAdjustMeta, xdpAdjustTail, xdpGetBuffLen,
   xdpLoadStoreBytes, xdpMetalenInvalid, type SkbEnv, type XdpEnv,
