@@ -13,6 +13,7 @@
 //  - BPF_PROG_TEST_RUN of CGROUP_SKB programs (testrun.ts): a zeroed storage of its own per test run
 //    (testRunLocalStorage), as bpf_test_run allocates one.
 
+import { helperIds } from '../../helpers/ids.js';
 import { BpfExecutionError } from '../../vm/errors.js';
 import type { BoundProgram, HelperFn, Vm } from '../../vm/interpreter.js';
 import type { CgroupIds } from './base-helpers.js';
@@ -21,7 +22,7 @@ import type { Maps } from './maps/collection.js';
 import type { MapsVm } from './maps/vm.js';
 import { mapArg } from './maps/map.js';
 
-export const BPF_FUNC_get_local_storage = 81;
+export const BPF_FUNC_get_local_storage = helperIds('get_local_storage').get_local_storage;
 export const BPF_CGROUP_SOCK_OPS = 3;
 
 /** The cgroup storage maps a program refers to (lddw of a map by fd / index). */

@@ -42,6 +42,7 @@ import { TRACE_HELPER_IDS, installTraceHelpers, isCurrentTask, isSpace, type Tra
 import { BPF_MAP_TYPE_TASK_STORAGE, CURRENT_TASK, TaskCgrpStorageMap } from './maps/local-storage.js';
 import { SK_MSG_HELPERS } from './skmsg-helpers.js';
 import { MAP_KIND_HELPER_IDS } from './map-kind-helpers.js';
+import { BPF_FUNC_get_local_storage } from './cgroup-storage.js';
 import { BASE_HELPER_IDS, CURRENT_PID } from './base-helpers.js';
 import {
   BPF_FUNC_get_socket_cookie, BPF_PROG_TYPE_SOCK_OPS, RequestSock, SOCK_OPS_HELPERS, SockOpsContext,
@@ -80,7 +81,7 @@ export const GENERIC_HELPER_IDS: ReadonlySet<number> = new Set([
 ]);
 
 /** The sock_ops helpers of this file (on top of sockops.ts SOCK_OPS_HELPERS). */
-const SOCK_OPS_EXTRA: readonly number[] = [BPF_FUNC_get_socket_cookie, 81 /* get_local_storage: cgroup-storage.ts */, F.setsockopt, F.getsockopt, F.load_hdr_opt, F.store_hdr_opt, F.reserve_hdr_opt, F.perf_event_output];
+const SOCK_OPS_EXTRA: readonly number[] = [BPF_FUNC_get_socket_cookie, BPF_FUNC_get_local_storage, F.setsockopt, F.getsockopt, F.load_hdr_opt, F.store_hdr_opt, F.reserve_hdr_opt, F.perf_event_output];
 
 /** Context-specific helpers the model implements, per socket program type. */
 export const TYPE_HELPER_IDS: Readonly<Record<number, ReadonlySet<number>>> = {
