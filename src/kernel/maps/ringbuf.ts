@@ -18,7 +18,7 @@
 // ring never fills up completely) fails. Records still reserved (BUSY) stop the consumer.
 
 import { BpfMapError, ERRNO, type ErrnoCode } from './errors.js';
-import { BPF_F_NUMA_NODE, MODEL_MAX_ARRAY_BYTES } from './constants.js';
+import { BPF_F_NUMA_NODE, MODEL_MAX_ARRAY_BYTES, roundUp8 } from './constants.js';
 import { createFail, registerMapType } from './create.js';
 import { BpfMap, type ElemRef, type MapAttrs, type MapOptions } from './map.js';
 import type { Maps } from './collection.js';
@@ -41,7 +41,6 @@ const PAGE_SIZE = 4096;
 /** The pages of struct bpf_ringbuf before its data: the bookkeeping page, the consumer and producer pages. */
 const RINGBUF_NR_META_PAGES = 3;
 
-const roundUp8 = (n: number): number => Math.ceil(n / 8) * 8;
 /** The record length of a header word: the sample length without the flag bits, plus the header, rounded up. */
 export const recordLen = (hdrLen: number): number => roundUp8((hdrLen & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT)) + BPF_RINGBUF_HDR_SZ);
 
@@ -187,7 +186,7 @@ export class RingBufMap extends RingArea {
   output(data: Uint8Array, flags: bigint): number {
     if ((flags & ~(BPF_RB_NO_WAKEUP | BPF_RB_FORCE_WAKEUP)) !== 0n) return -ERRNO.EINVAL;
     const s = this.reserve(data.length);
-    if (s === null) return -EAGAIN;
+    if (s === null) return -ERRNO.EAGAIN;
     s.bytes.set(data);
     this.commit(s, false);
     return 0;
@@ -321,7 +320,6 @@ export class UserRingBufMap extends RingArea {
   }
 }
 
-const { EAGAIN } = ERRNO;
 /** DYNPTR_MAX_SIZE: the largest sample a dynptr can describe. */
 export const DYNPTR_MAX_SIZE = (1 << 24) - 1;
 
