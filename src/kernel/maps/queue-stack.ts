@@ -15,10 +15,10 @@
 
 import { BpfExecutionError } from '../../../vm/errors.js';
 import type { HelperFn, Vm } from '../../../vm/interpreter.js';
-import { BPF_EXIST, BPF_F_ACCESS_MASK, BPF_F_NUMA_NODE, BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, KMALLOC_MAX_SIZE, BPF_NOEXIST } from './constants.js';
+import { BPF_ANY, BPF_EXIST, BPF_F_ACCESS_MASK, BPF_F_NUMA_NODE, BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, KMALLOC_MAX_SIZE } from './constants.js';
 import { createFail, registerMapType } from './create.js';
 import { ERRNO } from './errors.js';
-import { BpfMap, type ElemRef, type MapAttrs, type MapOptions, type MapValueInput } from './map.js';
+import { BpfMap, normFlags, type ElemRef, type MapAttrs, type MapOptions, type MapValueInput } from './map.js';
 
 export const BPF_MAP_TYPE_QUEUE = 22;
 export const BPF_MAP_TYPE_STACK = 23;
@@ -50,10 +50,10 @@ export class QueueStackMap extends BpfMap {
 
   /** queue_stack_map_push_elem: 0 or -errno. */
   push(value: Uint8Array, flags: number | bigint): number {
-    const f = typeof flags === 'bigint' ? flags : BigInt(Math.trunc(flags));
-    if ((f & BigInt(BPF_NOEXIST)) !== 0n || BigInt.asUintN(64, f) > BigInt(BPF_EXIST)) return -ERRNO.EINVAL;
+    const f = normFlags(flags);
+    if (f !== BPF_ANY && f !== BPF_EXIST) return -ERRNO.EINVAL;
     if (this.items.length >= this.maxEntries) {
-      if ((f & BigInt(BPF_EXIST)) === 0n) return -ERRNO.E2BIG;
+      if (f !== BPF_EXIST) return -ERRNO.E2BIG;
       this.items.shift(); // the kernel advances the tail: the oldest element goes, for a stack too
     }
     const v = new Uint8Array(this.valueSize);
