@@ -145,13 +145,13 @@ export class CgroupStorageMap extends BpfMap {
   }
 
   lookupElem(): ElemRef | null {
-    this.fail('EINVAL', 'lookup_elem', 'programs reach cgroup storage only through bpf_get_local_storage (the verifier refuses bpf_map_lookup_elem)');
+    this.refuseElemOp('lookup', 'reach cgroup storage only through bpf_get_local_storage');
   }
   updateElem(): number {
-    this.fail('EINVAL', 'update_elem', 'programs reach cgroup storage only through bpf_get_local_storage (the verifier refuses bpf_map_update_elem)');
+    this.refuseElemOp('update', 'reach cgroup storage only through bpf_get_local_storage');
   }
   deleteElem(): number {
-    this.fail('EINVAL', 'delete_elem', 'programs reach cgroup storage only through bpf_get_local_storage (the verifier refuses bpf_map_delete_elem)');
+    this.refuseElemOp('delete', 'reach cgroup storage only through bpf_get_local_storage');
   }
 }
 

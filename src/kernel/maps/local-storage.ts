@@ -43,13 +43,13 @@ export class TaskCgrpStorageMap extends LocalStorageMap {
     this.fail('ENOTSUPP', 'get_next_key', `${this.typeName} maps cannot be iterated by key`);
   }
   lookupElem(): ElemRef | null {
-    this.fail('EINVAL', 'lookup_elem', `programs reach ${this.typeName} maps only through their storage helpers (the verifier refuses bpf_map_lookup_elem)`);
+    this.refuseElemOp('lookup', `reach ${this.typeName} maps only through their storage helpers`);
   }
   updateElem(): number {
-    this.fail('EINVAL', 'update_elem', `programs reach ${this.typeName} maps only through their storage helpers (the verifier refuses bpf_map_update_elem)`);
+    this.refuseElemOp('update', `reach ${this.typeName} maps only through their storage helpers`);
   }
   deleteElem(): number {
-    this.fail('EINVAL', 'delete_elem', `programs reach ${this.typeName} maps only through their storage helpers (the verifier refuses bpf_map_delete_elem)`);
+    this.refuseElemOp('delete', `reach ${this.typeName} maps only through their storage helpers`);
   }
 }
 

@@ -97,13 +97,13 @@ export class QueueStackMap extends BpfMap {
   }
 
   lookupElem(): ElemRef | null {
-    this.fail('EINVAL', 'lookup_elem', `programs use bpf_map_peek_elem on ${this.typeName} maps (the verifier refuses bpf_map_lookup_elem)`);
+    this.refuseElemOp('lookup', `use bpf_map_peek_elem on ${this.typeName} maps`);
   }
   updateElem(): number {
-    this.fail('EINVAL', 'update_elem', `programs use bpf_map_push_elem on ${this.typeName} maps (the verifier refuses bpf_map_update_elem)`);
+    this.refuseElemOp('update', `use bpf_map_push_elem on ${this.typeName} maps`);
   }
   deleteElem(): number {
-    this.fail('EINVAL', 'delete_elem', `programs use bpf_map_pop_elem on ${this.typeName} maps (the verifier refuses bpf_map_delete_elem)`);
+    this.refuseElemOp('delete', `use bpf_map_pop_elem on ${this.typeName} maps`);
   }
 }
 

@@ -137,13 +137,13 @@ abstract class RingArea extends BpfMap {
     this.fail('ENOTSUPP', 'get_next_key', `${this.typeName} maps have no keys`);
   }
   lookupElem(): ElemRef | null {
-    this.fail('EINVAL', 'lookup_elem', `programs use the ring buffer helpers on ${this.typeName} maps (the verifier refuses bpf_map_lookup_elem)`);
+    this.refuseElemOp('lookup', `use the ring buffer helpers on ${this.typeName} maps`);
   }
   updateElem(): number {
-    this.fail('EINVAL', 'update_elem', `programs use the ring buffer helpers on ${this.typeName} maps (the verifier refuses bpf_map_update_elem)`);
+    this.refuseElemOp('update', `use the ring buffer helpers on ${this.typeName} maps`);
   }
   deleteElem(): number {
-    this.fail('EINVAL', 'delete_elem', `programs use the ring buffer helpers on ${this.typeName} maps (the verifier refuses bpf_map_delete_elem)`);
+    this.refuseElemOp('delete', `use the ring buffer helpers on ${this.typeName} maps`);
   }
 }
 

@@ -100,13 +100,13 @@ export class SkStorageMap extends LocalStorageMap {
   }
 
   lookupElem(): ElemRef | null {
-    this.fail('EINVAL', 'lookup_elem', 'programs reach sk_storage maps only through bpf_sk_storage_get (the verifier refuses bpf_map_lookup_elem)');
+    this.refuseElemOp('lookup', 'reach sk_storage maps only through bpf_sk_storage_get');
   }
   updateElem(): number {
-    this.fail('EINVAL', 'update_elem', 'programs reach sk_storage maps only through bpf_sk_storage_get (the verifier refuses bpf_map_update_elem)');
+    this.refuseElemOp('update', 'reach sk_storage maps only through bpf_sk_storage_get');
   }
   deleteElem(): number {
-    this.fail('EINVAL', 'delete_elem', 'programs reach sk_storage maps only through bpf_sk_storage_delete (the verifier refuses bpf_map_delete_elem)');
+    this.refuseElemOp('delete', 'reach sk_storage maps only through bpf_sk_storage_delete');
   }
 }
 
