@@ -14,7 +14,7 @@
 // kernel's list_add), ENOENT after the last one or for a key that is not there.
 // Programs reach the value only through bpf_get_local_storage (the verifier refuses bpf_map_*_elem).
 
-import { BPF_ANY, BPF_EXIST, BPF_F_LOCK, BPF_F_NUMA_NODE, BPF_F_ACCESS_MASK, BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, PCPU_MIN_UNIT_SIZE, roundUp8 } from './constants.js';
+import { BPF_ANY, BPF_EXIST, BPF_F_LOCK, BPF_F_NUMA_NODE, BPF_F_ACCESS_MASK, BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, PCPU_MIN_UNIT_SIZE, mapTypeName, roundUp8 } from './constants.js';
 import { createFail, registerMapType } from './create.js';
 import { copyMapValue } from './fields.js';
 import { BpfMap, hexKey, type ElemRef, type MapAttrs, type MapOptions, type MapValueInput } from './map.js';
@@ -162,7 +162,7 @@ for (const type of [BPF_MAP_TYPE_CGROUP_STORAGE, BPF_MAP_TYPE_PERCPU_CGROUP_STOR
     if (s.valueSize === 0) createFail(s, 'EINVAL', 'value_size is 0');
     if (s.valueSize > max) createFail(s, 'E2BIG', `value_size ${s.valueSize} is above ${max}`);
     if (s.flags & ~(BPF_F_NUMA_NODE | BPF_F_ACCESS_MASK) || (s.flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) === (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) {
-      createFail(s, 'EINVAL', `map_flags 0x${s.flags.toString(16)} are not allowed for ${a.type === 19 ? 'cgroup_storage' : 'percpu_cgroup_storage'}`);
+      createFail(s, 'EINVAL', `map_flags 0x${s.flags.toString(16)} are not allowed for ${mapTypeName(type)}`);
     }
     if (s.maxEntries !== 0) createFail(s, 'EINVAL', `max_entries must be 0 (got ${s.maxEntries})`);
     return new CgroupStorageMap(a, o);

@@ -10,6 +10,7 @@
 // one (bpf_get_current_task_btf: CURRENT_TASK_ADDR); its value is `valueFor(CURRENT_TASK)`. The cgroup storage
 // helpers (bpf_cgrp_storage_*) are not provided (a cgroup pointer comes only from kfuncs; refused at load).
 
+import { mapTypeName } from './constants.js';
 import { registerMapType } from './create.js';
 import { u32le, type ElemRef, type MapAttrs, type MapOptions } from './map.js';
 import { LocalStorageMap, localStorageAllocCheck } from './sk-storage.js';
@@ -55,7 +56,7 @@ export class TaskCgrpStorageMap extends LocalStorageMap {
 
 for (const type of [BPF_MAP_TYPE_TASK_STORAGE, BPF_MAP_TYPE_CGRP_STORAGE]) {
   registerMapType(type, (a, s, o) => {
-    localStorageAllocCheck(s, type === BPF_MAP_TYPE_TASK_STORAGE ? 'task_storage' : 'cgrp_storage');
+    localStorageAllocCheck(s, mapTypeName(type));
     return new TaskCgrpStorageMap(a, o);
   });
 }

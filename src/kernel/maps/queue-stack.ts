@@ -15,7 +15,7 @@
 
 import { BpfExecutionError } from '../../../vm/errors.js';
 import type { HelperFn, Vm } from '../../../vm/interpreter.js';
-import { BPF_ANY, BPF_EXIST, BPF_F_ACCESS_MASK, BPF_F_NUMA_NODE, BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, KMALLOC_MAX_SIZE } from './constants.js';
+import { BPF_ANY, BPF_EXIST, BPF_F_ACCESS_MASK, BPF_F_NUMA_NODE, BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, KMALLOC_MAX_SIZE, mapTypeName } from './constants.js';
 import { createFail, registerMapType } from './create.js';
 import { ERRNO } from './errors.js';
 import { BpfMap, normFlags, type ElemRef, type MapAttrs, type MapOptions, type MapValueInput } from './map.js';
@@ -110,7 +110,7 @@ export class QueueStackMap extends BpfMap {
 for (const t of [BPF_MAP_TYPE_QUEUE, BPF_MAP_TYPE_STACK]) {
   registerMapType(t, (a, s, o) => {
     if (s.maxEntries === 0) createFail(s, 'EINVAL', 'max_entries is 0');
-    if (s.keySize !== 0) createFail(s, 'EINVAL', `key_size must be 0 for ${a.type === BPF_MAP_TYPE_STACK ? 'stack' : 'queue'} maps (got ${s.keySize})`);
+    if (s.keySize !== 0) createFail(s, 'EINVAL', `key_size must be 0 for ${mapTypeName(t)} maps (got ${s.keySize})`);
     if (s.valueSize === 0) createFail(s, 'EINVAL', 'value_size is 0');
     if (s.flags & ~QUEUE_STACK_CREATE_FLAG_MASK) createFail(s, 'EINVAL', `map_flags 0x${(s.flags & ~QUEUE_STACK_CREATE_FLAG_MASK).toString(16)} are not allowed for queue / stack maps`);
     if ((s.flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) === (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) createFail(s, 'EINVAL', 'BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG together');
