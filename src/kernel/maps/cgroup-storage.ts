@@ -65,7 +65,7 @@ export class CgroupStorageMap extends BpfMap {
     return k;
   }
 
-  /** The storage of (cgroup, attach type), or null. */
+  /** Whether (cgroup, attach type) has a storage. */
   has(cgroupId: bigint, attachType: number): boolean {
     return this.byKey.has(hexKey(this.storageKey(cgroupId, attachType)));
   }
@@ -75,7 +75,7 @@ export class CgroupStorageMap extends BpfMap {
     const key = this.storageKey(cgroupId, attachType);
     const hex = hexKey(key);
     if (this.byKey.has(hex)) return;
-    const s: Storage = { key, data: new Uint8Array(this.percpu ? this.elemSize * this.nrCpus : this.valueSize), views: [] };
+    const s: Storage = { key, data: new Uint8Array(this.sysValueSize), views: [] };
     this.byKey.set(hex, s);
     this.list.unshift(s);
   }
