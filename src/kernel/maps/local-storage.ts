@@ -12,7 +12,7 @@
 
 import { mapTypeName } from './constants.js';
 import { registerMapType } from './create.js';
-import { u32le, type ElemRef, type MapAttrs, type MapOptions } from './map.js';
+import { u32le, type ElemRef } from './map.js';
 import { LocalStorageMap, localStorageAllocCheck } from './sk-storage.js';
 
 export const BPF_MAP_TYPE_TASK_STORAGE = 29;
@@ -22,10 +22,6 @@ export const BPF_MAP_TYPE_CGRP_STORAGE = 32;
 export const CURRENT_TASK: object = Object.freeze({ task: 'current' });
 
 export class TaskCgrpStorageMap extends LocalStorageMap {
-  constructor(attrs: MapAttrs, opts: MapOptions = {}) {
-    super(attrs, opts);
-  }
-
   private owner(op: string, key: Uint8Array): never {
     const fd = u32le(key) | 0;
     this.fail('EBADF', op, `fd ${fd} is not a ${this.type === BPF_MAP_TYPE_TASK_STORAGE ? 'pidfd' : 'cgroup fd'} (bpfvm has none)`);

@@ -20,7 +20,7 @@
 import { BpfMapError, ERRNO, type ErrnoCode } from './errors.js';
 import { BPF_F_NUMA_NODE, MODEL_MAX_ARRAY_BYTES, roundUp8 } from './constants.js';
 import { createFail, registerMapType } from './create.js';
-import { BpfMap, type ElemRef, type MapAttrs, type MapOptions } from './map.js';
+import { BpfMap, type ElemRef } from './map.js';
 import type { Maps } from './collection.js';
 
 export const BPF_MAP_TYPE_RINGBUF = 27;
@@ -65,10 +65,6 @@ abstract class RingArea extends BpfMap {
   consumerPos = 0;
   producerPos = 0;
   private area: Uint8Array | null = null;
-
-  constructor(attrs: MapAttrs, opts: MapOptions = {}) {
-    super(attrs, opts);
-  }
 
   get mask(): number {
     return this.maxEntries - 1;

@@ -13,7 +13,7 @@
 import { BPF_F_CLONE, BPF_F_NO_PREALLOC } from './constants.js';
 import { createFail, registerMapType } from './create.js';
 import { copyMapValue } from './fields.js';
-import { BpfMap, u32le, type ElemRef, type MapAttrs, type MapOptions, type MapValueInput } from './map.js';
+import { BpfMap, u32le, type ElemRef, type MapAttrs, type MapValueInput } from './map.js';
 
 export const BPF_MAP_TYPE_SK_STORAGE = 24;
 /** BPF_LOCAL_STORAGE_MAX_VALUE_SIZE: U16_MAX - sizeof(struct bpf_local_storage_elem), the element size taken as 72 (not checked on the host). */
@@ -56,10 +56,6 @@ export abstract class LocalStorageMap extends BpfMap {
 export class SkStorageMap extends LocalStorageMap {
   /** Set by the Kernel façade (model.ts): fd → socket. */
   fdResolver: StorageFdResolver | null = null;
-
-  constructor(attrs: MapAttrs, opts: MapOptions = {}) {
-    super(attrs, opts);
-  }
 
   /** The socket went away (bpf_sk_storage_free). */
   socketClosed(sk: object): void {
