@@ -611,7 +611,8 @@ export class Kernel {
 
   // ---- map operations with errno results -----------------------------------------------------------------------
 
-  private key(map: BpfMap, key: MapKey): Uint8Array {
+  /** A MapKey as the map's key bytes: a number little-endian in key_size bytes, bytes cut or zero-padded to it. */
+  key(map: BpfMap, key: MapKey): Uint8Array {
     if (key instanceof Uint8Array) {
       const k = new Uint8Array(map.keySize);
       k.set(key.subarray(0, map.keySize));

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { CollectionSpec, MapSpec } from '../spec.js';
 import { loadCollection } from '../elf/index.js';
 import { Kernel, KProgram, type MapKey } from '../kernel/model.js';
-import { BpfMap } from '../kernel/maps/index.js';
+import { BpfMap, u32Bytes } from '../kernel/maps/index.js';
 import { SockMapBase } from '../kernel/sockmap.js';
 import { MSG_NOSIGNAL, MSG_PEEK, type Socket } from '../kernel/socket.js';
 import { assemble } from '../../vm/asm.js';
@@ -225,7 +225,7 @@ export class SocketScenario {
   /** Puts cgroup `cgroup` (an fd from Kernel.openCgroup) in slot `key` of a CGROUP_ARRAY: 0 or -errno. */
   setCgroup(map: MapRef, key: MapKey, cgroup: string): number {
     const fd = this.kernel.openCgroup(cgroup);
-    return this.kernel.mapUpdate(this.map(map), key, Uint8Array.of(fd & 0xff, (fd >> 8) & 0xff, (fd >> 16) & 0xff, fd >>> 24));
+    return this.kernel.mapUpdate(this.map(map), key, u32Bytes(fd));
   }
 
   delete(map: MapRef, key: MapKey): number {

@@ -221,7 +221,7 @@ export function runScenarioFile(f: ScenarioFile, baseDir = '.', file = 'scenario
       const mapObj = sc.map(m);
       const norm = want.map((e, k) => {
         const key = keyArg(e.key, `expect.maps.${m}[${k}].key`);
-        const kb = typeof key === 'number' ? leKey(key, mapObj.keySize) : key;
+        const kb = typeof key === 'number' ? sc.kernel.key(mapObj, key) : key;
         return { key: toHex(kb), ...(e.sock !== undefined ? { sock: e.sock } : {}), ...(e.value !== undefined ? { value: toHex(scenarioBytes(e.value, `expect.maps.${m}[${k}].value`)) } : {}) };
       });
       const a = JSON.stringify([...got].sort((x, y) => x.key.localeCompare(y.key)));
@@ -230,13 +230,6 @@ export function runScenarioFile(f: ScenarioFile, baseDir = '.', file = 'scenario
     }
   }
   return { ok: failures.length === 0, steps, sockets, maps: snap.maps, runs: snap.runs, failures };
-}
-
-function leKey(v: number, size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let x = BigInt(v);
-  for (let i = 0; i < size; i++, x >>= 8n) out[i] = Number(x & 0xffn);
-  return out;
 }
 
 const str = (st: ScenarioFileStep, k: string, where: string): string => {

@@ -14,7 +14,7 @@
 // kernel's list_add), ENOENT after the last one or for a key that is not there.
 // Programs reach the value only through bpf_get_local_storage (the verifier refuses bpf_map_*_elem).
 
-import { BPF_ANY, BPF_EXIST, BPF_F_LOCK, BPF_F_NUMA_NODE, BPF_F_ACCESS_MASK, BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, PCPU_MIN_UNIT_SIZE, roundUp8 } from './constants.js';
+import { BPF_ANY, BPF_EXIST, BPF_F_LOCK, BPF_F_NUMA_NODE, BPF_F_ACCESS_MASK, BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, PCPU_MIN_UNIT_SIZE, mapTypeName, roundUp8 } from './constants.js';
 import { createFail, registerMapType } from './create.js';
 import { copyMapValue } from './fields.js';
 import { BpfMap, hexKey, type ElemRef, type MapAttrs, type MapOptions, type MapValueInput } from './map.js';
@@ -65,7 +65,7 @@ export class CgroupStorageMap extends BpfMap {
     return k;
   }
 
-  /** The storage of (cgroup, attach type), or null. */
+  /** Whether (cgroup, attach type) has a storage. */
   has(cgroupId: bigint, attachType: number): boolean {
     return this.byKey.has(hexKey(this.storageKey(cgroupId, attachType)));
   }
@@ -75,7 +75,7 @@ export class CgroupStorageMap extends BpfMap {
     const key = this.storageKey(cgroupId, attachType);
     const hex = hexKey(key);
     if (this.byKey.has(hex)) return;
-    const s: Storage = { key, data: new Uint8Array(this.percpu ? this.elemSize * this.nrCpus : this.valueSize), views: [] };
+    const s: Storage = { key, data: new Uint8Array(this.sysValueSize), views: [] };
     this.byKey.set(hex, s);
     this.list.unshift(s);
   }
@@ -145,13 +145,13 @@ export class CgroupStorageMap extends BpfMap {
   }
 
   lookupElem(): ElemRef | null {
-    this.fail('EINVAL', 'lookup_elem', 'programs reach cgroup storage only through bpf_get_local_storage (the verifier refuses bpf_map_lookup_elem)');
+    this.refuseElemOp('lookup', 'reach cgroup storage only through bpf_get_local_storage');
   }
   updateElem(): number {
-    this.fail('EINVAL', 'update_elem', 'programs reach cgroup storage only through bpf_get_local_storage (the verifier refuses bpf_map_update_elem)');
+    this.refuseElemOp('update', 'reach cgroup storage only through bpf_get_local_storage');
   }
   deleteElem(): number {
-    this.fail('EINVAL', 'delete_elem', 'programs reach cgroup storage only through bpf_get_local_storage (the verifier refuses bpf_map_delete_elem)');
+    this.refuseElemOp('delete', 'reach cgroup storage only through bpf_get_local_storage');
   }
 }
 
@@ -162,7 +162,7 @@ for (const type of [BPF_MAP_TYPE_CGROUP_STORAGE, BPF_MAP_TYPE_PERCPU_CGROUP_STOR
     if (s.valueSize === 0) createFail(s, 'EINVAL', 'value_size is 0');
     if (s.valueSize > max) createFail(s, 'E2BIG', `value_size ${s.valueSize} is above ${max}`);
     if (s.flags & ~(BPF_F_NUMA_NODE | BPF_F_ACCESS_MASK) || (s.flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) === (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) {
-      createFail(s, 'EINVAL', `map_flags 0x${s.flags.toString(16)} are not allowed for ${a.type === 19 ? 'cgroup_storage' : 'percpu_cgroup_storage'}`);
+      createFail(s, 'EINVAL', `map_flags 0x${s.flags.toString(16)} are not allowed for ${mapTypeName(type)}`);
     }
     if (s.maxEntries !== 0) createFail(s, 'EINVAL', `max_entries must be 0 (got ${s.maxEntries})`);
     return new CgroupStorageMap(a, o);

@@ -13,12 +13,11 @@
 import type { MapValueFields, ValueField } from '../../btf/fields.js';
 import type { BpfMap } from './map.js';
 import { BpfMapError } from './errors.js';
+import { BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG } from './constants.js';
 
 const LOCK_TYPES = new Set([1, 2, 19, 24, 28, 29, 32]); // HASH ARRAY CGROUP_STORAGE SK/INODE/TASK/CGRP_STORAGE
 const TIMER_TYPES = new Set([1, 9, 2]); // HASH LRU_HASH ARRAY
 const KPTR_TYPES = new Set([1, 5, 9, 10, 2, 6, 24, 28, 29, 32]);
-const BPF_F_RDONLY_PROG = 1 << 7;
-const BPF_F_WRONLY_PROG = 1 << 8;
 
 /** The special fields of a live map's value. */
 export class ValueLayout {

@@ -10,8 +10,9 @@
 // one (bpf_get_current_task_btf: CURRENT_TASK_ADDR); its value is `valueFor(CURRENT_TASK)`. The cgroup storage
 // helpers (bpf_cgrp_storage_*) are not provided (a cgroup pointer comes only from kfuncs; refused at load).
 
+import { mapTypeName } from './constants.js';
 import { registerMapType } from './create.js';
-import { u32le, type ElemRef, type MapAttrs, type MapOptions } from './map.js';
+import { u32le, type ElemRef } from './map.js';
 import { LocalStorageMap, localStorageAllocCheck } from './sk-storage.js';
 
 export const BPF_MAP_TYPE_TASK_STORAGE = 29;
@@ -21,10 +22,6 @@ export const BPF_MAP_TYPE_CGRP_STORAGE = 32;
 export const CURRENT_TASK: object = Object.freeze({ task: 'current' });
 
 export class TaskCgrpStorageMap extends LocalStorageMap {
-  constructor(attrs: MapAttrs, opts: MapOptions = {}) {
-    super(attrs, opts);
-  }
-
   private owner(op: string, key: Uint8Array): never {
     const fd = u32le(key) | 0;
     this.fail('EBADF', op, `fd ${fd} is not a ${this.type === BPF_MAP_TYPE_TASK_STORAGE ? 'pidfd' : 'cgroup fd'} (bpfvm has none)`);
@@ -43,19 +40,19 @@ export class TaskCgrpStorageMap extends LocalStorageMap {
     this.fail('ENOTSUPP', 'get_next_key', `${this.typeName} maps cannot be iterated by key`);
   }
   lookupElem(): ElemRef | null {
-    this.fail('EINVAL', 'lookup_elem', `programs reach ${this.typeName} maps only through their storage helpers (the verifier refuses bpf_map_lookup_elem)`);
+    this.refuseElemOp('lookup', `reach ${this.typeName} maps only through their storage helpers`);
   }
   updateElem(): number {
-    this.fail('EINVAL', 'update_elem', `programs reach ${this.typeName} maps only through their storage helpers (the verifier refuses bpf_map_update_elem)`);
+    this.refuseElemOp('update', `reach ${this.typeName} maps only through their storage helpers`);
   }
   deleteElem(): number {
-    this.fail('EINVAL', 'delete_elem', `programs reach ${this.typeName} maps only through their storage helpers (the verifier refuses bpf_map_delete_elem)`);
+    this.refuseElemOp('delete', `reach ${this.typeName} maps only through their storage helpers`);
   }
 }
 
 for (const type of [BPF_MAP_TYPE_TASK_STORAGE, BPF_MAP_TYPE_CGRP_STORAGE]) {
   registerMapType(type, (a, s, o) => {
-    localStorageAllocCheck(s, type === BPF_MAP_TYPE_TASK_STORAGE ? 'task_storage' : 'cgrp_storage');
+    localStorageAllocCheck(s, mapTypeName(type));
     return new TaskCgrpStorageMap(a, o);
   });
 }

@@ -224,6 +224,14 @@ export abstract class BpfMap {
     throw new BpfMapError(code, this.name, op, detail);
   }
 
+  /**
+   * bpf_map_<op>_elem from a program on a type whose elements programs reach otherwise (the verifier refuses the
+   * call): EINVAL, "programs <instead> (the verifier refuses bpf_map_<op>_elem)".
+   */
+  protected refuseElemOp(op: 'lookup' | 'update' | 'delete', instead: string): never {
+    this.fail('EINVAL', `${op}_elem`, `programs ${instead} (the verifier refuses bpf_map_${op}_elem)`);
+  }
+
   protected checkKey(op: string, key: Uint8Array): void {
     if (key.length !== this.keySize) this.fail('EFAULT', op, `key is ${key.length} bytes, key_size is ${this.keySize}`);
   }

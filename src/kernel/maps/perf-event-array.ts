@@ -5,11 +5,12 @@
 // perf_event_open(PERF_TYPE_SOFTWARE, PERF_COUNT_SW_BPF_OUTPUT, cpu) + a map update with its fd. Records that
 // programs output are appended to `records` (and handed to `onRecord`), like the lines of a perf buffer reader.
 // User space: update with an fd is -EBADF (the model has no perf event fds), lookup -ENOTSUPP, delete clears a
-// slot (-ENOENT when empty); get_next_key walks indices like an array.
+// slot (-ENOENT when empty); get_next_key walks indices like an array (FdArrayMap, fdarray.ts).
 
 import type { HelperFn } from '../../../vm/interpreter.js';
 import { fdArrayCheck, registerMapType } from './create.js';
-import { BpfMap, mapArg, u32Bytes, u32le, type ElemRef, type MapAttrs, type MapOptions, type MapValueInput } from './map.js';
+import { FdArrayMap } from './fdarray.js';
+import { mapArg, type ElemRef } from './map.js';
 import { ERRNO } from './errors.js';
 
 export const BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4;
@@ -27,30 +28,28 @@ export interface PerfRecord {
   data: Uint8Array;
 }
 
-export class PerfEventArrayMap extends BpfMap {
-  /** Per slot: the CPU of the open BPF_OUTPUT event, or null. */
-  private readonly slots: (number | null)[];
+/** What a slot holds: an open BPF_OUTPUT perf event, on its CPU. */
+interface PerfEventRef {
+  readonly cpu: number;
+}
+
+export class PerfEventArrayMap extends FdArrayMap<PerfEventRef> {
   readonly records: PerfRecord[] = [];
   onRecord: ((r: PerfRecord) => void) | null = null;
 
-  constructor(attrs: MapAttrs, opts: MapOptions = {}) {
-    super(attrs, opts);
-    this.slots = new Array<number | null>(attrs.maxEntries).fill(null);
-  }
-
-  get count(): number {
+  override get count(): number {
     return this.maxEntries;
   }
 
   /** Puts an open BPF_OUTPUT perf event for `cpu` (default: the index) into slot `index`. */
   open(index: number, cpu = index): void {
     if (!Number.isInteger(index) || index < 0 || index >= this.maxEntries) this.fail('E2BIG', 'update', `index ${index} is outside max_entries ${this.maxEntries}`);
-    this.slots[index] = cpu;
+    this.slots[index] = { cpu };
   }
 
   /** The CPU of the event in slot `index`, or null when the slot is empty. */
   slotCpu(index: number): number | null {
-    return this.slots[index] ?? null;
+    return this.slots[index]?.cpu ?? null;
   }
 
   /**
@@ -64,44 +63,38 @@ export class PerfEventArrayMap extends BpfMap {
     if (index >= BigInt(this.maxEntries)) return -E2BIG;
     const on = this.slots[Number(index)];
     if (on === null || on === undefined) return -ENOENT;
-    if (on !== cpu) return -EOPNOTSUPP;
+    if (on.cpu !== cpu) return -EOPNOTSUPP;
     const r: PerfRecord = { map: this.name, index: Number(index), data: data.slice() };
     this.records.push(r);
     this.onRecord?.(r);
     return 0;
   }
 
-  protected sysLookup(): Uint8Array {
-    this.fail('ENOTSUPP', 'lookup', 'perf event arrays cannot be read from user space');
+  protected idOf(): number {
+    return 0;
   }
 
-  protected sysUpdate(key: Uint8Array, value: MapValueInput): void {
-    void key;
-    void value;
+  protected accept(): PerfEventRef {
     this.fail('EBADF', 'update', 'the model has no perf event fds: use PerfEventArrayMap.open(index, cpu)');
   }
 
-  protected sysDelete(key: Uint8Array): void {
-    const i = u32le(key);
-    if (i >= this.maxEntries) this.fail('E2BIG', 'delete', `index ${i} is outside max_entries ${this.maxEntries}`);
-    if (this.slots[i] === null) this.fail('ENOENT', 'delete', `slot ${i} is empty`);
-    this.slots[i] = null;
+  protected override sysLookup(): Uint8Array {
+    this.fail('ENOTSUPP', 'lookup', 'perf event arrays cannot be read from user space');
   }
 
-  protected nextKey(key: Uint8Array | null): Uint8Array {
-    const index = key === null ? 0xffffffff : u32le(key);
-    if (index >= this.maxEntries) return u32Bytes(0);
-    if (index === this.maxEntries - 1) this.fail('ENOENT', 'get_next_key', `index ${index} is the last one`);
-    return u32Bytes(index + 1);
+  // Every update is EBADF, before FdArrayMap's flags and index checks (the kernel checks those first:
+  // bpf_fd_array_map_update_elem; kept as it was).
+  protected override sysUpdate(): void {
+    this.accept();
   }
 
-  lookupElem(): ElemRef | null {
+  override lookupElem(): ElemRef | null {
     this.fail('EINVAL', 'lookup_elem', 'programs use bpf_perf_event_output on perf event arrays (the verifier refuses map helpers)');
   }
-  updateElem(): number {
+  override updateElem(): number {
     this.fail('EINVAL', 'update_elem', 'programs use bpf_perf_event_output on perf event arrays (the verifier refuses map helpers)');
   }
-  deleteElem(): number {
+  override deleteElem(): number {
     this.fail('EINVAL', 'delete_elem', 'programs use bpf_perf_event_output on perf event arrays (the verifier refuses map helpers)');
   }
 }

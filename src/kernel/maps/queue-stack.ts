@@ -15,10 +15,10 @@
 
 import { BpfExecutionError } from '../../../vm/errors.js';
 import type { HelperFn, Vm } from '../../../vm/interpreter.js';
-import { BPF_EXIST, BPF_F_ACCESS_MASK, BPF_F_NUMA_NODE, BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, KMALLOC_MAX_SIZE, BPF_NOEXIST } from './constants.js';
+import { BPF_ANY, BPF_EXIST, BPF_F_ACCESS_MASK, BPF_F_NUMA_NODE, BPF_F_RDONLY_PROG, BPF_F_WRONLY_PROG, KMALLOC_MAX_SIZE, mapTypeName } from './constants.js';
 import { createFail, registerMapType } from './create.js';
 import { ERRNO } from './errors.js';
-import { BpfMap, type ElemRef, type MapAttrs, type MapOptions, type MapValueInput } from './map.js';
+import { BpfMap, normFlags, type ElemRef, type MapAttrs, type MapOptions, type MapValueInput } from './map.js';
 
 export const BPF_MAP_TYPE_QUEUE = 22;
 export const BPF_MAP_TYPE_STACK = 23;
@@ -50,10 +50,10 @@ export class QueueStackMap extends BpfMap {
 
   /** queue_stack_map_push_elem: 0 or -errno. */
   push(value: Uint8Array, flags: number | bigint): number {
-    const f = typeof flags === 'bigint' ? flags : BigInt(Math.trunc(flags));
-    if ((f & BigInt(BPF_NOEXIST)) !== 0n || BigInt.asUintN(64, f) > BigInt(BPF_EXIST)) return -ERRNO.EINVAL;
+    const f = normFlags(flags);
+    if (f !== BPF_ANY && f !== BPF_EXIST) return -ERRNO.EINVAL;
     if (this.items.length >= this.maxEntries) {
-      if ((f & BigInt(BPF_EXIST)) === 0n) return -ERRNO.E2BIG;
+      if (f !== BPF_EXIST) return -ERRNO.E2BIG;
       this.items.shift(); // the kernel advances the tail: the oldest element goes, for a stack too
     }
     const v = new Uint8Array(this.valueSize);
@@ -97,20 +97,20 @@ export class QueueStackMap extends BpfMap {
   }
 
   lookupElem(): ElemRef | null {
-    this.fail('EINVAL', 'lookup_elem', `programs use bpf_map_peek_elem on ${this.typeName} maps (the verifier refuses bpf_map_lookup_elem)`);
+    this.refuseElemOp('lookup', `use bpf_map_peek_elem on ${this.typeName} maps`);
   }
   updateElem(): number {
-    this.fail('EINVAL', 'update_elem', `programs use bpf_map_push_elem on ${this.typeName} maps (the verifier refuses bpf_map_update_elem)`);
+    this.refuseElemOp('update', `use bpf_map_push_elem on ${this.typeName} maps`);
   }
   deleteElem(): number {
-    this.fail('EINVAL', 'delete_elem', `programs use bpf_map_pop_elem on ${this.typeName} maps (the verifier refuses bpf_map_delete_elem)`);
+    this.refuseElemOp('delete', `use bpf_map_pop_elem on ${this.typeName} maps`);
   }
 }
 
 for (const t of [BPF_MAP_TYPE_QUEUE, BPF_MAP_TYPE_STACK]) {
   registerMapType(t, (a, s, o) => {
     if (s.maxEntries === 0) createFail(s, 'EINVAL', 'max_entries is 0');
-    if (s.keySize !== 0) createFail(s, 'EINVAL', `key_size must be 0 for ${a.type === BPF_MAP_TYPE_STACK ? 'stack' : 'queue'} maps (got ${s.keySize})`);
+    if (s.keySize !== 0) createFail(s, 'EINVAL', `key_size must be 0 for ${mapTypeName(t)} maps (got ${s.keySize})`);
     if (s.valueSize === 0) createFail(s, 'EINVAL', 'value_size is 0');
     if (s.flags & ~QUEUE_STACK_CREATE_FLAG_MASK) createFail(s, 'EINVAL', `map_flags 0x${(s.flags & ~QUEUE_STACK_CREATE_FLAG_MASK).toString(16)} are not allowed for queue / stack maps`);
     if ((s.flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) === (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) createFail(s, 'EINVAL', 'BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG together');

@@ -18,9 +18,9 @@
 // ring never fills up completely) fails. Records still reserved (BUSY) stop the consumer.
 
 import { BpfMapError, ERRNO, type ErrnoCode } from './errors.js';
-import { BPF_F_NUMA_NODE, MODEL_MAX_ARRAY_BYTES } from './constants.js';
+import { BPF_F_NUMA_NODE, MODEL_MAX_ARRAY_BYTES, roundUp8 } from './constants.js';
 import { createFail, registerMapType } from './create.js';
-import { BpfMap, type ElemRef, type MapAttrs, type MapOptions } from './map.js';
+import { BpfMap, type ElemRef } from './map.js';
 import type { Maps } from './collection.js';
 
 export const BPF_MAP_TYPE_RINGBUF = 27;
@@ -41,7 +41,6 @@ const PAGE_SIZE = 4096;
 /** The pages of struct bpf_ringbuf before its data: the bookkeeping page, the consumer and producer pages. */
 const RINGBUF_NR_META_PAGES = 3;
 
-const roundUp8 = (n: number): number => Math.ceil(n / 8) * 8;
 /** The record length of a header word: the sample length without the flag bits, plus the header, rounded up. */
 export const recordLen = (hdrLen: number): number => roundUp8((hdrLen & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT)) + BPF_RINGBUF_HDR_SZ);
 
@@ -66,10 +65,6 @@ abstract class RingArea extends BpfMap {
   consumerPos = 0;
   producerPos = 0;
   private area: Uint8Array | null = null;
-
-  constructor(attrs: MapAttrs, opts: MapOptions = {}) {
-    super(attrs, opts);
-  }
 
   get mask(): number {
     return this.maxEntries - 1;
@@ -138,13 +133,13 @@ abstract class RingArea extends BpfMap {
     this.fail('ENOTSUPP', 'get_next_key', `${this.typeName} maps have no keys`);
   }
   lookupElem(): ElemRef | null {
-    this.fail('EINVAL', 'lookup_elem', `programs use the ring buffer helpers on ${this.typeName} maps (the verifier refuses bpf_map_lookup_elem)`);
+    this.refuseElemOp('lookup', `use the ring buffer helpers on ${this.typeName} maps`);
   }
   updateElem(): number {
-    this.fail('EINVAL', 'update_elem', `programs use the ring buffer helpers on ${this.typeName} maps (the verifier refuses bpf_map_update_elem)`);
+    this.refuseElemOp('update', `use the ring buffer helpers on ${this.typeName} maps`);
   }
   deleteElem(): number {
-    this.fail('EINVAL', 'delete_elem', `programs use the ring buffer helpers on ${this.typeName} maps (the verifier refuses bpf_map_delete_elem)`);
+    this.refuseElemOp('delete', `use the ring buffer helpers on ${this.typeName} maps`);
   }
 }
 
@@ -187,7 +182,7 @@ export class RingBufMap extends RingArea {
   output(data: Uint8Array, flags: bigint): number {
     if ((flags & ~(BPF_RB_NO_WAKEUP | BPF_RB_FORCE_WAKEUP)) !== 0n) return -ERRNO.EINVAL;
     const s = this.reserve(data.length);
-    if (s === null) return -EAGAIN;
+    if (s === null) return -ERRNO.EAGAIN;
     s.bytes.set(data);
     this.commit(s, false);
     return 0;
@@ -321,7 +316,6 @@ export class UserRingBufMap extends RingArea {
   }
 }
 
-const { EAGAIN } = ERRNO;
 /** DYNPTR_MAX_SIZE: the largest sample a dynptr can describe. */
 export const DYNPTR_MAX_SIZE = (1 << 24) - 1;
 

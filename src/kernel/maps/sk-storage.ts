@@ -13,7 +13,7 @@
 import { BPF_F_CLONE, BPF_F_NO_PREALLOC } from './constants.js';
 import { createFail, registerMapType } from './create.js';
 import { copyMapValue } from './fields.js';
-import { BpfMap, u32le, type ElemRef, type MapAttrs, type MapOptions, type MapValueInput } from './map.js';
+import { BpfMap, u32le, type ElemRef, type MapAttrs, type MapValueInput } from './map.js';
 
 export const BPF_MAP_TYPE_SK_STORAGE = 24;
 /** BPF_LOCAL_STORAGE_MAX_VALUE_SIZE: U16_MAX - sizeof(struct bpf_local_storage_elem), the element size taken as 72 (not checked on the host). */
@@ -57,10 +57,6 @@ export class SkStorageMap extends LocalStorageMap {
   /** Set by the Kernel façade (model.ts): fd → socket. */
   fdResolver: StorageFdResolver | null = null;
 
-  constructor(attrs: MapAttrs, opts: MapOptions = {}) {
-    super(attrs, opts);
-  }
-
   /** The socket went away (bpf_sk_storage_free). */
   socketClosed(sk: object): void {
     this.values.delete(sk);
@@ -100,13 +96,13 @@ export class SkStorageMap extends LocalStorageMap {
   }
 
   lookupElem(): ElemRef | null {
-    this.fail('EINVAL', 'lookup_elem', 'programs reach sk_storage maps only through bpf_sk_storage_get (the verifier refuses bpf_map_lookup_elem)');
+    this.refuseElemOp('lookup', 'reach sk_storage maps only through bpf_sk_storage_get');
   }
   updateElem(): number {
-    this.fail('EINVAL', 'update_elem', 'programs reach sk_storage maps only through bpf_sk_storage_get (the verifier refuses bpf_map_update_elem)');
+    this.refuseElemOp('update', 'reach sk_storage maps only through bpf_sk_storage_get');
   }
   deleteElem(): number {
-    this.fail('EINVAL', 'delete_elem', 'programs reach sk_storage maps only through bpf_sk_storage_delete (the verifier refuses bpf_map_delete_elem)');
+    this.refuseElemOp('delete', 'reach sk_storage maps only through bpf_sk_storage_delete');
   }
 }
 
