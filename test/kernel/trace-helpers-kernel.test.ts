@@ -317,7 +317,8 @@ describe(`trace helpers against the kernel: random formats${skipReason}`, () => 
     const cases = fmts.flatMap((f) => [snprintfCase(f), vprintkCase(f)]);
     const r = compare(cases);
     console.log(`random formats: ${cases.length - r.mismatches.length - r.notModelled}/${cases.length} snprintf / trace_vprintk calls agree with the kernel (${r.refused} snprintf formats refused at load by the kernel, -EINVAL in bpfvm; ${r.notModelled} runs bpfvm stops as not modelled)`);
-    expect(r.notModelled).toBeLessThan(cases.length / 20);
+    // The seed is fixed: bpfvm models every run of this sample (a run it stops as not modelled agrees with nothing).
+    expect(r.notModelled).toBe(0);
     expect(r.mismatches.slice(0, 10)).toEqual([]);
   });
 });
