@@ -82,3 +82,24 @@ export function lookupKey0(mapIdx: number, dst: string, miss = 'out'): string {
   ${dst} = r0
 `;
 }
+
+/**
+ * Inserts a zeroed 32-byte value at u32 key 0 of map `mapIdx` (bpf_map_update_elem with `flags`, the value at
+ * r10-40), then points `dst` at it as lookupKey0 does (jumping to `miss` when the lookup fails). Clobbers r0-r5.
+ */
+export function insertZeroKey0(mapIdx: number, flags: number, dst: string, miss = 'out'): string {
+  return `
+  *(u32 *)(r10 - 4) = 0
+  *(u64 *)(r10 - 40) = 0
+  *(u64 *)(r10 - 32) = 0
+  *(u64 *)(r10 - 24) = 0
+  *(u64 *)(r10 - 16) = 0
+  r1 = map[idx:${mapIdx}]
+  r2 = r10
+  r2 += -4
+  r3 = r10
+  r3 += -40
+  r4 = ${flags}
+  call bpf_map_update_elem#2
+${lookupKey0(mapIdx, dst, miss)}`;
+}

@@ -17,7 +17,7 @@ import { REALTIME_OFFSET_NS } from '../../src/kernel/timers.js';
 import { runScenarioFile } from '../../src/scenario/file.js';
 import { SocketScenario } from '../../src/scenario/api.js';
 import type { MapSpec } from '../../src/spec.js';
-import { lookupKey0, recordValue, startTimer } from './asm-snippets.js';
+import { insertZeroKey0, lookupKey0, recordValue, startTimer } from './asm-snippets.js';
 
 const fixture = join(import.meta.dirname, '..', '..', 'fixtures', 'v3', 'callbacks.o');
 const u64 = (b: Uint8Array, off: number): bigint => new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(off, true);
@@ -80,24 +80,7 @@ describe('BPF timers on the virtual clock', () => {
     k.createMaps([timed('t', 2, 2), timed('h', 1, 2)]);
     // r6 = value of t[0] (or h[0]); init, set_callback(cb), start(100); cb: cancel(own) → value.last, fired++.
     const prog = (mapIdx: number): Uint8Array => assemble(`
-      *(u32 *)(r10 - 4) = 0
-      *(u64 *)(r10 - 40) = 0
-      *(u64 *)(r10 - 32) = 0
-      *(u64 *)(r10 - 24) = 0
-      *(u64 *)(r10 - 16) = 0
-      r1 = map[idx:${mapIdx}]
-      r2 = r10
-      r2 += -4
-      r3 = r10
-      r3 += -40
-      r4 = 1
-      call bpf_map_update_elem#2
-      r1 = map[idx:${mapIdx}]
-      r2 = r10
-      r2 += -4
-      call bpf_map_lookup_elem#1
-      if r0 == 0 goto out
-      r6 = r0
+      ${insertZeroKey0(mapIdx, 1, 'r6')}
       ${startTimer(mapIdx, 1, '100', 0)}
     out:
       r0 = 1
