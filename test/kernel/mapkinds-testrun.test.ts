@@ -207,9 +207,7 @@ describe.skipIf(!avail.ok)(`queue / stack, ring buffer and dynptr helpers: bpfvm
       loaded++;
       const kout: Outcome = {
         retval: k.run!.retval,
-        maps: (k.maps ?? []).map((m, j) =>
-          c.maps[j]!.type === 27 ? m.entries.map((e) => `${hex(e.key)}:${hex(e.value)}`) : c.maps[j]!.type === 2 ? m.entries.map((e) => hex(e.value)) : m.entries.map((e) => hex(e.value)),
-        ),
+        maps: (k.maps ?? []).map((m, j) => m.entries.map((e) => (c.maps[j]!.type === 27 ? `${hex(e.key)}:${hex(e.value)}` : hex(e.value)))),
       };
       for (const tier of ['interp', 'js'] as const) {
         const mout = model(c, insns[i]!, tier);
