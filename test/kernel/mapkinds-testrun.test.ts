@@ -10,7 +10,7 @@
 // (func-btf.ts) that reads each sample through its dynptr.
 
 import { describe, expect, it } from 'vitest';
-import type { MapSpec, ProgramSpec } from '../../src/spec.js';
+import type { MapSpec } from '../../src/spec.js';
 import { testRun } from '../../src/kernel/testrun.js';
 import { Maps } from '../../src/kernel/maps/collection.js';
 import { ArrayMap, QueueStackMap, RingBufMap, UserRingBufMap, u32Bytes } from '../../src/kernel/maps/index.js';
@@ -18,6 +18,7 @@ import { assemble } from '../../vm/asm.js';
 import { kernelAvailability, kernelRunBatch, type KernelProgRequest } from './oracle.js';
 import { funcBtf } from './func-btf.js';
 import { rng } from './rng.js';
+import { rawProgram } from './raw-program.js';
 
 const avail = kernelAvailability();
 const OUT_SIZE = 1024;
@@ -169,8 +170,7 @@ interface Outcome {
 
 function model(c: Case, insns: Uint8Array, tier: 'interp' | 'js'): Outcome {
   const maps = Maps.fromSpec({ maps: c.maps });
-  const prog = { name: 'p', section: 'tc', type: 3, typeName: 'sched_cls', insns, license: 'GPL', funcInfo: [], lineInfo: [], annotations: [] } as unknown as ProgramSpec;
-  const r = testRun(prog, new Uint8Array(64), { maps, tier });
+  const r = testRun(rawProgram(insns), new Uint8Array(64), { maps, tier });
   const dump = maps.list.map((m): string[] => {
     if (m instanceof ArrayMap) return [hex(m.lookup(u32Bytes(0)))];
     if (m instanceof QueueStackMap) return m.elements().map(hex);
@@ -308,8 +308,7 @@ describe.skipIf(!avail.ok)(`bpf_user_ringbuf_drain: bpfvm test run = kernel test
           s.bytes.set(x.data);
           urb.submit(s, x.discarded);
         }
-        const prog = { name: 'p', section: 'tc', type: 3, typeName: 'sched_cls', insns, license: 'GPL', funcInfo: [], lineInfo: [], annotations: [] } as unknown as ProgramSpec;
-        const r = testRun(prog, new Uint8Array(64), { maps: live, tier });
+        const r = testRun(rawProgram(insns), new Uint8Array(64), { maps: live, tier });
         return { retval: r.retval, maps: [[hex(live.get('out').lookup(u32Bytes(0)).subarray(0, 40))]] };
       });
       expect(tiers[1]).toEqual(tiers[0]); // the JS tier runs the callbacks as the interpreter does

@@ -11,13 +11,13 @@ import { testRun } from '../../src/kernel/testrun.js';
 import { Maps } from '../../src/kernel/maps/collection.js';
 import { BpfMapError, QueueStackMap, RingBufMap, UserRingBufMap, consumeRingbufs, createMap, u32Bytes } from '../../src/kernel/maps/index.js';
 import type { MapSpec, ProgramSpec } from '../../src/spec.js';
+import { rawProgram } from '../kernel/raw-program.js';
 import { lookupKey0 } from './asm-snippets.js';
 
 const spec = (name: string, type: number, keySize: number, valueSize: number, maxEntries: number, flags = 0): MapSpec => ({
   name, type, typeName: '', keySize, valueSize, maxEntries, flags, section: '.maps',
 });
-const prog = (text: string): ProgramSpec =>
-  ({ name: 'p', section: 'tc', type: 3, typeName: 'sched_cls', insns: assemble(text), license: 'GPL', funcInfo: [], lineInfo: [], annotations: [] }) as unknown as ProgramSpec;
+const prog = (text: string): ProgramSpec => rawProgram(assemble(text));
 const bytes = (...xs: number[]): Uint8Array => Uint8Array.from(xs);
 const errOf = (fn: () => unknown): string | null => {
   try {
