@@ -19,6 +19,7 @@ import { kernelAvailability, kernelRunBatch, type KernelProgRequest } from './or
 import { funcBtf } from './func-btf.js';
 import { rng } from './rng.js';
 import { rawProgram } from './raw-program.js';
+import { lookupKey0 } from '../model/asm-snippets.js';
 
 const avail = kernelAvailability();
 const OUT_SIZE = 1024;
@@ -34,14 +35,8 @@ interface Case {
 const mapSpec = (name: string, type: number, keySize: number, valueSize: number, maxEntries: number, contents?: MapSpec['contents']): MapSpec =>
   ({ name, type, typeName: '', keySize, valueSize, maxEntries, flags: 0, section: '.maps', ...(contents ? { contents } : {}) }) as MapSpec;
 
-const PROLOGUE = `
-  *(u32 *)(r10 - 4) = 0
-  r1 = map[idx:0]
-  r2 = r10
-  r2 += -4
-  call bpf_map_lookup_elem#1
-  if r0 == 0 goto out
-  r7 = r0`;
+/** r7 = the result array (key 0 of map 0). */
+const PROLOGUE = lookupKey0(0, 'r7');
 const EPILOGUE = `
 out:
   r0 = 0
