@@ -18,7 +18,7 @@ import { assemble } from '../../vm/asm.js';
 import { kernelAvailability, kernelRunBatch, type KernelProgRequest } from './oracle.js';
 import { funcBtf } from './func-btf.js';
 import { rng } from './rng.js';
-import { rawProgram } from './raw-program.js';
+import { rawProgram } from './raw-spec.js';
 import { lookupKey0 } from '../model/asm-snippets.js';
 
 const avail = kernelAvailability();

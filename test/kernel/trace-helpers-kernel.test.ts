@@ -15,7 +15,7 @@ import { BpfExecutionError } from '../../vm/errors.js';
 import { bprintfFormatCheck } from '../../src/kernel/trace-helpers.js';
 import { assemble } from '../../vm/asm.js';
 import { kernelAvailability, kernelRunBatch, type KernelMapDef, type KernelProgRequest } from './oracle.js';
-import { rawProgram } from './raw-program.js';
+import { rawProgram } from './raw-spec.js';
 
 const avail = kernelAvailability();
 const skipReason = avail.ok ? '' : ` [SKIPPED: ${avail.reason}]`;

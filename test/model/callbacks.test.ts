@@ -17,6 +17,7 @@ import { REALTIME_OFFSET_NS } from '../../src/kernel/timers.js';
 import { runScenarioFile } from '../../src/scenario/file.js';
 import { SocketScenario } from '../../src/scenario/api.js';
 import type { MapSpec } from '../../src/spec.js';
+import { rawMap } from '../kernel/raw-spec.js';
 import { insertZeroKey0, lookupKey0, recordValue, startTimer } from './asm-snippets.js';
 
 const fixture = join(import.meta.dirname, '..', '..', 'fixtures', 'v3', 'callbacks.o');
@@ -180,9 +181,9 @@ describe('bpf_for_each_map_elem', () => {
   it('walks an LRU hash without touching its recency, and refuses maps without a walk', () => {
     const k = new Kernel();
     k.createMaps([
-      { name: 'lru', type: 9, typeName: '', keySize: 4, valueSize: 8, maxEntries: 4, flags: 0, section: '.maps' },
-      { name: 'out', type: 2, typeName: '', keySize: 4, valueSize: 8, maxEntries: 1, flags: 0, section: '.maps' },
-      { name: 'sm', type: 15, typeName: '', keySize: 4, valueSize: 4, maxEntries: 1, flags: 0, section: '.maps' },
+      rawMap('lru', 9, 4, 8, 4),
+      rawMap('out', 2, 4, 8, 1),
+      rawMap('sm', 15, 4, 4, 1),
     ]);
     for (const i of [1, 2, 3]) expect(k.mapUpdate(k.map('lru'), i, new Uint8Array(8).fill(i))).toBe(0);
     const before = (k.map('lru') as unknown as { lruOrder(): Uint8Array[] }).lruOrder().map((x) => x[0]);
@@ -276,7 +277,7 @@ describe('scenario: virtual time', () => {
     });
     expect(r.failures).toEqual([]);
     expect(r.ok).toBe(true);
-    const sc = new SocketScenario({ maps: [{ name: 'cga', type: 8, typeName: '', keySize: 4, valueSize: 4, maxEntries: 1, flags: 0, section: '.maps' }] });
+    const sc = new SocketScenario({ maps: [rawMap('cga', 8, 4, 4, 1)] });
     expect(() => sc.advance(-5)).toThrow(/not a non-negative integer/);
     expect(sc.setCgroup('cga', 0, '/a')).toBe(0);
     expect(sc.setCgroup('cga', 1, '/a')).toBe(-7);
@@ -326,8 +327,8 @@ describe('bpf_current_task_under_cgroup', () => {
   it('1 for the CGROUP_ARRAY cgroup and its descendants, 0 elsewhere, -EAGAIN empty, -E2BIG past the end', () => {
     const k = new Kernel();
     k.createMaps([
-      { name: 'cga', type: 8, typeName: '', keySize: 4, valueSize: 4, maxEntries: 3, flags: 0, section: '.maps' },
-      { name: 'out', type: 2, typeName: '', keySize: 4, valueSize: 32, maxEntries: 1, flags: 0, section: '.maps' },
+      rawMap('cga', 8, 4, 4, 3),
+      rawMap('out', 2, 4, 32, 1),
     ]);
     const cga = k.map('cga');
     expect(k.mapUpdate(cga, 0, Uint8Array.of(...[k.openCgroup('/a'), 0, 0, 0]))).toBe(0);

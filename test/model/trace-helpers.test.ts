@@ -12,7 +12,7 @@ import { Maps } from '../../src/kernel/maps/collection.js';
 import { PerfEventArrayMap } from '../../src/kernel/maps/perf-event-array.js';
 import { CURRENT_PT_REGS_ADDR, CURRENT_TASK_ADDR, kernelAddressAllowed } from '../../src/kernel/trace-helpers.js';
 import type { MapSpec, ProgramSpec } from '../../src/spec.js';
-import { rawProgram } from '../kernel/raw-program.js';
+import { rawProgram } from '../kernel/raw-spec.js';
 
 const prog = (src: string): ProgramSpec => rawProgram(assemble(src));
 const run = (src: string, maps?: Maps): ReturnType<typeof testRun> => testRun(prog(src), new Uint8Array(64), maps ? { maps } : {});
