@@ -1,5 +1,7 @@
 // Assembly snippets shared by the socket-model tests' hand-written programs (kernel syntax, see README).
 
+import type { ScenarioResult } from '../kernel/sockrun.js';
+
 /**
  * Stores 64-bit register `value` at u32 key `key` (an immediate or a register) of the ARRAY map with index
  * `mapIdx` through bpf_map_update_elem. Uses the stack at r10-8 (value) and r10-12 (key); clobbers r0-r5.
@@ -42,6 +44,19 @@ export const NEXT_LOG_SLOT = `
   if r0 == 0 goto out
   r7 = r0
 `;
+
+/**
+ * The records NEXT_LOG_SLOT's programs wrote in a scenario run: map 0's values in key order, as many as map 1's
+ * counter says, each as a DataView.
+ */
+export function logRecords(r: ScenarioResult): DataView[] {
+  const counter = r.maps[1]!.entries![0]!.value;
+  const n = new DataView(counter.buffer, counter.byteOffset).getUint32(0, true);
+  return [...r.maps[0]!.entries!]
+    .sort((a, b) => a.key[0]! - b.key[0]!)
+    .slice(0, n)
+    .map((e) => new DataView(e.value.buffer, e.value.byteOffset, e.value.byteLength));
+}
 
 /**
  * Arms the struct bpf_timer at offset 8 of the map value r6 points to (a value of map `mapIdx`):

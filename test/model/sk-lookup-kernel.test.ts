@@ -13,7 +13,7 @@ import { Kernel } from '../../src/kernel/model.js';
 import { assemble } from '../../vm/asm.js';
 import { AttachType, MapType, ProgType, runScenario, sockAvailability, type Scenario, type ScenarioResult } from '../kernel/sockrun.js';
 import { runModelScenario } from './sockmap-harness.js';
-import { NEXT_LOG_SLOT } from './asm-snippets.js';
+import { NEXT_LOG_SLOT, logRecords } from './asm-snippets.js';
 
 const avail = sockAvailability();
 const suite = avail.ok ? describe : describe.skip;
@@ -247,12 +247,10 @@ function scenario(g: Gen): Scenario {
 
 /** The log as records of name → value, with the clients' ports named. */
 function view(r: ScenarioResult, names: string[], clients = ['c1', ...CLIENTS]): Record<string, number | string>[] {
-  const n = new DataView(r.maps[1]!.entries![0]!.value.buffer, r.maps[1]!.entries![0]!.value.byteOffset).getUint32(0, true);
   const ports = new Map<number, string>();
   for (const l of clients) ports.set(r.byLabel[l]!.port!, l);
   const portName = (v: number): number | string => ports.get(v) ?? v;
-  return [...r.maps[0]!.entries!].sort((a, b) => a.key[0]! - b.key[0]!).slice(0, n).map((e) => {
-    const dv = new DataView(e.value.buffer, e.value.byteOffset, e.value.byteLength);
+  return logRecords(r).map((dv) => {
     const rec: Record<string, number | string> = {};
     names.forEach((name, i) => {
       const v = dv.getUint32(4 * i, true);
