@@ -10,7 +10,7 @@
 // (func-btf.ts) that reads each sample through its dynptr.
 
 import { describe, expect, it } from 'vitest';
-import type { MapSpec, ProgramSpec } from '../../src/spec.js';
+import type { MapSpec } from '../../src/spec.js';
 import { testRun } from '../../src/kernel/testrun.js';
 import { Maps } from '../../src/kernel/maps/collection.js';
 import { ArrayMap, QueueStackMap, RingBufMap, UserRingBufMap, u32Bytes } from '../../src/kernel/maps/index.js';
@@ -18,6 +18,8 @@ import { assemble } from '../../vm/asm.js';
 import { kernelAvailability, kernelRunBatch, type KernelProgRequest } from './oracle.js';
 import { funcBtf } from './func-btf.js';
 import { rng } from './rng.js';
+import { rawProgram } from './raw-spec.js';
+import { lookupKey0 } from '../model/asm-snippets.js';
 
 const avail = kernelAvailability();
 const OUT_SIZE = 1024;
@@ -33,14 +35,8 @@ interface Case {
 const mapSpec = (name: string, type: number, keySize: number, valueSize: number, maxEntries: number, contents?: MapSpec['contents']): MapSpec =>
   ({ name, type, typeName: '', keySize, valueSize, maxEntries, flags: 0, section: '.maps', ...(contents ? { contents } : {}) }) as MapSpec;
 
-const PROLOGUE = `
-  *(u32 *)(r10 - 4) = 0
-  r1 = map[idx:0]
-  r2 = r10
-  r2 += -4
-  call bpf_map_lookup_elem#1
-  if r0 == 0 goto out
-  r7 = r0`;
+/** r7 = the result array (key 0 of map 0). */
+const PROLOGUE = lookupKey0(0, 'r7');
 const EPILOGUE = `
 out:
   r0 = 0
@@ -169,8 +165,7 @@ interface Outcome {
 
 function model(c: Case, insns: Uint8Array, tier: 'interp' | 'js'): Outcome {
   const maps = Maps.fromSpec({ maps: c.maps });
-  const prog = { name: 'p', section: 'tc', type: 3, typeName: 'sched_cls', insns, license: 'GPL', funcInfo: [], lineInfo: [], annotations: [] } as unknown as ProgramSpec;
-  const r = testRun(prog, new Uint8Array(64), { maps, tier });
+  const r = testRun(rawProgram(insns), new Uint8Array(64), { maps, tier });
   const dump = maps.list.map((m): string[] => {
     if (m instanceof ArrayMap) return [hex(m.lookup(u32Bytes(0)))];
     if (m instanceof QueueStackMap) return m.elements().map(hex);
@@ -207,9 +202,7 @@ describe.skipIf(!avail.ok)(`queue / stack, ring buffer and dynptr helpers: bpfvm
       loaded++;
       const kout: Outcome = {
         retval: k.run!.retval,
-        maps: (k.maps ?? []).map((m, j) =>
-          c.maps[j]!.type === 27 ? m.entries.map((e) => `${hex(e.key)}:${hex(e.value)}`) : c.maps[j]!.type === 2 ? m.entries.map((e) => hex(e.value)) : m.entries.map((e) => hex(e.value)),
-        ),
+        maps: (k.maps ?? []).map((m, j) => m.entries.map((e) => (c.maps[j]!.type === 27 ? `${hex(e.key)}:${hex(e.value)}` : hex(e.value)))),
       };
       for (const tier of ['interp', 'js'] as const) {
         const mout = model(c, insns[i]!, tier);
@@ -310,8 +303,7 @@ describe.skipIf(!avail.ok)(`bpf_user_ringbuf_drain: bpfvm test run = kernel test
           s.bytes.set(x.data);
           urb.submit(s, x.discarded);
         }
-        const prog = { name: 'p', section: 'tc', type: 3, typeName: 'sched_cls', insns, license: 'GPL', funcInfo: [], lineInfo: [], annotations: [] } as unknown as ProgramSpec;
-        const r = testRun(prog, new Uint8Array(64), { maps: live, tier });
+        const r = testRun(rawProgram(insns), new Uint8Array(64), { maps: live, tier });
         return { retval: r.retval, maps: [[hex(live.get('out').lookup(u32Bytes(0)).subarray(0, 40))]] };
       });
       expect(tiers[1]).toEqual(tiers[0]); // the JS tier runs the callbacks as the interpreter does

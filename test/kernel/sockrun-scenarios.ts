@@ -25,6 +25,10 @@ export const applyCork = (tail = PASS): string => `
   call bpf_msg_cork_bytes#62
   ${tail}`;
 
+/** SK_MSG verdict: bpf_msg_redirect_map(msg, map `map`, key `key`, `flags`) (r1 = the msg on entry). */
+export const msgRedirect = (map: number, key: number, flags: number): string =>
+  `r2 = map[idx:${map}]\nr3 = ${key}\nr4 = ${flags}\ncall bpf_msg_redirect_map#60\nexit`;
+
 /**
  * sk_msg scenario skeleton: map 0 = SOCKMAP with the SK_MSG program 0 attached (before any insert), pair
  * c1→p1 with c1 in map 0 at key 0 (step label `insert`). Extra maps/progs/steps are appended.

@@ -13,7 +13,7 @@ import {
   AttachType, E, MapType, MsgFlags, ProgType, SockOpt, UpdateFlags, patternBytes, runScenario, sockAvailability,
   tcpPair, type Scenario, type ScenarioResult, type ScenarioStep,
 } from './sockrun.js';
-import { DROP, PASS, applyCork, bytes, hexOf, msgScenario, skMsg, sockhash, sockmap } from './sockrun-scenarios.js';
+import { DROP, PASS, applyCork, bytes, hexOf, msgRedirect, msgScenario, skMsg, sockhash, sockmap } from './sockrun-scenarios.js';
 
 const avail = sockAvailability();
 const suite = avail.ok ? describe : describe.skip;
@@ -179,12 +179,7 @@ suite('sockrun: socket scenario oracle (real kernel)', () => {
   // (5) spec §4.6 egress redirect
   it('(5) msg_redirect_map egress: bytes arrive at the target socket\'s peer', () => {
     // map 1 = redirect targets (no programs); c2 at key 0.
-    const prog = `
-      r2 = map[idx:1]
-      r3 = 0
-      r4 = 0
-      call bpf_msg_redirect_map#60
-      exit`;
+    const prog = msgRedirect(1, 0, 0);
     const data = patternBytes(64);
     const r = runScenario(
       msgScenario(
@@ -217,7 +212,7 @@ suite('sockrun: socket scenario oracle (real kernel)', () => {
   // message is freed after the first chunk). KERNEL vs SPEC (as above): the 10 bytes sit in c2's write
   // queue behind MSG_MORE until c2 sends more or shuts down; with c2 left alone nothing arrives at p2.
   it('cork_bytes(100) + apply_bytes(10) + redirect: only 10 of 120 bytes reach the target', () => {
-    const prog = applyCork('r1 = r6\nr2 = map[idx:1]\nr3 = 0\nr4 = 0\ncall bpf_msg_redirect_map#60\nexit');
+    const prog = applyCork(`r1 = r6\n${msgRedirect(1, 0, 0)}`);
     const sends: ScenarioStep[] = [0, 1, 2, 3].map((i) => ({ op: 'send', sock: 'c1', data: patternBytes(120).slice(30 * i, 30 * i + 30) }));
     const r = runScenario(
       msgScenario(
@@ -243,12 +238,7 @@ suite('sockrun: socket scenario oracle (real kernel)', () => {
 
   // (6) spec §4.6 ingress redirect + §5.5 reading
   it('(6) msg_redirect_map with BPF_F_INGRESS: bytes are readable on the target socket itself', () => {
-    const prog = `
-      r2 = map[idx:1]
-      r3 = 0
-      r4 = 1
-      call bpf_msg_redirect_map#60
-      exit`;
+    const prog = msgRedirect(1, 0, 1);
     const r = runScenario(
       msgScenario(
         prog,
@@ -279,12 +269,7 @@ suite('sockrun: socket scenario oracle (real kernel)', () => {
 
   // spec §3.10: removing the target from its last map discards unread redirected data
   it('ingress-redirected data is lost when the target leaves its last map', () => {
-    const prog = `
-      r2 = map[idx:1]
-      r3 = 0
-      r4 = 1
-      call bpf_msg_redirect_map#60
-      exit`;
+    const prog = msgRedirect(1, 0, 1);
     const r = runScenario(
       msgScenario(
         prog,
@@ -666,12 +651,7 @@ suite('sockrun: socket scenario oracle (real kernel)', () => {
 
   // spec §4.6: redirect to oneself with INGRESS loops data back to the sender's own receive side
   it('msg_redirect_map INGRESS to the sender itself: the sender reads its own bytes', () => {
-    const prog = `
-      r2 = map[idx:0]
-      r3 = 0
-      r4 = 1
-      call bpf_msg_redirect_map#60
-      exit`;
+    const prog = msgRedirect(0, 0, 1);
     const r = runScenario(
       msgScenario(prog, [
         { op: 'send', sock: 'c1', data: bytes(5, 6, 7), label: 's' },

@@ -4,42 +4,10 @@ import { BpfLoadError } from '../../src/errors.js';
 import { parseBtf } from '../../src/btf/parse.js';
 import { parseBtfExt } from '../../src/btf/ext.js';
 import { declTags, resolveType, sizeOf, typeString } from '../../src/btf/resolve.js';
+import { BtfEnc } from './btf-enc.js';
 
-/** Minimal BTF encoder for tests: kinds by number, names interned. */
-class Enc {
-  strs = [0];
-  words: number[] = [];
-  str(s: string): number {
-    if (!s) return 0;
-    const off = this.strs.length;
-    for (const c of Buffer.from(s)) this.strs.push(c);
-    this.strs.push(0);
-    return off;
-  }
-  type(name: string, kind: number, vlen: number, sizeOrType: number, extra: number[] = [], kflag = false): this {
-    this.words.push(this.str(name), ((kflag ? 1 : 0) << 31) | (kind << 24) | vlen, sizeOrType, ...extra);
-    return this;
-  }
-  bytes(): Uint8Array {
-    const types = new Uint8Array(new Uint32Array(this.words).buffer);
-    const strs = new Uint8Array(this.strs);
-    const out = new Uint8Array(24 + types.length + strs.length);
-    const dv = new DataView(out.buffer);
-    dv.setUint16(0, 0xeb9f, true);
-    out[2] = 1;
-    dv.setUint32(4, 24, true);
-    dv.setUint32(8, 0, true);
-    dv.setUint32(12, types.length, true);
-    dv.setUint32(16, types.length, true);
-    dv.setUint32(20, strs.length, true);
-    out.set(types, 24);
-    out.set(strs, 24 + types.length);
-    return out;
-  }
-}
-
-function allKinds(): Enc {
-  const e = new Enc();
+function allKinds(): BtfEnc {
+  const e = new BtfEnc();
   e.type('int', 1, 0, 4, [(1 << 24) | 32]); // 1 INT signed 32
   e.type('', 2, 0, 1); // 2 PTR -> int
   e.type('', 3, 0, 0, [1, 1, 5]); // 3 ARRAY int[5]
@@ -99,15 +67,15 @@ describe('BTF parse', () => {
 });
 
 describe('broken BTF', () => {
-  const bad = (e: Enc, re: RegExp) => {
+  const bad = (e: BtfEnc, re: RegExp) => {
     expect(() => parseBtf(e.bytes())).toThrow(BpfLoadError);
     expect(() => parseBtf(e.bytes())).toThrow(re);
   };
-  it('unknown kind', () => bad(new Enc().type('x', 25, 0, 0), /type 1: unknown BTF kind 25/));
-  it('dangling type id', () => bad(new Enc().type('', 2, 0, 7), /type 1: refers to unknown type id 7/));
-  it('typedef loop', () => bad(new Enc().type('a', 8, 0, 2).type('b', 8, 0, 1), /reference loop/));
-  it('vlen past the end', () => bad(new Enc().type('s', 4, 1000, 8), /runs past the type section/));
-  it('bad int size', () => bad(new Enc().type('i', 1, 0, 3, [8]), /INT size 3/));
+  it('unknown kind', () => bad(new BtfEnc().type('x', 25, 0, 0), /type 1: unknown BTF kind 25/));
+  it('dangling type id', () => bad(new BtfEnc().type('', 2, 0, 7), /type 1: refers to unknown type id 7/));
+  it('typedef loop', () => bad(new BtfEnc().type('a', 8, 0, 2).type('b', 8, 0, 1), /reference loop/));
+  it('vlen past the end', () => bad(new BtfEnc().type('s', 4, 1000, 8), /runs past the type section/));
+  it('bad int size', () => bad(new BtfEnc().type('i', 1, 0, 3, [8]), /INT size 3/));
   it('bad magic / truncated', () => {
     expect(() => parseBtf(new Uint8Array(10))).toThrow(/BTF header truncated/);
     const b = allKinds().bytes();

@@ -8,23 +8,21 @@ import { loadCollection } from '../../src/elf/index.js';
 import { readElf } from '../../src/elf/elf.js';
 import { dataObject, fixtureObjects } from './helpers.js';
 
-export interface Target { bytes: Uint8Array; regions: [number, number][] }
+export interface Target { name: string; bytes: Uint8Array; regions: [number, number][] }
 
 /** The fixture objects and two of the loader's test objects, plus `extra` objects of test/loader/data. */
 export function loadTargets(extra: string[] = []): Target[] {
   const objects = [
-    ...fixtureObjects().map((o) => o.bytes),
-    dataObject('link_misc.o'),
-    dataObject('core_ctx.o'),
-    ...extra.map(dataObject),
+    ...fixtureObjects(),
+    ...['link_misc.o', 'core_ctx.o', ...extra].map((f) => ({ name: `test/loader/data/${f}`, bytes: dataObject(f) })),
   ];
-  return objects.map((bytes) => {
+  return objects.map(({ name, bytes }) => {
     const elf = readElf(bytes);
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const shoff = Number(dv.getBigUint64(40, true));
     const regions: [number, number][] = [[0, 64], [shoff, elf.sections.length * 64]];
     for (const s of elf.sections) if (s.data.length > 0) regions.push([s.offset, s.data.length]);
-    return { bytes, regions };
+    return { name, bytes, regions };
   });
 }
 

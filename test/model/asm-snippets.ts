@@ -1,5 +1,7 @@
 // Assembly snippets shared by the socket-model tests' hand-written programs (kernel syntax, see README).
 
+import type { ScenarioResult } from '../kernel/sockrun.js';
+
 /**
  * Stores 64-bit register `value` at u32 key `key` (an immediate or a register) of the ARRAY map with index
  * `mapIdx` through bpf_map_update_elem. Uses the stack at r10-8 (value) and r10-12 (key); clobbers r0-r5.
@@ -44,6 +46,19 @@ export const NEXT_LOG_SLOT = `
 `;
 
 /**
+ * The records NEXT_LOG_SLOT's programs wrote in a scenario run: map 0's values in key order, as many as map 1's
+ * counter says, each as a DataView.
+ */
+export function logRecords(r: ScenarioResult): DataView[] {
+  const counter = r.maps[1]!.entries![0]!.value;
+  const n = new DataView(counter.buffer, counter.byteOffset).getUint32(0, true);
+  return [...r.maps[0]!.entries!]
+    .sort((a, b) => a.key[0]! - b.key[0]!)
+    .slice(0, n)
+    .map((e) => new DataView(e.value.buffer, e.value.byteOffset, e.value.byteLength));
+}
+
+/**
  * Arms the struct bpf_timer at offset 8 of the map value r6 points to (a value of map `mapIdx`):
  * bpf_timer_init(clock `clockId`), bpf_timer_set_callback(the subprogram at label `cb`), bpf_timer_start(`ns`,
  * `startFlags`). `ns` is an immediate as the assembler reads it (append ` ll` for a 64-bit one). Clobbers r0-r5.
@@ -81,4 +96,25 @@ export function lookupKey0(mapIdx: number, dst: string, miss = 'out'): string {
   if r0 == 0 goto ${miss}
   ${dst} = r0
 `;
+}
+
+/**
+ * Inserts a zeroed 32-byte value at u32 key 0 of map `mapIdx` (bpf_map_update_elem with `flags`, the value at
+ * r10-40), then points `dst` at it as lookupKey0 does (jumping to `miss` when the lookup fails). Clobbers r0-r5.
+ */
+export function insertZeroKey0(mapIdx: number, flags: number, dst: string, miss = 'out'): string {
+  return `
+  *(u32 *)(r10 - 4) = 0
+  *(u64 *)(r10 - 40) = 0
+  *(u64 *)(r10 - 32) = 0
+  *(u64 *)(r10 - 24) = 0
+  *(u64 *)(r10 - 16) = 0
+  r1 = map[idx:${mapIdx}]
+  r2 = r10
+  r2 += -4
+  r3 = r10
+  r3 += -40
+  r4 = ${flags}
+  call bpf_map_update_elem#2
+${lookupKey0(mapIdx, dst, miss)}`;
 }

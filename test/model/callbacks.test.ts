@@ -17,7 +17,8 @@ import { REALTIME_OFFSET_NS } from '../../src/kernel/timers.js';
 import { runScenarioFile } from '../../src/scenario/file.js';
 import { SocketScenario } from '../../src/scenario/api.js';
 import type { MapSpec } from '../../src/spec.js';
-import { lookupKey0, recordValue, startTimer } from './asm-snippets.js';
+import { rawMap } from '../kernel/raw-spec.js';
+import { insertZeroKey0, lookupKey0, recordValue, startTimer } from './asm-snippets.js';
 
 const fixture = join(import.meta.dirname, '..', '..', 'fixtures', 'v3', 'callbacks.o');
 const u64 = (b: Uint8Array, off: number): bigint => new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(off, true);
@@ -80,24 +81,7 @@ describe('BPF timers on the virtual clock', () => {
     k.createMaps([timed('t', 2, 2), timed('h', 1, 2)]);
     // r6 = value of t[0] (or h[0]); init, set_callback(cb), start(100); cb: cancel(own) → value.last, fired++.
     const prog = (mapIdx: number): Uint8Array => assemble(`
-      *(u32 *)(r10 - 4) = 0
-      *(u64 *)(r10 - 40) = 0
-      *(u64 *)(r10 - 32) = 0
-      *(u64 *)(r10 - 24) = 0
-      *(u64 *)(r10 - 16) = 0
-      r1 = map[idx:${mapIdx}]
-      r2 = r10
-      r2 += -4
-      r3 = r10
-      r3 += -40
-      r4 = 1
-      call bpf_map_update_elem#2
-      r1 = map[idx:${mapIdx}]
-      r2 = r10
-      r2 += -4
-      call bpf_map_lookup_elem#1
-      if r0 == 0 goto out
-      r6 = r0
+      ${insertZeroKey0(mapIdx, 1, 'r6')}
       ${startTimer(mapIdx, 1, '100', 0)}
     out:
       r0 = 1
@@ -197,9 +181,9 @@ describe('bpf_for_each_map_elem', () => {
   it('walks an LRU hash without touching its recency, and refuses maps without a walk', () => {
     const k = new Kernel();
     k.createMaps([
-      { name: 'lru', type: 9, typeName: '', keySize: 4, valueSize: 8, maxEntries: 4, flags: 0, section: '.maps' },
-      { name: 'out', type: 2, typeName: '', keySize: 4, valueSize: 8, maxEntries: 1, flags: 0, section: '.maps' },
-      { name: 'sm', type: 15, typeName: '', keySize: 4, valueSize: 4, maxEntries: 1, flags: 0, section: '.maps' },
+      rawMap('lru', 9, 4, 8, 4),
+      rawMap('out', 2, 4, 8, 1),
+      rawMap('sm', 15, 4, 4, 1),
     ]);
     for (const i of [1, 2, 3]) expect(k.mapUpdate(k.map('lru'), i, new Uint8Array(8).fill(i))).toBe(0);
     const before = (k.map('lru') as unknown as { lruOrder(): Uint8Array[] }).lruOrder().map((x) => x[0]);
@@ -293,7 +277,7 @@ describe('scenario: virtual time', () => {
     });
     expect(r.failures).toEqual([]);
     expect(r.ok).toBe(true);
-    const sc = new SocketScenario({ maps: [{ name: 'cga', type: 8, typeName: '', keySize: 4, valueSize: 4, maxEntries: 1, flags: 0, section: '.maps' }] });
+    const sc = new SocketScenario({ maps: [rawMap('cga', 8, 4, 4, 1)] });
     expect(() => sc.advance(-5)).toThrow(/not a non-negative integer/);
     expect(sc.setCgroup('cga', 0, '/a')).toBe(0);
     expect(sc.setCgroup('cga', 1, '/a')).toBe(-7);
@@ -343,8 +327,8 @@ describe('bpf_current_task_under_cgroup', () => {
   it('1 for the CGROUP_ARRAY cgroup and its descendants, 0 elsewhere, -EAGAIN empty, -E2BIG past the end', () => {
     const k = new Kernel();
     k.createMaps([
-      { name: 'cga', type: 8, typeName: '', keySize: 4, valueSize: 4, maxEntries: 3, flags: 0, section: '.maps' },
-      { name: 'out', type: 2, typeName: '', keySize: 4, valueSize: 32, maxEntries: 1, flags: 0, section: '.maps' },
+      rawMap('cga', 8, 4, 4, 3),
+      rawMap('out', 2, 4, 32, 1),
     ]);
     const cga = k.map('cga');
     expect(k.mapUpdate(cga, 0, Uint8Array.of(...[k.openCgroup('/a'), 0, 0, 0]))).toBe(0);

@@ -9,10 +9,10 @@ import { assemble } from '../../vm/asm.js';
 import { kernelAvailability, kernelRunBatch } from '../kernel/oracle.js';
 import { testRun } from '../../src/kernel/testrun.js';
 import { kernelMapOps, type KernelMapCmd } from '../kernel/mapops.js';
-import { CgroupStorageMap, Maps, createMap, type BpfMap } from '../../src/kernel/maps/index.js';
-import { errnoOf } from '../../src/kernel/maps/errors.js';
+import { CgroupStorageMap, Maps } from '../../src/kernel/maps/index.js';
 import { Kernel } from '../../src/kernel/model.js';
 import { recordValue } from './asm-snippets.js';
+import { runModelMapOps } from './map-ops-model.js';
 
 const avail = kernelAvailability();
 
@@ -46,27 +46,7 @@ describe.skipIf(!avail.ok)(`cgroup storage maps: creation and user-space ops = k
       }
     }
     const { cpus, results } = kernelMapOps(cmds);
-    let maps: BpfMap[] = [];
-    const errno = errnoOf;
-    const model = cmds.map((c): number => {
-      switch (c.op) {
-        case 'reset':
-          maps = [];
-          return 0;
-        case 'create':
-          return errno(() => maps.push(createMap({ name: 'cs', type: c.type, keySize: c.keySize, valueSize: c.valueSize, maxEntries: c.maxEntries, flags: c.flags ?? 0 }, { nrCpus: cpus })));
-        case 'lookup':
-          return errno(() => maps[c.map]!.lookup(c.key));
-        case 'update':
-          return errno(() => maps[c.map]!.update(c.key, c.value, c.flags));
-        case 'delete':
-          return errno(() => maps[c.map]!.delete(c.key));
-        case 'next':
-          return errno(() => maps[c.map]!.getNextKey(c.key));
-        default:
-          throw new Error(c.op);
-      }
-    });
+    const model = runModelMapOps(cmds, cpus).map((r) => r.errno);
     const kernel = results.map((r) => r.errno);
     const same = kernel.filter((e, i) => e === model[i]).length;
     console.log(`cgroup storage map ops: ${same}/${cmds.length} errnos agree with the kernel`);

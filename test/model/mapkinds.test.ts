@@ -10,14 +10,11 @@ import { Kernel } from '../../src/kernel/model.js';
 import { testRun } from '../../src/kernel/testrun.js';
 import { Maps } from '../../src/kernel/maps/collection.js';
 import { BpfMapError, QueueStackMap, RingBufMap, UserRingBufMap, consumeRingbufs, createMap, u32Bytes } from '../../src/kernel/maps/index.js';
-import type { MapSpec, ProgramSpec } from '../../src/spec.js';
+import type { ProgramSpec } from '../../src/spec.js';
+import { rawMap, rawProgram } from '../kernel/raw-spec.js';
 import { lookupKey0 } from './asm-snippets.js';
 
-const spec = (name: string, type: number, keySize: number, valueSize: number, maxEntries: number, flags = 0): MapSpec => ({
-  name, type, typeName: '', keySize, valueSize, maxEntries, flags, section: '.maps',
-});
-const prog = (text: string): ProgramSpec =>
-  ({ name: 'p', section: 'tc', type: 3, typeName: 'sched_cls', insns: assemble(text), license: 'GPL', funcInfo: [], lineInfo: [], annotations: [] }) as unknown as ProgramSpec;
+const prog = (text: string): ProgramSpec => rawProgram(assemble(text));
 const bytes = (...xs: number[]): Uint8Array => Uint8Array.from(xs);
 const errOf = (fn: () => unknown): string | null => {
   try {
@@ -30,7 +27,7 @@ const errOf = (fn: () => unknown): string | null => {
 
 describe('ring buffer consumer (RingBufMap)', () => {
   it('hands out committed samples in order, skips discarded ones, stops at a record still reserved', () => {
-    const rb = createMap(spec('rb', 27, 0, 0, 4096)) as RingBufMap;
+    const rb = createMap(rawMap('rb', 27, 0, 0, 4096)) as RingBufMap;
     const a = rb.reserve(3)!;
     a.bytes.set([1, 2, 3]);
     const b = rb.reserve(9)!;
@@ -52,7 +49,7 @@ describe('ring buffer consumer (RingBufMap)', () => {
   });
 
   it('records that cross the end of the ring come out whole, and reserved wrapping samples show the ring bytes', () => {
-    const rb = createMap(spec('rb', 27, 0, 0, 4096)) as RingBufMap;
+    const rb = createMap(rawMap('rb', 27, 0, 0, 4096)) as RingBufMap;
     for (let i = 0; i < 3; i++) expect(rb.output(new Uint8Array(1000).fill(i + 1), 0n)).toBe(0);
     expect(rb.consume()).toHaveLength(3); // positions 0..3024
     const big = new Uint8Array(2000).map((_, i) => i & 0xff);
@@ -110,7 +107,7 @@ describe('user ring buffer producer (UserRingBufMap) and bpf_user_ringbuf_drain'
       exit`);
 
   const setup = () => {
-    const maps = Maps.fromSpec({ maps: [spec('out', 2, 4, 32, 1), spec('urb', 31, 0, 0, 4096)] });
+    const maps = Maps.fromSpec({ maps: [rawMap('out', 2, 4, 32, 1), rawMap('urb', 31, 0, 0, 4096)] });
     return { maps, urb: maps.get('urb') as UserRingBufMap, out: () => new DataView(maps.get('out').lookup(u32Bytes(0)).buffer) };
   };
 
@@ -170,7 +167,7 @@ describe('dynptr layout', () => {
   it('struct bpf_dynptr_kern in the stack: data pointer, size | type << 28, offset; 16 zero bytes when NULL', () => {
     // (The kernel's verifier forbids reading a dynptr's stack slots directly; bpfvm runs without it, so the
     // bytes can be checked here.)
-    const maps = Maps.fromSpec({ maps: [spec('out', 2, 4, 64, 1), spec('rb', 27, 0, 0, 4096)] });
+    const maps = Maps.fromSpec({ maps: [rawMap('out', 2, 4, 64, 1), rawMap('rb', 27, 0, 0, 4096)] });
     const copy = (from: number, to: number): string =>
       [0, 8].map((o) => `r1 = *(u64 *)(r10 - ${from - o})\n*(u64 *)(r7 + ${to + o}) = r1`).join('\n');
     const r = testRun(prog(`
@@ -223,7 +220,7 @@ describe('dynptr layout', () => {
 describe('queue / stack maps', () => {
   it('push / peek / pop in FIFO and LIFO order; BPF_EXIST drops the oldest when full (for a stack too)', () => {
     for (const [type, order] of [[22, [2, 3]], [23, [3, 2]]] as const) {
-      const q = createMap(spec('q', type, 0, 4, 2)) as QueueStackMap;
+      const q = createMap(rawMap('q', type, 0, 4, 2)) as QueueStackMap;
       q.update(new Uint8Array(0), u32Bytes(1));
       q.update(new Uint8Array(0), u32Bytes(2));
       expect(errOf(() => q.update(new Uint8Array(0), u32Bytes(3)))).toBe('E2BIG');
@@ -241,7 +238,7 @@ describe('queue / stack maps', () => {
 describe('the same helpers in the socket model', () => {
   it('a SOCK_OPS program pushes to a queue and writes ring buffer records; user space reads them', () => {
     const k = new Kernel();
-    const maps = k.createMaps([spec('q', 22, 0, 8, 4), spec('rb', 27, 0, 0, 4096)]);
+    const maps = k.createMaps([rawMap('q', 22, 0, 8, 4), rawMap('rb', 27, 0, 0, 4096)]);
     const p = k.loadProgram({
       type: 13, name: 'ops', insns: assemble(`
         r6 = r1

@@ -11,7 +11,7 @@ import { Kernel } from '../../src/kernel/model.js';
 import { assemble } from '../../vm/asm.js';
 import { AttachType, MapType, ProgType, cgroupSkipReason, runScenario, sockAvailability, tcpPair, type Scenario, type ScenarioResult } from '../kernel/sockrun.js';
 import { runModelScenario } from './sockmap-harness.js';
-import { NEXT_LOG_SLOT } from './asm-snippets.js';
+import { NEXT_LOG_SLOT, logRecords } from './asm-snippets.js';
 
 const avail = sockAvailability();
 const suite = avail.ok ? describe : describe.skip;
@@ -118,12 +118,9 @@ function scenario(): Scenario {
 }
 
 function view(r: ScenarioResult): unknown {
-  const n = new DataView(r.maps[1]!.entries![0]!.value.buffer, r.maps[1]!.entries![0]!.value.byteOffset).getUint32(0, true);
-  const entries = [...r.maps[0]!.entries!].sort((a, b) => a.key[0]! - b.key[0]!).slice(0, n);
   return {
     steps: r.steps.map((st) => [st.op, st.ret]),
-    log: entries.map((e) => {
-      const dv = new DataView(e.value.buffer, e.value.byteOffset, e.value.byteLength);
+    log: logRecords(r).map((dv) => {
       const rec: number[] = [];
       for (let i = 0; i < SLOTS; i++) rec.push(dv.getInt32(4 * i, true));
       return rec;
@@ -187,13 +184,7 @@ suite('sock_ops bpf_load_hdr_opt: model vs kernel', () => {
     const noCgroup = cgroupSkipReason(kernel);
     if (noCgroup !== null) return ctx.skip(noCgroup);
     expect(kernel.ok).toBe(true);
-    const rows = (r: ScenarioResult): number[][] => {
-      const n = new DataView(r.maps[1]!.entries![0]!.value.buffer, r.maps[1]!.entries![0]!.value.byteOffset).getUint32(0, true);
-      return [...r.maps[0]!.entries!].sort((a, b) => a.key[0]! - b.key[0]!).slice(0, n).map((e) => {
-        const dv = new DataView(e.value.buffer, e.value.byteOffset, e.value.byteLength);
-        return Array.from({ length: HDR_SLOTS }, (_, i) => dv.getInt32(4 * i, true));
-      });
-    };
+    const rows = (r: ScenarioResult): number[][] => logRecords(r).map((dv) => Array.from({ length: HDR_SLOTS }, (_, i) => dv.getInt32(4 * i, true)));
     const k = rows(kernel);
     const m = rows(runModelScenario(s, new Kernel()).result);
     expect(m).toEqual(k);

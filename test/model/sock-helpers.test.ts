@@ -11,7 +11,7 @@ import { SOCKET_PROG_TYPES, bpfStrtoull, socketHelperTable, INITIAL_JIFFIES } fr
 import { SkStorageMap } from '../../src/kernel/maps/sk-storage.js';
 import { PerfEventArrayMap } from '../../src/kernel/maps/perf-event-array.js';
 import { createMap } from '../../src/kernel/maps/index.js';
-import type { MapSpec } from '../../src/spec.js';
+import { rawMap } from '../kernel/raw-spec.js';
 import { lookupKey0, recordValue } from './asm-snippets.js';
 
 const TYPE_NAMES: Record<number, string> = { 13: 'SOCK_OPS', 14: 'SK_SKB', 16: 'SK_MSG' };
@@ -27,14 +27,11 @@ const EXPECTED_IMPLEMENTED: Record<number, number[]> = {
 const TRACE_IMPLEMENTED = [22, 35, 55, 109, 112, 113, 114, 115, 117, 158, 165, 175, 176, 177, 180];
 const expectedImplemented = (t: number): number[] => [...new Set([...EXPECTED_IMPLEMENTED[t]!, ...TRACE_IMPLEMENTED])].sort((a, b) => a - b);
 
-const spec = (name: string, type: number, keySize: number, valueSize: number, maxEntries: number, flags = 0): MapSpec => ({
-  name, type, typeName: '', keySize, valueSize, maxEntries, flags, section: '.maps',
-});
 
 describe('socket helper table', () => {
   it('lists, per socket program type, the helpers the kernel allows and the ones the model implements', () => {
     const k = new Kernel();
-    k.createMaps([spec('st', 24, 4, 8, 0, 1)]); // the maps install bpf_sk_storage_* / bpf_task_storage_*
+    k.createMaps([rawMap('st', 24, 4, 8, 0, 1)]); // the maps install bpf_sk_storage_* / bpf_task_storage_*
     for (const t of SOCKET_PROG_TYPES) {
       const rows = socketHelperTable(k.vm, t);
       const impl = rows.filter((r) => r.implemented);
@@ -91,7 +88,7 @@ describe('generic helpers', () => {
 
   it('strtol / strtoul / strncmp / jiffies64 / get_current_comm / trace_printk from a SOCK_OPS program', () => {
     const k = new Kernel();
-    k.createMaps([spec('out', 2, 4, 64, 1)]);
+    k.createMaps([rawMap('out', 2, 4, 64, 1)]);
     // out[0..8) strtol("-42 ") res, [8..12) its ret, [12..16) strtoul("-1") ret, [16..20) strncmp("abd","abc"),
     // [24..32) jiffies64, [32..48) comm, [48..52) trace_printk ret
     const p = k.loadProgram({
@@ -168,18 +165,18 @@ const codeOf = (fn: () => unknown): string | null => {
 
 describe('sk_storage', () => {
   it('creates maps with the kernel attribute rules', () => {
-    expect(createMap(spec('st', 24, 4, 8, 0, 1))).toBeInstanceOf(SkStorageMap);
-    expect(createMap(spec('st', 24, 4, 8, 0, 1 | (1 << 9)))).toBeInstanceOf(SkStorageMap); // BPF_F_CLONE
-    expect(codeOf(() => createMap(spec('st', 24, 4, 8, 0, 0)))).toBe('EINVAL');
-    expect(codeOf(() => createMap(spec('st', 24, 4, 8, 1, 1)))).toBe('EINVAL');
-    expect(codeOf(() => createMap(spec('st', 24, 8, 8, 0, 1)))).toBe('EINVAL');
-    expect(codeOf(() => createMap(spec('st', 24, 4, 0, 0, 1)))).toBe('EINVAL');
-    expect(codeOf(() => createMap(spec('st', 24, 4, 70000, 0, 1)))).toBe('E2BIG');
+    expect(createMap(rawMap('st', 24, 4, 8, 0, 1))).toBeInstanceOf(SkStorageMap);
+    expect(createMap(rawMap('st', 24, 4, 8, 0, 1 | (1 << 9)))).toBeInstanceOf(SkStorageMap); // BPF_F_CLONE
+    expect(codeOf(() => createMap(rawMap('st', 24, 4, 8, 0, 0)))).toBe('EINVAL');
+    expect(codeOf(() => createMap(rawMap('st', 24, 4, 8, 1, 1)))).toBe('EINVAL');
+    expect(codeOf(() => createMap(rawMap('st', 24, 8, 8, 0, 1)))).toBe('EINVAL');
+    expect(codeOf(() => createMap(rawMap('st', 24, 4, 0, 0, 1)))).toBe('EINVAL');
+    expect(codeOf(() => createMap(rawMap('st', 24, 4, 70000, 0, 1)))).toBe('E2BIG');
   });
 
   it('sock_ops creates and counts per-socket values, sk_msg reads and deletes them, user space sees them by fd', () => {
     const k = new Kernel();
-    k.createMaps([spec('st', 24, 4, 8, 0, 1), spec('sm', 15, 4, 4, 4), spec('out', 2, 4, 8, 4)]);
+    k.createMaps([rawMap('st', 24, 4, 8, 0, 1), rawMap('sm', 15, 4, 4, 4), rawMap('out', 2, 4, 8, 4)]);
     // sock_ops: every callback on a full socket: v = sk_storage_get(st, skops->sk, NULL, F_CREATE); v[0]++.
     // On the request socket skops->sk is NULL: get returns NULL and delete -EINVAL (logged in out[1]).
     const ops = k.loadProgram({
@@ -275,7 +272,7 @@ describe('sk_storage', () => {
 describe('bpf_perf_event_output', () => {
   it('captures records of open slots, with the kernel errno for the others', () => {
     const k = new Kernel();
-    k.createMaps([spec('events', 4, 4, 4, 2), spec('out', 2, 4, 8, 5)]);
+    k.createMaps([rawMap('events', 4, 4, 4, 2), rawMap('out', 2, 4, 8, 5)]);
     const perf = k.map(0) as PerfEventArrayMap;
     perf.open(0); // the CPU-0 reader
     perf.open(1); // a CPU-1 reader: a program on CPU 0 cannot write there
@@ -301,7 +298,7 @@ describe('bpf_perf_event_output', () => {
 describe('bpf_perf_event_output, SK_SKB flavour', () => {
   it('appends BPF_F_CTXLEN_MASK packet bytes after the data; -EFAULT past skb->len, -EINVAL for other bits', () => {
     const k = new Kernel();
-    k.createMaps([spec('events', 4, 4, 4, 1)]);
+    k.createMaps([rawMap('events', 4, 4, 4, 1)]);
     const perf = k.map(0) as PerfEventArrayMap;
     perf.open(0);
     const run = (flags: string): number => {
@@ -322,7 +319,7 @@ describe('bpf_load_hdr_opt (SOCK_OPS)', () => {
   /** A sock_ops program that, in callback `op`, searches for option `kind` (len 8, flags 0) and logs ret + bytes. */
   const run = (op: number, search: number, len = 8, flags = 0): { ret: number; bytes: number } | Error => {
     const k = new Kernel();
-    k.createMaps([spec('out', 2, 4, 8, 1)]);
+    k.createMaps([rawMap('out', 2, 4, 8, 1)]);
     const p = k.loadProgram({ type: 13, name: 'lh', insns: assemble(`
       r6 = r1
       r2 = *(u32 *)(r6 + 0)
@@ -382,7 +379,7 @@ describe('bpf_loop', () => {
   it('runs the callback until it returns 1 or nr_loops ends; -EINVAL for flags, -E2BIG above 1 << 23', () => {
     // (The kernel wants BTF func_info for callbacks, which the raw-instruction harness cannot give: model only.)
     const k = new Kernel();
-    k.createMaps([spec('out', 2, 4, 48, 1)]);
+    k.createMaps([rawMap('out', 2, 4, 48, 1)]);
     const cases: [number, number][] = [[5, 0], [3, 0], [0, 0], [2, 1], [(1 << 23) + 1, 0]];
     const body = cases.map(([n, f], i) => `*(u64 *)(r10 - 16) = 0
       r1 = ${n}

@@ -14,7 +14,7 @@ import {
   AttachType, MapType, ProgType, SockOpt, UpdateFlags, patternBytes, runScenario, sockAvailability, tcpPair,
   type Scenario, type ScenarioResult, type ScenarioStep,
 } from '../kernel/sockrun.js';
-import { DROP, PASS, applyCork, bytes, hexOf as hex, msgScenario, skMsg, sockhash, sockmap } from '../kernel/sockrun-scenarios.js';
+import { DROP, PASS, applyCork, bytes, hexOf as hex, msgRedirect, msgScenario, skMsg, sockhash, sockmap } from '../kernel/sockrun-scenarios.js';
 import { differential } from './differential.js';
 import { recordValue } from './asm-snippets.js';
 
@@ -96,7 +96,7 @@ suite('sockmap model vs host kernel (differential)', () => {
   });
 
   it('redirect egress through a SOCKMAP; empty slot → SK_DROP → -EACCES', () => {
-    differential(msgScenario('r2 = map[idx:1]\nr3 = 0\nr4 = 0\ncall bpf_msg_redirect_map#60\nexit', [
+    differential(msgScenario(msgRedirect(1, 0, 0), [
       ...tcpPair('l2', 'c2', 'p2'),
       { op: 'sockUpdate', map: 1, key: 0, sock: 'c2' },
       { op: 'send', sock: 'c1', data: patternBytes(64) },
@@ -107,7 +107,7 @@ suite('sockmap model vs host kernel (differential)', () => {
   });
 
   it('cork(100) + apply(10) + redirect: 10 of 120 bytes reach the target (after its shutdown)', () => {
-    differential(msgScenario(applyCork('r1 = r6\nr2 = map[idx:1]\nr3 = 0\nr4 = 0\ncall bpf_msg_redirect_map#60\nexit'), [
+    differential(msgScenario(applyCork(`r1 = r6\n${msgRedirect(1, 0, 0)}`), [
       ...tcpPair('l2', 'c2', 'p2'),
       { op: 'sockUpdate', map: 1, key: 0, sock: 'c2' },
       ...sends30('c1'),
@@ -117,7 +117,7 @@ suite('sockmap model vs host kernel (differential)', () => {
   });
 
   it('redirect INGRESS: FIONREAD, peek across messages, merged recv', () => {
-    differential(msgScenario('r2 = map[idx:1]\nr3 = 0\nr4 = 1\ncall bpf_msg_redirect_map#60\nexit', [
+    differential(msgScenario(msgRedirect(1, 0, 1), [
       ...tcpPair('l2', 'c2', 'p2'),
       { op: 'sockUpdate', map: 1, key: 0, sock: 'p2' },
       { op: 'send', sock: 'c1', data: patternBytes(30) },
@@ -131,7 +131,7 @@ suite('sockmap model vs host kernel (differential)', () => {
   });
 
   it('ingress data is lost when the target leaves its last map; direct send still native', () => {
-    differential(msgScenario('r2 = map[idx:1]\nr3 = 0\nr4 = 1\ncall bpf_msg_redirect_map#60\nexit', [
+    differential(msgScenario(msgRedirect(1, 0, 1), [
       ...tcpPair('l2', 'c2', 'p2'),
       { op: 'sockUpdate', map: 1, key: 0, sock: 'p2' },
       { op: 'send', sock: 'c1', data: patternBytes(30) },
@@ -160,15 +160,15 @@ suite('sockmap model vs host kernel (differential)', () => {
   });
 
   it('redirect to a listener and with bad flags: SK_DROP → -EACCES', () => {
-    differential(msgScenario('r2 = map[idx:1]\nr3 = 0\nr4 = 0\ncall bpf_msg_redirect_map#60\nexit', [
+    differential(msgScenario(msgRedirect(1, 0, 0), [
       { op: 'sockUpdate', map: 1, key: 0, sock: 'l1' },
       { op: 'send', sock: 'c1', data: patternBytes(5) },
     ], { maps: [sockmap()] }));
-    differential(msgScenario('r2 = map[idx:0]\nr3 = 0\nr4 = 2\ncall bpf_msg_redirect_map#60\nexit', [{ op: 'send', sock: 'c1', data: patternBytes(5) }]));
+    differential(msgScenario(msgRedirect(0, 0, 2), [{ op: 'send', sock: 'c1', data: patternBytes(5) }]));
   });
 
   it('redirect INGRESS to the sender itself', () => {
-    differential(msgScenario('r2 = map[idx:0]\nr3 = 0\nr4 = 1\ncall bpf_msg_redirect_map#60\nexit', [
+    differential(msgScenario(msgRedirect(0, 0, 1), [
       { op: 'send', sock: 'c1', data: bytes(5, 6, 7) },
       { op: 'recv', sock: 'c1', maxLen: 100, timeoutMs: 300 },
     ]));
@@ -258,12 +258,7 @@ suite('sockmap model vs host kernel (differential)', () => {
   // bpf_tcp_ingress charges the target with sk_rmem_schedule only (no SO_RCVBUF check, unlike SK_SKB ingress
   // redirects, sk_skb_rx.ts): ten 1000-byte sends all land in a target whose SO_RCVBUF is 1152 (2304).
   it('SK_MSG redirect ingress is not limited by the target\'s SO_RCVBUF', () => {
-    const prog = `
-      r2 = map[idx:1]
-      r3 = 0
-      r4 = 1
-      call bpf_msg_redirect_map#60
-      exit`;
+    const prog = msgRedirect(1, 0, 1);
     differential(
       msgScenario(prog, [
         ...tcpPair('l2', 'c2', 'p2'),

@@ -16,7 +16,7 @@ import {
 } from '../kernel/sockrun.js';
 import { bytes, skMsg, DROP } from '../kernel/sockrun-scenarios.js';
 import { runModelScenario } from './sockmap-harness.js';
-import { NEXT_LOG_SLOT, recordValue } from './asm-snippets.js';
+import { NEXT_LOG_SLOT, logRecords, recordValue } from './asm-snippets.js';
 
 const avail = sockAvailability();
 const suite = avail.ok ? describe : describe.skip;
@@ -82,10 +82,7 @@ function scenario(prog: string, hash: boolean, steps: ScenarioStep[], extra: Par
 
 /** The log as records, ports replaced by the names of the sockets that own them. */
 function log(r: ScenarioResult, ports: Map<number, string>): Record<string, number | string>[] {
-  const n = new DataView(r.maps[1]!.entries![0]!.value.buffer, r.maps[1]!.entries![0]!.value.byteOffset).getUint32(0, true);
-  const entries = [...r.maps[0]!.entries!].sort((a, b) => a.key[0]! - b.key[0]!).slice(0, n);
-  return entries.map((e) => {
-    const dv = new DataView(e.value.buffer, e.value.byteOffset, e.value.byteLength);
+  return logRecords(r).map((dv) => {
     const o: Record<string, number | string> = {};
     NAMES.forEach((nm, i) => {
       const v = dv.getUint32(4 * i, true);

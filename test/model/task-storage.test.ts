@@ -8,12 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { assemble } from '../../vm/asm.js';
 import { Kernel } from '../../src/kernel/model.js';
 import { CURRENT_TASK, TaskCgrpStorageMap } from '../../src/kernel/maps/local-storage.js';
-import type { MapSpec } from '../../src/spec.js';
+import { rawMap } from '../kernel/raw-spec.js';
 import { recordValue } from './asm-snippets.js';
 
-const spec = (name: string, type: number, keySize: number, valueSize: number, maxEntries: number, flags = 0): MapSpec => ({
-  name, type, typeName: '', keySize, valueSize, maxEntries, flags, section: '.maps',
-});
 
 /** r9 = (r0 != NULL), recorded at out[slot]. */
 const recordNonNull = (slot: number, label: string): string => `
@@ -94,7 +91,7 @@ const u64le = (n: bigint): Uint8Array => {
 describe('bpf_task_storage_get / bpf_task_storage_delete (the current task)', () => {
   it('creates the value with F_CREATE from the initial value, finds it later, deletes it once', () => {
     const k = new Kernel();
-    k.createMaps([spec('ts', 29, 4, 8, 0, 1 /* BPF_F_NO_PREALLOC */), spec('out', 2, 4, 8, 10)]);
+    k.createMaps([rawMap('ts', 29, 4, 8, 0, 1 /* BPF_F_NO_PREALLOC */), rawMap('out', 2, 4, 8, 10)]);
     expect(k.cgroupAttach(k.loadProgram({ type: 13, name: 'task', insns: assemble(PROG) }), '/')).toBe(0);
     const ts = k.map('ts') as TaskCgrpStorageMap;
     const out = (): bigint[] => [0, 1, 2, 3, 4, 5, 6].map((i) => BigInt.asIntN(64, new DataView((k.mapLookup(k.map('out'), i) as Uint8Array).buffer).getBigUint64(0, true)));
@@ -127,7 +124,7 @@ describe('bpf_task_storage_get / bpf_task_storage_delete (the current task)', ()
 
   it('a pointer that is not the current task stops the run; a cgrp_storage map is refused', () => {
     const k = new Kernel();
-    k.createMaps([spec('ts', 29, 4, 8, 0, 1), spec('cs', 32, 4, 8, 0, 1)]);
+    k.createMaps([rawMap('ts', 29, 4, 8, 0, 1), rawMap('cs', 32, 4, 8, 0, 1)]);
     const other = k.loadProgram({ type: 13, name: 'other', insns: assemble('r1 = map[idx:0]\nr2 = 4096\nr3 = 0\nr4 = 1\ncall bpf_task_storage_get#156\nr0 = 1\nexit') });
     const cgrp = k.loadProgram({ type: 13, name: 'cgrp', insns: assemble('call bpf_get_current_task_btf#158\nr2 = r0\nr1 = map[idx:1]\nr3 = 0\nr4 = 1\ncall bpf_task_storage_get#156\nr0 = 1\nexit') });
     expect(k.cgroupAttach(other, '/')).toBe(0);

@@ -11,7 +11,7 @@ import { Kernel } from '../../src/kernel/model.js';
 import { assemble } from '../../vm/asm.js';
 import { AttachType, MapType, ProgType, runScenario, sockAvailability, tcpPair, type Scenario, type ScenarioResult, type ScenarioStep } from '../kernel/sockrun.js';
 import { runModelScenario } from './sockmap-harness.js';
-import { NEXT_LOG_SLOT } from './asm-snippets.js';
+import { NEXT_LOG_SLOT, logRecords } from './asm-snippets.js';
 
 const avail = sockAvailability();
 const suite = avail.ok ? describe : describe.skip;
@@ -46,11 +46,7 @@ const MAPS: Scenario['maps'] = [
 ];
 
 function rows(r: ScenarioResult): number[][] {
-  const n = new DataView(r.maps[1]!.entries![0]!.value.buffer, r.maps[1]!.entries![0]!.value.byteOffset).getUint32(0, true);
-  return [...r.maps[0]!.entries!].sort((a, b) => a.key[0]! - b.key[0]!).slice(0, n).map((e) => {
-    const dv = new DataView(e.value.buffer, e.value.byteOffset, e.value.byteLength);
-    return Array.from({ length: SLOTS }, (_, i) => dv.getInt32(4 * i, true));
-  });
+  return logRecords(r).map((dv) => Array.from({ length: SLOTS }, (_, i) => dv.getInt32(4 * i, true)));
 }
 
 const t = (s: string): Uint8Array => new TextEncoder().encode(s);

@@ -12,10 +12,9 @@ import { Maps } from '../../src/kernel/maps/collection.js';
 import { PerfEventArrayMap } from '../../src/kernel/maps/perf-event-array.js';
 import { CURRENT_PT_REGS_ADDR, CURRENT_TASK_ADDR, kernelAddressAllowed } from '../../src/kernel/trace-helpers.js';
 import type { MapSpec, ProgramSpec } from '../../src/spec.js';
+import { rawProgram } from '../kernel/raw-spec.js';
 
-const prog = (src: string): ProgramSpec => ({
-  name: 'p', section: 'tc', type: 3, typeName: 'sched_cls', insns: assemble(src), license: 'GPL', funcInfo: [], lineInfo: [], annotations: [],
-}) as unknown as ProgramSpec;
+const prog = (src: string): ProgramSpec => rawProgram(assemble(src));
 const run = (src: string, maps?: Maps): ReturnType<typeof testRun> => testRun(prog(src), new Uint8Array(64), maps ? { maps } : {});
 const r0 = (src: string, maps?: Maps): bigint => run(src, maps).r0;
 const i64 = (v: bigint): bigint => BigInt.asIntN(64, v);

@@ -10,7 +10,7 @@ import { Kernel } from '../../src/kernel/model.js';
 import { MSG_MORE, MSG_NOSIGNAL, type Socket } from '../../src/kernel/socket.js';
 import type { MapSpec } from '../../src/spec.js';
 import { runScenarioFile } from '../../src/scenario/file.js';
-import { startTimer } from './asm-snippets.js';
+import { insertZeroKey0, startTimer } from './asm-snippets.js';
 
 const MS = 1_000_000n;
 const u64 = (b: Uint8Array, off: number): bigint => new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(off, true);
@@ -23,24 +23,7 @@ const timerMap: MapSpec = {
 
 /** sock_ops: t[0] = {}; bpf_timer_init(CLOCK_MONOTONIC); start(+delayNs); the callback stores ktime, fired++. */
 const armTimerAsm = (delayNs: number): string => `
-  *(u32 *)(r10 - 4) = 0
-  *(u64 *)(r10 - 40) = 0
-  *(u64 *)(r10 - 32) = 0
-  *(u64 *)(r10 - 24) = 0
-  *(u64 *)(r10 - 16) = 0
-  r1 = map[idx:0]
-  r2 = r10
-  r2 += -4
-  r3 = r10
-  r3 += -40
-  r4 = 0
-  call bpf_map_update_elem#2
-  r1 = map[idx:0]
-  r2 = r10
-  r2 += -4
-  call bpf_map_lookup_elem#1
-  if r0 == 0 goto out
-  r6 = r0
+  ${insertZeroKey0(0, 0, 'r6')}
   ${startTimer(0, 1, String(delayNs), 0)}
 out:
   r0 = 1

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SocketScenario, ScenarioError } from '../../src/scenario/api.js';
 import { parseScenarioFile, runScenarioFile, runScenarioPath } from '../../src/scenario/file.js';
+import { applyCork, msgRedirect } from '../kernel/sockrun-scenarios.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const example = join(root, 'fixtures', 'scenarios', 'sockmap_redirect.json');
@@ -36,12 +37,7 @@ out:
   exit`;
 
 /** sk_msg: redirect to map 0 key 1 with BPF_F_INGRESS. */
-const TO_KEY1_INGRESS = `
-  r2 = map[idx:0]
-  r3 = 1
-  r4 = 1
-  call bpf_msg_redirect_map#60
-  exit`;
+const TO_KEY1_INGRESS = msgRedirect(0, 1, 1);
 
 describe('SocketScenario (TypeScript API)', () => {
   it('sock_ops on the root cgroup fills the map; an sk_msg program redirects into the peer\'s ingress', () => {
@@ -159,7 +155,7 @@ describe('JSON scenario files', () => {
 
   it('sleep: virtual time passes, so data TCP holds behind MSG_MORE leaves on the probe timer (200 ms)', () => {
     // apply 10 + cork 100 + PASS: four send(30) → three 10-byte chunks pushed with MSG_MORE, 90 bytes corked again.
-    const prog = 'r6 = r1\nr2 = 10\ncall bpf_msg_apply_bytes#61\nr1 = r6\nr2 = 100\ncall bpf_msg_cork_bytes#62\nr0 = 1\nexit';
+    const prog = applyCork();
     const sends = [0, 1, 2, 3].map(() => ({ op: 'send', sock: 'c', data: { pattern: 30 }, expect: { ret: 30 } }));
     const r = runScenarioFile({
       maps: [{ name: 'socks', type: 'sockmap', keySize: 4, valueSize: 4, maxEntries: 4 }],
