@@ -19,8 +19,8 @@
 
 import {
   BPF_ABS, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_CMPXCHG, BPF_END, BPF_EXIT, BPF_FETCH, BPF_IMM, BPF_IND, BPF_JMP,
-  BPF_JMP32, BPF_LD, BPF_LDX, BPF_MOV, BPF_NEG, BPF_PSEUDO_CALL, BPF_ST, BPF_STX, BPF_X, aluOp, cls, mode, srcBit, type InsnCode,
-  isPseudoCall,
+  BPF_JMP32, BPF_LD, BPF_LDX, BPF_MOV, BPF_NEG, BPF_PSEUDO_CALL, BPF_ST, BPF_STX, BPF_X, MAX_CALL_FRAMES, aluOp, cls, mode, srcBit,
+  type InsnCode, isPseudoCall,
 } from '../vm/isa.js';
 import { BPF_LOG_LEVEL2, type VLog } from './log.js';
 import { RegType, Slot, formatState, type FuncState, type VerifierState } from './state.js';
@@ -76,7 +76,6 @@ export interface PrecisionHost {
   insnText(pc: number): string;
 }
 
-const MAX_CALL_FRAMES = 8;
 const REGMASK_ARGS = 0x3e;
 
 class BacktrackError extends Error {}
