@@ -32,7 +32,7 @@ import {
   BPF_JCOND, BPF_JMP, BPF_JMP32, BPF_K, BPF_LD, BPF_LDX, BPF_MEM, BPF_MEMSX, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC,
   BPF_PSEUDO_KFUNC_CALL, BPF_ST, BPF_STX, BPF_TO_LE, BPF_W, BPF_X, BPF_XCHG, LDDW, aluOp, cls, decodeSlots, mode, size,
   sizeBytes, srcBit, type InsnCode,
-  isPseudoCall,
+  isPseudoCall, isPseudoFunc,
 } from '../vm/isa.js';
 import { ctxAccess, sockAccess, type CtxRegType, type SockRegType } from './ctx.js';
 import { tnumStrn } from './format.js';
@@ -654,7 +654,7 @@ export class Verifier {
       if (!this.structure.isInsn[pc]) continue;
       if (i.op === (BPF_JMP | BPF_CALL) && pc + 1 < this.n) this.jmpPoint[pc + 1] = 1;
       if (this.structure.callsCallback[pc]) this.jmpPoint[pc] = 1;
-      if (i.op === LDDW && i.src === BPF_PSEUDO_FUNC && pc + 2 < this.n) this.jmpPoint[pc + 2] = 1;
+      if (isPseudoFunc(i) && pc + 2 < this.n) this.jmpPoint[pc + 2] = 1;
     }
     // SCC visits matter beyond the log once callbacks loop (backedges, incomplete read marks)
     if (!(this.log.level & BPF_LOG_LEVEL2) && this.structure.callsCallback.includes(1)) {

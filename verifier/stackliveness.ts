@@ -15,7 +15,7 @@ import type { SuccColumns } from './check.js';
 import {
   BPF_ADD, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_EXIT, BPF_JMP, BPF_JMP32, BPF_LD, BPF_LDX, BPF_MOV, BPF_PSEUDO_CALL, BPF_ST,
   BPF_STX, BPF_SUB, BPF_X, LDDW, aluOp, cls, mode, size, sizeBytes, srcBit, type InsnCode,
-  isPseudoCall, BPF_PSEUDO_FUNC,
+  isPseudoCall, isPseudoFunc,
 } from '../vm/isa.js';
 
 /**
@@ -70,7 +70,7 @@ export function computeStackLive(slots: InsnCode[], isInsn: Uint8Array, succ: Su
   for (let pc = 0; pc < n; pc++) {
     const i = slots[pc]!;
     if (!isInsn[pc]) continue;
-    if (isPseudoCall(i) || (i.op === LDDW && i.src === BPF_PSEUDO_FUNC)) return null;
+    if (isPseudoCall(i) || isPseudoFunc(i)) return null;
     if (i.dst === 10 || i.src === 10) usesFp = true;
   }
   // r10 is the only way to the stack: without it no slot is ever written or read
