@@ -41,7 +41,7 @@ import {
   BPF_ADD, BPF_AND, BPF_ARSH, BPF_DIV, BPF_END, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JLE, BPF_JLT, BPF_JNE, BPF_LSH, BPF_MOD,
   BPF_MOV, BPF_NEG, BPF_OR, BPF_RSH, BPF_SUB, BPF_XOR, S64_MAX, S64_MIN, ScalarBounds, U64_MAX,
   adjustScalarMinMaxVals, coerceRegToSize, coerceRegToSizeSx, flipOpcode, isBranchTaken, invariantsViolationText,
-  mark32Unbounded, markKnown, regBoundsSync, regSetMinMax, regWidth, scalarAluInsn, boundsSanityCheck,
+  mark32Unbounded, regBoundsSync, regSetMinMax, regWidth, scalarAluInsn, boundsSanityCheck,
 } from './scalar.js';
 import {
   AT_PKT_END, BEYOND_PKT_END, FuncState, RegState, RegType, Scratch, Slot, VerifierState, formatState,

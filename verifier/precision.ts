@@ -19,7 +19,7 @@
 
 import {
   BPF_ABS, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_CMPXCHG, BPF_END, BPF_EXIT, BPF_FETCH, BPF_IMM, BPF_IND, BPF_JMP,
-  BPF_JMP32, BPF_LD, BPF_LDX, BPF_MOV, BPF_NEG, BPF_PSEUDO_CALL, BPF_ST, BPF_STX, BPF_X, MAX_CALL_FRAMES, aluOp, cls, mode, srcBit,
+  BPF_JMP32, BPF_LD, BPF_LDX, BPF_MOV, BPF_NEG, BPF_ST, BPF_STX, BPF_X, MAX_CALL_FRAMES, aluOp, cls, mode, srcBit,
   type InsnCode, isPseudoCall,
 } from '../vm/isa.js';
 import { BPF_LOG_LEVEL2, type VLog } from './log.js';

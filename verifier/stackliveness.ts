@@ -13,7 +13,7 @@
 
 import type { SuccColumns } from './check.js';
 import {
-  BPF_ADD, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_EXIT, BPF_JMP, BPF_JMP32, BPF_LD, BPF_LDX, BPF_MOV, BPF_PSEUDO_CALL, BPF_ST,
+  BPF_ADD, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_JMP, BPF_JMP32, BPF_LD, BPF_LDX, BPF_MOV, BPF_ST,
   BPF_STX, BPF_SUB, BPF_X, LDDW, aluOp, cls, mode, size, sizeBytes, srcBit, type InsnCode,
   isPseudoCall, isPseudoFunc,
 } from '../vm/isa.js';

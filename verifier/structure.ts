@@ -16,7 +16,7 @@
 import { helperChangesPktData } from '../helpers/protos.js';
 import {
   BPF_ABS, BPF_ALU, BPF_ALU64, BPF_CALL, BPF_EXIT, BPF_IND, BPF_JA, BPF_JCOND, BPF_JMP, BPF_JMP32, BPF_LD, BPF_LDX,
-  BPF_MEM, BPF_MEMSX, BPF_PSEUDO_CALL, INSN_SIZE, LDDW, aluOp, cls, mode, decodeSlots, type InsnCode,
+  BPF_MEM, BPF_MEMSX, LDDW, aluOp, cls, mode, decodeSlots, type InsnCode,
   isPseudoCall, isPseudoFunc,
 } from '../vm/isa.js';
 
