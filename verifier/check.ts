@@ -243,7 +243,10 @@ function insnUseDef(i: InsnCode, nextSlot: InsnCode | undefined, progType: numbe
   return ud(0, 0);
 }
 
-/** Successors of one instruction (insn_successors) in SUCC[0..count-1]; returns the count. */
+/**
+ * insn_successors, in SUCC[0..count-1]: fallthrough first, then the jump target; none after exit; a call falls
+ * through. Returns the count.
+ */
 const SUCC = new Int32Array(2);
 function successorsOf(slots: InsnCode[], isInsn: Uint8Array, pc: number): number {
   if (!isInsn[pc]) return 0;
@@ -268,26 +271,14 @@ function successorsOf(slots: InsnCode[], isInsn: Uint8Array, pc: number): number
   return 1;
 }
 
-/** insn_successors: fallthrough first, then the jump target; none after exit; a call falls through. */
-export function insnSuccessors(slots: InsnCode[], isInsn: Uint8Array): (readonly number[])[] {
-  const n = slots.length;
-  const succ: (readonly number[])[] = new Array(n);
-  for (let pc = 0; pc < n; pc++) {
-    const k = successorsOf(slots, isInsn, pc);
-    // array literals of the exact length (a push onto [] reserves room for 17 elements)
-    succ[pc] = k === 0 ? NO_SUCCESSORS : k === 1 ? [SUCC[0]!] : [SUCC[0]!, SUCC[1]!];
-  }
-  return succ;
-}
-const NO_SUCCESSORS: readonly number[] = Object.freeze([]);
-
 /**
  * compute_scc: strongly connected components of the instruction graph (Tarjan, roots in instruction order,
  * successors in insn_successors order). Only loops get a number (1, 2, ... in the order Tarjan completes
  * them); other instructions get 0. The level-2 log prints the number in front of the live-register dump.
  */
-export function computeSccs(succ: readonly (readonly number[])[], isInsn: Uint8Array, callsCallback?: Uint8Array): Int32Array {
-  const n = succ.length;
+export function computeSccs(succ: SuccColumns, isInsn: Uint8Array, callsCallback?: Uint8Array): Int32Array {
+  const { s0, s1 } = succ;
+  const n = s0.length;
   const scc = new Int32Array(n);
   const index = new Int32Array(n).fill(-1);
   const low = new Int32Array(n);
@@ -305,9 +296,8 @@ export function computeSccs(succ: readonly (readonly number[])[], isInsn: Uint8A
     while (work.length) {
       const top = work[work.length - 1]!;
       const v = top[0];
-      const out = succ[v]!;
-      if (top[1] < out.length) {
-        const w = out[top[1]++]!;
+      if (top[1] < 2) {
+        const w = top[1]++ === 0 ? s0[v]! : s1[v]!;
         if (w < 0 || w >= n) continue;
         if (index[w] === -1) {
           index[w] = low[w] = next++;
@@ -333,7 +323,7 @@ export function computeSccs(succ: readonly (readonly number[])[], isInsn: Uint8A
         members.push(w);
       } while (w !== v);
       // a sync callback call is an implicit loop (the callback may run any number of times)
-      if (members.length > 1 || out.includes(v) || callsCallback?.[v]) {
+      if (members.length > 1 || s0[v] === v || s1[v] === v || callsCallback?.[v]) {
         sccId++;
         for (const m of members) scc[m] = sccId;
       }
@@ -656,13 +646,13 @@ export class Verifier {
       if (this.structure.callsCallback[pc]) this.jmpPoint[pc] = 1;
       if (isPseudoFunc(i) && pc + 2 < this.n) this.jmpPoint[pc + 2] = 1;
     }
-    // SCC visits matter beyond the log once callbacks loop (backedges, incomplete read marks)
-    if (!(this.log.level & BPF_LOG_LEVEL2) && this.structure.callsCallback.includes(1)) {
-      this.scc = computeSccs(insnSuccessors(this.slots, this.structure.isInsn), this.structure.isInsn, this.structure.callsCallback);
+    // SCC numbers: printed at level 2; SCC visits matter beyond the log once callbacks loop (backedges,
+    // incomplete read marks)
+    if (this.log.level & BPF_LOG_LEVEL2 || this.structure.callsCallback.includes(1)) {
+      this.scc = computeSccs(succ, this.structure.isInsn, this.structure.callsCallback);
     }
     if (this.log.level & BPF_LOG_LEVEL2) {
-      const scc = computeSccs(insnSuccessors(this.slots, this.structure.isInsn), this.structure.isInsn, this.structure.callsCallback);
-      this.scc = scc;
+      const scc = this.scc!;
       this.structure.subprogs.forEach((sp, k) => this.log.verbose(`func#${k} @${sp.start}\n`));
       this.log.verbose('Live regs before insn:\n');
       for (let pc = 0; pc < this.n; pc++) {
