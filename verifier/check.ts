@@ -2102,7 +2102,7 @@ export class Verifier {
   private isBranchTaken(r1: RegState, r2: RegState, op: number, is32: boolean): -1 | 0 | 1 {
     if (isPktOrEnd(r1) && isPktOrEnd(r2) && !is32) return this.isPktPtrBranchTaken(r1, r2, op);
     if (r1.isPointer() || r2.isPointer()) {
-      const isConst = (r: RegState) => r.type === RegType.SCALAR_VALUE && (is32 ? (r.s.varOff.mask & 0xffffffffn) === 0n : tnumIsConst(r.s.varOff));
+      const isConst = (r: RegState) => r.type === RegType.SCALAR_VALUE && (is32 ? tnumSubregIsConst(r.s.varOff) : tnumIsConst(r.s.varOff));
       if (!isConst(r2)) {
         op = flipOpcode(op);
         [r1, r2] = [r2, r1];
