@@ -409,6 +409,9 @@ const MAP_STRUCT_NAME: Record<number, string> = {
   [MT.QUEUE]: 'bpf_queue_stack', [MT.STACK]: 'bpf_queue_stack', [MT.SK_STORAGE]: 'bpf_local_storage_map',
 };
 
+/** The linked registers of a jump whose operands carry no scalar id (none: no array per jump). */
+const NO_LINKED_REGS: readonly LinkedReg[] = Object.freeze([]);
+
 /** A packet pointer or pkt_end (the comparisons that teach packet ranges). */
 const isPktOrEnd = (r: RegState): boolean => r.isPkt() || r.type === RegType.PTR_TO_PACKET_END;
 
@@ -2052,15 +2055,19 @@ export class Verifier {
       return;
     }
     // scalars sharing an id with the operands are refined together: the history records them for back-tracking
-    const linked: LinkedReg[] = [];
-    if (x && src.type === RegType.SCALAR_VALUE && src.id) this.collectLinkedRegs(src.id, linked);
-    if (dst.type === RegType.SCALAR_VALUE && dst.id) this.collectLinkedRegs(dst.id, linked);
-    if (linked.length > 1) this.pushHist(0, linked);
+    const dstId = dst.type === RegType.SCALAR_VALUE ? dst.id : 0;
+    const srcId = x && src.type === RegType.SCALAR_VALUE ? src.id : 0;
+    let linked: readonly LinkedReg[] = NO_LINKED_REGS;
+    if (srcId || dstId) {
+      const l: LinkedReg[] = [];
+      if (srcId) this.collectLinkedRegs(srcId, l);
+      if (dstId) this.collectLinkedRegs(dstId, l);
+      if (l.length > 1) this.pushHist(0, l);
+      linked = l;
+    }
     const target = this.insnIdx + insn.off + 1;
     const other = this.pushStack(target, this.insnIdx);
     const oregs = other.cur.regs;
-    const dstId = dst.type === RegType.SCALAR_VALUE ? dst.id : 0;
-    const srcId = x && src.type === RegType.SCALAR_VALUE ? src.id : 0;
     if (dst.type === RegType.SCALAR_VALUE && src.type === RegType.SCALAR_VALUE) {
       const tDst = oregs[insn.dst]!;
       const tSrc = x ? oregs[insn.src]! : src.clone();
