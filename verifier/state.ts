@@ -773,13 +773,14 @@ export function stacksafe(o: FuncState, c: FuncState, idmap: IdMap, allowUninit:
   return true;
 }
 
-/**
- * states_equal for pruning. `liveRegs(frameIdx)` gives the bitmask of registers live at the current insn for
- * each frame (callers' frames: live after their call site).
- */
 /** statesEqual's id map (not re-entered: regsafe and stacksafe never compare states). */
 const SHARED_IDMAP = new IdMap();
 
+/**
+ * states_equal for pruning. `live(frameIdx)` gives the bitmask of registers live at the current insn for each
+ * frame (callers' frames: live before their call instruction); `stackLive` the main frame's stack slots that may
+ * still be read (see stacksafe); `rangeWithin` (RANGE_WITHIN) compares every scalar, precise or not.
+ */
 export function statesEqual(o: VerifierState, c: VerifierState, live: (frame: number) => number, allowUninit: boolean, stackLive = -1n, rangeWithin = false): boolean {
   if (o.frames.length !== c.frames.length) return false;
   if (o.refs.length !== c.refs.length) return false;
