@@ -967,19 +967,12 @@ export class Verifier {
       const sl = list[k]!;
       statesCnt++;
       if (sl.insnIdx !== idx) continue;
-      let loopHit = false;
-      if (sl.branches && this.structure.callsCallback[idx]) {
-        // a callback call visited again after the callback returned: converged when nothing new is possible
-        if (statesEqual(sl, this.cur, liveAt, this.priv, stackLiveAt, true)) loopHit = true;
-        else if (!forceNewState && this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
-      }
-      if (loopHit) return this.visitedHit(sl, idx, true, liveAt, stackLiveAt);
-      if (sl.branches && this.structure.callsCallback[idx]) {
-        // skip_inf_loop_check
-      } else if (sl.branches && sl.cur.inAsyncCallbackFn && sl.cur.asyncEntryCnt !== this.cur.cur.asyncEntryCnt) {
-        if (!forceNewState && this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
-      } else if (sl.branches) {
-        if (sl.callbackUnrollDepth === this.cur.callbackUnrollDepth && statesExact(sl, this.cur)) {
+      if (sl.branches) {
+        if (this.structure.callsCallback[idx]) {
+          // a callback call visited again after the callback returned: converged when nothing new is possible
+          if (statesEqual(sl, this.cur, liveAt, this.priv, stackLiveAt, true)) return this.visitedHit(sl, idx, true, liveAt, stackLiveAt);
+        } else if (!(sl.cur.inAsyncCallbackFn && sl.cur.asyncEntryCnt !== this.cur.cur.asyncEntryCnt) &&
+            sl.callbackUnrollDepth === this.cur.callbackUnrollDepth && statesExact(sl, this.cur)) {
           const msg = `infinite loop detected at insn ${idx}`;
           this.verboseLinfo(idx, '; ');
           this.log.verbose(msg + '\n');
@@ -988,6 +981,7 @@ export class Verifier {
           this.log.verbose('old state:' + formatState(sl, fi, null) + '\n');
           throw new VerifierError(this.insnIdx, msg, EINVAL);
         }
+        // skip_inf_loop_check: a state some unfinished path descends from is not compared for pruning
         if (!forceNewState && this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
       } else {
         // a state of a loop still being explored may lack marks of paths not yet taken: compare ranges
