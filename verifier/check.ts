@@ -462,8 +462,8 @@ export class Verifier {
   /** SCC number per insn (level 2 only: the `SCC enter`/`SCC exit` lines) and the entry state of each visit. */
   private scc: Int32Array | null = null;
   private sccVisits = new Map<string, { entry: VerifierState; backedges: { st: VerifierState; equal: VerifierState }[] }>();
-  /** Stack slots of the main frame that may still be read, per insn (stackliveness.ts); null: all. */
-  private stackLive: ((pc: number) => bigint) | null = null;
+  /** Stack slots of the main frame that may still be read, two words per insn (stackliveness.ts); null: all. */
+  private stackLive: Uint32Array | null = null;
   /** The history entry of the instruction being checked, if one was pushed (env->cur_hist_ent). */
   private curHistEnt: HistEntry | null = null;
   /** The instruction executed before the current one (env->prev_insn_idx while checking it). */
@@ -925,11 +925,11 @@ export class Verifier {
   }
 
   /** The `hit:` of is_state_visited: the current path is pruned against `sl`. */
-  private visitedHit(sl: VerifierState, idx: number, loop: boolean, live: (fi: number) => number, stackLive: bigint): true {
+  private visitedHit(sl: VerifierState, idx: number, loop: boolean, live: (fi: number) => number, stackLo: number, stackHi: number): true {
     sl.hit++;
     // what the matched state needed precise, this path needs precise too
     if (this.jmpPoint[idx]) this.pushHist(0, null);
-    this.precision.propagate(sl, live, stackLive);
+    this.precision.propagate(sl, live, stackLo, stackHi);
     if (!loop) return true;
     // add_scc_backedge: what the loop needs precise is propagated again when the loop is done
     const key = this.sccCallchain(sl);
@@ -962,7 +962,8 @@ export class Verifier {
     // the live registers (per frame) and stack slots at idx, once per call rather than per compared state
     this.liveIdx = idx;
     const liveAt = this.liveAtIdx;
-    const stackLiveAt = this.stackLive?.(idx) ?? -1n;
+    const stackLo = this.stackLive ? this.stackLive[2 * idx]! : -1;
+    const stackHi = this.stackLive ? this.stackLive[2 * idx + 1]! : -1;
     for (let k = 0; list !== undefined && k < list.length; k++) {
       const sl = list[k]!;
       statesCnt++;
@@ -970,7 +971,7 @@ export class Verifier {
       if (sl.branches) {
         if (this.structure.callsCallback[idx]) {
           // a callback call visited again after the callback returned: converged when nothing new is possible
-          if (statesEqual(sl, this.cur, liveAt, this.priv, stackLiveAt, true)) return this.visitedHit(sl, idx, true, liveAt, stackLiveAt);
+          if (statesEqual(sl, this.cur, liveAt, this.priv, stackLo, stackHi, true)) return this.visitedHit(sl, idx, true, liveAt, stackLo, stackHi);
         } else if (!(sl.cur.inAsyncCallbackFn && sl.cur.asyncEntryCnt !== this.cur.cur.asyncEntryCnt) &&
             sl.callbackUnrollDepth === this.cur.callbackUnrollDepth && statesExact(sl, this.cur)) {
           const msg = `infinite loop detected at insn ${idx}`;
@@ -986,7 +987,7 @@ export class Verifier {
       } else {
         // a state of a loop still being explored may lack marks of paths not yet taken: compare ranges
         const loop = this.incompleteReadMarks(sl);
-        if (statesEqual(sl, this.cur, liveAt, this.priv, stackLiveAt, loop)) return this.visitedHit(sl, idx, loop, liveAt, stackLiveAt);
+        if (statesEqual(sl, this.cur, liveAt, this.priv, stackLo, stackHi, loop)) return this.visitedHit(sl, idx, loop, liveAt, stackLo, stackHi);
       }
       // misses only count when a new state is going to be added; states that keep missing are evicted
       if (addNewState) sl.miss++;

@@ -23,7 +23,7 @@ import {
   type InsnCode, isPseudoCall,
 } from '../vm/isa.js';
 import { BPF_LOG_LEVEL2, type VLog } from './log.js';
-import { RegType, Slot, formatState, type FuncState, type VerifierState } from './state.js';
+import { RegType, Slot, formatState, slotLive, type FuncState, type VerifierState } from './state.js';
 
 /** Instruction history flags (INSN_F_*): a stack spill/fill (frame and slot), a jump comparing stack pointers. */
 export const INSN_F_FRAMENO_MASK = 0x7;
@@ -237,7 +237,7 @@ export class Precision {
    * current path needs precise too (in its parents). `live(frame)`: the registers live at this point (the kernel
    * has cleared the dead ones of `old` before comparing).
    */
-  propagate(old: VerifierState, live: (frame: number) => number, liveSlots0 = -1n): void {
+  propagate(old: VerifierState, live: (frame: number) => number, liveLo0 = -1, liveHi0 = -1): void {
     this.bt.reset();
     const log = this.host.log;
     for (let fr = old.frames.length - 1; fr >= 0; fr--) {
@@ -255,7 +255,7 @@ export class Precision {
         const s = f.stack[i]!;
         if (s.types[7] !== Slot.SPILL) continue;
         if (s.spilled.type !== RegType.SCALAR_VALUE || !s.spilled.precise) continue;
-        if (fr === 0 && !((liveSlots0 >> BigInt(i)) & 1n)) continue;
+        if (fr === 0 && !slotLive(liveLo0, liveHi0, i)) continue;
         if (this.level2) log.verbose(first ? `frame ${fr}: propagating fp${(-i - 1) * 8}` : `,fp${(-i - 1) * 8}`);
         this.bt.setSlot(i, fr);
         first = false;
