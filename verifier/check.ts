@@ -2496,12 +2496,9 @@ export class Verifier {
       });
     }
     if (id === 12) {
-      if (this.cur.refs.some((r) => !r.lock)) {
-        for (const r of this.cur.refs) if (!r.lock) this.log.verbose(`Unreleased reference id=${r.id} alloc_insn=${r.insnIdx}\n`);
-        this.fail('tail_call would lead to reference leak', EINVAL);
-      }
+      this.checkResourceLeak(false, 'tail_call', false);
+      this.recordFuncKey(meta);
     }
-    if (id === 12) this.recordFuncKey(meta);
     if (id === 181) {
       // bpf_loop: the verifier relies on R1 to know when the iterations end; a callback is visited again only
       // while fewer visits than R1's maximum were made along this path
