@@ -874,12 +874,17 @@ export class Verifier {
     }
     const st = this.cur.clone();
     st.branches = 1;
+    this.pushBranch(st, insnIdx, prevInsnIdx);
+    if (st.parent) st.parent.branches++;
+    return st;
+  }
+
+  /** A state to explore later, from insnIdx (push_stack's bookkeeping: the limit on pending branches). */
+  private pushBranch(st: VerifierState, insnIdx: number, prevInsnIdx: number): void {
     this.branchStack.push({ st, insnIdx, prevInsnIdx, logPos: this.log.pos, shared: false });
     if (this.branchStack.length > BPF_COMPLEXITY_LIMIT_JMP_SEQ) {
       this.fail(`The sequence of ${this.branchStack.length} jumps is too complex.`, E2BIG);
     }
-    if (st.parent) st.parent.branches++;
-    return st;
   }
 
   // -- jump history and precision (precision.ts) --
@@ -2656,8 +2661,7 @@ export class Verifier {
       f.asyncEntryCnt = caller.asyncEntryCnt + 1;
       st.frames.push(f);
       st.branches = 1;
-      this.branchStack.push({ st, insnIdx: start, prevInsnIdx: this.insnIdx, logPos: this.log.pos, shared: false });
-      if (this.branchStack.length > BPF_COMPLEXITY_LIMIT_JMP_SEQ) this.fail(`The sequence of ${this.branchStack.length} jumps is too complex.`, E2BIG);
+      this.pushBranch(st, start, this.insnIdx);
       this.scratch.all();
       return;
     }
