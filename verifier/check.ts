@@ -2598,13 +2598,13 @@ export class Verifier {
     const off = BigInt.asIntN(64, reg.s.varOff.value + BigInt(reg.off));
     if (off !== BigInt(lock.offset)) this.fail(`off ${off} doesn't point to 'struct bpf_spin_lock' that is at ${lock.offset}`, EINVAL);
     const st = this.cur;
-    const held = st.refs.filter((r) => r.lock);
+    const held = this.activeLocks();
     if (isLock) {
-      if (held.length) this.fail('Locking two bpf_spin_locks are not allowed', EINVAL);
+      if (held) this.fail('Locking two bpf_spin_locks are not allowed', EINVAL);
       st.refs.push({ id: reg.id, insnIdx: this.insnIdx, lock: map });
       return;
     }
-    if (!held.length) this.fail('bpf_spin_unlock without taking a lock', EINVAL);
+    if (!held) this.fail('bpf_spin_unlock without taking a lock', EINVAL);
     const k = st.refs.findIndex((r) => r.lock === map && r.id === reg.id);
     if (k < 0) this.fail('bpf_spin_unlock of different lock', EINVAL);
     st.refs.splice(k, 1);
