@@ -2307,12 +2307,7 @@ export class Verifier {
     const target = this.insnIdx + insn.imm + 1;
     if (st.frames.length >= MAX_CALL_FRAMES) this.fail(`the call stack of ${st.frames.length + 1} frames is too deep`, E2BIG);
     const caller = st.cur;
-    const callee = new FuncState();
-    callee.frameno = st.frames.length;
-    callee.callsite = this.insnIdx;
-    callee.subprog = this.subprogOf[target]!;
-    markPtr(callee.regs[10]!, RegType.PTR_TO_STACK);
-    callee.regs[10]!.frameno = callee.frameno;
+    const callee = this.newFrame(st.frames.length, this.insnIdx, this.subprogOf[target]!);
     for (let i = 1; i <= 5; i++) callee.regs[i]!.copyFrom(caller.regs[i]!);
     st.frames.push(callee);
     for (let i = 0; i <= 5; i++) {
@@ -2677,6 +2672,7 @@ export class Verifier {
     this.scratch.all();
   }
 
+  /** A callee's frame: fresh registers, r10 pointing at its own (empty) stack. */
   private newFrame(frameno: number, callsite: number, subprog: number): FuncState {
     const f = new FuncState();
     f.frameno = frameno;
