@@ -253,8 +253,7 @@ export class Precision {
       }
       for (let i = 0; i < f.stack.length; i++) {
         const s = f.stack[i]!;
-        if (s.types[7] !== Slot.SPILL) continue;
-        if (s.spilled.type !== RegType.SCALAR_VALUE || !s.spilled.precise) continue;
+        if (!isSpilledScalar(s) || !s.spilled.precise) continue;
         if (fr === 0 && !slotLive(liveLo0, liveHi0, i)) continue;
         if (this.level2) log.verbose(first ? `frame ${fr}: propagating fp${(-i - 1) * 8}` : `,fp${(-i - 1) * 8}`);
         this.bt.setSlot(i, fr);
@@ -388,7 +387,7 @@ export class Precision {
         }
         for (let j = 0; j < f.stack.length; j++) {
           const s = f.stack[j]!;
-          if (s.types[7] !== Slot.SPILL || s.spilled.type !== RegType.SCALAR_VALUE || s.spilled.precise) continue;
+          if (!isSpilledScalar(s) || s.spilled.precise) continue;
           markSlotPrecise(f, j);
           if (this.level2) log.verbose(`force_precise: frame${i}: forcing fp${-(j + 1) * 8} to be precise\n`);
         }
