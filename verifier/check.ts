@@ -2024,7 +2024,7 @@ export class Verifier {
       if (insn.imm !== 0) this.fail('BPF_JMP/JMP32 uses reserved fields', EINVAL);
       this.checkRegSrc(insn.src);
       src = regs[insn.src]!;
-      if (!(dst.isPkt() || dst.type === RegType.PTR_TO_PACKET_END) || !(src.isPkt() || src.type === RegType.PTR_TO_PACKET_END)) {
+      if (!isPktOrEnd(dst) || !isPktOrEnd(src)) {
         if (this.isPointerValue(src)) this.fail(`R${insn.src} pointer comparison prohibited`);
       }
     } else {
@@ -2724,7 +2724,7 @@ export class Verifier {
 
   private clearAllPktPointers(): void {
     this.forEachReg(this.cur, (r) => {
-      if (r.isPkt() || r.type === RegType.PTR_TO_PACKET_END) {
+      if (isPktOrEnd(r)) {
         if (this.priv) markRegUnknown(r);
         else markNotInit(r);
       }
