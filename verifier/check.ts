@@ -2038,9 +2038,9 @@ export class Verifier {
     const is32 = cls(insn.op) === BPF_JMP32;
     const pred = this.isBranchTaken(dst, src, op, is32);
     if (pred >= 0) {
-      // the outcome depends on the scalars' values
-      if (dst.type === RegType.SCALAR_VALUE || dst.type === RegType.NOT_INIT) this.markPrecise(insn.dst);
-      if (x && src.type === RegType.SCALAR_VALUE) this.markPrecise(insn.src);
+      // the outcome depends on the scalars' values (markPrecise passes over pointers)
+      this.markPrecise(insn.dst);
+      if (x) this.markPrecise(insn.src);
     }
     if (pred === 1) {
       if (this.log.level & BPF_LOG_LEVEL) this.printInsnState(this.cur.frames.length - 1);
