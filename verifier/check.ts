@@ -32,7 +32,7 @@ import {
   BPF_JCOND, BPF_JMP, BPF_JMP32, BPF_K, BPF_LD, BPF_LDX, BPF_MEM, BPF_MEMSX, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC,
   BPF_PSEUDO_KFUNC_CALL, BPF_ST, BPF_STX, BPF_TO_LE, BPF_W, BPF_X, BPF_XCHG, LDDW, aluOp, cls, decodeSlots, mode, size,
   sizeBytes, srcBit, type InsnCode,
-  isPseudoCall,
+  isPseudoCall, isPseudoFunc,
 } from '../vm/isa.js';
 import { ctxAccess, sockAccess, type CtxRegType, type SockRegType } from './ctx.js';
 import { tnumStrn } from './format.js';
@@ -41,7 +41,7 @@ import {
   BPF_ADD, BPF_AND, BPF_ARSH, BPF_DIV, BPF_END, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JLE, BPF_JLT, BPF_JNE, BPF_LSH, BPF_MOD,
   BPF_MOV, BPF_NEG, BPF_OR, BPF_RSH, BPF_SUB, BPF_XOR, S64_MAX, S64_MIN, ScalarBounds, U64_MAX,
   adjustScalarMinMaxVals, coerceRegToSize, coerceRegToSizeSx, flipOpcode, isBranchTaken, invariantsViolationText,
-  mark32Unbounded, markKnown, regBoundsSync, regSetMinMax, regWidth, scalarAluInsn, boundsSanityCheck,
+  mark32Unbounded, regBoundsSync, regSetMinMax, regWidth, scalarAluInsn, boundsSanityCheck,
 } from './scalar.js';
 import {
   AT_PKT_END, BEYOND_PKT_END, FuncState, RegState, RegType, Scratch, Slot, VerifierState, formatState,
@@ -243,7 +243,10 @@ function insnUseDef(i: InsnCode, nextSlot: InsnCode | undefined, progType: numbe
   return ud(0, 0);
 }
 
-/** Successors of one instruction (insn_successors) in SUCC[0..count-1]; returns the count. */
+/**
+ * insn_successors, in SUCC[0..count-1]: fallthrough first, then the jump target; none after exit; a call falls
+ * through. Returns the count.
+ */
 const SUCC = new Int32Array(2);
 function successorsOf(slots: InsnCode[], isInsn: Uint8Array, pc: number): number {
   if (!isInsn[pc]) return 0;
@@ -268,26 +271,14 @@ function successorsOf(slots: InsnCode[], isInsn: Uint8Array, pc: number): number
   return 1;
 }
 
-/** insn_successors: fallthrough first, then the jump target; none after exit; a call falls through. */
-export function insnSuccessors(slots: InsnCode[], isInsn: Uint8Array): (readonly number[])[] {
-  const n = slots.length;
-  const succ: (readonly number[])[] = new Array(n);
-  for (let pc = 0; pc < n; pc++) {
-    const k = successorsOf(slots, isInsn, pc);
-    // array literals of the exact length (a push onto [] reserves room for 17 elements)
-    succ[pc] = k === 0 ? NO_SUCCESSORS : k === 1 ? [SUCC[0]!] : [SUCC[0]!, SUCC[1]!];
-  }
-  return succ;
-}
-const NO_SUCCESSORS: readonly number[] = Object.freeze([]);
-
 /**
  * compute_scc: strongly connected components of the instruction graph (Tarjan, roots in instruction order,
  * successors in insn_successors order). Only loops get a number (1, 2, ... in the order Tarjan completes
  * them); other instructions get 0. The level-2 log prints the number in front of the live-register dump.
  */
-export function computeSccs(succ: readonly (readonly number[])[], isInsn: Uint8Array, callsCallback?: Uint8Array): Int32Array {
-  const n = succ.length;
+export function computeSccs(succ: SuccColumns, isInsn: Uint8Array, callsCallback?: Uint8Array): Int32Array {
+  const { s0, s1 } = succ;
+  const n = s0.length;
   const scc = new Int32Array(n);
   const index = new Int32Array(n).fill(-1);
   const low = new Int32Array(n);
@@ -305,9 +296,8 @@ export function computeSccs(succ: readonly (readonly number[])[], isInsn: Uint8A
     while (work.length) {
       const top = work[work.length - 1]!;
       const v = top[0];
-      const out = succ[v]!;
-      if (top[1] < out.length) {
-        const w = out[top[1]++]!;
+      if (top[1] < 2) {
+        const w = top[1]++ === 0 ? s0[v]! : s1[v]!;
         if (w < 0 || w >= n) continue;
         if (index[w] === -1) {
           index[w] = low[w] = next++;
@@ -333,7 +323,7 @@ export function computeSccs(succ: readonly (readonly number[])[], isInsn: Uint8A
         members.push(w);
       } while (w !== v);
       // a sync callback call is an implicit loop (the callback may run any number of times)
-      if (members.length > 1 || out.includes(v) || callsCallback?.[v]) {
+      if (members.length > 1 || s0[v] === v || s1[v] === v || callsCallback?.[v]) {
         sccId++;
         for (const m of members) scc[m] = sccId;
       }
@@ -419,6 +409,9 @@ const MAP_STRUCT_NAME: Record<number, string> = {
   [MT.QUEUE]: 'bpf_queue_stack', [MT.STACK]: 'bpf_queue_stack', [MT.SK_STORAGE]: 'bpf_local_storage_map',
 };
 
+/** The linked registers of a jump whose operands carry no scalar id (none: no array per jump). */
+const NO_LINKED_REGS: readonly LinkedReg[] = Object.freeze([]);
+
 /** A packet pointer or pkt_end (the comparisons that teach packet ranges). */
 const isPktOrEnd = (r: RegState): boolean => r.isPkt() || r.type === RegType.PTR_TO_PACKET_END;
 
@@ -469,8 +462,8 @@ export class Verifier {
   /** SCC number per insn (level 2 only: the `SCC enter`/`SCC exit` lines) and the entry state of each visit. */
   private scc: Int32Array | null = null;
   private sccVisits = new Map<string, { entry: VerifierState; backedges: { st: VerifierState; equal: VerifierState }[] }>();
-  /** Stack slots of the main frame that may still be read, per insn (stackliveness.ts); null: all. */
-  private stackLive: ((pc: number) => bigint) | null = null;
+  /** Stack slots of the main frame that may still be read, two words per insn (stackliveness.ts); null: all. */
+  private stackLive: Uint32Array | null = null;
   /** The history entry of the instruction being checked, if one was pushed (env->cur_hist_ent). */
   private curHistEnt: HistEntry | null = null;
   /** The instruction executed before the current one (env->prev_insn_idx while checking it). */
@@ -654,15 +647,15 @@ export class Verifier {
       if (!this.structure.isInsn[pc]) continue;
       if (i.op === (BPF_JMP | BPF_CALL) && pc + 1 < this.n) this.jmpPoint[pc + 1] = 1;
       if (this.structure.callsCallback[pc]) this.jmpPoint[pc] = 1;
-      if (i.op === LDDW && i.src === BPF_PSEUDO_FUNC && pc + 2 < this.n) this.jmpPoint[pc + 2] = 1;
+      if (isPseudoFunc(i) && pc + 2 < this.n) this.jmpPoint[pc + 2] = 1;
     }
-    // SCC visits matter beyond the log once callbacks loop (backedges, incomplete read marks)
-    if (!(this.log.level & BPF_LOG_LEVEL2) && this.structure.callsCallback.includes(1)) {
-      this.scc = computeSccs(insnSuccessors(this.slots, this.structure.isInsn), this.structure.isInsn, this.structure.callsCallback);
+    // SCC numbers: printed at level 2; SCC visits matter beyond the log once callbacks loop (backedges,
+    // incomplete read marks)
+    if (this.log.level & BPF_LOG_LEVEL2 || this.structure.callsCallback.includes(1)) {
+      this.scc = computeSccs(succ, this.structure.isInsn, this.structure.callsCallback);
     }
     if (this.log.level & BPF_LOG_LEVEL2) {
-      const scc = computeSccs(insnSuccessors(this.slots, this.structure.isInsn), this.structure.isInsn, this.structure.callsCallback);
-      this.scc = scc;
+      const scc = this.scc!;
       this.structure.subprogs.forEach((sp, k) => this.log.verbose(`func#${k} @${sp.start}\n`));
       this.log.verbose('Live regs before insn:\n');
       for (let pc = 0; pc < this.n; pc++) {
@@ -881,12 +874,17 @@ export class Verifier {
     }
     const st = this.cur.clone();
     st.branches = 1;
+    this.pushBranch(st, insnIdx, prevInsnIdx);
+    if (st.parent) st.parent.branches++;
+    return st;
+  }
+
+  /** A state to explore later, from insnIdx (push_stack's bookkeeping: the limit on pending branches). */
+  private pushBranch(st: VerifierState, insnIdx: number, prevInsnIdx: number): void {
     this.branchStack.push({ st, insnIdx, prevInsnIdx, logPos: this.log.pos, shared: false });
     if (this.branchStack.length > BPF_COMPLEXITY_LIMIT_JMP_SEQ) {
       this.fail(`The sequence of ${this.branchStack.length} jumps is too complex.`, E2BIG);
     }
-    if (st.parent) st.parent.branches++;
-    return st;
   }
 
   // -- jump history and precision (precision.ts) --
@@ -932,11 +930,11 @@ export class Verifier {
   }
 
   /** The `hit:` of is_state_visited: the current path is pruned against `sl`. */
-  private visitedHit(sl: VerifierState, idx: number, loop: boolean, live: (fi: number) => number, stackLive: bigint): true {
+  private visitedHit(sl: VerifierState, idx: number, loop: boolean, live: (fi: number) => number, stackLo: number, stackHi: number): true {
     sl.hit++;
     // what the matched state needed precise, this path needs precise too
     if (this.jmpPoint[idx]) this.pushHist(0, null);
-    this.precision.propagate(sl, live, stackLive);
+    this.precision.propagate(sl, live, stackLo, stackHi);
     if (!loop) return true;
     // add_scc_backedge: what the loop needs precise is propagated again when the loop is done
     const key = this.sccCallchain(sl);
@@ -969,24 +967,18 @@ export class Verifier {
     // the live registers (per frame) and stack slots at idx, once per call rather than per compared state
     this.liveIdx = idx;
     const liveAt = this.liveAtIdx;
-    const stackLiveAt = this.stackLive?.(idx) ?? -1n;
+    const stackLo = this.stackLive ? this.stackLive[2 * idx]! : -1;
+    const stackHi = this.stackLive ? this.stackLive[2 * idx + 1]! : -1;
     for (let k = 0; list !== undefined && k < list.length; k++) {
       const sl = list[k]!;
       statesCnt++;
       if (sl.insnIdx !== idx) continue;
-      let loopHit = false;
-      if (sl.branches && this.structure.callsCallback[idx]) {
-        // a callback call visited again after the callback returned: converged when nothing new is possible
-        if (statesEqual(sl, this.cur, liveAt, this.priv, stackLiveAt, true)) loopHit = true;
-        else if (!forceNewState && this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
-      }
-      if (loopHit) return this.visitedHit(sl, idx, true, liveAt, stackLiveAt);
-      if (sl.branches && this.structure.callsCallback[idx]) {
-        // skip_inf_loop_check
-      } else if (sl.branches && sl.cur.inAsyncCallbackFn && sl.cur.asyncEntryCnt !== this.cur.cur.asyncEntryCnt) {
-        if (!forceNewState && this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
-      } else if (sl.branches) {
-        if (sl.callbackUnrollDepth === this.cur.callbackUnrollDepth && statesExact(sl, this.cur)) {
+      if (sl.branches) {
+        if (this.structure.callsCallback[idx]) {
+          // a callback call visited again after the callback returned: converged when nothing new is possible
+          if (statesEqual(sl, this.cur, liveAt, this.priv, stackLo, stackHi, true)) return this.visitedHit(sl, idx, true, liveAt, stackLo, stackHi);
+        } else if (!(sl.cur.inAsyncCallbackFn && sl.cur.asyncEntryCnt !== this.cur.cur.asyncEntryCnt) &&
+            sl.callbackUnrollDepth === this.cur.callbackUnrollDepth && statesExact(sl, this.cur)) {
           const msg = `infinite loop detected at insn ${idx}`;
           this.verboseLinfo(idx, '; ');
           this.log.verbose(msg + '\n');
@@ -995,11 +987,12 @@ export class Verifier {
           this.log.verbose('old state:' + formatState(sl, fi, null) + '\n');
           throw new VerifierError(this.insnIdx, msg, EINVAL);
         }
+        // skip_inf_loop_check: a state some unfinished path descends from is not compared for pruning
         if (!forceNewState && this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
       } else {
         // a state of a loop still being explored may lack marks of paths not yet taken: compare ranges
         const loop = this.incompleteReadMarks(sl);
-        if (statesEqual(sl, this.cur, liveAt, this.priv, stackLiveAt, loop)) return this.visitedHit(sl, idx, loop, liveAt, stackLiveAt);
+        if (statesEqual(sl, this.cur, liveAt, this.priv, stackLo, stackHi, loop)) return this.visitedHit(sl, idx, loop, liveAt, stackLo, stackHi);
       }
       // misses only count when a new state is going to be added; states that keep missing are evicted
       if (addNewState) sl.miss++;
@@ -2031,7 +2024,7 @@ export class Verifier {
       if (insn.imm !== 0) this.fail('BPF_JMP/JMP32 uses reserved fields', EINVAL);
       this.checkRegSrc(insn.src);
       src = regs[insn.src]!;
-      if (!(dst.isPkt() || dst.type === RegType.PTR_TO_PACKET_END) || !(src.isPkt() || src.type === RegType.PTR_TO_PACKET_END)) {
+      if (!isPktOrEnd(dst) || !isPktOrEnd(src)) {
         if (this.isPointerValue(src)) this.fail(`R${insn.src} pointer comparison prohibited`);
       }
     } else {
@@ -2045,9 +2038,9 @@ export class Verifier {
     const is32 = cls(insn.op) === BPF_JMP32;
     const pred = this.isBranchTaken(dst, src, op, is32);
     if (pred >= 0) {
-      // the outcome depends on the scalars' values
-      if (dst.type === RegType.SCALAR_VALUE || dst.type === RegType.NOT_INIT) this.markPrecise(insn.dst);
-      if (x && src.type === RegType.SCALAR_VALUE) this.markPrecise(insn.src);
+      // the outcome depends on the scalars' values (markPrecise passes over pointers)
+      this.markPrecise(insn.dst);
+      if (x) this.markPrecise(insn.src);
     }
     if (pred === 1) {
       if (this.log.level & BPF_LOG_LEVEL) this.printInsnState(this.cur.frames.length - 1);
@@ -2062,15 +2055,19 @@ export class Verifier {
       return;
     }
     // scalars sharing an id with the operands are refined together: the history records them for back-tracking
-    const linked: LinkedReg[] = [];
-    if (x && src.type === RegType.SCALAR_VALUE && src.id) this.collectLinkedRegs(src.id, linked);
-    if (dst.type === RegType.SCALAR_VALUE && dst.id) this.collectLinkedRegs(dst.id, linked);
-    if (linked.length > 1) this.pushHist(0, linked);
+    const dstId = dst.type === RegType.SCALAR_VALUE ? dst.id : 0;
+    const srcId = x && src.type === RegType.SCALAR_VALUE ? src.id : 0;
+    let linked: readonly LinkedReg[] = NO_LINKED_REGS;
+    if (srcId || dstId) {
+      const l: LinkedReg[] = [];
+      if (srcId) this.collectLinkedRegs(srcId, l);
+      if (dstId) this.collectLinkedRegs(dstId, l);
+      if (l.length > 1) this.pushHist(0, l);
+      linked = l;
+    }
     const target = this.insnIdx + insn.off + 1;
     const other = this.pushStack(target, this.insnIdx);
     const oregs = other.cur.regs;
-    const dstId = dst.type === RegType.SCALAR_VALUE ? dst.id : 0;
-    const srcId = x && src.type === RegType.SCALAR_VALUE ? src.id : 0;
     if (dst.type === RegType.SCALAR_VALUE && src.type === RegType.SCALAR_VALUE) {
       const tDst = oregs[insn.dst]!;
       const tSrc = x ? oregs[insn.src]! : src.clone();
@@ -2112,7 +2109,7 @@ export class Verifier {
   private isBranchTaken(r1: RegState, r2: RegState, op: number, is32: boolean): -1 | 0 | 1 {
     if (isPktOrEnd(r1) && isPktOrEnd(r2) && !is32) return this.isPktPtrBranchTaken(r1, r2, op);
     if (r1.isPointer() || r2.isPointer()) {
-      const isConst = (r: RegState) => r.type === RegType.SCALAR_VALUE && (is32 ? (r.s.varOff.mask & 0xffffffffn) === 0n : tnumIsConst(r.s.varOff));
+      const isConst = (r: RegState) => r.type === RegType.SCALAR_VALUE && (is32 ? tnumSubregIsConst(r.s.varOff) : tnumIsConst(r.s.varOff));
       if (!isConst(r2)) {
         op = flipOpcode(op);
         [r1, r2] = [r2, r1];
@@ -2310,12 +2307,7 @@ export class Verifier {
     const target = this.insnIdx + insn.imm + 1;
     if (st.frames.length >= MAX_CALL_FRAMES) this.fail(`the call stack of ${st.frames.length + 1} frames is too deep`, E2BIG);
     const caller = st.cur;
-    const callee = new FuncState();
-    callee.frameno = st.frames.length;
-    callee.callsite = this.insnIdx;
-    callee.subprog = this.subprogOf[target]!;
-    markPtr(callee.regs[10]!, RegType.PTR_TO_STACK);
-    callee.regs[10]!.frameno = callee.frameno;
+    const callee = this.newFrame(st.frames.length, this.insnIdx, this.subprogOf[target]!);
     for (let i = 1; i <= 5; i++) callee.regs[i]!.copyFrom(caller.regs[i]!);
     st.frames.push(callee);
     for (let i = 0; i <= 5; i++) {
@@ -2504,12 +2496,9 @@ export class Verifier {
       });
     }
     if (id === 12) {
-      if (this.cur.refs.some((r) => !r.lock)) {
-        for (const r of this.cur.refs) if (!r.lock) this.log.verbose(`Unreleased reference id=${r.id} alloc_insn=${r.insnIdx}\n`);
-        this.fail('tail_call would lead to reference leak', EINVAL);
-      }
+      this.checkResourceLeak(false, 'tail_call', false);
+      this.recordFuncKey(meta);
     }
-    if (id === 12) this.recordFuncKey(meta);
     if (id === 181) {
       // bpf_loop: the verifier relies on R1 to know when the iterations end; a callback is visited again only
       // while fewer visits than R1's maximum were made along this path
@@ -2604,13 +2593,13 @@ export class Verifier {
     const off = BigInt.asIntN(64, reg.s.varOff.value + BigInt(reg.off));
     if (off !== BigInt(lock.offset)) this.fail(`off ${off} doesn't point to 'struct bpf_spin_lock' that is at ${lock.offset}`, EINVAL);
     const st = this.cur;
-    const held = st.refs.filter((r) => r.lock);
+    const held = this.activeLocks();
     if (isLock) {
-      if (held.length) this.fail('Locking two bpf_spin_locks are not allowed', EINVAL);
+      if (held) this.fail('Locking two bpf_spin_locks are not allowed', EINVAL);
       st.refs.push({ id: reg.id, insnIdx: this.insnIdx, lock: map });
       return;
     }
-    if (!held.length) this.fail('bpf_spin_unlock without taking a lock', EINVAL);
+    if (!held) this.fail('bpf_spin_unlock without taking a lock', EINVAL);
     const k = st.refs.findIndex((r) => r.lock === map && r.id === reg.id);
     if (k < 0) this.fail('bpf_spin_unlock of different lock', EINVAL);
     st.refs.splice(k, 1);
@@ -2667,8 +2656,7 @@ export class Verifier {
       f.asyncEntryCnt = caller.asyncEntryCnt + 1;
       st.frames.push(f);
       st.branches = 1;
-      this.branchStack.push({ st, insnIdx: start, prevInsnIdx: this.insnIdx, logPos: this.log.pos, shared: false });
-      if (this.branchStack.length > BPF_COMPLEXITY_LIMIT_JMP_SEQ) this.fail(`The sequence of ${this.branchStack.length} jumps is too complex.`, E2BIG);
+      this.pushBranch(st, start, this.insnIdx);
       this.scratch.all();
       return;
     }
@@ -2684,6 +2672,7 @@ export class Verifier {
     this.scratch.all();
   }
 
+  /** A callee's frame: fresh registers, r10 pointing at its own (empty) stack. */
   private newFrame(frameno: number, callsite: number, subprog: number): FuncState {
     const f = new FuncState();
     f.frameno = frameno;
@@ -2735,7 +2724,7 @@ export class Verifier {
 
   private clearAllPktPointers(): void {
     this.forEachReg(this.cur, (r) => {
-      if (r.isPkt() || r.type === RegType.PTR_TO_PACKET_END) {
+      if (isPktOrEnd(r)) {
         if (this.priv) markRegUnknown(r);
         else markNotInit(r);
       }

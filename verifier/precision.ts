@@ -19,11 +19,11 @@
 
 import {
   BPF_ABS, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_CMPXCHG, BPF_END, BPF_EXIT, BPF_FETCH, BPF_IMM, BPF_IND, BPF_JMP,
-  BPF_JMP32, BPF_LD, BPF_LDX, BPF_MOV, BPF_NEG, BPF_PSEUDO_CALL, BPF_ST, BPF_STX, BPF_X, aluOp, cls, mode, srcBit, type InsnCode,
-  isPseudoCall,
+  BPF_JMP32, BPF_LD, BPF_LDX, BPF_MOV, BPF_NEG, BPF_ST, BPF_STX, BPF_X, MAX_CALL_FRAMES, aluOp, cls, mode, srcBit,
+  type InsnCode, isPseudoCall,
 } from '../vm/isa.js';
 import { BPF_LOG_LEVEL2, type VLog } from './log.js';
-import { RegType, Slot, formatState, type FuncState, type VerifierState } from './state.js';
+import { RegType, Slot, formatState, slotLive, type FuncState, type VerifierState } from './state.js';
 
 /** Instruction history flags (INSN_F_*): a stack spill/fill (frame and slot), a jump comparing stack pointers. */
 export const INSN_F_FRAMENO_MASK = 0x7;
@@ -76,7 +76,6 @@ export interface PrecisionHost {
   insnText(pc: number): string;
 }
 
-const MAX_CALL_FRAMES = 8;
 const REGMASK_ARGS = 0x3e;
 
 class BacktrackError extends Error {}
@@ -238,7 +237,7 @@ export class Precision {
    * current path needs precise too (in its parents). `live(frame)`: the registers live at this point (the kernel
    * has cleared the dead ones of `old` before comparing).
    */
-  propagate(old: VerifierState, live: (frame: number) => number, liveSlots0 = -1n): void {
+  propagate(old: VerifierState, live: (frame: number) => number, liveLo0 = -1, liveHi0 = -1): void {
     this.bt.reset();
     const log = this.host.log;
     for (let fr = old.frames.length - 1; fr >= 0; fr--) {
@@ -254,9 +253,8 @@ export class Precision {
       }
       for (let i = 0; i < f.stack.length; i++) {
         const s = f.stack[i]!;
-        if (s.types[7] !== Slot.SPILL) continue;
-        if (s.spilled.type !== RegType.SCALAR_VALUE || !s.spilled.precise) continue;
-        if (fr === 0 && !((liveSlots0 >> BigInt(i)) & 1n)) continue;
+        if (!isSpilledScalar(s) || !s.spilled.precise) continue;
+        if (fr === 0 && !slotLive(liveLo0, liveHi0, i)) continue;
         if (this.level2) log.verbose(first ? `frame ${fr}: propagating fp${(-i - 1) * 8}` : `,fp${(-i - 1) * 8}`);
         this.bt.setSlot(i, fr);
         first = false;
@@ -389,7 +387,7 @@ export class Precision {
         }
         for (let j = 0; j < f.stack.length; j++) {
           const s = f.stack[j]!;
-          if (s.types[7] !== Slot.SPILL || s.spilled.type !== RegType.SCALAR_VALUE || s.spilled.precise) continue;
+          if (!isSpilledScalar(s) || s.spilled.precise) continue;
           markSlotPrecise(f, j);
           if (this.level2) log.verbose(`force_precise: frame${i}: forcing fp${-(j + 1) * 8} to be precise\n`);
         }

@@ -13,8 +13,8 @@
 
 import {
   TNUM_UNKNOWN, Tnum, U32_MASK, U64_MASK, fls64, tnumAdd, tnumAnd, tnumArshift, tnumBswap16, tnumBswap32,
-  tnumBswap64, tnumCast, tnumClearSubreg, tnumConst, tnumConstSubreg, tnumIntersect, tnumIsConst, tnumLshift,
-  tnumMul, tnumNeg, tnumOr, tnumOverlap, tnumRange, tnumRshift, tnumStep, tnumSub, tnumSubreg, tnumSubregIsConst,
+  tnumBswap64, tnumCast, tnumConst, tnumConstSubreg, tnumIntersect, tnumIsConst, tnumLshift,
+  tnumMul, tnumNeg, tnumOr, tnumOverlap, tnumRange, tnumRshift, tnumSub, tnumSubreg, tnumSubregIsConst,
   tnumWithSubreg, tnumXor, low32,
 } from './tnum.js';
 import { loadBounds, storeBounds, syncW, update32W, update64W } from './halves.js';

@@ -13,9 +13,9 @@
 
 import type { SuccColumns } from './check.js';
 import {
-  BPF_ADD, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_EXIT, BPF_JMP, BPF_JMP32, BPF_LD, BPF_LDX, BPF_MOV, BPF_PSEUDO_CALL, BPF_ST,
+  BPF_ADD, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_JMP, BPF_JMP32, BPF_LD, BPF_LDX, BPF_MOV, BPF_ST,
   BPF_STX, BPF_SUB, BPF_X, LDDW, aluOp, cls, mode, size, sizeBytes, srcBit, type InsnCode,
-  isPseudoCall, BPF_PSEUDO_FUNC,
+  isPseudoCall, isPseudoFunc,
 } from '../vm/isa.js';
 
 /**
@@ -51,8 +51,6 @@ function slotRange(off: number, n: number): [number, number] | null {
   return [loSlot >> 3, hiSlot >> 3];
 }
 
-const noSlotLive = (): bigint => 0n;
-
 const SCRATCH_MAX_INSNS = 1 << 16;
 let scratchState = new Int32Array(0);
 let scratchSeen = new Uint8Array(0);
@@ -61,20 +59,21 @@ let scratchDef = new Uint32Array(0);
 const scratchOut = new Int32Array(11);
 
 /**
- * Live stack slots (bit spi = fp-8*(spi+1)) before an instruction, or null when the program is not analysed
- * (every slot live).
+ * Live stack slots before each instruction, two 32-bit words per instruction (word 2*pc: spi 0..31, word
+ * 2*pc+1: spi 32..63; slot spi = fp-8*(spi+1); read them with state.ts slotLive), or null when the program is
+ * not analysed (every slot live).
  */
-export function computeStackLive(slots: InsnCode[], isInsn: Uint8Array, succ: SuccColumns): ((pc: number) => bigint) | null {
+export function computeStackLive(slots: InsnCode[], isInsn: Uint8Array, succ: SuccColumns): Uint32Array | null {
   const n = slots.length;
   let usesFp = false;
   for (let pc = 0; pc < n; pc++) {
     const i = slots[pc]!;
     if (!isInsn[pc]) continue;
-    if (isPseudoCall(i) || (i.op === LDDW && i.src === BPF_PSEUDO_FUNC)) return null;
+    if (isPseudoCall(i) || isPseudoFunc(i)) return null;
     if (i.dst === 10 || i.src === 10) usesFp = true;
   }
   // r10 is the only way to the stack: without it no slot is ever written or read
-  if (!usesFp) return noSlotLive;
+  if (!usesFp) return new Uint32Array(2 * n);
   // forward: stack-pointer values of the registers before each instruction (11 per insn; seen[pc]: reached)
   const { s0, s1 } = succ;
   // scratch arrays kept from one call to the next (the verifier calls this once per program; programs beyond
@@ -227,5 +226,5 @@ export function computeStackLive(slots: InsnCode[], isInsn: Uint8Array, succ: Su
       }
     }
   }
-  return (pc: number) => (BigInt(live[2 * pc + 1]!) << 32n) | BigInt(live[2 * pc]!);
+  return live;
 }

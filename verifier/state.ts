@@ -736,18 +736,24 @@ function scalarRegForStack(s: StackSlot, allowUninit: boolean): RegState | null 
 }
 
 /**
- * stacksafe (NOT_EXACT), byte by byte over the old stack, as the kernel walks it. `liveSlots`: the slots that
- * may still be read (bit spi); the others are ignored, as the kernel clears dead slots of the explored state.
+ * Whether stack slot `spi` (0..63) is in a live-slot mask given as two 32-bit halves (`lo`: slots 0..31, `hi`:
+ * 32..63; -1, -1: every slot).
  */
-export function stacksafe(o: FuncState, c: FuncState, idmap: IdMap, allowUninit: boolean, allPrecise = false, liveSlots = -1n): boolean {
+export function slotLive(lo: number, hi: number, spi: number): boolean {
+  return ((spi < 32 ? lo >>> spi : hi >>> (spi - 32)) & 1) !== 0;
+}
+
+/**
+ * stacksafe (NOT_EXACT), byte by byte over the old stack, as the kernel walks it. `liveLo`/`liveHi`: the slots
+ * that may still be read (see slotLive); the others are ignored, as the kernel clears dead slots of the
+ * explored state.
+ */
+export function stacksafe(o: FuncState, c: FuncState, idmap: IdMap, allowUninit: boolean, allPrecise = false, liveLo = -1, liveHi = -1): boolean {
   const n = o.stack.length * 8;
-  // the live mask as two 32-bit halves (no bigint per byte)
-  const liveLo = Number(liveSlots & 0xffffffffn) >>> 0;
-  const liveHi = Number((liveSlots >> 32n) & 0xffffffffn) >>> 0;
   for (let i = 0; i < n; i++) {
     const spi = i >> 3;
     const j = i & 7;
-    if (!(((spi < 32 ? liveLo >>> spi : liveHi >>> (spi - 32)) & 1))) {
+    if (!slotLive(liveLo, liveHi, spi)) {
       i += 7 - j;
       continue;
     }
@@ -773,14 +779,16 @@ export function stacksafe(o: FuncState, c: FuncState, idmap: IdMap, allowUninit:
   return true;
 }
 
-/**
- * states_equal for pruning. `liveRegs(frameIdx)` gives the bitmask of registers live at the current insn for
- * each frame (callers' frames: live after their call site).
- */
 /** statesEqual's id map (not re-entered: regsafe and stacksafe never compare states). */
 const SHARED_IDMAP = new IdMap();
 
-export function statesEqual(o: VerifierState, c: VerifierState, live: (frame: number) => number, allowUninit: boolean, stackLive = -1n, rangeWithin = false): boolean {
+/**
+ * states_equal for pruning. `live(frameIdx)` gives the bitmask of registers live at the current insn for each
+ * frame (callers' frames: live before their call instruction); `stackLiveLo`/`stackLiveHi` the main frame's stack
+ * slots that may still be read (see stacksafe); `rangeWithin` (RANGE_WITHIN) compares every scalar, precise or not.
+ */
+export function statesEqual(o: VerifierState, c: VerifierState, live: (frame: number) => number, allowUninit: boolean, stackLiveLo = -1, stackLiveHi = -1, rangeWithin = false,
+): boolean {
   if (o.frames.length !== c.frames.length) return false;
   if (o.refs.length !== c.refs.length) return false;
   const idmap = SHARED_IDMAP.reset();
@@ -794,7 +802,7 @@ export function statesEqual(o: VerifierState, c: VerifierState, live: (frame: nu
       if (!(mask & (1 << r))) continue;
       if (!regsafe(of.regs[r]!, cf.regs[r]!, idmap, !allowUninit || rangeWithin)) return false;
     }
-    if (!stacksafe(of, cf, idmap, allowUninit, !allowUninit || rangeWithin, fi === 0 ? stackLive : -1n)) return false;
+    if (!stacksafe(of, cf, idmap, allowUninit, !allowUninit || rangeWithin, fi === 0 ? stackLiveLo : -1, fi === 0 ? stackLiveHi : -1)) return false;
   }
   return true;
 }

@@ -16,8 +16,8 @@
 import { helperChangesPktData } from '../helpers/protos.js';
 import {
   BPF_ABS, BPF_ALU, BPF_ALU64, BPF_CALL, BPF_EXIT, BPF_IND, BPF_JA, BPF_JCOND, BPF_JMP, BPF_JMP32, BPF_LD, BPF_LDX,
-  BPF_MEM, BPF_MEMSX, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, INSN_SIZE, LDDW, aluOp, cls, mode, decodeSlots, type InsnCode,
-  isPseudoCall,
+  BPF_MEM, BPF_MEMSX, LDDW, aluOp, cls, mode, decodeSlots, type InsnCode,
+  isPseudoCall, isPseudoFunc,
 } from '../vm/isa.js';
 
 /** The kernel's table of opcodes it knows (kernel/bpf/core.c bpf_opcode_in_insntable). */
@@ -106,7 +106,6 @@ const E2BIG = 7;
 const WALK_SCRATCH_MAX_INSNS = 1 << 16;
 let walkScratch = new Int32Array(0);
 
-const isPseudoFunc = (i: InsnCode): boolean => i.op === LDDW && i.src === BPF_PSEUDO_FUNC;
 const isHelperCall = (i: InsnCode): boolean => i.op === (BPF_JMP | BPF_CALL) && i.src === 0;
 
 /**

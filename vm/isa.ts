@@ -132,6 +132,11 @@ export function isPseudoCall(i: InsnCode | undefined): boolean {
   return i !== undefined && i.op === (BPF_JMP | BPF_CALL) && i.src === BPF_PSEUDO_CALL;
 }
 
+/** A callback's address (`lddw` with src BPF_PSEUDO_FUNC). */
+export function isPseudoFunc(i: InsnCode): boolean {
+  return i.op === LDDW && i.src === BPF_PSEUDO_FUNC;
+}
+
 /** Reads slot `pc` of raw bytecode without validating it. */
 export function readSlot(code: Uint8Array, pc: number): Insn {
   const o = pc * INSN_SIZE;
